@@ -1,0 +1,85 @@
+//! The command line: which command, the flags every command shares, and the
+//! exit status. Each command owns its own flags (`commands::*::Args`).
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "helm-ecr", version, about = "Helm plugins for Amazon ECR")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Package charts and push them to Amazon ECR as OCI artifacts.
+    #[command(name = "ecr-push")]
+    Push(crate::commands::push::Args),
+    /// Log Helm in to Amazon ECR registries.
+    #[command(name = "ecr-login")]
+    Login(crate::commands::login::Args),
+}
+
+/// Flags every command takes: AWS selection and transport.
+#[derive(Args, Debug, Clone, Default)]
+pub struct CommonArgs {
+    /// AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, the profile; an ECR
+    /// host name's own region wins).
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// AWS profile from the shared config and credentials files (default: AWS_PROFILE).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Use plain HTTP to the registry instead of HTTPS.
+    #[arg(long)]
+    pub plain_http: bool,
+    /// Skip TLS certificate verification (also --insecure-skip-tls-verify).
+    #[arg(long, visible_alias = "insecure-skip-tls-verify")]
+    pub insecure: bool,
+    /// Verify TLS with this CA bundle.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Client certificate for TLS.
+    #[arg(long, value_name = "FILE")]
+    pub cert_file: Option<PathBuf>,
+    /// Client key for TLS.
+    #[arg(long, value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
+}
+
+impl CommonArgs {
+    pub fn http_options(&self) -> crate::http::HttpOptions {
+        crate::http::HttpOptions {
+            plain_http: self.plain_http,
+            insecure: self.insecure,
+            ca_file: self.ca_file.clone(),
+            cert_file: self.cert_file.clone(),
+            key_file: self.key_file.clone(),
+            debug: helm_debug(),
+        }
+    }
+
+    pub fn aws_options(&self) -> crate::aws::AwsOptions {
+        crate::aws::AwsOptions {
+            profile: self.profile.clone(),
+            region: self.region.clone(),
+        }
+    }
+}
+
+/// Helm strips `--debug` from a plugin's arguments and sets HELM_DEBUG.
+pub fn helm_debug() -> bool {
+    matches!(
+        std::env::var("HELM_DEBUG").as_deref(),
+        Ok("1") | Ok("true") | Ok("TRUE") | Ok("True")
+    )
+}
+
+pub fn run() -> i32 {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Push(args) => crate::commands::push::run(args),
+        Command::Login(args) => crate::commands::login::run(args),
+    }
+}
