@@ -19,6 +19,10 @@ pub enum Command {
     /// Log Helm in to Amazon ECR registries.
     #[command(name = "ecr-login")]
     Login(crate::commands::login::Args),
+    /// Docker credential-helper protocol (get/store/erase/list) for ECR hosts;
+    /// also entered when this binary runs as `docker-credential-*`.
+    #[command(name = "credential-helper", hide = true)]
+    CredentialHelper(crate::commands::credential_helper::Args),
 }
 
 /// Flags every command takes: AWS selection and transport.
@@ -77,9 +81,13 @@ pub fn helm_debug() -> bool {
 }
 
 pub fn run() -> i32 {
+    if let Some(code) = crate::commands::credential_helper::run_if_invoked_as_helper() {
+        return code;
+    }
     let cli = Cli::parse();
     match cli.command {
         Command::Push(args) => crate::commands::push::run(args),
         Command::Login(args) => crate::commands::login::run(args),
+        Command::CredentialHelper(args) => crate::commands::credential_helper::run(args),
     }
 }

@@ -107,9 +107,18 @@ impl Session {
         })
     }
 
-    /// ECR GetAuthorizationToken (registry ids empty: the caller's own).
-    pub fn get_authorization_token(&self, registry_ids: &[String]) -> Result<AuthToken, Error> {
-        let _ = registry_ids;
+    /// A still-valid token from the on-disk cache for (identity, region,
+    /// registry id), found WITHOUT resolving credentials or any network call.
+    /// `registry_id` None = the caller's default registry.
+    pub fn cached_token(&self, registry_id: Option<&str>) -> Option<AuthToken> {
+        let _ = registry_id;
+        None
+    }
+
+    /// ECR GetAuthorizationToken for `registry_id` (None = the caller's own),
+    /// signed with the resolved credentials; the answer goes into the cache.
+    pub fn fetch_token(&self, registry_id: Option<&str>) -> Result<AuthToken, Error> {
+        let _ = registry_id;
         Err(Error("GetAuthorizationToken is not implemented yet".into()))
     }
 }

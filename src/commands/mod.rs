@@ -1,2 +1,3 @@
 pub mod login;
 pub mod push;
+pub mod credential_helper;

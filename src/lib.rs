@@ -1,0 +1,18 @@
+//! helm-ecr: `helm ecr-login` and `helm ecr-push` in one binary.
+//!
+//! Parts, each knowing as little of the others as it can:
+//! `chart` (no I/O beyond the chart itself), `oci` (registries; credentials
+//! through `oci::Keychain`), `aws` (credentials, SigV4, ECR API, token cache),
+//! `helm` (environment, registry config, credential helpers), `http` (one
+//! configured client). `artifact` maps a chart to Helm's OCI artifact;
+//! `keychain` is the auth rule; `commands` wire it together.
+
+pub mod artifact;
+pub mod aws;
+pub mod chart;
+pub mod cli;
+pub mod commands;
+pub mod helm;
+pub mod http;
+pub mod keychain;
+pub mod oci;
