@@ -64,6 +64,18 @@ impl CommonArgs {
         }
     }
 
+    /// AWS endpoints are always verified: `--insecure` and `--ca-file` are
+    /// about the registry; AWS_CA_BUNDLE is the AWS side's CA.
+    pub fn aws_http_options(&self) -> crate::http::HttpOptions {
+        crate::http::HttpOptions {
+            ca_file: std::env::var_os("AWS_CA_BUNDLE")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
+            debug: helm_debug(),
+            ..Default::default()
+        }
+    }
+
     pub fn aws_options(&self) -> crate::aws::AwsOptions {
         crate::aws::AwsOptions {
             profile: self.profile.clone(),

@@ -1,2 +1,184 @@
-//! The auth rule (CLI.md): our token cache, then Helm's registry config, then
-//! a fresh ECR token; after a refusal, one fresh ECR token.
+//! The auth rule (CLI.md): for a registry host, use
+//! 1. a still-valid token from our own token cache, else
+//! 2. credentials for the host in Helm's registry config, else
+//! 3. a fresh ECR token (which the AWS part caches).
+//!
+//! If the registry refuses what we sent, fetch a fresh ECR token once.
+//! Every target is taken to be ECR, so there is never a challenge round trip.
+
+use crate::aws::{self, AwsOptions, AuthToken, Session};
+use crate::http::Http;
+use crate::oci::{Credential, Keychain};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+/// Where a credential came from: a freshly fetched token is not worth
+/// fetching again when the registry refuses it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Source {
+    TokenCache,
+    RegistryConfig,
+    Fetched,
+}
+
+pub struct EcrKeychain {
+    aws: AwsOptions,
+    aws_http: Http,
+    registry_config: PathBuf,
+    /// `--registry-id`: the account whose registry a non-ECR host (VPC
+    /// endpoint, proxy) fronts; None = the caller's own.
+    registry_id: Option<String>,
+    /// One session per region: credentials resolve once per process.
+    sessions: Mutex<HashMap<String, Arc<Session>>>,
+    /// Per host, what we last handed out. Holding the lock while fetching
+    /// makes concurrent pushes to one host share one token request.
+    hosts: Mutex<HashMap<String, (Credential, Source)>>,
+}
+
+impl EcrKeychain {
+    pub fn new(
+        aws: AwsOptions,
+        aws_http: Http,
+        registry_config: PathBuf,
+        registry_id: Option<String>,
+    ) -> Self {
+        EcrKeychain {
+            aws,
+            aws_http,
+            registry_config,
+            registry_id,
+            sessions: Mutex::new(HashMap::new()),
+            hosts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The AWS session for `host`: an ECR host name's region wins over the
+    /// flags and environment.
+    pub fn session_for(&self, host: &str) -> Result<Arc<Session>, String> {
+        let hint = aws::parse_ecr_host(host).map(|h| h.region);
+        self.session(hint.as_deref())
+    }
+
+    /// The AWS session for the region the user chose (or `region_hint`).
+    pub fn session(&self, region_hint: Option<&str>) -> Result<Arc<Session>, String> {
+        let mut sessions = lock(&self.sessions);
+        let key = region_hint.unwrap_or("").to_string();
+        if let Some(s) = sessions.get(&key) {
+            return Ok(Arc::clone(s));
+        }
+        let session = Arc::new(
+            Session::new(&self.aws, region_hint, self.aws_http.clone())
+                .map_err(|e| e.to_string())?,
+        );
+        sessions.insert(key, Arc::clone(&session));
+        Ok(session)
+    }
+
+    /// The registry id (account) whose token serves `host`.
+    fn registry_id_for(&self, host: &str) -> Option<String> {
+        aws::parse_ecr_host(host)
+            .map(|h| h.account)
+            .or_else(|| self.registry_id.clone())
+    }
+
+    /// The caller's default registry token (for a push with no remote).
+    pub fn default_registry_token(&self) -> Result<AuthToken, String> {
+        let session = self.session(None)?;
+        let id = self.registry_id.as_deref();
+        if let Some(token) = session.cached_token(id) {
+            return Ok(token);
+        }
+        session.fetch_token(id).map_err(|e| e.to_string())
+    }
+
+    /// Remember a token fetched outside `get` (the default-registry lookup)
+    /// for the host it serves, so the push does not ask again.
+    pub fn remember(&self, host: &str, token: &AuthToken) {
+        lock(&self.hosts).insert(host.to_string(), (credential(token), Source::TokenCache));
+    }
+
+    fn fetch(&self, host: &str) -> Result<Credential, String> {
+        let session = self.session_for(host)?;
+        let token = session
+            .fetch_token(self.registry_id_for(host).as_deref())
+            .map_err(|e| e.to_string())?;
+        Ok(credential(&token))
+    }
+}
+
+impl Keychain for EcrKeychain {
+    fn get(&self, registry: &str) -> Result<Option<Credential>, String> {
+        let mut hosts = lock(&self.hosts);
+        if let Some((cred, _)) = hosts.get(registry) {
+            return Ok(Some(cred.clone()));
+        }
+        let session = self.session_for(registry)?;
+        let id = self.registry_id_for(registry);
+        let (cred, source) = if let Some(token) = session.cached_token(id.as_deref()) {
+            (credential(&token), Source::TokenCache)
+        } else if let Some(auth) =
+            crate::helm::get_credentials(&self.registry_config, registry).map_err(|e| e.to_string())?
+        {
+            (
+                Credential {
+                    username: auth.username,
+                    password: auth.password,
+                },
+                Source::RegistryConfig,
+            )
+        } else {
+            (self.fetch(registry)?, Source::Fetched)
+        };
+        hosts.insert(registry.to_string(), (cred.clone(), source));
+        Ok(Some(cred))
+    }
+
+    fn refresh(&self, registry: &str) -> Result<Option<Credential>, String> {
+        let mut hosts = lock(&self.hosts);
+        if let Some((_, Source::Fetched)) = hosts.get(registry) {
+            // A token fetched moments ago was refused: another would be too.
+            return Ok(None);
+        }
+        let cred = self.fetch(registry)?;
+        hosts.insert(registry.to_string(), (cred.clone(), Source::Fetched));
+        Ok(Some(cred))
+    }
+}
+
+fn credential(token: &AuthToken) -> Credential {
+    Credential {
+        username: token.username.clone(),
+        password: token.password.clone(),
+    }
+}
+
+/// A poisoned lock only means another push thread panicked; the map is
+/// still consistent (every insert is a single call).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The registry host of an ECR proxy endpoint (`https://HOST` -> `HOST`).
+pub fn endpoint_host(proxy_endpoint: &str) -> String {
+    let s = proxy_endpoint
+        .strip_prefix("https://")
+        .or_else(|| proxy_endpoint.strip_prefix("http://"))
+        .unwrap_or(proxy_endpoint);
+    s.split('/').next().unwrap_or(s).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_host_strips_scheme_and_path() {
+        assert_eq!(
+            endpoint_host("https://123456789012.dkr.ecr.us-east-1.amazonaws.com"),
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+        );
+        assert_eq!(endpoint_host("http://127.0.0.1:5000/"), "127.0.0.1:5000");
+        assert_eq!(endpoint_host("host:1"), "host:1");
+    }
+}

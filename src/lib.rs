@@ -10,6 +10,7 @@
 pub mod artifact;
 pub mod aws;
 pub mod chart;
+pub mod clock;
 pub mod cli;
 pub mod commands;
 pub mod helm;

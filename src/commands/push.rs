@@ -1,19 +1,311 @@
-//! `helm ecr-push CHART... [oci://HOST/NAMESPACE]`
+//! `helm ecr-push CHART... [oci://HOST[:PORT]/NAMESPACE]`
+//!
+//! Plan first (split arguments, pick the target), then per chart, in
+//! parallel: package -> artifact -> push; results are printed in the order
+//! the charts were given.
 
+use crate::chart::{self, Overrides};
 use crate::cli::CommonArgs;
+use crate::keychain::{self, EcrKeychain};
+use crate::oci::{self, PushStatus, Remote};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 #[derive(clap::Args, Debug)]
+#[command(after_help = PUSH_EXAMPLES)]
 pub struct Args {
-    /// Chart directories or .tgz archives, and at most one oci:// remote.
+    /// Chart directories or .tgz archives, and at most one oci:// remote
+    /// (default remote: your account's ECR registry, repository = chart name).
     #[arg(value_name = "CHART", required = true)]
     pub charts: Vec<String>,
+    /// Set the chart version before packaging (directories only).
+    #[arg(long, value_name = "VERSION")]
+    pub version: Option<String>,
+    /// Set the chart appVersion before packaging (directories only).
+    #[arg(long, value_name = "VERSION")]
+    pub app_version: Option<String>,
+    /// Also keep the packaged NAME-VERSION.tgz in this directory.
+    #[arg(long, value_name = "DIR")]
+    pub destination: Option<PathBuf>,
+    /// Package and compute digests and the target; write nothing remotely.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value = "text")]
+    pub output: OutputFormat,
+    /// The account whose registry to use when the host is not an ECR name
+    /// (VPC endpoint, proxy), or the default registry of another account.
+    #[arg(long, value_name = "ACCOUNT")]
+    pub registry_id: Option<String>,
     #[command(flatten)]
     pub common: CommonArgs,
 }
 
+const PUSH_EXAMPLES: &str = "\
+Examples:
+  helm ecr-push ./mychart
+  helm ecr-push ./a ./b dist/c-1.0.0.tgz oci://123456789012.dkr.ecr.eu-west-1.amazonaws.com/charts
+  helm ecr-push ./mychart --dry-run --output json
+
+Environment:
+  AWS_PROFILE, AWS_REGION, AWS_DEFAULT_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+  AWS_SESSION_TOKEN, AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE, AWS_CA_BUNDLE,
+  AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL, HTTPS_PROXY, NO_PROXY, SOURCE_DATE_EPOCH,
+  HELM_REGISTRY_CONFIG, HELM_ECR_TOKEN_CACHE_DIR, HELM_ECR_NO_TOKEN_CACHE=1,
+  HELM_ECR_RETRY_SCALE";
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+/// What happened to one chart.
+#[derive(Debug, Default)]
+struct Outcome {
+    chart: String,
+    name: Option<String>,
+    version: Option<String>,
+    reference: Option<String>,
+    digest: Option<String>,
+    size: Option<u64>,
+    status: Option<PushStatus>,
+    error: Option<String>,
+}
+
 /// Runs the command; returns the exit status.
 pub fn run(args: Args) -> i32 {
-    let _ = args;
-    eprintln!("Error: ecr-push is not implemented yet");
+    let (charts, remote) = match split_arguments(&args.charts) {
+        Ok(split) => split,
+        Err(e) => return fail(&e),
+    };
+    let http = match crate::http::Http::new(args.common.http_options()) {
+        Ok(h) => h,
+        Err(e) => return fail(&e),
+    };
+    let aws_http = match crate::http::Http::new(args.common.aws_http_options()) {
+        Ok(h) => h,
+        Err(e) => return fail(&e),
+    };
+    let keychain = Arc::new(EcrKeychain::new(
+        args.common.aws_options(),
+        aws_http,
+        crate::helm::registry_config_path(),
+        args.registry_id.clone(),
+    ));
+    let remote = match remote {
+        Some(r) => r,
+        None => match default_remote(&keychain) {
+            Ok(r) => r,
+            Err(e) => return fail(&e),
+        },
+    };
+    let client = oci::Client::new(http, keychain.clone());
+    let overrides = Overrides {
+        version: args.version.clone(),
+        app_version: args.app_version.clone(),
+    };
+    let created = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.trim().parse::<i64>().ok())
+        .map(crate::clock::rfc3339);
+    let created = created.as_deref();
+
+    let outcomes: Vec<Outcome> = std::thread::scope(|scope| {
+        let handles: Vec<_> = charts
+            .iter()
+            .map(|chart| {
+                let (client, remote, overrides, args) = (&client, &remote, &overrides, &args);
+                scope.spawn(move || push_one(chart, remote, client, overrides, created, args))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .zip(&charts)
+            .map(|(h, chart)| {
+                h.join().unwrap_or_else(|_| Outcome {
+                    chart: chart.clone(),
+                    error: Some("internal error: the push thread panicked".into()),
+                    ..Outcome::default()
+                })
+            })
+            .collect()
+    });
+
+    report(&outcomes, args.output)
+}
+
+fn push_one(
+    chart_arg: &str,
+    remote: &Remote,
+    client: &oci::Client,
+    overrides: &Overrides,
+    created: Option<&str>,
+    args: &Args,
+) -> Outcome {
+    let mut out = Outcome {
+        chart: chart_arg.to_string(),
+        ..Outcome::default()
+    };
+    let packaged = match chart::package(
+        std::path::Path::new(chart_arg),
+        overrides,
+        args.destination.as_deref(),
+    ) {
+        Ok(p) => p,
+        Err(e) => {
+            out.error = Some(e.to_string());
+            return out;
+        }
+    };
+    out.name = Some(packaged.metadata.name.clone());
+    out.version = Some(packaged.metadata.version.clone());
+    out.size = Some(packaged.size);
+    let reference = remote.reference(&packaged.metadata.name, &packaged.metadata.version);
+    out.reference = Some(reference.to_string());
+    let artifact = match crate::artifact::build(&packaged, created) {
+        Ok(a) => a,
+        Err(e) => {
+            out.error = Some(e);
+            return out;
+        }
+    };
+    out.digest = Some(artifact.manifest_digest.clone());
+    match client.push(&reference, &artifact, args.dry_run) {
+        Ok(status) => out.status = Some(status),
+        Err(e) => out.error = Some(e.to_string()),
+    }
+    out
+}
+
+/// The charts, and the one `oci://` remote if any (it may come anywhere).
+fn split_arguments(args: &[String]) -> Result<(Vec<String>, Option<Remote>), String> {
+    let mut charts = Vec::new();
+    let mut remote = None;
+    for a in args {
+        if a.starts_with("oci://") {
+            if remote.is_some() {
+                return Err(format!(
+                    "{a}: more than one oci:// remote given; push to one remote per call"
+                ));
+            }
+            remote = Some(oci::parse_remote(a).map_err(|e| e.to_string())?);
+        } else {
+            charts.push(a.clone());
+        }
+    }
+    if charts.is_empty() {
+        return Err("no chart given: pass a chart directory or .tgz".into());
+    }
+    Ok((charts, remote))
+}
+
+/// No remote given: the caller's own ECR registry, found from the token's
+/// proxyEndpoint; the token is kept for the push itself.
+fn default_remote(keychain: &EcrKeychain) -> Result<Remote, String> {
+    let token = keychain.default_registry_token()?;
+    let host = keychain::endpoint_host(&token.proxy_endpoint);
+    keychain.remember(&host, &token);
+    Ok(Remote {
+        registry: host,
+        namespace: String::new(),
+    })
+}
+
+fn report(outcomes: &[Outcome], format: OutputFormat) -> i32 {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let mut failed = false;
+    for o in outcomes {
+        if let Some(err) = &o.error {
+            failed = true;
+            eprintln!("Error: {}: {}", o.chart, err);
+        }
+        let line = match format {
+            OutputFormat::Json => json_line(o),
+            OutputFormat::Text => match (o.status, &o.reference, &o.digest) {
+                (Some(status), Some(r), Some(d)) => {
+                    let verb = match status {
+                        PushStatus::Pushed => "Pushed",
+                        PushStatus::Unchanged => "Unchanged",
+                        PushStatus::DryRun => "Would push",
+                    };
+                    format!("{verb}: {r}\nDigest: {d}")
+                }
+                _ => continue,
+            },
+        };
+        // A closed stdout (`| head`) is not worth a panic.
+        let _ = writeln!(out, "{line}");
+    }
+    i32::from(failed)
+}
+
+fn json_line(o: &Outcome) -> String {
+    let status = match (o.status, &o.error) {
+        (_, Some(_)) | (None, None) => "failed",
+        (Some(PushStatus::Pushed), None) => "pushed",
+        (Some(PushStatus::Unchanged), None) => "unchanged",
+        (Some(PushStatus::DryRun), None) => "dry-run",
+    };
+    let mut v = serde_json::json!({
+        "ref": o.reference,
+        "digest": o.digest,
+        "chart": o.name.clone().unwrap_or_else(|| o.chart.clone()),
+        "version": o.version,
+        "size": o.size,
+        "status": status,
+    });
+    if let Some(e) = &o.error {
+        v["error"] = serde_json::Value::String(e.clone());
+    }
+    v.to_string()
+}
+
+fn fail(msg: &str) -> i32 {
+    eprintln!("Error: {msg}");
     1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn remote_may_come_anywhere() {
+        let (charts, remote) = split_arguments(&s(&["oci://h:5000/ns", "a", "b.tgz"])).unwrap();
+        assert_eq!(charts, s(&["a", "b.tgz"]));
+        assert_eq!(remote.unwrap().registry, "h:5000");
+        let (charts, remote) = split_arguments(&s(&["a", "oci://h/ns/sub", "b"])).unwrap();
+        assert_eq!(charts, s(&["a", "b"]));
+        assert_eq!(remote.unwrap().namespace, "ns/sub");
+    }
+
+    #[test]
+    fn two_remotes_or_no_chart_are_refused() {
+        assert!(split_arguments(&s(&["a", "oci://h/x", "oci://h/y"]))
+            .unwrap_err()
+            .contains("more than one"));
+        assert!(split_arguments(&s(&["oci://h/x"]))
+            .unwrap_err()
+            .contains("no chart"));
+    }
+
+    #[test]
+    fn failed_json_line_carries_the_error() {
+        let o = Outcome {
+            chart: "./bad".into(),
+            error: Some("Chart.yaml file is missing".into()),
+            ..Outcome::default()
+        };
+        let v: serde_json::Value = serde_json::from_str(&json_line(&o)).unwrap();
+        assert_eq!(v["status"], "failed");
+        assert_eq!(v["chart"], "./bad");
+        assert_eq!(v["error"], "Chart.yaml file is missing");
+    }
 }
