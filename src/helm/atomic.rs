@@ -1,0 +1,301 @@
+//! Locked, atomic read-modify-write of a small JSON file holding secrets.
+//!
+//! The file is replaced by rename, so a lock on the file itself would lock a
+//! file that is about to be unlinked: writers lock `NAME.lock` beside it
+//! instead. Readers need no lock (a rename is atomic). A file that does not
+//! parse is never overwritten.
+
+use super::Error;
+use serde_json::{Map, Value};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// Test-only knob: sleep this many milliseconds between writing the temp
+/// file and renaming it, so a test can kill a writer mid-write.
+const PAUSE_VAR: &str = "HELM_ECR_TEST_PAUSE_BEFORE_RENAME_MS";
+
+/// The file's contents as a JSON object; None when it does not exist. An
+/// empty file reads as an empty object (Docker treats it so).
+pub fn read(path: &Path) -> Result<Option<Map<String, Value>>, Error> {
+    match fs::read(path) {
+        Ok(bytes) => parse(&bytes, path).map(Some),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error(format!(
+            "cannot read {}: {e}: check its permissions",
+            path.display()
+        ))),
+    }
+}
+
+pub fn parse(bytes: &[u8], path: &Path) -> Result<Map<String, Value>, Error> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(Error(format!(
+            "{} is not a JSON object: fix or remove it (it was left unchanged)",
+            path.display()
+        ))),
+        Err(e) => Err(Error(format!(
+            "{} is not valid JSON ({e}): fix or remove it (it was left unchanged)",
+            path.display()
+        ))),
+    }
+}
+
+/// Under the lock: read, let `f` change the object, write it back if it
+/// changed. When `f` fails nothing is written.
+pub fn update<T>(
+    path: &Path,
+    f: impl FnOnce(&mut Map<String, Value>) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let path = resolve_symlink(path)?;
+    let dir = parent_dir(&path);
+    create_private_dir(&dir)
+        .map_err(|e| Error(format!("cannot create directory {}: {e}", dir.display())))?;
+    let lock = lock_beside(&path)?;
+    remove_stale_temps(&path);
+
+    let before = read(&path)?;
+    let mut doc = before.clone().unwrap_or_default();
+    let out = f(&mut doc)?;
+    if before.as_ref() != Some(&doc) {
+        write_atomic(&path, &to_bytes(&doc))
+            .map_err(|e| Error(format!("cannot write {}: {e}", path.display())))?;
+    }
+    drop(lock);
+    Ok(out)
+}
+
+/// Tab-indented like Docker's and Helm's own writer, so a diff of the file
+/// after our write shows only what we changed.
+pub fn to_bytes(doc: &Map<String, Value>) -> Vec<u8> {
+    let mut out = Vec::new();
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"\t");
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
+    // Serialising a Map of Values into a Vec cannot fail.
+    let _ = serde::Serialize::serialize(doc, &mut ser);
+    out.push(b'\n');
+    out
+}
+
+/// Replace a symlinked config (dotfile managers) through the link: renaming
+/// onto the link itself would turn it into a plain file.
+fn resolve_symlink(path: &Path) -> Result<PathBuf, Error> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => fs::canonicalize(path).map_err(|e| {
+            Error(format!(
+                "{} is a symlink to a missing file ({e}): fix or remove the link",
+                path.display()
+            ))
+        }),
+        _ => Ok(path.to_path_buf()),
+    }
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+fn create_private_dir(dir: &Path) -> io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+fn private_file(options: &mut OpenOptions) -> &mut OpenOptions {
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(options, 0o600);
+    options
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "config.json".into())
+}
+
+fn lock_beside(path: &Path) -> Result<File, Error> {
+    let lock_path = path.with_file_name(format!("{}.lock", file_name(path)));
+    let file = private_file(OpenOptions::new().read(true).write(true).create(true))
+        .open(&lock_path)
+        .map_err(|e| {
+            Error(format!(
+                "cannot open lock file {}: {e}",
+                lock_path.display()
+            ))
+        })?;
+    file.lock()
+        .map_err(|e| Error(format!("cannot lock {}: {e}", lock_path.display())))?;
+    Ok(file)
+}
+
+fn temp_prefix(path: &Path) -> String {
+    format!(".{}.tmp-", file_name(path))
+}
+
+/// Temp files only exist while their writer holds the lock, so any we find
+/// while holding it are left by a writer that died (they may hold secrets).
+fn remove_stale_temps(path: &Path) {
+    let prefix = temp_prefix(path);
+    if let Ok(entries) = fs::read_dir(parent_dir(path)) {
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = parent_dir(path);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let tmp = dir.join(format!(
+        "{}{}-{nanos}",
+        temp_prefix(path),
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut file = private_file(OpenOptions::new().write(true).create_new(true)).open(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        drop(file);
+        if let Some(ms) = std::env::var(PAUSE_VAR)
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+        }
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result?;
+    // Make the rename itself durable; not possible (nor needed) on Windows.
+    #[cfg(unix)]
+    if let Ok(d) = File::open(&dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn tmpdir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("helm-ecr-atomic-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn creates_private_file_and_dir() {
+        let d = tmpdir("create");
+        let p = d.join("sub").join("config.json");
+        update(&p, |m| {
+            m.insert("a".into(), json!(1));
+            Ok(())
+        })
+        .unwrap();
+        let back = read(&p).unwrap().unwrap();
+        assert_eq!(back.get("a"), Some(&json!(1)));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+            let mode = fs::metadata(p.parent().unwrap())
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777;
+            assert_eq!(mode, 0o700);
+        }
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn corrupt_file_is_named_and_kept() {
+        let d = tmpdir("corrupt");
+        fs::create_dir_all(&d).unwrap();
+        let p = d.join("config.json");
+        fs::write(&p, b"{\"auths\": {").unwrap();
+        let err = update(&p, |m| {
+            m.insert("x".into(), json!(1));
+            Ok(())
+        })
+        .unwrap_err();
+        assert!(err.0.contains(&p.display().to_string()), "{err}");
+        assert!(err.0.contains("not valid JSON"), "{err}");
+        assert_eq!(fs::read(&p).unwrap(), b"{\"auths\": {");
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn failing_change_writes_nothing_and_unchanged_doc_is_not_rewritten() {
+        let d = tmpdir("nochange");
+        fs::create_dir_all(&d).unwrap();
+        let p = d.join("config.json");
+        let original = b"{ \"keep\" : [1,2] }";
+        fs::write(&p, original).unwrap();
+        let r: Result<(), Error> = update(&p, |m| {
+            m.clear();
+            Err(Error("no".into()))
+        });
+        assert!(r.is_err());
+        update(&p, |_| Ok(())).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), original);
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn stale_temp_files_are_removed() {
+        let d = tmpdir("stale");
+        fs::create_dir_all(&d).unwrap();
+        let p = d.join("config.json");
+        let stale = d.join(".config.json.tmp-1-2");
+        fs::write(&stale, b"secret").unwrap();
+        update(&p, |m| {
+            m.insert("a".into(), json!(true));
+            Ok(())
+        })
+        .unwrap();
+        assert!(!stale.exists());
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn writes_through_a_symlink() {
+        let d = tmpdir("symlink");
+        fs::create_dir_all(&d).unwrap();
+        let real = d.join("real.json");
+        fs::write(&real, b"{}").unwrap();
+        let link = d.join("config.json");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        update(&link, |m| {
+            m.insert("a".into(), json!(1));
+            Ok(())
+        })
+        .unwrap();
+        assert!(fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert!(fs::read_to_string(&real).unwrap().contains("\"a\""));
+        let _ = fs::remove_dir_all(&d);
+    }
+}
