@@ -12,7 +12,9 @@
 # State lives in $HELM_ECR_LAB_DIR (default <repo>/.lab, gitignored). Tools
 # (venv, helm, TLS material) stay there across runs; run/ holds one lab's
 # processes, data and logs and is replaced on the next fresh `up`. `up` and
-# `down` serialise on a flock, so concurrent callers get one lab.
+# `down` serialise on a flock, so concurrent callers get one lab. A fresh `up`
+# writes $HELM_ECR_LAB_OWNER (if set) to run/owner, so a caller can tell
+# whether it started the lab and should stop it.
 #
 # Variables written to $LAB_DIR/env (other code depends on these names):
 #   LAB_DIR                  the state dir
@@ -173,7 +175,9 @@ answers() { # NAME PORT
 spawn() { # NAME MATCH PORT STDOUT STDERR CMD... ; setsid: the caller's Ctrl-C is not the lab's
   local name=$1 match=$2 port=$3 out=$4 err=$5
   shift 5
-  setsid "$@" </dev/null >"$out" 2>"$err" 8>&- 9>&- &
+  # Close inherited fds (the lab lock, callers' locks): a daemon holding one
+  # would hold that lock for its whole life.
+  setsid "$@" </dev/null >"$out" 2>"$err" 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
   record "$name" "$!" "$port" "$match"
 }
 
@@ -347,6 +351,8 @@ cmd_up() {
     rm -f "$LAB_DIR/env"
     die "the lab did not come up (logs in $RUN)"
   fi
+  # Lets a caller (scripts/test.sh) tell whether its own `up` started the lab.
+  [ -n "${HELM_ECR_LAB_OWNER:-}" ] && echo "$HELM_ECR_LAB_OWNER" >"$RUN/owner"
   log "up (state in $LAB_DIR)"
   cat "$LAB_DIR/env"
 }

@@ -1,0 +1,36 @@
+# Sourced by scripts/test.sh and scripts/demo.sh: use the lab for the length of
+# this shell, and stop it at the end only if this shell started it and no other
+# user still holds it.
+#
+#   lab_session_start   brings the lab up and exports its LAB_* variables
+#   lab_session_end     (run it from an EXIT trap)
+#
+# Each user holds a shared flock on $LAB_DIR/users.lock (fd 7) while it runs;
+# the starter stops the lab only if it can then take that lock exclusively.
+# lab.sh records $HELM_ECR_LAB_OWNER in run/owner when it starts a fresh lab.
+
+lab_session_start() {
+  local repo envfile
+  repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+  LAB_SESSION_REPO=$repo
+  LAB_SESSION_DIR=${HELM_ECR_LAB_DIR:-$repo/.lab}
+  mkdir -p "$LAB_SESSION_DIR"
+  exec 7>"$LAB_SESSION_DIR/users.lock"
+  flock -s 7
+  export HELM_ECR_LAB_OWNER="session-$$-$RANDOM$RANDOM"
+  envfile=$(bash "$repo/scripts/lab.sh" up) || return 1
+  eval "$envfile"
+}
+
+lab_session_end() {
+  [ -n "${LAB_SESSION_DIR:-}" ] || return 0
+  flock -u 7
+  if [ "$(cat "$LAB_SESSION_DIR/run/owner" 2>/dev/null)" = "$HELM_ECR_LAB_OWNER" ]; then
+    if flock -xn 7; then
+      bash "$LAB_SESSION_REPO/scripts/lab.sh" down
+    else
+      echo "lab: left up: another run is still using it" >&2
+    fi
+  fi
+  exec 7>&-
+}

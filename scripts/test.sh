@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# THE test command (README and CI): brings the lab up (installing what it
+# needs), then runs cargo fmt --check, clippy with -D warnings, and every test
+# (unit and integration) against the lab. Stops the lab at the end if this run
+# started it and no other run is still using it. Exit status 1 if any step
+# failed; every step runs regardless, so one run shows all failures.
+set -uo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$REPO"
+
+say() { printf '\n==> %s\n' "$*"; }
+
+say "Rust toolchain"
+for component in rustfmt clippy; do
+  if ! rustup component list --installed 2>/dev/null | grep -q "^$component"; then
+    rustup component add "$component" || exit 1
+  fi
+done
+cargo --version
+
+# shellcheck source=lab/session.sh
+. "$REPO/scripts/lab/session.sh"
+trap lab_session_end EXIT
+say "Lab"
+lab_session_start || {
+  echo "error: the lab did not come up (see above)" >&2
+  exit 1
+}
+
+failed=()
+step() {
+  local name=$1
+  shift
+  say "$name"
+  "$@" || failed+=("$name")
+}
+
+step "cargo fmt --check" cargo fmt --all -- --check
+step "cargo clippy" cargo clippy --all-targets -- -D warnings
+scripts_parse() {
+  local f ok=0
+  for f in scripts/*.sh scripts/lab/*.sh .ci/run; do
+    bash -n "$f" || ok=1
+  done
+  "$LAB_PYTHON" -m py_compile scripts/lab/*.py || ok=1
+  return $ok
+}
+step "scripts parse" scripts_parse
+step "cargo test" cargo test --no-fail-fast
+
+echo
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "FAILED: ${failed[*]}"
+  exit 1
+fi
+echo "All checks passed."
