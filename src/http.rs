@@ -1,7 +1,22 @@
 //! One configured HTTP client: TLS roots and flags, proxies, timeouts, and
 //! the retry policy. Everything that talks HTTP goes through here.
+//!
+//! Redirects are NOT followed by the agents: registries redirect blob
+//! requests to storage on other hosts, and the caller must decide which
+//! headers travel (Authorization never leaves the registry's host).
+
+mod proxy;
+pub mod retry;
+mod tls;
 
 use std::path::PathBuf;
+use std::time::Duration;
+
+pub use retry::RetryPolicy;
+
+/// Name of the variable that scales back-off and timeouts (fault tests set
+/// it well below 1 to finish fast).
+pub const RETRY_SCALE_ENV: &str = "HELM_ECR_RETRY_SCALE";
 
 /// What the command line and environment say about transport.
 #[derive(Debug, Clone, Default)]
@@ -10,7 +25,8 @@ pub struct HttpOptions {
     pub plain_http: bool,
     /// Skip TLS verification (`--insecure`, `--insecure-skip-tls-verify`).
     pub insecure: bool,
-    /// Extra CA bundle (`--ca-file`, else AWS_CA_BUNDLE for AWS endpoints).
+    /// CA bundle that replaces the built-in roots, as Helm's `--ca-file` and
+    /// the AWS CLI's AWS_CA_BUNDLE do.
     pub ca_file: Option<PathBuf>,
     pub cert_file: Option<PathBuf>,
     pub key_file: Option<PathBuf>,
@@ -21,18 +37,247 @@ pub struct HttpOptions {
 /// A shareable client; cheap to clone.
 #[derive(Clone)]
 pub struct Http {
+    /// The agent for https URLs (HTTPS_PROXY applies). Prefer
+    /// [`Http::agent_for`], which also honours NO_PROXY, HTTP_PROXY and the
+    /// never-proxy-loopback rule.
     pub agent: ureq::Agent,
     pub options: HttpOptions,
+    pub retry: RetryPolicy,
+    /// HELM_ECR_RETRY_SCALE (1.0 unless set).
+    pub scale: f64,
+    direct: ureq::Agent,
+    https_proxy: Option<ureq::Agent>,
+    http_proxy: Option<ureq::Agent>,
 }
 
 impl Http {
     pub fn new(options: HttpOptions) -> Result<Http, String> {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_connect(Some(std::time::Duration::from_secs(10)))
-            .timeout_global(Some(std::time::Duration::from_secs(300)))
-            .build()
-            .into();
-        Ok(Http { agent, options })
+        let scale = retry_scale(std::env::var(RETRY_SCALE_ENV).ok().as_deref())?;
+        let tls = tls::config(&options)?;
+        let build = |proxy: Option<ureq::Proxy>| -> ureq::Agent {
+            let s = |secs| Some(retry::scale_duration(Duration::from_secs(secs), scale));
+            ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .max_redirects(0)
+                .proxy(proxy)
+                .tls_config(tls.clone())
+                .user_agent(concat!("helm-ecr/", env!("CARGO_PKG_VERSION")))
+                .timeout_connect(s(10))
+                // Stall timeouts: a transfer may take as long as it needs while
+                // bytes move, but a silent peer fails the attempt.
+                .timeout_per_read(s(30))
+                .timeout_per_write(s(30))
+                .build()
+                .into()
+        };
+        let env = |k: &str| std::env::var(k).ok();
+        let proxy_agent = |scheme: &str| -> Result<Option<ureq::Agent>, String> {
+            // A host that matches no NO_PROXY entry tells which proxy the scheme uses.
+            match proxy::proxy_for(scheme, "proxy-probe.invalid", 1, &env) {
+                None => Ok(None),
+                Some(url) => {
+                    let p = ureq::Proxy::new(&url).map_err(|e| {
+                        format!(
+                            "proxy {}: {e}: fix HTTPS_PROXY/HTTP_PROXY",
+                            redact_url(&url)
+                        )
+                    })?;
+                    Ok(Some(build(Some(p))))
+                }
+            }
+        };
+        let direct = build(None);
+        let https_proxy = proxy_agent("https")?;
+        let http_proxy = proxy_agent("http")?;
+        Ok(Http {
+            agent: https_proxy.clone().unwrap_or_else(|| direct.clone()),
+            options,
+            retry: RetryPolicy::scaled(scale),
+            scale,
+            direct,
+            https_proxy,
+            http_proxy,
+        })
+    }
+
+    /// The agent to use for `url`: through the scheme's proxy unless NO_PROXY
+    /// or loopback says direct.
+    pub fn agent_for(&self, url: &str) -> &ureq::Agent {
+        let Ok(uri) = url.parse::<ureq::http::Uri>() else {
+            return &self.direct;
+        };
+        let scheme = uri.scheme_str().unwrap_or("https");
+        let proxied = match scheme {
+            "https" => self.https_proxy.as_ref(),
+            "http" => self.http_proxy.as_ref(),
+            _ => None,
+        };
+        let Some(proxied) = proxied else {
+            return &self.direct;
+        };
+        let port = uri
+            .port_u16()
+            .unwrap_or(if scheme == "http" { 80 } else { 443 });
+        let env = |k: &str| std::env::var(k).ok();
+        match proxy::proxy_for(scheme, uri.host().unwrap_or(""), port, &env) {
+            Some(_) => proxied,
+            None => &self.direct,
+        }
+    }
+
+    /// HELM_DEBUG trace of one exchange: method, URL without secrets, outcome
+    /// and time. Headers are never printed.
+    pub fn trace(&self, method: &str, url: &str, outcome: &str, elapsed: Duration) {
+        if self.options.debug {
+            eprintln!(
+                "helm-ecr: {method} {} -> {outcome} ({} ms)",
+                redact_url(url),
+                elapsed.as_millis()
+            );
+        }
+    }
+}
+
+/// Parse HELM_ECR_RETRY_SCALE: a positive float, 1.0 when unset.
+pub fn retry_scale(value: Option<&str>) -> Result<f64, String> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(1.0),
+        Some(v) => match v.parse::<f64>() {
+            Ok(x) if x.is_finite() && x > 0.0 && x <= 100.0 => Ok(x),
+            _ => Err(format!(
+                "{RETRY_SCALE_ENV}={v}: expected a number above 0 (1 = normal timing)"
+            )),
+        },
+    }
+}
+
+/// A URL fit for logs and errors: no user-info, and query values other than
+/// a few harmless ones replaced (upload URLs carry signed state, storage
+/// redirects carry pre-signed credentials).
+pub fn redact_url(url: &str) -> String {
+    let (without_frag, _) = url.split_once('#').unwrap_or((url, ""));
+    let (base, query) = match without_frag.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (without_frag, None),
+    };
+    let base = match base.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            format!("{scheme}://{host}{path}")
+        }
+        None => base.to_string(),
+    };
+    let Some(query) = query else {
+        return base;
+    };
+    let parts: Vec<String> = query
+        .split('&')
+        .map(|kv| {
+            let key = kv.split_once('=').map_or(kv, |(k, _)| k);
+            if matches!(
+                key,
+                "digest" | "service" | "scope" | "n" | "last" | "mount" | "from"
+            ) {
+                kv.to_string()
+            } else {
+                format!("{key}=<redacted>")
+            }
+        })
+        .collect();
+    format!("{base}?{}", parts.join("&"))
+}
+
+/// Connection failures, resets and stalls: worth another attempt.
+/// DNS failures, TLS verification failures and malformed URLs are not.
+pub fn is_retryable_error(err: &ureq::Error) -> bool {
+    match err {
+        ureq::Error::Io(_) | ureq::Error::Timeout(_) | ureq::Error::ConnectionFailed => {
+            !is_certificate_error(err)
+        }
+        ureq::Error::Protocol(_) => true,
+        _ => false,
+    }
+}
+
+fn is_certificate_error(err: &ureq::Error) -> bool {
+    let s = err.to_string();
+    matches!(err, ureq::Error::Tls(_) | ureq::Error::Rustls(_))
+        || s.contains("certificate")
+        || s.contains("UnknownIssuer")
+}
+
+/// One line saying what failed and what to do about it.
+pub fn describe_error(err: &ureq::Error, url: &str) -> String {
+    let url = redact_url(url);
+    let host = url
+        .split_once("://")
+        .map(|(_, r)| r.split('/').next().unwrap_or(r))
+        .unwrap_or(&url)
+        .to_string();
+    if is_certificate_error(err) {
+        return format!(
+            "TLS with {host} failed ({err}): if the registry uses a private CA, pass \
+             --ca-file with it; --insecure skips verification"
+        );
+    }
+    match err {
+        ureq::Error::HostNotFound => {
+            format!("cannot resolve {host}: check the registry host name and your DNS")
+        }
+        ureq::Error::Timeout(t) => format!(
+            "{host} did not answer in time ({t}) for {url}: check the network or proxy \
+             (HTTPS_PROXY, NO_PROXY)"
+        ),
+        ureq::Error::ConnectionFailed => {
+            format!("cannot connect to {host}: is the registry up, and the port right?")
+        }
+        ureq::Error::Io(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            format!("cannot connect to {host}: connection refused (is the registry up, the port right, and --plain-http needed?)")
+        }
+        ureq::Error::Io(e) => format!("connection to {host} failed: {e}"),
+        ureq::Error::Protocol(e) => format!(
+            "{host} answered something that is not HTTP/1.1 ({e}): does it need --plain-http, or not?"
+        ),
+        other => format!("request to {url} failed: {other}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_scale_parsing() {
+        assert_eq!(retry_scale(None), Ok(1.0));
+        assert_eq!(retry_scale(Some("")), Ok(1.0));
+        assert_eq!(retry_scale(Some("0.05")), Ok(0.05));
+        for bad in ["0", "-1", "fast", "NaN", "inf"] {
+            let e = retry_scale(Some(bad)).unwrap_err();
+            assert!(e.contains(RETRY_SCALE_ENV), "{e}");
+        }
+    }
+
+    #[test]
+    fn redaction_keeps_digest_hides_state_and_userinfo() {
+        assert_eq!(
+            redact_url("https://u:p@reg/v2/r/blobs/uploads/x?_state=abc&digest=sha256:1"),
+            "https://reg/v2/r/blobs/uploads/x?_state=<redacted>&digest=sha256:1"
+        );
+        assert_eq!(
+            redact_url("https://s3/b?X-Amz-Signature=zzz&X-Amz-Credential=AKIA"),
+            "https://s3/b?X-Amz-Signature=<redacted>&X-Amz-Credential=<redacted>"
+        );
+        assert_eq!(redact_url("http://h:5000/v2/"), "http://h:5000/v2/");
+    }
+
+    #[test]
+    fn agent_for_loopback_is_direct_without_proxy_env() {
+        let http = Http::new(HttpOptions::default()).unwrap();
+        // Compare by address: the direct agent is returned for loopback.
+        assert!(std::ptr::eq(
+            http.agent_for("http://127.0.0.1:1/v2/"),
+            &http.direct
+        ));
     }
 }

@@ -1,69 +1,28 @@
 //! The OCI client: references, blobs, manifests and the distribution
 //! protocol. Knows nothing of AWS or Helm: credentials come through
 //! [`Keychain`].
+//!
+//! Modules: `reference` (remotes, references, the name grammar), `auth`
+//! (challenges, Basic, Bearer tokens), `client` (one exchange with auth,
+//! redirects and retries), `protocol` (the distribution calls), `push` (the
+//! plan and its phases), `error`, `progress`.
+
+mod auth;
+mod client;
+mod error;
+mod progress;
+mod protocol;
+mod push;
+mod reference;
 
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// `oci://HOST[:PORT]/NAMESPACE`, the remote given on the command line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Remote {
-    /// `HOST[:PORT]`
-    pub registry: String,
-    /// May be empty (`oci://HOST`).
-    pub namespace: String,
-}
-
-/// `HOST[:PORT]/REPOSITORY:TAG`
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reference {
-    pub registry: String,
-    pub repository: String,
-    pub tag: String,
-}
-
-impl fmt::Display for Reference {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}:{}", self.registry, self.repository, self.tag)
-    }
-}
-
-/// Parse `oci://HOST[:PORT][/NAMESPACE]`.
-pub fn parse_remote(s: &str) -> Result<Remote, Error> {
-    let rest = s
-        .strip_prefix("oci://")
-        .ok_or_else(|| Error::new(format!("{s}: a remote must start with oci://")))?;
-    let rest = rest.trim_end_matches('/');
-    let (registry, namespace) = match rest.split_once('/') {
-        Some((h, ns)) => (h, ns),
-        None => (rest, ""),
-    };
-    if registry.is_empty() {
-        return Err(Error::new(format!("{s}: no registry host")));
-    }
-    Ok(Remote {
-        registry: registry.to_string(),
-        namespace: namespace.to_string(),
-    })
-}
-
-impl Remote {
-    /// The reference `helm push` builds: `HOST/NS/NAME:TAG`, TAG = version with
-    /// `+` replaced by `_`.
-    pub fn reference(&self, name: &str, version: &str) -> Reference {
-        let repository = if self.namespace.is_empty() {
-            name.to_string()
-        } else {
-            format!("{}/{}", self.namespace, name)
-        };
-        Reference {
-            registry: self.registry.clone(),
-            repository,
-            tag: version.replace('+', "_"),
-        }
-    }
-}
+pub use error::{Error, ErrorKind};
+pub use reference::{
+    parse_remote, validate_registry, validate_repository, validate_tag, Reference, Remote,
+};
 
 /// Username and password for a registry. Debug never shows the password.
 #[derive(Clone, PartialEq, Eq)]
@@ -93,6 +52,7 @@ pub trait Keychain: Send + Sync {
 #[derive(Debug, Clone)]
 pub enum BlobData {
     Bytes(Arc<Vec<u8>>),
+    /// Streamed from disk on upload; `Blob::size` must be the file's length.
     File(PathBuf),
 }
 
@@ -123,47 +83,49 @@ pub enum PushStatus {
     DryRun,
 }
 
-#[derive(Debug)]
-pub struct Error {
-    msg: String,
-}
-
-impl Error {
-    pub fn new(msg: impl Into<String>) -> Self {
-        Error { msg: msg.into() }
-    }
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.msg)
-    }
-}
-
-impl std::error::Error for Error {}
-
-/// A registry client sharing one HTTP agent and one keychain.
+/// A registry client sharing one HTTP agent and one keychain. `Send + Sync`:
+/// push several charts from threads sharing one client (credentials and
+/// tokens are fetched once per host).
 pub struct Client {
-    _http: crate::http::Http,
-    _keychain: Arc<dyn Keychain>,
+    registry: client::Registry,
 }
 
 impl Client {
     pub fn new(http: crate::http::Http, keychain: Arc<dyn Keychain>) -> Self {
         Client {
-            _http: http,
-            _keychain: keychain,
+            registry: client::Registry::new(http, keychain),
         }
     }
 
-    /// Push `artifact` to `reference`. With `dry_run`, only reads.
+    /// Push `artifact` to `reference`: nothing when the tag already holds
+    /// the same manifest (`Unchanged`); with `dry_run`, only reads.
     pub fn push(
         &self,
         reference: &Reference,
         artifact: &Artifact,
         dry_run: bool,
     ) -> Result<PushStatus, Error> {
-        let _ = (reference, artifact, dry_run);
-        Err(Error::new("push is not implemented yet"))
+        push::push(&self.registry, reference, artifact, dry_run)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<Client>();
+    }
+
+    #[test]
+    fn credential_debug_hides_the_password() {
+        let c = Credential {
+            username: "AWS".into(),
+            password: "s3cr3t".into(),
+        };
+        let d = format!("{c:?}");
+        assert!(d.contains("AWS") && !d.contains("s3cr3t"), "{d}");
     }
 }

@@ -1,0 +1,241 @@
+//! When to try a request again and how long to wait first. Pure decisions:
+//! the caller supplies the failure, the attempt number and the randomness.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Bounded exponential back-off with jitter.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first one included.
+    pub max_attempts: u32,
+    /// Back-off before the first retry (before jitter).
+    pub base: Duration,
+    /// Longest back-off between two attempts.
+    pub cap: Duration,
+    /// A Retry-After longer than this is not waited for: the caller gives up
+    /// with a clear error instead of hanging for minutes.
+    pub max_retry_after: Duration,
+}
+
+impl RetryPolicy {
+    /// The default policy with every duration multiplied by `scale`
+    /// (HELM_ECR_RETRY_SCALE), so fault tests can run it in milliseconds.
+    pub fn scaled(scale: f64) -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: 5,
+            base: scale_duration(Duration::from_millis(250), scale),
+            cap: scale_duration(Duration::from_secs(8), scale),
+            max_retry_after: scale_duration(Duration::from_secs(60), scale),
+        }
+    }
+
+    /// The wait before the attempt after `attempt` (1-based) failed, or None
+    /// to give up. `retry_after` is the server's wish, already scaled;
+    /// `jitter` is uniform in [0, 1).
+    pub fn next_delay(
+        &self,
+        attempt: u32,
+        retry_after: Option<Duration>,
+        jitter: f64,
+    ) -> Option<Duration> {
+        if attempt >= self.max_attempts {
+            return None;
+        }
+        if let Some(wait) = retry_after {
+            return (wait <= self.max_retry_after).then_some(wait);
+        }
+        // "Equal jitter": at least half the exponential step, so retries keep
+        // spreading out, and a random rest so parallel clients do not march
+        // in lock step.
+        let exp = self
+            .base
+            .saturating_mul(1u32 << (attempt - 1).min(16))
+            .min(self.cap);
+        let half = exp / 2;
+        Some(half + half.mul_f64(jitter.clamp(0.0, 1.0)))
+    }
+}
+
+pub fn scale_duration(d: Duration, scale: f64) -> Duration {
+    Duration::try_from_secs_f64(d.as_secs_f64() * scale).unwrap_or(d)
+}
+
+/// Statuses that say "not now" rather than "no": throttling, timeouts and
+/// server-side failures.
+pub fn is_retryable_status(status: u16) -> bool {
+    matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
+}
+
+/// `Retry-After`: delta seconds or an HTTP date (RFC 9110 section 10.2.3).
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = parse_http_date(value)?;
+    let now = now.duration_since(UNIX_EPOCH).ok()?.as_secs();
+    Some(Duration::from_secs(at.saturating_sub(now)))
+}
+
+/// IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`, to Unix seconds.
+fn parse_http_date(s: &str) -> Option<u64> {
+    let (_, rest) = s.split_once(", ")?;
+    let mut parts = rest.split(' ');
+    let day: u64 = parts.next()?.parse().ok()?;
+    let month = match parts.next()? {
+        "Jan" => 1,
+        "Feb" => 2,
+        "Mar" => 3,
+        "Apr" => 4,
+        "May" => 5,
+        "Jun" => 6,
+        "Jul" => 7,
+        "Aug" => 8,
+        "Sep" => 9,
+        "Oct" => 10,
+        "Nov" => 11,
+        "Dec" => 12,
+        _ => return None,
+    };
+    let year: i64 = parts.next()?.parse().ok()?;
+    let mut hms = parts.next()?.split(':');
+    let h: u64 = hms.next()?.parse().ok()?;
+    let m: u64 = hms.next()?.parse().ok()?;
+    let sec: u64 = hms.next()?.parse().ok()?;
+    if parts.next()? != "GMT" || !(1..=31).contains(&day) || h > 23 || m > 59 || sec > 60 {
+        return None;
+    }
+    let days = days_from_civil(year, month, day as i64);
+    u64::try_from(days)
+        .ok()
+        .map(|d| d * 86400 + h * 3600 + m * 60 + sec)
+}
+
+/// Days since 1970-01-01 (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146097 + doe - 719468
+}
+
+/// A number in [0, 1) for jitter. Not cryptographic: seeded per thread from
+/// the clock, the process id and the thread id, which is all jitter needs.
+pub fn jitter() -> f64 {
+    use std::cell::Cell;
+    use std::hash::{BuildHasher, Hash, Hasher};
+    thread_local! {
+        static STATE: Cell<u64> = const { Cell::new(0) };
+    }
+    STATE.with(|state| {
+        let mut x = state.get();
+        if x == 0 {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            SystemTime::now().hash(&mut h);
+            std::process::id().hash(&mut h);
+            std::thread::current().id().hash(&mut h);
+            x = h.finish() | 1;
+        }
+        // xorshift64*
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        state.set(x);
+        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> RetryPolicy {
+        RetryPolicy::scaled(1.0)
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let p = policy();
+        assert_eq!(p.next_delay(1, None, 0.0), Some(Duration::from_millis(125)));
+        let top = p.next_delay(1, None, 0.999_999).unwrap();
+        assert!(top > Duration::from_micros(249_990) && top < Duration::from_millis(250));
+        assert_eq!(p.next_delay(2, None, 0.0), Some(Duration::from_millis(250)));
+        assert_eq!(p.next_delay(3, None, 0.0), Some(Duration::from_millis(500)));
+        let capped = RetryPolicy {
+            max_attempts: 40,
+            ..p
+        };
+        assert_eq!(
+            capped.next_delay(30, None, 0.0),
+            Some(Duration::from_secs(4))
+        );
+        assert!(capped.next_delay(30, None, 0.99).unwrap() < Duration::from_secs(8));
+    }
+
+    #[test]
+    fn gives_up_after_max_attempts() {
+        let p = policy();
+        assert!(p.next_delay(4, None, 0.5).is_some());
+        assert_eq!(p.next_delay(5, None, 0.5), None);
+    }
+
+    #[test]
+    fn honours_retry_after_within_bound() {
+        let p = policy();
+        assert_eq!(
+            p.next_delay(1, Some(Duration::from_secs(3)), 0.0),
+            Some(Duration::from_secs(3))
+        );
+        assert_eq!(p.next_delay(1, Some(Duration::from_secs(61)), 0.0), None);
+    }
+
+    #[test]
+    fn scale_shrinks_everything() {
+        let p = RetryPolicy::scaled(0.01);
+        assert_eq!(p.base, Duration::from_micros(2500));
+        assert_eq!(p.max_retry_after, Duration::from_millis(600));
+    }
+
+    #[test]
+    fn retryable_statuses() {
+        for s in [408, 429, 500, 502, 503, 504] {
+            assert!(is_retryable_status(s), "{s}");
+        }
+        for s in [200, 201, 400, 401, 403, 404, 409, 501] {
+            assert!(!is_retryable_status(s), "{s}");
+        }
+    }
+
+    #[test]
+    fn retry_after_forms() {
+        let now = UNIX_EPOCH + Duration::from_secs(784_111_770);
+        assert_eq!(parse_retry_after(" 7 ", now), Some(Duration::from_secs(7)));
+        // Sun, 06 Nov 1994 08:49:37 GMT = 784111777
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(
+            parse_retry_after(
+                "Sun, 06 Nov 1994 08:49:37 GMT",
+                now + Duration::from_secs(60)
+            ),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(
+            parse_retry_after("Sun, 06 Foo 1994 08:49:37 GMT", now),
+            None
+        );
+    }
+
+    #[test]
+    fn jitter_is_in_range_and_varies() {
+        let xs: Vec<f64> = (0..100).map(|_| jitter()).collect();
+        assert!(xs.iter().all(|x| (0.0..1.0).contains(x)));
+        assert!(xs.windows(2).any(|w| w[0] != w[1]));
+    }
+}

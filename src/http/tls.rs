@@ -1,0 +1,99 @@
+//! The TLS configuration: roots from `--ca-file` (replacing the built-in
+//! Mozilla roots, as Helm's `--ca-file` and AWS_CA_BUNDLE do), client
+//! certificates, and verification off only when asked.
+
+use super::HttpOptions;
+use std::path::Path;
+use ureq::tls::{Certificate, ClientCert, PemItem, PrivateKey, RootCerts, TlsConfig};
+
+pub fn config(options: &HttpOptions) -> Result<TlsConfig, String> {
+    let mut b = TlsConfig::builder().disable_verification(options.insecure);
+    if let Some(ca) = &options.ca_file {
+        let certs = certificates(ca, "--ca-file")?;
+        b = b.root_certs(RootCerts::new_with_certs(&certs));
+    }
+    match (&options.cert_file, &options.key_file) {
+        (Some(cert), Some(key)) => {
+            let chain = certificates(cert, "--cert-file")?;
+            let key = private_key(key)?;
+            b = b.client_cert(Some(ClientCert::new_with_certs(&chain, key)));
+        }
+        (None, None) => {}
+        (Some(_), None) => return Err("--cert-file needs --key-file".into()),
+        (None, Some(_)) => return Err("--key-file needs --cert-file".into()),
+    }
+    Ok(b.build())
+}
+
+fn read(path: &Path, flag: &str) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("{flag} {}: {e}", path.display()))
+}
+
+fn certificates(path: &Path, flag: &str) -> Result<Vec<Certificate<'static>>, String> {
+    let pem = read(path, flag)?;
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        match item {
+            Ok(PemItem::Certificate(c)) => certs.push(c.to_owned()),
+            Ok(_) => {}
+            Err(e) => return Err(format!("{flag} {}: not valid PEM: {e}", path.display())),
+        }
+    }
+    if certs.is_empty() {
+        return Err(format!(
+            "{flag} {}: no PEM certificate (-----BEGIN CERTIFICATE-----) in it",
+            path.display()
+        ));
+    }
+    Ok(certs)
+}
+
+fn private_key(path: &Path) -> Result<PrivateKey<'static>, String> {
+    let pem = read(path, "--key-file")?;
+    for item in ureq::tls::parse_pem(&pem) {
+        // The key's bytes must not reach an error message: say only where.
+        match item {
+            Ok(PemItem::PrivateKey(k)) => return Ok(k.to_owned()),
+            Ok(_) => {}
+            Err(_) => return Err(format!("--key-file {}: not valid PEM", path.display())),
+        }
+    }
+    Err(format!(
+        "--key-file {}: no PEM private key in it (PKCS#8, PKCS#1 or SEC1)",
+        path.display()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cert_without_key_is_refused() {
+        let o = HttpOptions {
+            cert_file: Some("c.pem".into()),
+            ..Default::default()
+        };
+        assert_eq!(config(&o).unwrap_err(), "--cert-file needs --key-file");
+    }
+
+    #[test]
+    fn ca_file_without_certificates_is_refused() {
+        let dir = std::env::temp_dir().join(format!("helm-ecr-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("empty.pem");
+        std::fs::write(&f, "not a certificate\n").unwrap();
+        let o = HttpOptions {
+            ca_file: Some(f.clone()),
+            ..Default::default()
+        };
+        let e = config(&o).unwrap_err();
+        assert!(e.contains("no PEM certificate"), "{e}");
+        let missing = HttpOptions {
+            ca_file: Some(dir.join("missing.pem")),
+            ..Default::default()
+        };
+        assert!(config(&missing).unwrap_err().starts_with("--ca-file "));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,169 @@
+//! The four distribution calls a push makes, each with its retries.
+
+use super::client::{check, resolve, with_digest, Body, Registry, Req};
+use super::error::{Error, ErrorKind};
+use super::{Artifact, Blob, BlobData, Reference};
+
+/// `sha256:0123456789ab` for messages.
+pub(crate) fn short(digest: &str) -> &str {
+    digest
+        .get(..digest.len().min("sha256:".len() + 12))
+        .unwrap_or(digest)
+}
+
+/// What the registry has at the tag.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum AtTag {
+    Absent,
+    /// Present; the digest when the registry said it.
+    Present(Option<String>),
+}
+
+pub(crate) fn head_manifest(reg: &Registry, r: &Reference, a: &Artifact) -> Result<AtTag, Error> {
+    let url = format!(
+        "{}/{}/manifests/{}",
+        reg.base_url(&r.registry),
+        r.repository,
+        r.tag
+    );
+    let req = Req {
+        method: "HEAD",
+        url,
+        headers: vec![("Accept", a.manifest_media_type.clone())],
+        body: Body::Empty,
+        repository: &r.repository,
+        label: "",
+    };
+    let what = format!("checking {r}");
+    reg.retrying(|| {
+        let resp = check(reg.send(&r.registry, &req)?, &[200, 404], &what)?;
+        Ok(match resp.status {
+            200 => AtTag::Present(resp.header("docker-content-digest").map(str::to_string)),
+            _ => AtTag::Absent,
+        })
+    })
+}
+
+pub(crate) fn head_blob(reg: &Registry, r: &Reference, blob: &Blob) -> Result<bool, Error> {
+    let url = format!(
+        "{}/{}/blobs/{}",
+        reg.base_url(&r.registry),
+        r.repository,
+        blob.digest
+    );
+    let req = Req {
+        method: "HEAD",
+        url,
+        headers: Vec::new(),
+        body: Body::Empty,
+        repository: &r.repository,
+        label: "",
+    };
+    let what = format!("checking blob {}", short(&blob.digest));
+    reg.retrying(|| {
+        let resp = check(reg.send(&r.registry, &req)?, &[200, 404], &what)?;
+        Ok(resp.status == 200)
+    })
+}
+
+/// POST a session, then PUT the whole blob to it with `?digest=`. Never
+/// chunked PATCH (ECR loses data after the first chunk). A failed attempt
+/// restarts with a new session: a half-sent body cannot be resumed.
+pub(crate) fn upload_blob(reg: &Registry, r: &Reference, blob: &Blob) -> Result<(), Error> {
+    let start = Req {
+        method: "POST",
+        url: format!(
+            "{}/{}/blobs/uploads/",
+            reg.base_url(&r.registry),
+            r.repository
+        ),
+        headers: Vec::new(),
+        body: Body::Empty,
+        repository: &r.repository,
+        label: "",
+    };
+    let label = format!("{}:{} {}", r.repository, r.tag, short(&blob.digest));
+    let what = format!("uploading blob {} to {}", short(&blob.digest), r.repository);
+    reg.retrying(|| {
+        let resp = check(reg.send(&r.registry, &start)?, &[202], &what)?;
+        let location = resp.header("location").ok_or_else(|| {
+            Error::with_kind(
+                ErrorKind::Rejected,
+                format!("{what}: the registry started an upload without a Location"),
+            )
+        })?;
+        let body = match &blob.data {
+            BlobData::Bytes(b) => Body::Bytes(b.as_slice()),
+            BlobData::File(path) => Body::File {
+                path,
+                size: blob.size,
+            },
+        };
+        let put = Req {
+            method: "PUT",
+            url: with_digest(&resolve(&resp.url, location), &blob.digest),
+            headers: vec![("Content-Type", "application/octet-stream".into())],
+            body,
+            repository: &r.repository,
+            label: &label,
+        };
+        let done = check(reg.send(&r.registry, &put)?, &[201], &what)?;
+        verify_digest(done.header("docker-content-digest"), &blob.digest, &what)
+    })
+}
+
+pub(crate) fn put_manifest(reg: &Registry, r: &Reference, a: &Artifact) -> Result<(), Error> {
+    let req = Req {
+        method: "PUT",
+        url: format!(
+            "{}/{}/manifests/{}",
+            reg.base_url(&r.registry),
+            r.repository,
+            r.tag
+        ),
+        headers: vec![("Content-Type", a.manifest_media_type.clone())],
+        body: Body::Bytes(a.manifest.as_slice()),
+        repository: &r.repository,
+        label: "",
+    };
+    let what = format!("pushing the manifest of {r}");
+    reg.retrying(|| {
+        let done = check(reg.send(&r.registry, &req)?, &[201], &what)?;
+        verify_digest(
+            done.header("docker-content-digest"),
+            &a.manifest_digest,
+            &what,
+        )
+    })
+}
+
+/// A registry that names a different digest stored something else: fail
+/// rather than point a manifest at it.
+fn verify_digest(got: Option<&str>, want: &str, what: &str) -> Result<(), Error> {
+    match got {
+        Some(d) if d != want => Err(Error::with_kind(
+            ErrorKind::Rejected,
+            format!("{what}: the registry stored {d}, expected {want}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digest_verification() {
+        assert!(verify_digest(None, "sha256:a", "x").is_ok());
+        assert!(verify_digest(Some("sha256:a"), "sha256:a", "x").is_ok());
+        let e = verify_digest(Some("sha256:b"), "sha256:a", "x").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Rejected);
+    }
+
+    #[test]
+    fn short_digests() {
+        assert_eq!(short("sha256:0123456789abcdef0123"), "sha256:0123456789ab");
+        assert_eq!(short("sha256:01"), "sha256:01");
+    }
+}
