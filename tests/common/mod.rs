@@ -1,0 +1,728 @@
+//! The shared harness for integration tests against the lab (scripts/lab.sh).
+//!
+//! Use from a test crate with `mod common;` then:
+//!
+//! ```ignore
+//! let lab = common::Lab::get();                 // panics when the lab is not up
+//! let sb = common::Sandbox::new();              // throwaway Helm dirs, both plugins installed
+//! let chart = sb.seed_chart("mychart");         // `helm create` + one ConfigMap
+//! let ns = common::unique_name("charts");       // a repository namespace no other test uses
+//! let out = sb.helm(&["ecr-push", chart.to_str().unwrap(),
+//!                     &format!("oci://{}/{ns}", lab.registry), "--plain-http"]);
+//! out.assert_ok();
+//! ```
+//!
+//! Every process runs with a cleared environment: only PATH, a sandbox HOME,
+//! the sandbox's HELM_* dirs and the lab's AWS settings reach it, so the
+//! developer's own ~/.aws, ~/.docker and Helm config never leak in. Override
+//! or drop variables per sandbox with `set_env` / `unset_env`.
+//!
+//! Request counting: `LogMark` reads a registry access log from a remembered
+//! offset. The shared lab registries see every test's traffic, so for exact
+//! counts start a `PrivateRegistry` (its own port and log, the lab's password).
+
+#![allow(dead_code)] // each test crate uses its own subset
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fs;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// How long any one child process may run before the test fails.
+pub const PROCESS_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// The binary under test, as cargo built it for this test run.
+pub const BIN: &str = env!("CARGO_BIN_EXE_helm-ecr");
+
+/// The repository root (where Cargo.toml is).
+pub const REPO: &str = env!("CARGO_MANIFEST_DIR");
+
+/// The running lab, read from the LAB_* variables `scripts/lab.sh up` writes.
+/// No Debug: it holds the lab user's secret key.
+pub struct Lab {
+    pub dir: PathBuf,
+    /// helm v3.10.1.
+    pub helm3: PathBuf,
+    /// The venv's python, with helm_python (Helm 4.2.3 SDK) and boto3.
+    pub python: PathBuf,
+    /// scripts/lab/helm4.py; run through `Sandbox::helm4`.
+    pub helm4: PathBuf,
+    /// aws cli v1 (reads AWS_DEFAULT_REGION, not AWS_REGION).
+    pub aws: PathBuf,
+    pub skopeo: PathBuf,
+    /// http://127.0.0.1:PORT: moto checking SigV4 and IAM (ECR, STS, IAM).
+    pub ecr_endpoint: String,
+    /// http://127.0.0.1:PORT: moto without auth (AssumeRoleWithWebIdentity).
+    pub ecr_noauth_endpoint: String,
+    pub region: String,
+    /// moto's account id, 123456789012.
+    pub account: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    /// Trusts any principal; same ecr:* sts:* policy as the user.
+    pub role_arn: String,
+    /// 127.0.0.1:PORT, plain HTTP (clients need --plain-http).
+    pub registry: String,
+    /// 127.0.0.1:PORT, TLS with a certificate from `ca_file`.
+    pub registry_tls: String,
+    pub ca_file: PathBuf,
+    pub registry_log: PathBuf,
+    pub registry_tls_log: PathBuf,
+    /// What both registries accept for user AWS: `<account>-auth-token`,
+    /// exactly the password moto's GetAuthorizationToken returns.
+    pub registry_password: String,
+}
+
+impl Lab {
+    /// The lab, or a panic that says how to start it: integration tests never
+    /// skip silently.
+    pub fn get() -> &'static Lab {
+        static LAB: OnceLock<Lab> = OnceLock::new();
+        LAB.get_or_init(|| {
+            let var = |name: &str| match std::env::var(name) {
+                Ok(v) if !v.is_empty() => v,
+                _ => panic!(
+                    "{name} is not set: integration tests need the lab: run scripts/test.sh \
+                     (or scripts/lab.sh up && source .lab/env)"
+                ),
+            };
+            Lab {
+                dir: var("LAB_DIR").into(),
+                helm3: var("LAB_HELM3").into(),
+                python: var("LAB_PYTHON").into(),
+                helm4: var("LAB_HELM4").into(),
+                aws: var("LAB_AWS").into(),
+                skopeo: var("LAB_SKOPEO").into(),
+                ecr_endpoint: var("LAB_ECR_ENDPOINT"),
+                ecr_noauth_endpoint: var("LAB_ECR_NOAUTH_ENDPOINT"),
+                region: var("LAB_REGION"),
+                account: var("LAB_ACCOUNT"),
+                access_key_id: var("LAB_ACCESS_KEY_ID"),
+                secret_access_key: var("LAB_SECRET_ACCESS_KEY"),
+                role_arn: var("LAB_ROLE_ARN"),
+                registry: var("LAB_REGISTRY"),
+                registry_tls: var("LAB_REGISTRY_TLS"),
+                ca_file: var("LAB_CA_FILE").into(),
+                registry_log: var("LAB_REGISTRY_LOG").into(),
+                registry_tls_log: var("LAB_REGISTRY_TLS_LOG").into(),
+                registry_password: var("LAB_REGISTRY_PASSWORD"),
+            }
+        })
+    }
+
+    /// The htpasswd file both lab registries use (user AWS).
+    pub fn htpasswd(&self) -> PathBuf {
+        self.dir.join("run/htpasswd")
+    }
+}
+
+// ------------------------------------------------------------------ names
+
+/// A name no other test, thread or process uses: `PREFIX-PID-N-TIME`, valid
+/// as an OCI repository path component and an ECR repository name.
+pub fn unique_name(prefix: &str) -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    // The time part keeps names unique across runs against one long-lived lab.
+    let t = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() % 1_000_000_000)
+        .unwrap_or(0);
+    format!("{prefix}-{}-{n}-{t}", std::process::id())
+}
+
+/// A fresh directory under the system temp dir, removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(prefix: &str) -> TempDir {
+        let path = std::env::temp_dir().join(unique_name(prefix));
+        fs::create_dir_all(&path).unwrap_or_else(|e| panic!("create {}: {e}", path.display()));
+        // Canonical, so paths compare equal to what helm and the binary print.
+        TempDir(fs::canonicalize(&path).unwrap_or(path))
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if std::env::var_os("HELM_ECR_KEEP_TEST_DIRS").is_none() {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+// ------------------------------------------------------------------ processes
+
+/// What a finished process left behind.
+pub struct Output {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+    /// The command line, for failure messages.
+    pub command: String,
+}
+
+impl Output {
+    pub fn success(&self) -> bool {
+        self.status.success()
+    }
+
+    /// Panics, showing both streams, unless the process exited 0.
+    #[track_caller]
+    pub fn assert_ok(&self) -> &Self {
+        assert!(self.success(), "expected success:\n{self}");
+        self
+    }
+
+    /// Panics, showing both streams, if the process exited 0.
+    #[track_caller]
+    pub fn assert_fail(&self) -> &Self {
+        assert!(!self.success(), "expected failure:\n{self}");
+        self
+    }
+
+    /// The non-empty lines of stderr.
+    pub fn stderr_lines(&self) -> Vec<&str> {
+        self.stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect()
+    }
+
+    /// The non-empty stderr lines a plugin wrote, without the line helm
+    /// itself adds when a plugin exits non-zero
+    /// (`Error: plugin "NAME" exited with error`).
+    pub fn plugin_stderr_lines(&self) -> Vec<&str> {
+        self.stderr_lines()
+            .into_iter()
+            .filter(|l| !(l.starts_with("Error: plugin \"") && l.ends_with("\" exited with error")))
+            .collect()
+    }
+}
+
+impl std::fmt::Display for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "$ {}\nexit: {}\n--- stdout\n{}--- stderr\n{}---",
+            self.command, self.status, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs `cmd` to completion with stdin closed (unless the caller set one),
+/// killing it after PROCESS_TIMEOUT.
+pub fn run(cmd: &mut Command) -> Output {
+    run_with_stdin(cmd, None)
+}
+
+/// Like `run`, feeding `input` on stdin.
+pub fn run_with_stdin(cmd: &mut Command, input: Option<&[u8]>) -> Output {
+    let command = describe(cmd);
+    cmd.stdin(if input.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {command}: {e}"));
+    if let Some(input) = input {
+        let mut stdin = child.stdin.take().expect("piped stdin");
+        let input = input.to_vec();
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let _ = stdin.write_all(&input);
+        });
+    }
+    let stdout = drain(child.stdout.take());
+    let stderr = drain(child.stderr.take());
+    let status = wait_with_timeout(&mut child, &command);
+    Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+        command,
+    }
+}
+
+/// The command line for failure messages, with secret-looking variables
+/// redacted (test logs are output too).
+fn describe(cmd: &Command) -> String {
+    let mut s = String::new();
+    if let Some(dir) = cmd.get_current_dir() {
+        s.push_str(&format!("cd {} && ", dir.display()));
+    }
+    for (k, v) in cmd.get_envs() {
+        let k = k.to_string_lossy();
+        let secret = k.contains("SECRET") || k.contains("PASSWORD") || k.ends_with("_TOKEN");
+        match v {
+            Some(_) if secret => s.push_str(&format!("{k}=<redacted> ")),
+            Some(v) => s.push_str(&format!("{k}={} ", v.to_string_lossy())),
+            None => {}
+        }
+    }
+    s.push_str(&cmd.get_program().to_string_lossy());
+    for a in cmd.get_args() {
+        s.push(' ');
+        s.push_str(&a.to_string_lossy());
+    }
+    s
+}
+
+fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(mut p) = pipe {
+            let _ = p.read_to_end(&mut buf);
+        }
+        String::from_utf8_lossy(&buf).into_owned()
+    })
+}
+
+fn wait_with_timeout(child: &mut Child, command: &str) -> ExitStatus {
+    let deadline = Instant::now() + PROCESS_TIMEOUT;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return status,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("timed out after {PROCESS_TIMEOUT:?}: {command}");
+            }
+            Err(e) => panic!("waiting for {command}: {e}"),
+        }
+    }
+}
+
+// ------------------------------------------------------------------ the Helm sandbox
+
+/// Throwaway HELM_CONFIG_HOME, HELM_CACHE_HOME, HELM_DATA_HOME,
+/// HELM_REGISTRY_CONFIG, HOME and token cache, removed on drop; by default
+/// with both plugins installed into the lab's helm 3.10.1.
+pub struct Sandbox {
+    pub lab: &'static Lab,
+    dir: TempDir,
+    env: BTreeMap<OsString, Option<OsString>>,
+}
+
+impl Sandbox {
+    /// A sandbox with `ecr-push` and `ecr-login` installed by `helm plugin install`.
+    pub fn new() -> Sandbox {
+        let sb = Sandbox::bare();
+        sb.install_plugins();
+        sb
+    }
+
+    /// A sandbox with no plugin installed.
+    pub fn bare() -> Sandbox {
+        let lab = Lab::get();
+        let dir = TempDir::new("helm-ecr-test");
+        let sb = Sandbox {
+            lab,
+            dir,
+            env: BTreeMap::new(),
+        };
+        for d in [
+            sb.home(),
+            sb.config_home(),
+            sb.cache_home(),
+            sb.data_home(),
+            sb.work(),
+        ] {
+            fs::create_dir_all(&d).unwrap_or_else(|e| panic!("create {}: {e}", d.display()));
+        }
+        sb
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+    /// HOME of every process run here: holds no ~/.aws and no ~/.docker.
+    pub fn home(&self) -> PathBuf {
+        self.root().join("home")
+    }
+    pub fn config_home(&self) -> PathBuf {
+        self.root().join("config")
+    }
+    pub fn cache_home(&self) -> PathBuf {
+        self.root().join("cache")
+    }
+    pub fn data_home(&self) -> PathBuf {
+        self.root().join("data")
+    }
+    /// Helm's default registry config path under HELM_CONFIG_HOME.
+    pub fn registry_config(&self) -> PathBuf {
+        self.config_home().join("registry/config.json")
+    }
+    /// HELM_ECR_TOKEN_CACHE_DIR for this sandbox.
+    pub fn token_cache_dir(&self) -> PathBuf {
+        self.root().join("token-cache")
+    }
+    /// The working directory processes start in; charts are made here.
+    pub fn work(&self) -> PathBuf {
+        self.root().join("work")
+    }
+
+    /// Sets (or replaces) a variable for every process this sandbox runs.
+    pub fn set_env(&mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> &mut Self {
+        self.env.insert(key.into(), Some(value.into()));
+        self
+    }
+
+    /// Removes a variable (also one of the defaults) for every process run here.
+    pub fn unset_env(&mut self, key: impl Into<OsString>) -> &mut Self {
+        self.env.insert(key.into(), None);
+        self
+    }
+
+    /// The full environment: defaults, then the sandbox's overrides.
+    pub fn env(&self) -> Vec<(OsString, OsString)> {
+        let lab = self.lab;
+        let path =
+            std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+        let mut env: BTreeMap<OsString, Option<OsString>> = [
+            ("PATH", path),
+            ("HOME", self.home().into()),
+            ("HELM_CONFIG_HOME", self.config_home().into()),
+            ("HELM_CACHE_HOME", self.cache_home().into()),
+            ("HELM_DATA_HOME", self.data_home().into()),
+            ("HELM_REGISTRY_CONFIG", self.registry_config().into()),
+            ("HELM_ECR_TOKEN_CACHE_DIR", self.token_cache_dir().into()),
+            ("AWS_ACCESS_KEY_ID", lab.access_key_id.clone().into()),
+            (
+                "AWS_SECRET_ACCESS_KEY",
+                lab.secret_access_key.clone().into(),
+            ),
+            ("AWS_REGION", lab.region.clone().into()),
+            ("AWS_ENDPOINT_URL_ECR", lab.ecr_endpoint.clone().into()),
+            ("AWS_ENDPOINT_URL_STS", lab.ecr_endpoint.clone().into()),
+            // No instance metadata here: never wait on 169.254.169.254.
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+            ("AWS_CONFIG_FILE", self.home().join(".aws/config").into()),
+            (
+                "AWS_SHARED_CREDENTIALS_FILE",
+                self.home().join(".aws/credentials").into(),
+            ),
+            ("NO_PROXY", "127.0.0.1,localhost".into()),
+            ("no_proxy", "127.0.0.1,localhost".into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (OsString::from(k), Some(v)))
+        .collect();
+        for (k, v) in &self.env {
+            env.insert(k.clone(), v.clone());
+        }
+        env.into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k, v)))
+            .collect()
+    }
+
+    fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.env_clear().envs(self.env()).current_dir(self.work());
+        cmd
+    }
+
+    /// helm 3.10.1 with this sandbox's environment, cwd = `work()`.
+    pub fn helm_cmd(&self) -> Command {
+        self.command(&self.lab.helm3)
+    }
+
+    /// Runs helm 3.10.1 with `args`.
+    pub fn helm(&self, args: &[&str]) -> Output {
+        run(self.helm_cmd().args(args))
+    }
+
+    /// The binary under test, run directly (not through helm), with this
+    /// sandbox's environment.
+    pub fn bin_cmd(&self) -> Command {
+        self.command(BIN)
+    }
+
+    /// Runs the binary under test directly with `args`.
+    pub fn bin(&self, args: &[&str]) -> Output {
+        run(self.bin_cmd().args(args))
+    }
+
+    /// Runs scripts/lab/helm4.py (the Helm 4 SDK) with `args`; see its --help.
+    /// Pass `--creds` explicitly (e.g. `registry_config()`): the SDK's own
+    /// default location is not the sandbox's.
+    pub fn helm4(&self, args: &[&str]) -> Output {
+        run(self
+            .command(&self.lab.python)
+            .arg(&self.lab.helm4)
+            .args(args))
+    }
+
+    /// Installs both plugins from a staged copy of the repository's plugin
+    /// files, with `bin/helm-ecr` linked to the binary cargo built.
+    pub fn install_plugins(&self) {
+        let stage = self.root().join("stage/helm-ecr");
+        stage_plugin(&stage);
+        self.helm(&["plugin", "install", path_str(&stage)])
+            .assert_ok();
+        self.helm(&[
+            "plugin",
+            "install",
+            path_str(&stage.join("plugins/ecr-login")),
+        ])
+        .assert_ok();
+    }
+
+    /// The seed chart: `helm create NAME` in `work()`, its templates replaced
+    /// by one ConfigMap with `myvalue: "Hello World"`. Returns its directory.
+    pub fn seed_chart(&self, name: &str) -> PathBuf {
+        self.seed_chart_in(&self.work(), name)
+    }
+
+    /// The seed chart, made in `parent`.
+    pub fn seed_chart_in(&self, parent: &Path, name: &str) -> PathBuf {
+        fs::create_dir_all(parent).unwrap_or_else(|e| panic!("create {}: {e}", parent.display()));
+        run(self.helm_cmd().current_dir(parent).args(["create", name])).assert_ok();
+        let chart = parent.join(name);
+        let templates = chart.join("templates");
+        fs::remove_dir_all(&templates).unwrap_or_else(|e| panic!("clear templates: {e}"));
+        fs::create_dir_all(&templates).unwrap_or_else(|e| panic!("create templates: {e}"));
+        write(&templates.join("configmap.yaml"), SEED_CONFIGMAP);
+        chart
+    }
+}
+
+impl Default for Sandbox {
+    fn default() -> Self {
+        Sandbox::new()
+    }
+}
+
+pub const SEED_CONFIGMAP: &str = "\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}-configmap
+data:
+  myvalue: \"Hello World\"
+";
+
+// Used only while the repository has no plugin.yaml of its own.
+const FALLBACK_PLUGIN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/lab/fallback-plugin");
+
+/// Copies the repository's plugin files into `stage` and links
+/// `bin/helm-ecr` (root and plugins/ecr-login) to the binary under test.
+pub fn stage_plugin(stage: &Path) {
+    let repo = Path::new(REPO);
+    fs::create_dir_all(stage).unwrap_or_else(|e| panic!("create {}: {e}", stage.display()));
+    for name in [
+        "plugin.yaml",
+        "completion.yaml",
+        "plugin.complete",
+        "scripts",
+        "plugins",
+    ] {
+        let from = repo.join(name);
+        if from.exists() {
+            copy_tree(&from, &stage.join(name));
+        }
+    }
+    let login = stage.join("plugins/ecr-login");
+    fs::create_dir_all(&login).unwrap_or_else(|e| panic!("create {}: {e}", login.display()));
+    for yaml in ["plugin.yaml", "plugins/ecr-login/plugin.yaml"] {
+        if !stage.join(yaml).exists() {
+            copy_tree(&Path::new(FALLBACK_PLUGIN).join(yaml), &stage.join(yaml));
+        }
+    }
+    for dir in [stage.to_path_buf(), login] {
+        let bin = dir.join("bin");
+        fs::create_dir_all(&bin).unwrap_or_else(|e| panic!("create {}: {e}", bin.display()));
+        let link = bin.join("helm-ecr");
+        let _ = fs::remove_file(&link);
+        std::os::unix::fs::symlink(BIN, &link)
+            .unwrap_or_else(|e| panic!("link {}: {e}", link.display()));
+    }
+}
+
+/// Copies a file or a directory tree (symlinks followed, modes kept).
+pub fn copy_tree(from: &Path, to: &Path) {
+    if from.is_dir() {
+        fs::create_dir_all(to).unwrap_or_else(|e| panic!("create {}: {e}", to.display()));
+        for entry in fs::read_dir(from).unwrap_or_else(|e| panic!("read {}: {e}", from.display())) {
+            let entry = entry.unwrap_or_else(|e| panic!("read {}: {e}", from.display()));
+            copy_tree(&entry.path(), &to.join(entry.file_name()));
+        }
+    } else {
+        fs::copy(from, to)
+            .unwrap_or_else(|e| panic!("copy {} -> {}: {e}", from.display(), to.display()));
+    }
+}
+
+pub fn write(path: &Path, contents: &str) {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).unwrap_or_else(|e| panic!("create {}: {e}", parent.display()));
+    }
+    fs::write(path, contents).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+}
+
+pub fn path_str(path: &Path) -> &str {
+    path.to_str()
+        .unwrap_or_else(|| panic!("non-UTF-8 path {}", path.display()))
+}
+
+// ------------------------------------------------------------------ registry access logs
+
+/// One request from a distribution access log (combined log format).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+}
+
+/// A point in an access log; `requests()` are those logged after it.
+pub struct LogMark {
+    path: PathBuf,
+    offset: u64,
+}
+
+impl LogMark {
+    pub fn new(log: &Path) -> LogMark {
+        let offset = fs::metadata(log).map(|m| m.len()).unwrap_or(0);
+        LogMark {
+            path: log.to_path_buf(),
+            offset,
+        }
+    }
+
+    /// Requests logged since the mark (a log line is written when the
+    /// request completes, before the client sees the end of the response).
+    pub fn requests(&self) -> Vec<Request> {
+        let mut file = match fs::File::open(&self.path) {
+            Ok(f) => f,
+            Err(_) => return Vec::new(),
+        };
+        let mut text = String::new();
+        if file.seek(SeekFrom::Start(self.offset)).is_err()
+            || file.read_to_string(&mut text).is_err()
+        {
+            return Vec::new();
+        }
+        text.lines().filter_map(parse_access_line).collect()
+    }
+
+    /// Requests since the mark whose path names `repository` (the shared
+    /// lab registries serve every test at once; `/v2/` pings name none).
+    pub fn requests_for(&self, repository: &str) -> Vec<Request> {
+        let needle = format!("/{repository}/");
+        self.requests()
+            .into_iter()
+            .filter(|r| r.path.contains(&needle))
+            .collect()
+    }
+}
+
+/// `127.0.0.1 - - [date] "GET /v2/ HTTP/1.1" 401 87 "" "ua"` -> Request.
+pub fn parse_access_line(line: &str) -> Option<Request> {
+    let mut quoted = line.split('"');
+    quoted.next()?;
+    let request = quoted.next()?;
+    let after = quoted.next()?;
+    let mut parts = request.split(' ');
+    let method = parts.next()?.to_string();
+    let path = parts.next()?.to_string();
+    let status = after.split_whitespace().next()?.parse().ok()?;
+    Some(Request {
+        method,
+        path,
+        status,
+    })
+}
+
+// ------------------------------------------------------------------ a private registry
+
+/// A distribution registry of one test's own: plain HTTP on a free loopback
+/// port, the lab's htpasswd (user AWS, `Lab::registry_password`), its own
+/// storage and access log. Stopped on drop.
+pub struct PrivateRegistry {
+    /// 127.0.0.1:PORT
+    pub addr: String,
+    pub access_log: PathBuf,
+    child: Child,
+    _dir: TempDir,
+}
+
+impl PrivateRegistry {
+    pub fn start() -> PrivateRegistry {
+        let lab = Lab::get();
+        let dir = TempDir::new("helm-ecr-registry");
+        let port = free_port();
+        let addr = format!("127.0.0.1:{port}");
+        let config = dir.path().join("config.yml");
+        write(
+            &config,
+            &format!(
+                "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: false\n\
+                 storage:\n  filesystem:\n    rootdirectory: {data}\n\
+                 http:\n  addr: {addr}\n  secret: private-{port}\n\
+                 auth:\n  htpasswd:\n    realm: helm-ecr-lab\n    path: {htpasswd}\n",
+                data = dir.path().join("data").display(),
+                htpasswd = lab.htpasswd().display(),
+            ),
+        );
+        let access_log = dir.path().join("access.log");
+        let log = |p: &Path| {
+            fs::File::create(p).unwrap_or_else(|e| panic!("create {}: {e}", p.display()))
+        };
+        let child = Command::new("docker-registry")
+            .args(["serve", path_str(&config)])
+            .stdin(Stdio::null())
+            .stdout(log(&access_log))
+            .stderr(log(&dir.path().join("registry.log")))
+            .spawn()
+            .unwrap_or_else(|e| panic!("start docker-registry: {e}"));
+        let reg = PrivateRegistry {
+            addr,
+            access_log,
+            child,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(&reg.addr).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "private registry did not start on {}",
+                reg.addr
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        reg
+    }
+
+    pub fn mark(&self) -> LogMark {
+        LogMark::new(&self.access_log)
+    }
+}
+
+impl Drop for PrivateRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A loopback port free at the time of asking.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("no free port: {e}"))
+}

@@ -1,0 +1,275 @@
+//! The walking skeleton (issue 2): both plugins installed into the real helm
+//! 3.10.1, `helm ecr-login` + `helm ecr-push` against moto and distribution,
+//! and the chart read back by helm 3.10.1 and by the Helm 4 SDK.
+//!
+//! Run through scripts/test.sh (it brings the lab up).
+
+mod common;
+
+use common::{path_str, LogMark, Sandbox};
+use std::fs;
+
+/// Logs the sandbox in to the plain lab registry the way a person would with
+/// stock Helm (3.10.1 needs --insecure for plain HTTP).
+fn helm_registry_login(sb: &Sandbox) {
+    let lab = sb.lab;
+    common::run_with_stdin(
+        sb.helm_cmd().args([
+            "registry",
+            "login",
+            &lab.registry,
+            "--username",
+            "AWS",
+            "--password-stdin",
+            "--insecure",
+        ]),
+        Some(lab.registry_password.as_bytes()),
+    )
+    .assert_ok();
+}
+
+/// helm 3.10.1 pulls `oci://REGISTRY/NS/NAME` VERSION into a fresh dir and
+/// renders it; returns the rendered manifests.
+fn helm3_pull_and_template(sb: &Sandbox, repo: &str, version: &str) -> String {
+    let dest = sb.root().join(common::unique_name("pulled3"));
+    fs::create_dir_all(&dest).expect("create pull dir");
+    sb.helm(&[
+        "pull",
+        &format!("oci://{repo}"),
+        "--version",
+        version,
+        "-d",
+        path_str(&dest),
+    ])
+    .assert_ok();
+    let name = repo.rsplit('/').next().expect("repo has a name");
+    let tgz = dest.join(format!("{name}-{version}.tgz"));
+    assert!(tgz.is_file(), "helm pull left no {}", tgz.display());
+    sb.helm(&["template", "rel", path_str(&tgz)])
+        .assert_ok()
+        .stdout
+        .clone()
+}
+
+fn assert_seed_rendered(manifests: &str) {
+    assert!(manifests.contains("kind: ConfigMap"), "{manifests}");
+    assert!(manifests.contains("name: rel-configmap"), "{manifests}");
+    assert!(
+        manifests.contains("myvalue: \"Hello World\""),
+        "{manifests}"
+    );
+}
+
+#[test]
+fn both_plugins_are_listed_by_helm_3_10() {
+    let sb = Sandbox::new();
+    let out = sb.helm(&["plugin", "list"]);
+    out.assert_ok();
+    let names: Vec<&str> = out
+        .stdout
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert!(names.contains(&"ecr-push"), "{out}");
+    assert!(names.contains(&"ecr-login"), "{out}");
+}
+
+/// The lab itself: a chart pushed by the Helm 4 SDK is read back by helm
+/// 3.10.1, so the reference chain the other tests lean on works.
+#[test]
+fn lab_chain_helm4_push_helm3_pull() {
+    let sb = Sandbox::bare();
+    let lab = sb.lab;
+    let chart = sb.seed_chart("mychart");
+    let packaged = sb.helm4(&[
+        "package",
+        path_str(&chart),
+        path_str(&sb.root().join("dist")),
+    ]);
+    let tgz = packaged.assert_ok().stdout.trim().to_string();
+    assert!(tgz.ends_with("mychart-0.1.0.tgz"), "{packaged}");
+
+    helm_registry_login(&sb);
+    let ns = format!("{}/{}", lab.registry, common::unique_name("h4"));
+    let mark = LogMark::new(&lab.registry_log);
+    let creds = sb.registry_config();
+    sb.helm4(&[
+        "push",
+        &tgz,
+        &format!("oci://{ns}"),
+        "--plain-http",
+        "--creds",
+        path_str(&creds),
+    ])
+    .assert_ok();
+    let repo = format!(
+        "{}/mychart",
+        ns.split_once('/').map(|x| x.1).unwrap_or_default()
+    );
+    let puts: Vec<String> = mark
+        .requests_for(&repo)
+        .into_iter()
+        .filter(|r| r.method == "PUT" && r.status == 201)
+        .map(|r| r.path)
+        .collect();
+    // Config blob and chart layer; Helm 4 then PUTs the manifest by digest and by tag.
+    let blobs = puts
+        .iter()
+        .filter(|p| p.contains("/blobs/uploads/"))
+        .count();
+    assert_eq!(blobs, 2, "{puts:#?}");
+    assert!(
+        puts.iter().any(|p| p.ends_with("/manifests/0.1.0")),
+        "{puts:#?}"
+    );
+
+    let manifests = helm3_pull_and_template(&sb, &format!("{ns}/mychart"), "0.1.0");
+    assert_seed_rendered(&manifests);
+}
+
+#[test]
+fn login_then_push_then_pull_with_helm_3_and_helm_4() {
+    let sb = Sandbox::new();
+    let lab = sb.lab;
+    let chart = sb.seed_chart("mychart");
+
+    let login = sb.helm(&["ecr-login", &lab.registry, "--region", &lab.region]);
+    login.assert_ok();
+    assert!(login.stdout.contains("Login Succeeded"), "{login}");
+    let config =
+        fs::read_to_string(sb.registry_config()).expect("ecr-login wrote the registry config");
+    assert!(config.contains(&lab.registry), "{config}");
+
+    let ns = common::unique_name("charts");
+    let remote = format!("oci://{}/{ns}", lab.registry);
+    let push = sb.helm(&[
+        "ecr-push",
+        path_str(&chart),
+        &remote,
+        "--plain-http",
+        "--region",
+        &lab.region,
+    ]);
+    push.assert_ok();
+    let lines: Vec<&str> = push.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{push}");
+    assert_eq!(
+        lines[0],
+        format!("Pushed: {}/{ns}/mychart:0.1.0", lab.registry),
+        "{push}"
+    );
+    let digest = lines[1]
+        .strip_prefix("Digest: sha256:")
+        .unwrap_or_else(|| panic!("{push}"));
+    assert_eq!(digest.len(), 64, "{push}");
+    assert!(digest.chars().all(|c| c.is_ascii_hexdigit()), "{push}");
+
+    // The digest printed is the manifest the registry serves for the tag.
+    let resolved = sb.helm4(&[
+        "resolve",
+        &format!("oci://{}/{ns}/mychart:0.1.0", lab.registry),
+        "--plain-http",
+        "--creds",
+        path_str(&sb.registry_config()),
+    ]);
+    assert!(
+        resolved
+            .assert_ok()
+            .stdout
+            .contains(&format!("sha256:{digest}")),
+        "{resolved}"
+    );
+
+    let manifests =
+        helm3_pull_and_template(&sb, &format!("{}/{ns}/mychart", lab.registry), "0.1.0");
+    assert_seed_rendered(&manifests);
+
+    let dest = sb.root().join("pulled4");
+    let pulled = sb.helm4(&[
+        "pull",
+        &format!("oci://{}/{ns}/mychart", lab.registry),
+        "0.1.0",
+        path_str(&dest),
+        "--plain-http",
+        "--creds",
+        path_str(&sb.registry_config()),
+    ]);
+    let tgz = pulled.assert_ok().stdout.trim().to_string();
+    let shown = sb.helm4(&["show-chart", &tgz]);
+    shown.assert_ok();
+    assert!(
+        shown.stdout.lines().any(|l| l == "name: mychart"),
+        "{shown}"
+    );
+    assert!(
+        shown.stdout.lines().any(|l| l == "version: 0.1.0"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn wrong_secret_key_fails_with_one_line_and_leaves_registry_config_alone() {
+    let mut sb = Sandbox::new();
+    let lab = sb.lab;
+    let chart = sb.seed_chart("mychart");
+    // A config with an unrelated login and a key we do not know: both must survive.
+    let before = format!(
+        "{{\n\t\"auths\": {{\n\t\t\"{}\": {{\n\t\t\t\"auth\": \"QVdTOm9sZA==\"\n\t\t}}\n\t}},\n\t\"x-unknown\": true\n}}",
+        lab.registry_tls
+    );
+    common::write(&sb.registry_config(), &before);
+    let wrong = "wRoNgSeCrEtKeY0000000000000000000000000000";
+    sb.set_env("AWS_SECRET_ACCESS_KEY", wrong);
+
+    let ns = common::unique_name("charts");
+    let runs = [
+        sb.helm(&["ecr-login", &lab.registry, "--region", &lab.region]),
+        sb.helm(&[
+            "ecr-push",
+            path_str(&chart),
+            &format!("oci://{}/{ns}", lab.registry),
+            "--plain-http",
+            "--region",
+            &lab.region,
+        ]),
+    ];
+    for out in &runs {
+        out.assert_fail();
+        let lines = out.plugin_stderr_lines();
+        assert_eq!(lines.len(), 1, "one line on stderr:\n{out}");
+        assert!(
+            lines[0].to_lowercase().contains("signature"),
+            "names the signature problem:\n{out}"
+        );
+        assert!(!out.stdout.contains("Pushed"), "{out}");
+        assert!(
+            !out.stderr.contains(wrong) && !out.stdout.contains(wrong),
+            "secret leaked:\n{out}"
+        );
+    }
+    let after = fs::read_to_string(sb.registry_config()).expect("registry config still there");
+    assert_eq!(after, before, "registry config changed");
+}
+
+#[test]
+fn access_log_lines_parse() {
+    let line = r#"127.0.0.1 - - [24/Nov/2026:09:15:23 +0000] "PUT /v2/charts/mychart/manifests/0.1.0 HTTP/1.1" 201 0 "" "helm/3.10.1""#;
+    assert_eq!(
+        common::parse_access_line(line),
+        Some(common::Request {
+            method: "PUT".into(),
+            path: "/v2/charts/mychart/manifests/0.1.0".into(),
+            status: 201
+        })
+    );
+    assert_eq!(
+        common::parse_access_line("time=\"x\" level=info msg=\"listening\""),
+        None
+    );
+    let a = common::unique_name("charts");
+    assert_ne!(a, common::unique_name("charts"));
+    assert!(a
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'));
+}
