@@ -273,3 +273,41 @@ fn access_log_lines_parse() {
         .chars()
         .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'));
 }
+
+/// A private registry counts exactly one client's requests: stock helm
+/// 3.10.1 pushing a new chart makes the 10 requests LAB.md measured, the
+/// baseline `helm ecr-push` is compared with.
+#[test]
+fn private_registry_counts_a_helm3_push() {
+    let sb = Sandbox::bare();
+    let reg = common::PrivateRegistry::start();
+    common::run_with_stdin(
+        sb.helm_cmd().args([
+            "registry",
+            "login",
+            &reg.addr,
+            "--username",
+            "AWS",
+            "--password-stdin",
+            "--insecure",
+        ]),
+        Some(sb.lab.registry_password.as_bytes()),
+    )
+    .assert_ok();
+    let chart = sb.seed_chart("mychart");
+    sb.helm(&["package", path_str(&chart)]).assert_ok();
+    let mark = reg.mark();
+    sb.helm(&[
+        "push",
+        "mychart-0.1.0.tgz",
+        &format!("oci://{}/charts", reg.addr),
+    ])
+    .assert_ok();
+    let requests = mark.requests();
+    assert_eq!(requests.len(), 10, "{requests:#?}");
+    assert_eq!(
+        requests.iter().filter(|r| r.status == 401).count(),
+        2,
+        "{requests:#?}"
+    );
+}

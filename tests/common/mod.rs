@@ -603,9 +603,20 @@ impl LogMark {
         }
     }
 
-    /// Requests logged since the mark (a log line is written when the
-    /// request completes, before the client sees the end of the response).
+    /// Requests logged since the mark. distribution writes a request's line
+    /// just after answering it, so a client may exit a moment before its last
+    /// line lands: wait until the log has stopped growing.
     pub fn requests(&self) -> Vec<Request> {
+        let len = || fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0);
+        let mut last = len();
+        loop {
+            std::thread::sleep(Duration::from_millis(50));
+            let now = len();
+            if now == last {
+                break;
+            }
+            last = now;
+        }
         let mut file = match fs::File::open(&self.path) {
             Ok(f) => f,
             Err(_) => return Vec::new(),
