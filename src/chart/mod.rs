@@ -3,6 +3,14 @@
 //!
 //! No network I/O here, and nothing about registries or AWS.
 
+pub mod archive;
+pub mod glob;
+pub mod gofmt;
+pub mod ignore;
+pub mod load;
+pub mod metadata;
+pub mod yaml_out;
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -64,11 +72,284 @@ impl std::error::Error for Error {}
 
 /// Package `path` (a chart directory, or a `.tgz` which is checked and used
 /// byte for byte). `destination`, when given, keeps `NAME-VERSION.tgz` there.
+/// Entry mtimes come from SOURCE_DATE_EPOCH, else one fixed time.
 pub fn package(
     path: &Path,
     overrides: &Overrides,
     destination: Option<&Path>,
 ) -> Result<PackagedChart, Error> {
-    let _ = (path, overrides, destination);
-    Err(Error("packaging is not implemented yet".into()))
+    let mtime = source_date_epoch()?;
+    package_with_mtime(path, overrides, destination, mtime)
+}
+
+/// SOURCE_DATE_EPOCH as seconds, else [`archive::DEFAULT_MTIME`].
+pub fn source_date_epoch() -> Result<u64, Error> {
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) if !v.trim().is_empty() => v.trim().parse::<u64>().map_err(|_| {
+            Error(format!(
+                "SOURCE_DATE_EPOCH={v:?} is not a number of seconds since 1970; set it to an integer or unset it"
+            ))
+        }),
+        _ => Ok(archive::DEFAULT_MTIME),
+    }
+}
+
+/// [`package`] with an explicit entry mtime (seconds since 1970).
+pub fn package_with_mtime(
+    path: &Path,
+    overrides: &Overrides,
+    destination: Option<&Path>,
+    mtime: u64,
+) -> Result<PackagedChart, Error> {
+    let shown = path.display().to_string();
+    let meta = std::fs::metadata(path)
+        .map_err(|e| Error(format!("{shown}: cannot read the chart: {e}")))?;
+    if meta.is_dir() {
+        package_dir(path, overrides, destination, mtime)
+    } else {
+        if overrides.version.is_some() || overrides.app_version.is_some() {
+            return Err(Error(format!(
+                "{shown}: --version and --app-version cannot change a packaged chart (it is pushed byte for byte); pass the chart directory instead"
+            )));
+        }
+        packaged(path, destination)
+    }
+}
+
+fn package_dir(
+    path: &Path,
+    overrides: &Overrides,
+    destination: Option<&Path>,
+    mtime: u64,
+) -> Result<PackagedChart, Error> {
+    let mut chart = load::load_dir(path).map_err(Error)?;
+    if let Some(v) = &overrides.version {
+        if !gofmt::is_lenient_semver(v) {
+            return Err(Error(format!(
+                "--version {v:?} is not a valid SemVer; use a version such as 1.2.3"
+            )));
+        }
+        chart.meta.version = v.clone();
+    }
+    if let Some(v) = &overrides.app_version {
+        chart.meta.app_version = v.clone();
+    }
+    chart.meta.validate().map_err(Error)?;
+    check_dependencies(&chart).map_err(Error)?;
+    let entries = archive::entries(&chart).map_err(Error)?;
+    let metadata = reloaded_metadata(&chart).map_err(Error)?;
+
+    let file_name = format!("{}-{}.tgz", metadata.name, metadata.version);
+    let (target, tmp, file) = match destination {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error(format!("cannot create destination {}: {e}", dir.display())))?;
+            let (tmp, file) = create_unique(dir, &format!(".{file_name}"))?;
+            (Some(dir.join(&file_name)), tmp, file)
+        }
+        None => {
+            let (tmp, file) =
+                create_unique(&std::env::temp_dir(), &format!("helm-ecr-{file_name}"))?;
+            (None, tmp, file)
+        }
+    };
+    // Remove a half-written file on every error path.
+    let guard = RemoveOnDrop(Some(tmp.clone()));
+    let written = archive::write(&entries, file, mtime).map_err(Error)?;
+    let (archive, temporary) = match target {
+        Some(t) => {
+            std::fs::rename(&tmp, &t)
+                .map_err(|e| Error(format!("cannot write {}: {e}", t.display())))?;
+            (t, false)
+        }
+        None => (tmp, true),
+    };
+    std::mem::forget(guard);
+    Ok(PackagedChart {
+        metadata,
+        archive,
+        temporary,
+        digest: written.digest,
+        size: written.size,
+        provenance: None,
+    })
+}
+
+struct RemoveOnDrop(Option<PathBuf>);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// A new file named `PREFIX-PID-N.tmp`-ish in `dir`, never an existing one.
+fn create_unique(dir: &Path, prefix: &str) -> Result<(PathBuf, std::fs::File), Error> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    for _ in 0..100 {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let name = format!("{prefix}.{}-{n}-{nanos}.tmp", std::process::id());
+        let p = dir.join(name);
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&p)
+        {
+            Ok(f) => return Ok((p, f)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => {
+                return Err(Error(format!(
+                    "cannot create a file in {}: {e}",
+                    dir.display()
+                )))
+            }
+        }
+    }
+    Err(Error(format!(
+        "cannot create a unique file in {}",
+        dir.display()
+    )))
+}
+
+/// `helm package` refuses a chart whose Chart.yaml lists a dependency that
+/// is not in charts/ (matched by chart name).
+fn check_dependencies(chart: &load::Chart) -> Result<(), String> {
+    let missing: Vec<&str> = chart
+        .meta
+        .dependencies
+        .iter()
+        .flatten()
+        .filter(|d| !chart.dependencies.iter().any(|c| c.meta.name == d.name))
+        .map(|d| d.name.as_str())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "found in Chart.yaml, but missing in charts/ directory: {}; run helm dependency build",
+        missing.join(", ")
+    ))
+}
+
+/// The metadata Helm will see when it loads the archive we write (Chart.yaml
+/// re-read, plus requirements.yaml for a v1 chart): the config blob and the
+/// annotations come from it.
+fn reloaded_metadata(chart: &load::Chart) -> Result<Metadata, String> {
+    let mut m = metadata::ChartMeta::default();
+    let yaml = chart.meta.to_chart_yaml();
+    m.apply(
+        &metadata::parse_yaml(yaml.as_bytes(), "Chart.yaml")?,
+        "Chart.yaml",
+    )?;
+    if m.api_version.is_empty() {
+        m.api_version = metadata::API_V1.into();
+    }
+    if let Some(req) = chart.files.iter().find(|f| f.name == "requirements.yaml") {
+        let text = req.data.read_all()?;
+        m.apply(
+            &metadata::parse_yaml(&text, "requirements.yaml")?,
+            "requirements.yaml",
+        )?;
+    }
+    m.validate()?;
+    Ok(public_metadata(&m))
+}
+
+fn public_metadata(m: &metadata::ChartMeta) -> Metadata {
+    let opt = |s: &str| {
+        if s.is_empty() {
+            None
+        } else {
+            Some(s.to_string())
+        }
+    };
+    Metadata {
+        name: m.name.clone(),
+        version: m.version.clone(),
+        app_version: opt(&m.app_version),
+        description: opt(&m.description),
+        home: opt(&m.home),
+        sources: m.sources.clone(),
+        config_json: m.to_json().into_bytes(),
+        annotations: m.oci_annotations(),
+    }
+}
+
+/// A pre-packaged archive: checked as Helm checks it on load, then used as is.
+fn packaged(path: &Path, destination: Option<&Path>) -> Result<PackagedChart, Error> {
+    let shown = path.display().to_string();
+    let file =
+        std::fs::File::open(path).map_err(|e| Error(format!("{shown}: cannot read: {e}")))?;
+    let mut reader = archive::HashingReader {
+        inner: file,
+        hasher: <sha2::Sha256 as sha2::Digest>::new(),
+        count: 0,
+    };
+    let mut magic = [0u8; 3];
+    let got = std::io::Read::read(&mut reader, &mut magic)
+        .map_err(|e| Error(format!("{shown}: cannot read: {e}")))?;
+    if got < 3 || magic != [0x1F, 0x8B, 0x08] {
+        return Err(Error(format!(
+            "{shown} does not appear to be a gzipped chart archive; pass a chart directory or a .tgz from helm package"
+        )));
+    }
+    let keep = |name: &str| {
+        let base = name.rsplit('/').next().unwrap_or(name);
+        matches!(
+            base,
+            "Chart.yaml" | "Chart.lock" | "values.yaml" | "requirements.yaml" | "requirements.lock"
+        ) || (name.starts_with("charts/") && base.ends_with(".tgz"))
+    };
+    let chained = std::io::Read::chain(&magic[..], &mut reader);
+    let (files, _) =
+        load::read_archive(chained, &keep).map_err(|e| Error(format!("{shown}: {e}")))?;
+    let chart = load::load_files(files).map_err(|e| Error(format!("{shown}: {e}")))?;
+    // Hash the rest of the file too (gzip padding, trailing bytes).
+    std::io::copy(&mut reader, &mut std::io::sink())
+        .map_err(|e| Error(format!("{shown}: cannot read: {e}")))?;
+    let digest = format!(
+        "sha256:{}",
+        archive::hex(&sha2::Digest::finalize(reader.hasher))
+    );
+    let size = reader.count;
+    let metadata = public_metadata(&chart.meta);
+    let mut prov = path.as_os_str().to_owned();
+    prov.push(".prov");
+    let prov = PathBuf::from(prov);
+    let provenance = prov.is_file().then_some(prov);
+    let archive = match destination {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error(format!("cannot create destination {}: {e}", dir.display())))?;
+            let target = dir.join(format!("{}-{}.tgz", metadata.name, metadata.version));
+            if !same_file(path, &target) {
+                std::fs::copy(path, &target)
+                    .map_err(|e| Error(format!("cannot write {}: {e}", target.display())))?;
+            }
+            target
+        }
+        None => path.to_path_buf(),
+    };
+    Ok(PackagedChart {
+        metadata,
+        archive,
+        temporary: false,
+        digest,
+        size,
+        provenance,
+    })
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
 }

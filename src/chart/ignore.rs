@@ -1,0 +1,224 @@
+//! `.helmignore`, with Helm's semantics (not gitignore's): Go globs, the
+//! first rule that decides wins, `!pat` ignores everything that does NOT
+//! match `pat`, `/x` is anchored at the chart root, `x/` only concerns
+//! directories, a pattern without `/` is matched against the base name, and
+//! `**` is an error.
+
+use super::glob;
+
+#[derive(Debug, Clone)]
+struct Rule {
+    /// The glob with `!`, a trailing `/` and a leading `/` removed.
+    pattern: String,
+    negate: bool,
+    must_dir: bool,
+    /// No `/` in the pattern: match the base name only.
+    basename: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Rules {
+    rules: Vec<Rule>,
+}
+
+/// What Helm always adds after the user's rules: dot files in `templates/`.
+const DEFAULT_RULE: &str = "templates/.?*";
+
+impl Rules {
+    /// Parse a `.helmignore` file's text; the implicit default rule is appended.
+    pub fn parse(text: &str) -> Result<Rules, String> {
+        let mut rules = Rules::default();
+        for (i, line) in text.lines().enumerate() {
+            rules
+                .add(line)
+                .map_err(|e| format!(".helmignore line {}: {e}", i + 1))?;
+        }
+        rules.add(DEFAULT_RULE)?;
+        Ok(rules)
+    }
+
+    /// The rules for a chart without `.helmignore`.
+    pub fn defaults() -> Rules {
+        Rules::parse("").unwrap_or_default()
+    }
+
+    fn add(&mut self, line: &str) -> Result<(), String> {
+        // Go's bufio.Scanner drops a trailing \r; TrimSpace removes the rest.
+        let rule = line.trim_matches(go_space);
+        if rule.is_empty() || rule.starts_with('#') {
+            return Ok(());
+        }
+        if rule.contains("**") {
+            return Err(format!(
+                "{rule:?}: double-star (**) syntax is not supported; list the paths with single-star globs"
+            ));
+        }
+        // Helm checks the whole rule (with its `!` and `/`) as a glob first.
+        if glob::matches(rule, "abc").is_err() {
+            return Err(format!(
+                "{rule:?}: syntax error in pattern; fix the glob (Go filepath.Match syntax)"
+            ));
+        }
+        let mut pattern = rule;
+        let negate = pattern.starts_with('!');
+        if negate {
+            pattern = &pattern[1..];
+        }
+        let must_dir = pattern.ends_with('/');
+        if must_dir {
+            pattern = &pattern[..pattern.len() - 1];
+        }
+        let basename = !pattern.contains('/');
+        let pattern = pattern.strip_prefix('/').unwrap_or(pattern);
+        self.rules.push(Rule {
+            pattern: pattern.to_string(),
+            negate,
+            must_dir,
+            basename,
+        });
+        Ok(())
+    }
+
+    /// Should `path` (relative to the chart root, `/`-separated, no trailing
+    /// slash) be left out? `is_dir` says whether it is a directory (after
+    /// following symlinks).
+    pub fn ignore(&self, path: &str, is_dir: bool) -> bool {
+        if path.is_empty() || path == "." || path == "./" {
+            return false;
+        }
+        for rule in &self.rules {
+            if rule.negate {
+                if rule.must_dir && !is_dir {
+                    return true;
+                }
+                if !rule.matches(path) {
+                    return true;
+                }
+                continue;
+            }
+            if rule.must_dir && !is_dir {
+                continue;
+            }
+            if rule.matches(path) {
+                return true;
+            }
+        }
+        false
+    }
+}
+
+impl Rule {
+    fn matches(&self, path: &str) -> bool {
+        let subject = if self.basename {
+            path.rsplit('/').next().unwrap_or(path)
+        } else {
+            path
+        };
+        glob::matches(&self.pattern, subject).unwrap_or(false)
+    }
+}
+
+/// Go's `unicode.IsSpace`, which `strings.TrimSpace` uses.
+fn go_space(c: char) -> bool {
+    c.is_whitespace()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(text: &str) -> Rules {
+        Rules::parse(text).expect("valid rules")
+    }
+
+    #[test]
+    fn basename_rules_match_at_any_depth() {
+        let r = rules("*.txt\n");
+        assert!(r.ignore("a.txt", false));
+        assert!(r.ignore("docs/deep/b.txt", false));
+        assert!(!r.ignore("a.yaml", false));
+    }
+
+    #[test]
+    fn anchored_rules_match_from_the_root_only() {
+        let r = rules("/secret.yaml\n");
+        assert!(r.ignore("secret.yaml", false));
+        assert!(!r.ignore("templates/secret.yaml", false));
+    }
+
+    #[test]
+    fn structural_rules_match_the_whole_path() {
+        let r = rules("docs/*.md\n");
+        assert!(r.ignore("docs/a.md", false));
+        assert!(!r.ignore("docs/x/a.md", false));
+        assert!(!r.ignore("a.md", false));
+    }
+
+    #[test]
+    fn directory_rules_skip_files() {
+        let r = rules("build/\n");
+        assert!(r.ignore("build", true));
+        assert!(!r.ignore("build", false));
+        assert!(r.ignore("x/build", true));
+    }
+
+    #[test]
+    fn negation_ignores_everything_that_does_not_match() {
+        // Helm's checked behaviour: with `*.txt` then `!important.txt`,
+        // Chart.yaml itself is ignored by the `!` rule.
+        let r = rules("*.txt\n!important.txt\n");
+        assert!(r.ignore("a.txt", false));
+        assert!(r.ignore("important.txt", false), "first rule wins");
+        assert!(r.ignore("Chart.yaml", false));
+        let r = rules("!Chart.yaml\n");
+        assert!(!r.ignore("Chart.yaml", false));
+        assert!(r.ignore("values.yaml", false));
+    }
+
+    #[test]
+    fn negated_directory_rule_ignores_every_file() {
+        let r = rules("!templates/\n");
+        assert!(r.ignore("Chart.yaml", false));
+        assert!(!r.ignore("templates", true));
+    }
+
+    #[test]
+    fn comments_blank_lines_and_spaces() {
+        let r = rules("# *.yaml\n\n   *.bak   \r\n");
+        assert!(!r.ignore("a.yaml", false));
+        assert!(r.ignore("a.bak", false));
+    }
+
+    #[test]
+    fn no_inline_comments() {
+        let r = rules("*.bak # old\n");
+        assert!(!r.ignore("a.bak", false));
+        assert!(r.ignore("a.bak # old", false));
+    }
+
+    #[test]
+    fn default_rule_hides_template_dotfiles() {
+        let r = Rules::defaults();
+        assert!(r.ignore("templates/.swp", false));
+        assert!(r.ignore("templates/.git", true));
+        assert!(!r.ignore("templates/a.yaml", false));
+        assert!(!r.ignore(".hidden", false));
+        assert!(!r.ignore("charts/sub/templates/.x", false));
+    }
+
+    #[test]
+    fn rejects_double_star_and_bad_globs() {
+        let e = Rules::parse("a\n**/x\n").unwrap_err();
+        assert!(e.contains("line 2") && e.contains("double-star"), "{e}");
+        let e = Rules::parse("[a\n").unwrap_err();
+        assert!(e.contains("syntax error in pattern"), "{e}");
+    }
+
+    #[test]
+    fn root_is_never_ignored() {
+        let r = rules("*\n");
+        assert!(!r.ignore("", true));
+        assert!(!r.ignore(".", true));
+        assert!(r.ignore("x", false));
+    }
+}
