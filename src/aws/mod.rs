@@ -1,8 +1,33 @@
 //! AWS: the credential chain, SigV4 signing, endpoints and regions, the ECR
 //! API and the token cache. Knows nothing of OCI or Helm.
 
+pub mod codec;
+pub mod credentials;
+pub mod ecr;
+pub mod endpoint;
+pub mod env;
+mod errors;
+pub mod profile;
+mod sign;
+mod sts;
+pub mod time;
+pub mod token_cache;
+mod transport;
+mod xml;
+
 use std::fmt;
-use std::time::SystemTime;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+pub use ecr::{CreateRepositoryOptions, ImageDetail};
+pub use endpoint::{is_ecr_public_host, parse_ecr_host};
+pub use env::Env;
+
+use credentials::Source;
+use ecr::{Api, Flavor};
+use endpoint::{Service, Variant};
+use profile::ProfileSet;
+use token_cache::TokenCache;
 
 /// AWS credentials. Debug never shows the secret or the session token.
 #[derive(Clone)]
@@ -18,7 +43,10 @@ impl fmt::Debug for Credentials {
         f.debug_struct("Credentials")
             .field("access_key_id", &self.access_key_id)
             .field("secret_access_key", &"<redacted>")
-            .field("session_token", &self.session_token.as_ref().map(|_| "<redacted>"))
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| "<redacted>"),
+            )
             .field("expires_at", &self.expires_at)
             .finish()
     }
@@ -52,12 +80,6 @@ pub struct EcrHost {
     pub dualstack: bool,
 }
 
-/// Decode an ECR registry host (`HOST[:PORT]`); None for any other host.
-pub fn parse_ecr_host(host: &str) -> Option<EcrHost> {
-    let _ = host;
-    None
-}
-
 /// One ECR authorization token.
 #[derive(Clone)]
 pub struct AuthToken {
@@ -65,7 +87,8 @@ pub struct AuthToken {
     pub username: String,
     pub password: String,
     pub expires_at: SystemTime,
-    /// `https://ACCT.dkr.ecr.REGION.amazonaws.com`
+    /// `https://ACCT.dkr.ecr.REGION.amazonaws.com` (`https://public.ecr.aws`
+    /// for ECR Public).
     pub proxy_endpoint: String,
 }
 
@@ -80,45 +103,317 @@ impl fmt::Debug for AuthToken {
     }
 }
 
-/// A session: resolved region and credentials, and an HTTP client for the
-/// AWS APIs. Credentials are resolved lazily, once.
+/// ECR Public lives in us-east-1 only.
+const PUBLIC_REGION: &str = "us-east-1";
+
+/// A session: resolved region, where credentials will come from, endpoints,
+/// and an HTTP client for the AWS APIs. Credentials are resolved lazily, once.
 pub struct Session {
     pub region: String,
-    _http: crate::http::Http,
-    _options: AwsOptions,
+    http: crate::http::Http,
+    env: Env,
+    profiles: ProfileSet,
+    profile_name: String,
+    source: Source,
+    variant: Variant,
+    ecr_endpoint: String,
+    cache: TokenCache,
+    credentials: Mutex<Option<Credentials>>,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("region", &self.region)
+            .field("profile", &self.profile_name)
+            .field("source", &self.source)
+            .field("ecr_endpoint", &self.ecr_endpoint)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Session {
-    /// Resolve the region (`--region`, AWS_REGION, AWS_DEFAULT_REGION, the
-    /// profile) or, when `region_hint` (from an ECR host name) is given, use it.
+    /// Region: `region_hint` (an ECR host name's region) wins, then
+    /// `--region`, AWS_REGION, AWS_DEFAULT_REGION, the profile's `region`.
+    /// Reads the config files and the environment; no network.
     pub fn new(
         options: &AwsOptions,
         region_hint: Option<&str>,
         http: crate::http::Http,
     ) -> Result<Session, Error> {
+        Session::with_env(options, region_hint, http, Env::from_process())
+    }
+
+    /// As [`Session::new`], with the environment given (tests).
+    pub fn with_env(
+        options: &AwsOptions,
+        region_hint: Option<&str>,
+        http: crate::http::Http,
+        env: Env,
+    ) -> Result<Session, Error> {
+        let profiles = ProfileSet::load(&env)?;
+        let source = credentials::select(&env, &profiles, options.profile.as_deref())?;
+        let (profile_name, _) = profile::selected_profile(options.profile.as_deref(), &env);
+        let section = profiles.profile(&profile_name);
         let region = region_hint
             .map(str::to_string)
-            .or_else(|| options.region.clone())
-            .ok_or_else(|| Error("no AWS region: pass --region or set AWS_REGION".into()))?;
+            .or_else(|| options.region.clone().filter(|r| !r.is_empty()))
+            .or_else(|| env.get("AWS_REGION").map(str::to_string))
+            .or_else(|| env.get("AWS_DEFAULT_REGION").map(str::to_string))
+            .or_else(|| section.and_then(|p| p.get("region")).map(str::to_string))
+            .map(|r| r.trim().to_string())
+            .ok_or_else(|| {
+                Error(format!(
+                    "no AWS region: pass --region, set AWS_REGION, or set region in AWS profile {profile_name:?}"
+                ))
+            })?;
+        endpoint::check_region(&region)?;
+        let variant = endpoint::variant(&env, section);
+        let ecr_endpoint = endpoint::pick(
+            endpoint::configured_endpoint(Service::Ecr, &env, &profiles, section),
+            variant,
+            || endpoint::ecr_api_url(&region, variant),
+        )?;
+        let cache = TokenCache::from_env(&env);
         Ok(Session {
             region,
-            _http: http,
-            _options: options.clone(),
+            http,
+            env,
+            profiles,
+            profile_name,
+            source,
+            variant,
+            ecr_endpoint,
+            cache,
+            credentials: Mutex::new(None),
         })
+    }
+
+    /// The ECR API URL this session calls.
+    pub fn ecr_endpoint(&self) -> &str {
+        &self.ecr_endpoint
+    }
+
+    /// Where the credentials come from, for messages (never a secret).
+    pub fn identity_description(&self) -> String {
+        credentials::describe(&self.source)
+    }
+
+    fn cache_key(&self, region: &str, endpoint: &str, registry: Option<&str>) -> Option<String> {
+        let identity = credentials::identity_key(&self.source, &self.profiles)?;
+        Some(TokenCache::key(&identity, region, endpoint, registry))
+    }
+
+    fn debug(&self, msg: &str) {
+        if self.http.options.debug {
+            eprintln!("helm-ecr: aws: {msg}");
+        }
     }
 
     /// A still-valid token from the on-disk cache for (identity, region,
     /// registry id), found WITHOUT resolving credentials or any network call.
     /// `registry_id` None = the caller's default registry.
     pub fn cached_token(&self, registry_id: Option<&str>) -> Option<AuthToken> {
-        let _ = registry_id;
-        None
+        let key = self.cache_key(&self.region, &self.ecr_endpoint, registry_id)?;
+        let token = self.cache.load(&key, SystemTime::now());
+        self.debug(if token.is_some() {
+            "token cache hit"
+        } else {
+            "token cache miss"
+        });
+        token
+    }
+
+    /// The resolved credentials (once per session; again only if they expire).
+    pub fn credentials(&self) -> Result<Credentials, Error> {
+        let mut slot = self
+            .credentials
+            .lock()
+            .map_err(|_| Error("internal error: credential lock poisoned".into()))?;
+        if let Some(c) = slot.as_ref() {
+            if credentials::fresh(c, Duration::from_secs(60)) {
+                return Ok(c.clone());
+            }
+        }
+        let ctx = credentials::Ctx {
+            env: &self.env,
+            profiles: &self.profiles,
+            http: &self.http,
+            region: &self.region,
+            variant: self.variant,
+            profile: self.profiles.profile(&self.profile_name),
+        };
+        let c = credentials::resolve(&ctx, &self.source)?;
+        self.debug(&format!(
+            "credentials from {} (key id {})",
+            self.identity_description(),
+            c.access_key_id
+        ));
+        *slot = Some(c.clone());
+        Ok(c)
+    }
+
+    fn with_api<T>(
+        &self,
+        flavor: Flavor,
+        f: impl FnOnce(&Api<'_>) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let creds = self.credentials()?;
+        let public_url;
+        let (url, region) = match flavor {
+            Flavor::Private => (self.ecr_endpoint.as_str(), self.region.as_str()),
+            Flavor::Public => {
+                public_url = self.public_endpoint()?;
+                (public_url.as_str(), PUBLIC_REGION)
+            }
+        };
+        f(&Api {
+            http: &self.http,
+            env: &self.env,
+            url,
+            region,
+            flavor,
+            credentials: &creds,
+        })
+    }
+
+    fn store(&self, key: Option<String>, token: &AuthToken) {
+        let Some(key) = key else { return };
+        match self.cache.store(&key, token, SystemTime::now()) {
+            Ok(true) => self.debug("token cached"),
+            Ok(false) => self.debug("token not cached (cache off or token near expiry)"),
+            Err(e) => self.debug(&format!("token cache not written: {e}")),
+        }
     }
 
     /// ECR GetAuthorizationToken for `registry_id` (None = the caller's own),
     /// signed with the resolved credentials; the answer goes into the cache.
     pub fn fetch_token(&self, registry_id: Option<&str>) -> Result<AuthToken, Error> {
-        let _ = registry_id;
-        Err(Error("GetAuthorizationToken is not implemented yet".into()))
+        let body = match registry_id {
+            Some(id) => serde_json::json!({ "registryIds": [id] }),
+            None => serde_json::json!({}),
+        };
+        let token = self.with_api(Flavor::Private, |api| {
+            let v = api.call("GetAuthorizationToken", &body)?;
+            ecr::parse_auth_reply(&v, Flavor::Private)
+        })?;
+        self.store(
+            self.cache_key(&self.region, &self.ecr_endpoint, registry_id),
+            &token,
+        );
+        // The default token names its account: a later lookup by that
+        // account id then hits the cache too.
+        if registry_id.is_none() {
+            if let Some(acct) = ecr::proxy_account(&token.proxy_endpoint) {
+                self.store(
+                    self.cache_key(&self.region, &self.ecr_endpoint, Some(&acct)),
+                    &token,
+                );
+            }
+        }
+        Ok(token)
+    }
+
+    fn public_endpoint(&self) -> Result<String, Error> {
+        let section = self.profiles.profile(&self.profile_name);
+        endpoint::pick(
+            endpoint::configured_endpoint(Service::EcrPublic, &self.env, &self.profiles, section),
+            self.variant,
+            || endpoint::ecr_public_api_url(self.variant),
+        )
+    }
+
+    /// A cached ECR Public (`public.ecr.aws`) token; no credentials, no network.
+    pub fn cached_public_token(&self) -> Option<AuthToken> {
+        let url = self.public_endpoint().ok()?;
+        let key = self.cache_key(PUBLIC_REGION, &url, Some("public.ecr.aws"))?;
+        self.cache.load(&key, SystemTime::now())
+    }
+
+    /// ECR Public GetAuthorizationToken (always in us-east-1), cached.
+    pub fn fetch_public_token(&self) -> Result<AuthToken, Error> {
+        let token = self.with_api(Flavor::Public, |api| {
+            let v = api.call("GetAuthorizationToken", &serde_json::json!({}))?;
+            ecr::parse_auth_reply(&v, Flavor::Public)
+        })?;
+        let url = self.public_endpoint()?;
+        self.store(
+            self.cache_key(PUBLIC_REGION, &url, Some("public.ecr.aws")),
+            &token,
+        );
+        Ok(token)
+    }
+
+    /// Create the repository unless it exists; true when it was created.
+    /// One call when allowed (CreateRepository, "already exists" = false);
+    /// a caller without ecr:CreateRepository still passes when the
+    /// repository exists (checked with DescribeRepositories).
+    pub fn create_repository(
+        &self,
+        name: &str,
+        options: &CreateRepositoryOptions,
+    ) -> Result<bool, Error> {
+        self.with_api(Flavor::Private, |api| {
+            match api.call(
+                "CreateRepository",
+                &ecr::create_repository_body(name, options),
+            ) {
+                Ok(_) => Ok(true),
+                Err(e) if e.code.as_deref() == Some("RepositoryAlreadyExistsException") => {
+                    Ok(false)
+                }
+                Err(e)
+                    if matches!(
+                        e.code.as_deref(),
+                        Some("AccessDeniedException" | "AccessDenied")
+                    ) =>
+                {
+                    let mut body = serde_json::json!({ "repositoryNames": [name] });
+                    if let Some(r) = &options.registry_id {
+                        body["registryId"] = r.as_str().into();
+                    }
+                    match api.call("DescribeRepositories", &body) {
+                        Ok(_) => Ok(false),
+                        Err(_) => Err(e.error),
+                    }
+                }
+                Err(e) => Err(e.error),
+            }
+        })
+    }
+
+    /// DescribeImages of `repository:tag` in the caller's registry; None when
+    /// the tag does not exist. A missing repository is an error.
+    pub fn describe_images(
+        &self,
+        repository: &str,
+        tag: &str,
+    ) -> Result<Option<ImageDetail>, Error> {
+        self.describe_images_in(None, repository, tag)
+    }
+
+    /// As [`Session::describe_images`], in another account's registry.
+    pub fn describe_images_in(
+        &self,
+        registry_id: Option<&str>,
+        repository: &str,
+        tag: &str,
+    ) -> Result<Option<ImageDetail>, Error> {
+        let mut body = serde_json::json!({
+            "repositoryName": repository,
+            "imageIds": [{ "imageTag": tag }],
+        });
+        if let Some(r) = registry_id {
+            body["registryId"] = r.into();
+        }
+        self.with_api(Flavor::Private, |api| match api.call("DescribeImages", &body) {
+            Ok(v) => Ok(ecr::parse_image_details(&v)?.into_iter().next()),
+            Err(e) if e.code.as_deref() == Some("ImageNotFoundException") => Ok(None),
+            Err(e) if e.code.as_deref() == Some("RepositoryNotFoundException") => Err(Error(format!(
+                "ECR repository {repository:?} does not exist in region {}: create it (e.g. with --create-repository) or check the name",
+                self.region
+            ))),
+            Err(e) => Err(e.error),
+        })
     }
 }

@@ -1,0 +1,98 @@
+//! IMDSv2: a session token by PUT, then the instance role's credentials.
+//! Short timeouts: off EC2 nothing answers and the chain must not hang.
+
+use std::time::Duration;
+
+use super::Ctx;
+use crate::aws::env::Env;
+use crate::aws::profile::Section;
+use crate::aws::transport::{call, Call};
+use crate::aws::{Credentials, Error};
+
+pub fn endpoint(env: &Env, profile: Option<&Section>) -> String {
+    if let Some(e) = env
+        .get("AWS_EC2_METADATA_SERVICE_ENDPOINT")
+        .or_else(|| profile.and_then(|p| p.get("ec2_metadata_service_endpoint")))
+    {
+        return e.trim().trim_end_matches('/').to_string();
+    }
+    let mode = env
+        .get("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE")
+        .or_else(|| profile.and_then(|p| p.get("ec2_metadata_service_endpoint_mode")));
+    if mode.is_some_and(|m| m.trim().eq_ignore_ascii_case("ipv6")) {
+        "http://[fd00:ec2::254]".into()
+    } else {
+        "http://169.254.169.254".into()
+    }
+}
+
+fn call_imds(
+    ctx: &Ctx<'_>,
+    method: &'static str,
+    url: String,
+    token: Option<&str>,
+) -> Result<String, Error> {
+    let mut c = Call::new(method, url, "EC2 instance metadata", ctx.env);
+    let t = Duration::from_secs(1).mul_f64(ctx.env.scale("HELM_ECR_TIMEOUT_SCALE"));
+    c.timeout = t;
+    c.connect_timeout = t;
+    c.max_attempts = 1;
+    c.direct = true;
+    match token {
+        Some(tok) => c
+            .headers
+            .push(("x-aws-ec2-metadata-token", tok.to_string())),
+        None => c
+            .headers
+            .push(("x-aws-ec2-metadata-token-ttl-seconds", "21600".into())),
+    }
+    call(ctx.http, ctx.env, &c)
+        .map(|r| r.body)
+        .map_err(|f| f.into_error("EC2 instance metadata"))
+}
+
+pub fn resolve(ctx: &Ctx<'_>, endpoint: &str) -> Result<Credentials, Error> {
+    let token = call_imds(ctx, "PUT", format!("{endpoint}/latest/api/token"), None)
+        .map_err(|e| Error(format!("no IMDSv2 token from {endpoint}: {}", e.0)))?;
+    let token = token.trim();
+    let base = format!("{endpoint}/latest/meta-data/iam/security-credentials/");
+    let roles = call_imds(ctx, "GET", base.clone(), Some(token)).map_err(|e| {
+        Error(format!(
+            "this EC2 instance has no IAM role (instance profile) at {endpoint}: {}",
+            e.0
+        ))
+    })?;
+    let role = roles
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .ok_or_else(|| {
+            Error("this EC2 instance has no IAM role (instance profile): attach one".into())
+        })?;
+    let body = call_imds(ctx, "GET", format!("{base}{role}"), Some(token))?;
+    let v: serde_json::Value = serde_json::from_str(&body).map_err(|_| {
+        Error("EC2 instance metadata returned credentials that are not JSON".into())
+    })?;
+    if let Some(code) = v.get("Code").and_then(|c| c.as_str()) {
+        if code != "Success" {
+            return Err(Error(format!(
+                "EC2 instance metadata could not provide credentials for role {role}: {code}"
+            )));
+        }
+    }
+    super::from_json(&v, "Token", "EC2 instance metadata")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_choice() {
+        assert_eq!(endpoint(&Env::default(), None), "http://169.254.169.254");
+        let env = Env::from_pairs([("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "IPv6")]);
+        assert_eq!(endpoint(&env, None), "http://[fd00:ec2::254]");
+        let env = Env::from_pairs([("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:1/")]);
+        assert_eq!(endpoint(&env, None), "http://127.0.0.1:1");
+    }
+}

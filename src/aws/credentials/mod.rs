@@ -1,0 +1,378 @@
+//! The credential chain, in the SDKs' order: environment keys, the profile,
+//! web identity from the environment, the container agent, IMDSv2.
+//!
+//! Choosing the source is pure ([`select`]), so the token cache can key on
+//! the identity without resolving anything; fetching is [`resolve`].
+
+mod container;
+mod env_keys;
+mod imds;
+mod login;
+mod mfa;
+mod process;
+mod profile_chain;
+mod sso;
+mod web_identity;
+
+use std::time::{Duration, SystemTime};
+
+use super::endpoint::Variant;
+use super::env::Env;
+use super::profile::{ProfileSet, Section};
+use super::{Credentials, Error};
+
+/// What an I/O provider needs: configuration and a client.
+pub struct Ctx<'a> {
+    pub env: &'a Env,
+    pub profiles: &'a ProfileSet,
+    pub http: &'a crate::http::Http,
+    /// The session's region (STS, and SSO when the profile names none).
+    pub region: &'a str,
+    pub variant: Variant,
+    /// The selected profile's section, for endpoint settings.
+    pub profile: Option<&'a Section>,
+}
+
+/// Where credentials will come from, decided without I/O.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Environment {
+        access_key_id: String,
+    },
+    Profile {
+        name: String,
+    },
+    WebIdentity {
+        role_arn: String,
+        token_file: String,
+    },
+    Container {
+        url: String,
+    },
+    Imds {
+        endpoint: String,
+    },
+    /// Nothing applies; `tried` lists what was looked at.
+    Nothing {
+        tried: Vec<String>,
+    },
+}
+
+/// Keys that make a profile a source of credentials (not just settings).
+const CREDENTIAL_KEYS: [&str; 8] = [
+    "aws_access_key_id",
+    "role_arn",
+    "credential_source",
+    "web_identity_token_file",
+    "sso_session",
+    "sso_start_url",
+    "login_session",
+    "credential_process",
+];
+
+fn has_credentials(p: &Section) -> bool {
+    CREDENTIAL_KEYS.iter().any(|k| p.get(k).is_some()) || p.get("sso_account_id").is_some()
+}
+
+/// Pick the source. A profile named with `--profile` is used even when
+/// environment keys are set (as the AWS CLI does); AWS_PROFILE yields to them.
+pub fn select(
+    env: &Env,
+    profiles: &ProfileSet,
+    cli_profile: Option<&str>,
+) -> Result<Source, Error> {
+    let (name, explicit) = super::profile::selected_profile(cli_profile, env);
+    let from_cli = cli_profile.is_some_and(|p| !p.is_empty());
+    let profile = profiles.profile(&name);
+    if explicit && profile.is_none() {
+        return Err(Error(format!(
+            "AWS profile {name:?} (from {}) not found in {}: check the name or create it with `aws configure --profile {name}`",
+            if from_cli { "--profile" } else { "AWS_PROFILE" },
+            profiles.describe_files()
+        )));
+    }
+    if !from_cli {
+        if let Some(keys) = env_keys::selected(env)? {
+            return Ok(keys);
+        }
+    }
+    if profile.is_some_and(has_credentials) {
+        return Ok(Source::Profile { name });
+    }
+    let mut tried = vec![
+        "environment (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY unset)".to_string(),
+        match profile {
+            Some(_) => format!("profile {name:?} (has no credentials)"),
+            None => format!("profile {name:?} (not in {})", profiles.describe_files()),
+        },
+    ];
+    if let Some(s) = web_identity::from_env(env) {
+        return Ok(s);
+    }
+    tried.push("web identity (AWS_WEB_IDENTITY_TOKEN_FILE/AWS_ROLE_ARN unset)".into());
+    if let Some(url) = container::url_from_env(env)? {
+        return Ok(Source::Container { url });
+    }
+    tried.push(
+        "container credentials (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI/FULL_URI unset)".into(),
+    );
+    if env.flag("AWS_EC2_METADATA_DISABLED") {
+        tried.push("EC2 instance metadata (disabled by AWS_EC2_METADATA_DISABLED)".into());
+        return Ok(Source::Nothing { tried });
+    }
+    Ok(Source::Imds {
+        endpoint: imds::endpoint(env, profile),
+    })
+}
+
+/// A stable description of the identity for the token cache key: names and
+/// non-secret settings only (never secret keys or tokens).
+pub fn identity_key(source: &Source, profiles: &ProfileSet) -> Option<String> {
+    match source {
+        Source::Environment { access_key_id } => Some(format!("env:{access_key_id}")),
+        Source::Profile { name } => {
+            let mut out = String::new();
+            let mut seen = Vec::new();
+            fingerprint(profiles, name, &mut seen, &mut out);
+            Some(out)
+        }
+        Source::WebIdentity { role_arn, .. } => Some(format!("web-identity:{role_arn}")),
+        Source::Container { url } => Some(format!("container:{url}")),
+        Source::Imds { endpoint } => Some(format!("imds:{endpoint}")),
+        Source::Nothing { .. } => None,
+    }
+}
+
+const SECRET_KEYS: [&str; 2] = ["aws_secret_access_key", "aws_session_token"];
+
+fn fingerprint(profiles: &ProfileSet, name: &str, seen: &mut Vec<String>, out: &mut String) {
+    if seen.iter().any(|s| s == name) {
+        return;
+    }
+    seen.push(name.to_string());
+    out.push_str("profile:");
+    out.push_str(name);
+    out.push('{');
+    if let Some(p) = profiles.profile(name) {
+        for (k, v) in &p.props {
+            if !SECRET_KEYS.contains(&k.as_str()) {
+                out.push_str(&format!("{k}={v};"));
+            }
+        }
+        out.push('}');
+        if let Some(src) = p.get("source_profile") {
+            fingerprint(profiles, src, seen, out);
+        }
+    } else {
+        out.push('}');
+    }
+}
+
+/// For messages: where the credentials come from.
+pub fn describe(source: &Source) -> String {
+    match source {
+        Source::Environment { access_key_id } => {
+            format!("environment credentials (AWS_ACCESS_KEY_ID {access_key_id})")
+        }
+        Source::Profile { name } => format!("AWS profile {name:?}"),
+        Source::WebIdentity { role_arn, .. } => format!("web identity for role {role_arn}"),
+        Source::Container { url } => format!("container credentials from {url}"),
+        Source::Imds { endpoint } => format!("EC2 instance metadata at {endpoint}"),
+        Source::Nothing { .. } => "no credentials".into(),
+    }
+}
+
+/// Fetch credentials from the chosen source.
+pub fn resolve(ctx: &Ctx<'_>, source: &Source) -> Result<Credentials, Error> {
+    match source {
+        Source::Environment { .. } => env_keys::resolve(ctx.env),
+        Source::Profile { name } => profile_chain::resolve(ctx, name),
+        Source::WebIdentity { .. } => web_identity::resolve_env(ctx),
+        Source::Container { url } => container::resolve(ctx, url),
+        Source::Imds { endpoint } => imds::resolve(ctx, endpoint).map_err(|e| {
+            Error(format!(
+                "no AWS credentials found: tried environment, profiles in {}, web identity, container and EC2 instance metadata ({}): set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, pass --profile, or run `aws configure`",
+                ctx.profiles.describe_files(),
+                e.0
+            ))
+        }),
+        Source::Nothing { tried } => Err(Error(format!(
+            "no AWS credentials found: tried {}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, pass --profile, or run `aws configure`",
+            tried.join(", ")
+        ))),
+    }
+}
+
+/// Credentials that expire within `margin` are treated as expired.
+pub fn fresh(c: &Credentials, margin: Duration) -> bool {
+    c.expires_at.is_none_or(|t| t > SystemTime::now() + margin)
+}
+
+/// The JSON credential shapes (credential_process, container, IMDS) share
+/// these names; each provider says which token field it uses.
+pub(crate) fn from_json(
+    v: &serde_json::Value,
+    token_field: &str,
+    what: &str,
+) -> Result<Credentials, Error> {
+    let s = |k: &str| v.get(k).and_then(|x| x.as_str()).filter(|x| !x.is_empty());
+    let (Some(id), Some(secret)) = (s("AccessKeyId"), s("SecretAccessKey")) else {
+        return Err(Error(format!(
+            "{what} returned no AccessKeyId/SecretAccessKey"
+        )));
+    };
+    let expires_at = match s("Expiration") {
+        Some(t) => Some(
+            super::time::parse_rfc3339(t)
+                .ok_or_else(|| Error(format!("{what} returned an unreadable Expiration {t:?}")))?,
+        ),
+        None => None,
+    };
+    let c = Credentials {
+        access_key_id: id.to_string(),
+        secret_access_key: secret.to_string(),
+        session_token: s(token_field).map(str::to_string),
+        expires_at,
+    };
+    if !fresh(&c, Duration::ZERO) {
+        return Err(Error(format!(
+            "{what} returned credentials that already expired at {}",
+            super::time::format_rfc3339(c.expires_at.unwrap_or(SystemTime::UNIX_EPOCH))
+        )));
+    }
+    Ok(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::profile::FileKind;
+    use std::path::Path;
+
+    fn profiles(config: &str) -> ProfileSet {
+        let mut s = ProfileSet::default();
+        s.add(Path::new("config"), config, FileKind::Config)
+            .unwrap();
+        s
+    }
+
+    #[test]
+    fn env_keys_win_over_aws_profile_but_not_over_flag() {
+        let ps = profiles("[profile dev]\naws_access_key_id = P\naws_secret_access_key = s\n");
+        let env = Env::from_pairs([
+            ("AWS_ACCESS_KEY_ID", "E"),
+            ("AWS_SECRET_ACCESS_KEY", "x"),
+            ("AWS_PROFILE", "dev"),
+        ]);
+        assert_eq!(
+            select(&env, &ps, None).unwrap(),
+            Source::Environment {
+                access_key_id: "E".into()
+            }
+        );
+        assert_eq!(
+            select(&env, &ps, Some("dev")).unwrap(),
+            Source::Profile { name: "dev".into() }
+        );
+    }
+
+    #[test]
+    fn named_profile_must_exist() {
+        let ps = profiles("[default]\nregion = us-east-1\n");
+        let e = select(&Env::default(), &ps, Some("nope")).unwrap_err();
+        assert!(e.0.contains("\"nope\"") && e.0.contains("--profile"), "{e}");
+        let env = Env::from_pairs([("AWS_PROFILE", "nope")]);
+        assert!(select(&env, &ps, None)
+            .unwrap_err()
+            .0
+            .contains("AWS_PROFILE"));
+    }
+
+    #[test]
+    fn half_set_env_keys_are_an_error() {
+        let env = Env::from_pairs([("AWS_ACCESS_KEY_ID", "E")]);
+        let e = select(&env, &ProfileSet::default(), None).unwrap_err();
+        assert!(e.0.contains("AWS_SECRET_ACCESS_KEY"), "{e}");
+    }
+
+    #[test]
+    fn falls_through_to_web_identity_container_imds_then_nothing() {
+        let ps = profiles("[default]\nregion = us-east-1\n");
+        let env = Env::from_pairs([
+            ("AWS_WEB_IDENTITY_TOKEN_FILE", "/t"),
+            ("AWS_ROLE_ARN", "arn:r"),
+        ]);
+        assert!(matches!(
+            select(&env, &ps, None).unwrap(),
+            Source::WebIdentity { .. }
+        ));
+        let env = Env::from_pairs([(
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            "http://127.0.0.1:9/creds",
+        )]);
+        assert_eq!(
+            select(&env, &ps, None).unwrap(),
+            Source::Container {
+                url: "http://127.0.0.1:9/creds".into()
+            }
+        );
+        let env = Env::from_pairs([("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:9")]);
+        assert_eq!(
+            select(&env, &ps, None).unwrap(),
+            Source::Imds {
+                endpoint: "http://127.0.0.1:9".into()
+            }
+        );
+        let env = Env::from_pairs([("AWS_EC2_METADATA_DISABLED", "true")]);
+        let Source::Nothing { tried } = select(&env, &ps, None).unwrap() else {
+            panic!()
+        };
+        let all = tried.join(", ");
+        for want in [
+            "environment",
+            "profile \"default\"",
+            "web identity",
+            "container",
+            "AWS_EC2_METADATA_DISABLED",
+        ] {
+            assert!(all.contains(want), "{all}");
+        }
+    }
+
+    #[test]
+    fn identity_keys_follow_the_chain_and_hide_secrets() {
+        let ps = profiles(
+            "[profile a]\nrole_arn = arn:aws:iam::1:role/r\nsource_profile = b\n[profile b]\naws_access_key_id = AKIAB\naws_secret_access_key = SECRET\n",
+        );
+        let k = identity_key(&Source::Profile { name: "a".into() }, &ps).unwrap();
+        assert!(
+            k.contains("role/r") && k.contains("AKIAB") && !k.contains("SECRET"),
+            "{k}"
+        );
+        let ps2 = profiles(
+            "[profile a]\nrole_arn = arn:aws:iam::1:role/other\nsource_profile = b\n[profile b]\naws_access_key_id = AKIAB\n",
+        );
+        assert_ne!(
+            identity_key(&Source::Profile { name: "a".into() }, &ps2).unwrap(),
+            k
+        );
+        // A cycle still yields a finite key.
+        let ps3 = profiles("[profile a]\nsource_profile = b\nrole_arn=x\n[profile b]\nsource_profile = a\nrole_arn=y\n");
+        assert!(identity_key(&Source::Profile { name: "a".into() }, &ps3).is_some());
+        assert_eq!(identity_key(&Source::Nothing { tried: vec![] }, &ps), None);
+    }
+
+    #[test]
+    fn json_credentials() {
+        let v = serde_json::json!({"AccessKeyId": "A", "SecretAccessKey": "S", "Token": "T", "Expiration": "2999-01-01T00:00:00Z"});
+        let c = from_json(&v, "Token", "x").unwrap();
+        assert_eq!(c.session_token.as_deref(), Some("T"));
+        let v = serde_json::json!({"AccessKeyId": "A", "SecretAccessKey": "S", "Expiration": "2015-01-01T00:00:00Z"});
+        assert!(from_json(&v, "Token", "x")
+            .unwrap_err()
+            .0
+            .contains("expired"));
+        let v = serde_json::json!({"AccessKeyId": "A"});
+        assert!(from_json(&v, "Token", "x").is_err());
+    }
+}

@@ -1,0 +1,298 @@
+//! ECR tokens on disk, one file per (identity, region, endpoint, registry),
+//! so a second push within the token's life makes no AWS call at all.
+//! Files are 0600 in a 0700 directory, written atomically; anything
+//! unreadable, foreign or near expiry is ignored (and later overwritten).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use super::codec::sha256_hex;
+use super::env::Env;
+use super::time::{epoch_secs, from_epoch_f64};
+use super::AuthToken;
+
+/// A cached token is used only while it has this much life left, so a push
+/// that starts with it cannot run out mid-way.
+pub const MARGIN: Duration = Duration::from_secs(15 * 60);
+
+const FORMAT: u64 = 1;
+
+#[derive(Debug, Clone)]
+pub struct TokenCache {
+    dir: Option<PathBuf>,
+}
+
+impl TokenCache {
+    /// HELM_ECR_NO_TOKEN_CACHE=1 turns it off; HELM_ECR_TOKEN_CACHE_DIR moves
+    /// it; default `<user cache dir>/helm-ecr`.
+    pub fn from_env(env: &Env) -> TokenCache {
+        if env.flag("HELM_ECR_NO_TOKEN_CACHE") {
+            return TokenCache { dir: None };
+        }
+        let dir = match env.get("HELM_ECR_TOKEN_CACHE_DIR") {
+            Some(d) => Some(env.expand_home(d)),
+            None => dirs::cache_dir().map(|d| d.join("helm-ecr")),
+        };
+        TokenCache { dir }
+    }
+
+    pub fn at(dir: Option<PathBuf>) -> TokenCache {
+        TokenCache { dir }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.dir.is_some()
+    }
+
+    /// The key: a hash, so neither identity nor account shows in file names.
+    pub fn key(identity: &str, region: &str, endpoint: &str, registry: Option<&str>) -> String {
+        sha256_hex(
+            format!(
+                "helm-ecr token v{FORMAT}\n{identity}\n{region}\n{endpoint}\n{}",
+                registry.unwrap_or("<default>")
+            )
+            .as_bytes(),
+        )
+    }
+
+    fn path(&self, key: &str) -> Option<PathBuf> {
+        Some(self.dir.as_ref()?.join(format!("{key}.json")))
+    }
+
+    pub fn load(&self, key: &str, now: SystemTime) -> Option<AuthToken> {
+        let text = std::fs::read_to_string(self.path(key)?).ok()?;
+        let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+        if v.get("format")?.as_u64()? != FORMAT || v.get("key")?.as_str()? != key {
+            return None;
+        }
+        let token = AuthToken {
+            username: v.get("username")?.as_str()?.to_string(),
+            password: v.get("password")?.as_str()?.to_string(),
+            expires_at: from_epoch_f64(v.get("expiresAt")?.as_f64()?)?,
+            proxy_endpoint: v.get("proxyEndpoint")?.as_str()?.to_string(),
+        };
+        usable(&token, now).then_some(token)
+    }
+
+    /// Store unless the token is already too close to expiry (moto's 2015
+    /// expiry, for one). Returns whether it was written.
+    pub fn store(&self, key: &str, token: &AuthToken, now: SystemTime) -> std::io::Result<bool> {
+        let Some(path) = self.path(key) else {
+            return Ok(false);
+        };
+        if !usable(token, now) {
+            // A stale file for this key would only be re-read and ignored.
+            let _ = std::fs::remove_file(&path);
+            return Ok(false);
+        }
+        let doc = serde_json::json!({
+            "format": FORMAT,
+            "key": key,
+            "username": token.username,
+            "password": token.password,
+            "expiresAt": epoch_secs(token.expires_at),
+            "proxyEndpoint": token.proxy_endpoint,
+        });
+        write_private(&path, doc.to_string().as_bytes())?;
+        Ok(true)
+    }
+}
+
+pub fn usable(token: &AuthToken, now: SystemTime) -> bool {
+    token.expires_at > now + MARGIN
+}
+
+/// Write `bytes` to `path` atomically (temp file + rename), mode 0600, in a
+/// directory created 0700.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| std::io::Error::other("no parent directory"))?;
+    create_private_dir(dir)?;
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| std::io::Error::other("bad file name"))?;
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let tmp = dir.join(format!(".{name}.{}.{nanos}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = open_private(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(unix)]
+fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+}
+
+#[cfg(not(unix))]
+fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+}
+
+#[cfg(unix)]
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+    }
+    // An existing directory someone else can read is tightened, not trusted.
+    let meta = std::fs::metadata(dir)?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmpdir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!(
+            "helm-ecr-tc-{tag}-{}-{}",
+            std::process::id(),
+            SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        d
+    }
+
+    fn token(expires_in: i64, now: SystemTime) -> AuthToken {
+        AuthToken {
+            username: "AWS".into(),
+            password: "pw".into(),
+            expires_at: if expires_in >= 0 {
+                now + Duration::from_secs(expires_in as u64)
+            } else {
+                now - Duration::from_secs(expires_in.unsigned_abs())
+            },
+            proxy_endpoint: "https://1.dkr.ecr.us-east-1.amazonaws.com".into(),
+        }
+    }
+
+    #[test]
+    fn keys_differ_by_every_part() {
+        let base = TokenCache::key("env:AKIA", "us-east-1", "https://e", None);
+        assert_eq!(base.len(), 64);
+        assert_ne!(
+            base,
+            TokenCache::key("env:AKIB", "us-east-1", "https://e", None)
+        );
+        assert_ne!(
+            base,
+            TokenCache::key("env:AKIA", "us-west-2", "https://e", None)
+        );
+        assert_ne!(
+            base,
+            TokenCache::key("env:AKIA", "us-east-1", "https://f", None)
+        );
+        assert_ne!(
+            base,
+            TokenCache::key("env:AKIA", "us-east-1", "https://e", Some("123456789012"))
+        );
+        assert_eq!(
+            base,
+            TokenCache::key("env:AKIA", "us-east-1", "https://e", None)
+        );
+    }
+
+    #[test]
+    fn round_trip_with_private_modes() {
+        let dir = tmpdir("rt").join("nested");
+        let cache = TokenCache::at(Some(dir.clone()));
+        let now = SystemTime::now();
+        let t = token(12 * 3600, now);
+        assert!(cache.store("k", &t, now).unwrap());
+        let back = cache.load("k", now).unwrap();
+        assert_eq!(back.password, "pw");
+        assert_eq!(epoch_secs(back.expires_at), epoch_secs(t.expires_at));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let f = std::fs::metadata(dir.join("k.json"))
+                .unwrap()
+                .permissions()
+                .mode();
+            let d = std::fs::metadata(&dir).unwrap().permissions().mode();
+            assert_eq!((f & 0o777, d & 0o777), (0o600, 0o700));
+        }
+        // No temp files left behind.
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+        std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn expiry_margin_and_past_tokens() {
+        let dir = tmpdir("exp");
+        let cache = TokenCache::at(Some(dir.clone()));
+        let now = SystemTime::now();
+        // moto's token expired in 2015: never written.
+        assert!(!cache
+            .store("k", &token(-86400 * 365 * 10, now), now)
+            .unwrap());
+        assert!(!cache.store("k", &token(10 * 60, now), now).unwrap());
+        assert!(cache.store("k", &token(20 * 60, now), now).unwrap());
+        assert!(cache.load("k", now).is_some());
+        // Ten minutes later it is inside the margin.
+        assert!(cache
+            .load("k", now + Duration::from_secs(10 * 60))
+            .is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn corrupt_or_foreign_files_are_ignored_then_rewritten() {
+        let dir = tmpdir("bad");
+        let cache = TokenCache::at(Some(dir.clone()));
+        let now = SystemTime::now();
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("k.json"), "{not json").unwrap();
+        assert!(cache.load("k", now).is_none());
+        assert!(cache.store("k", &token(3600, now), now).unwrap());
+        assert!(cache.load("k", now).is_some());
+        // Another key's file copied over this one is not trusted.
+        std::fs::copy(dir.join("k.json"), dir.join("other.json")).unwrap();
+        assert!(cache.load("other", now).is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn env_knobs() {
+        let off = TokenCache::from_env(&Env::from_pairs([("HELM_ECR_NO_TOKEN_CACHE", "1")]));
+        assert!(!off.enabled());
+        let now = SystemTime::now();
+        assert!(!off.store("k", &token(3600, now), now).unwrap());
+        let at = TokenCache::from_env(&Env::from_pairs([("HELM_ECR_TOKEN_CACHE_DIR", "/x/y")]));
+        assert_eq!(at.path("k"), Some(PathBuf::from("/x/y/k.json")));
+    }
+}
