@@ -510,7 +510,12 @@ pub(crate) fn check(resp: Resp, expected: &[u16], what: &str) -> Result<Resp, Er
         .ok()
         .and_then(|s| s.canonical_reason())
         .unwrap_or("");
-    let msg = format!("{what}: {host} answered {status} {reason}{detail}");
+    let mut msg = format!("{what}: {host} answered {status} {reason}{detail}");
+    // A TLS server answers plain HTTP with a bare 400 (Go: "Client sent an
+    // HTTP request to an HTTPS server").
+    if status == 400 && reg.code.is_empty() && resp.url.starts_with("http://") {
+        msg.push_str(": if the registry speaks HTTPS, drop --plain-http");
+    }
     let err = Error::with_kind(kind, msg);
     if retry::is_retryable_status(status) {
         let after = resp
