@@ -1,0 +1,251 @@
+//! Faults between the client and the real lab registry, injected by an
+//! in-process front: resets mid-upload, 503 storms, 429 with Retry-After,
+//! stalls. A push either succeeds within the retry budget or fails with a
+//! clear error and no manifest pointing at a missing blob.
+
+mod oci_support;
+
+use helm_ecr::http::{Http, HttpOptions};
+use helm_ecr::oci::{Client, ErrorKind, PushStatus};
+use oci_support::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Back-off and timeouts at 5%: stall timeout 1.5 s, back-off from 12 ms.
+fn fast_client() -> Client {
+    std::env::set_var("HELM_ECR_RETRY_SCALE", "0.05");
+    let http = Http::new(HttpOptions {
+        plain_http: true,
+        ..Default::default()
+    })
+    .unwrap();
+    Client::new(http, StaticKeychain::lab())
+}
+
+fn base() -> String {
+    format!("http://{}", lab("LAB_REGISTRY"))
+}
+
+fn is_blob_put(s: &Seen) -> bool {
+    s.method == "PUT" && s.path.contains("/blobs/uploads/")
+}
+
+#[test]
+fn reset_mid_upload_restarts_the_session() {
+    let resets = Arc::new(AtomicUsize::new(0));
+    let r2 = resets.clone();
+    let front = Front::start(&lab("LAB_REGISTRY"), move |s, _| {
+        if is_blob_put(s) && s.body_len > 100_000 && r2.fetch_add(1, Ordering::SeqCst) < 2 {
+            Action::Reset {
+                after_body_bytes: 50_000,
+            }
+        } else {
+            forward()
+        }
+    });
+    let (layer, _tmp) = file_blob(LAYER_TYPE, &noise(400_000, 40));
+    let a = artifact("reset", "1.0.0", vec![layer]);
+    let r = reference(&front.addr, &unique("reset"), "1.0.0");
+    assert_eq!(
+        fast_client().push(&r, &a, false).unwrap(),
+        PushStatus::Pushed
+    );
+    assert_eq!(resets.load(Ordering::SeqCst), 3, "two resets then success");
+    // Each retry opened a new upload session.
+    let seen = front.seen();
+    let posts = seen.iter().filter(|s| s.method == "POST").count();
+    assert_eq!(posts, 4, "config + 3 sessions for the layer: {seen:?}");
+    assert_in_registry(
+        &base(),
+        &reference(&lab("LAB_REGISTRY"), &r.repository, &r.tag),
+        &a,
+    );
+}
+
+#[test]
+fn permanent_reset_fails_clearly_without_a_manifest() {
+    let front = Front::start(&lab("LAB_REGISTRY"), move |s, _| {
+        if is_blob_put(s) && s.body_len > 100_000 {
+            Action::Reset {
+                after_body_bytes: 10_000,
+            }
+        } else {
+            forward()
+        }
+    });
+    let a = artifact(
+        "dead",
+        "1.0.0",
+        vec![bytes_blob(LAYER_TYPE, noise(300_000, 41))],
+    );
+    let r = reference(&front.addr, &unique("dead"), "1.0.0");
+    let e = fast_client().push(&r, &a, false).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Transport, "{e}");
+    let msg = e.to_string();
+    assert!(msg.contains("gave up after 5 attempts"), "{msg}");
+    assert!(msg.contains("the manifest was not pushed"), "{msg}");
+    assert!(!msg.contains('\n'));
+    assert!(!front
+        .seen()
+        .iter()
+        .any(|s| s.method == "PUT" && s.path.contains("/manifests/")));
+    assert_manifest_absent(
+        &base(),
+        &reference(&lab("LAB_REGISTRY"), &r.repository, &r.tag),
+    );
+}
+
+#[test]
+fn storm_of_503_is_ridden_out() {
+    let counts: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>> = Arc::default();
+    let front = Front::start(&lab("LAB_REGISTRY"), move |s, _| {
+        // The first two requests of each method fail: at worst one blob
+        // meets four failures, within the five attempts.
+        let mut c = counts.lock().unwrap();
+        let n = c.entry(s.method.clone()).or_default();
+        *n += 1;
+        if *n <= 2 {
+            respond(
+                503,
+                &[],
+                r#"{"errors":[{"code":"UNAVAILABLE","message":"try later"}]}"#,
+            )
+        } else {
+            forward()
+        }
+    });
+    let a = small_artifact("storm", "1.0.0", 42);
+    let r = reference(&front.addr, &unique("storm"), "1.0.0");
+    assert_eq!(
+        fast_client().push(&r, &a, false).unwrap(),
+        PushStatus::Pushed
+    );
+    assert_in_registry(
+        &base(),
+        &reference(&lab("LAB_REGISTRY"), &r.repository, &r.tag),
+        &a,
+    );
+}
+
+#[test]
+fn endless_503_gives_up_within_budget_and_pushes_nothing() {
+    let front = Front::start(&lab("LAB_REGISTRY"), |s, _| {
+        if s.method == "POST" {
+            respond(503, &[], "")
+        } else {
+            forward()
+        }
+    });
+    let a = small_artifact("down", "1.0.0", 43);
+    let r = reference(&front.addr, &unique("down"), "1.0.0");
+    let started = Instant::now();
+    let e = fast_client().push(&r, &a, false).unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(e.to_string().contains("503"), "{e}");
+    let posts = front.seen().iter().filter(|s| s.method == "POST").count();
+    assert_eq!(posts, 10, "5 attempts for each of 2 blobs");
+    assert!(!front
+        .seen()
+        .iter()
+        .any(|s| s.path.contains("/manifests/") && s.method == "PUT"));
+}
+
+#[test]
+fn throttling_honours_retry_after() {
+    let throttled = Arc::new(AtomicUsize::new(0));
+    let t2 = throttled.clone();
+    let front = Front::start(&lab("LAB_REGISTRY"), move |s, _| {
+        if s.method == "PUT"
+            && s.path.contains("/manifests/")
+            && t2.fetch_add(1, Ordering::SeqCst) == 0
+        {
+            // 20 s at scale 0.05 = 1 s.
+            respond(
+                429,
+                &[("Retry-After", "20")],
+                r#"{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}"#,
+            )
+        } else {
+            forward()
+        }
+    });
+    let a = small_artifact("throttle", "1.0.0", 44);
+    let r = reference(&front.addr, &unique("throttle"), "1.0.0");
+    let started = Instant::now();
+    assert_eq!(
+        fast_client().push(&r, &a, false).unwrap(),
+        PushStatus::Pushed
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(1000),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(throttled.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn retry_after_beyond_the_bound_is_not_waited_for() {
+    let front = Front::start(&lab("LAB_REGISTRY"), |_, _| {
+        respond(429, &[("Retry-After", "3600")], "")
+    });
+    let r = reference(&front.addr, &unique("later"), "1.0.0");
+    let started = Instant::now();
+    let e = fast_client()
+        .push(&r, &small_artifact("later", "1.0.0", 45), false)
+        .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(e.kind(), ErrorKind::Throttled);
+    assert!(e.to_string().contains("try again later"), "{e}");
+}
+
+#[test]
+fn stalled_answer_times_out_and_is_retried() {
+    let stalls = Arc::new(AtomicUsize::new(0));
+    let s2 = stalls.clone();
+    let front = Front::start(&lab("LAB_REGISTRY"), move |s, _| {
+        if s.method == "HEAD"
+            && s.path.contains("/manifests/")
+            && s2.fetch_add(1, Ordering::SeqCst) == 0
+        {
+            Action::Stall(Duration::from_secs(5))
+        } else {
+            forward()
+        }
+    });
+    let a = small_artifact("stall", "1.0.0", 46);
+    let r = reference(&front.addr, &unique("stall"), "1.0.0");
+    let started = Instant::now();
+    assert_eq!(
+        fast_client().push(&r, &a, false).unwrap(),
+        PushStatus::Pushed
+    );
+    let took = started.elapsed();
+    // The 1.5 s stall timeout fired; the 5 s stall was not waited out.
+    assert!(
+        took >= Duration::from_millis(1400) && took < Duration::from_secs(4),
+        "{took:?}"
+    );
+    assert_eq!(stalls.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn refused_connection_is_retried_then_reported() {
+    // A port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let r = reference(&format!("127.0.0.1:{port}"), &unique("nobody"), "1.0.0");
+    let e = fast_client()
+        .push(&r, &small_artifact("n", "1.0.0", 47), false)
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Transport);
+    assert!(e.to_string().contains("cannot connect"), "{e}");
+}
