@@ -83,10 +83,11 @@ fn get(server_url: &str) -> (i32, String) {
         Ok(s) => s,
         Err(e) => return (1, e.to_string()),
     };
+    let public = aws::is_ecr_public_host(&host);
     let ecr = aws::parse_ecr_host(&host);
     // A host that is neither an ECR name nor registered with us is not ours
     // to answer for: "not found" lets Helm carry on anonymously.
-    if ecr.is_none() && settings.is_none() {
+    if !public && ecr.is_none() && settings.is_none() {
         return (1, protocol::NOT_FOUND.to_string());
     }
     let settings = settings.unwrap_or_default();
@@ -100,14 +101,24 @@ fn get(server_url: &str) -> (i32, String) {
         .or(settings.registry_id.clone());
     let result = (|| -> Result<aws::AuthToken, String> {
         let http = crate::http::Http::new(crate::cli::CommonArgs::default().aws_http_options())?;
-        let session = Session::new(&options, ecr.as_ref().map(|e| e.region.as_str()), http)
-            .map_err(|e| e.to_string())?;
-        if let Some(t) = session.cached_token(registry_id.as_deref()) {
-            return Ok(t);
-        }
-        session
-            .fetch_token(registry_id.as_deref())
-            .map_err(|e| e.to_string())
+        let hint = if public {
+            Some("us-east-1")
+        } else {
+            ecr.as_ref().map(|e| e.region.as_str())
+        };
+        let session = Session::new(&options, hint, http).map_err(|e| e.to_string())?;
+        let token = if public {
+            match session.cached_public_token() {
+                Some(t) => Ok(t),
+                None => session.fetch_public_token(),
+            }
+        } else {
+            match session.cached_token(registry_id.as_deref()) {
+                Some(t) => Ok(t),
+                None => session.fetch_token(registry_id.as_deref()),
+            }
+        };
+        token.map_err(|e| e.to_string())
     })();
     match result {
         Ok(token) => {

@@ -14,7 +14,12 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 #[derive(clap::Args, Debug)]
-#[command(after_help = LOGIN_HELP)]
+#[command(
+    version,
+    display_name = "helm-ecr",
+    override_usage = "helm ecr-login [OPTIONS] [REGISTRY]...",
+    after_help = LOGIN_HELP
+)]
 pub struct Args {
     /// Registries to log in to: HOST[:PORT] (a leading https:// or oci:// and
     /// any path are ignored). Default: your account's registry in the region.
@@ -70,6 +75,8 @@ struct Target {
     /// From an ECR host name: wins over --region and the environment.
     region_hint: Option<String>,
     registry_id: Option<String>,
+    /// ECR Public (`public.ecr.aws`): its own API, always in us-east-1.
+    public: bool,
 }
 
 /// Which registries, in which regions, for which accounts.
@@ -80,12 +87,14 @@ fn plan(registries: &[String], registry_ids: &[String]) -> Result<Vec<Target>, S
                 host: None,
                 region_hint: None,
                 registry_id: None,
+                public: false,
             }]);
         }
         return Ok(dedup(registry_ids.iter().map(|id| Target {
             host: None,
             region_hint: None,
             registry_id: Some(id.clone()),
+            public: false,
         })));
     }
     let mut targets = Vec::new();
@@ -97,11 +106,19 @@ fn plan(registries: &[String], registry_ids: &[String]) -> Result<Vec<Target>, S
                 "{r:?} is not a registry: give HOST[:PORT], e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com"
             ));
         }
-        if let Some(ecr) = aws::parse_ecr_host(&host) {
+        if aws::is_ecr_public_host(&host) {
+            targets.push(Target {
+                host: Some(host),
+                region_hint: Some(PUBLIC_REGION.into()),
+                registry_id: None,
+                public: true,
+            });
+        } else if let Some(ecr) = aws::parse_ecr_host(&host) {
             targets.push(Target {
                 host: Some(host),
                 region_hint: Some(ecr.region),
                 registry_id: Some(ecr.account),
+                public: false,
             });
         } else {
             other_hosts += 1;
@@ -109,6 +126,7 @@ fn plan(registries: &[String], registry_ids: &[String]) -> Result<Vec<Target>, S
                 host: Some(host),
                 region_hint: None,
                 registry_id: None,
+                public: false,
             });
         }
     }
@@ -139,25 +157,35 @@ fn dedup(targets: impl Iterator<Item = Target>) -> Vec<Target> {
     out
 }
 
-/// Token per (registry id) per region: one GetAuthorizationToken serves
-/// every target sharing both.
-type Tokens = BTreeMap<(Option<String>, Option<String>), AuthToken>;
+/// ECR Public's API lives in this region only.
+const PUBLIC_REGION: &str = "us-east-1";
+
+/// What one GetAuthorizationToken call is for: (region key, registry id, public).
+type TokenKey = (Option<String>, Option<String>, bool);
+
+/// One token per key serves every target sharing it.
+type Tokens = BTreeMap<TokenKey, AuthToken>;
+
+fn token_key(t: &Target) -> TokenKey {
+    (t.region_hint.clone(), t.registry_id.clone(), t.public)
+}
 
 /// The region each region key resolved to (`None` key: --region/env/profile).
 type Regions = BTreeMap<Option<String>, String>;
 
 /// One region's resolved name and its tokens by registry id.
-type RegionTokens = (String, Vec<(Option<String>, AuthToken)>);
+type RegionTokens = (String, Vec<((Option<String>, bool), AuthToken)>);
 
 /// Fetch (or take from the cache) every token the targets need; regions in
 /// parallel, each region's credentials resolved once. Returns the resolved
 /// region of each region key, too (for the helper's settings).
 fn fetch_tokens(targets: &[Target], common: &CommonArgs) -> Result<(Tokens, Regions), Vec<String>> {
-    let mut by_region: BTreeMap<Option<String>, Vec<Option<String>>> = BTreeMap::new();
+    let mut by_region: BTreeMap<Option<String>, Vec<(Option<String>, bool)>> = BTreeMap::new();
     for t in targets {
         let ids = by_region.entry(t.region_hint.clone()).or_default();
-        if !ids.contains(&t.registry_id) {
-            ids.push(t.registry_id.clone());
+        let id = (t.registry_id.clone(), t.public);
+        if !ids.contains(&id) {
+            ids.push(id);
         }
     }
     let options = common.aws_options();
@@ -190,8 +218,8 @@ fn fetch_tokens(targets: &[Target], common: &CommonArgs) -> Result<(Tokens, Regi
         match r {
             Ok((region, list)) => {
                 regions.insert(hint.clone(), region);
-                for (id, token) in list {
-                    tokens.insert((hint.clone(), id), token);
+                for ((id, public), token) in list {
+                    tokens.insert((hint.clone(), id, public), token);
                 }
             }
             Err(e) => errors.push(e),
@@ -207,19 +235,25 @@ fn fetch_tokens(targets: &[Target], common: &CommonArgs) -> Result<(Tokens, Regi
 fn fetch_region(
     options: &AwsOptions,
     hint: Option<&str>,
-    ids: &[Option<String>],
+    ids: &[(Option<String>, bool)],
     http: crate::http::Http,
 ) -> Result<RegionTokens, String> {
     let session = Session::new(options, hint, http).map_err(|e| e.to_string())?;
     let mut out = Vec::new();
-    for id in ids {
-        let token = match session.cached_token(id.as_deref()) {
-            Some(t) => t,
-            None => session
-                .fetch_token(id.as_deref())
-                .map_err(|e| e.to_string())?,
+    for (id, public) in ids {
+        let token = if *public {
+            match session.cached_public_token() {
+                Some(t) => Ok(t),
+                None => session.fetch_public_token(),
+            }
+        } else {
+            match session.cached_token(id.as_deref()) {
+                Some(t) => Ok(t),
+                None => session.fetch_token(id.as_deref()),
+            }
         };
-        out.push((id.clone(), token));
+        let token = token.map_err(|e| e.to_string())?;
+        out.push(((id.clone(), *public), token));
     }
     Ok((session.region.clone(), out))
 }
@@ -260,7 +294,7 @@ pub fn run(args: Args) -> i32 {
     let resolved: Vec<(String, &Target, &AuthToken)> = targets
         .iter()
         .filter_map(|t| {
-            let token = tokens.get(&(t.region_hint.clone(), t.registry_id.clone()))?;
+            let token = tokens.get(&token_key(t))?;
             let host = t
                 .host
                 .clone()
@@ -446,7 +480,8 @@ mod tests {
             [Target {
                 host: None,
                 region_hint: None,
-                registry_id: None
+                registry_id: None,
+                public: false
             }]
         );
         let t = plan(&[], &s(&["111", "222", "111"])).unwrap();
