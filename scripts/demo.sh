@@ -9,7 +9,7 @@ set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO"
-CHART=$REPO/examples/hello
+CHART=examples/hello
 
 step=0
 say() {

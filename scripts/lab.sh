@@ -263,35 +263,41 @@ auth:
 EOF
 }
 
+# Every step checks its own status: this runs in an `&&` list, where set -e
+# does not apply.
 start_lab() {
-  local moto_port noauth_port reg_port tls_port venv=$LAB_DIR/venv boot
-  read -r moto_port noauth_port reg_port tls_port <<<"$(free_ports 4)"
+  local moto_port noauth_port reg_port tls_port venv=$LAB_DIR/venv boot ports
+  ports=$(free_ports 4) || return 1
+  read -r moto_port noauth_port reg_port tls_port <<<"$ports"
 
   spawn moto "moto_server -H 127.0.0.1 -p $moto_port" "$moto_port" "$RUN/moto.log" "$RUN/moto.log" \
     env INITIAL_NO_AUTH_ACTION_COUNT=6 "$venv/bin/moto_server" -H 127.0.0.1 -p "$moto_port"
   spawn moto-noauth "moto_server -H 127.0.0.1 -p $noauth_port" "$noauth_port" "$RUN/moto-noauth.log" "$RUN/moto-noauth.log" \
     "$venv/bin/moto_server" -H 127.0.0.1 -p "$noauth_port"
-  wait_ready moto "$moto_port" "$RUN/moto.log"
-  wait_ready moto-noauth "$noauth_port" "$RUN/moto-noauth.log"
+  wait_ready moto "$moto_port" "$RUN/moto.log" || return 1
+  wait_ready moto-noauth "$noauth_port" "$RUN/moto-noauth.log" || return 1
 
   boot=$(env -u AWS_PROFILE -u AWS_CONFIG_FILE -u AWS_SHARED_CREDENTIALS_FILE \
-    "$venv/bin/python" "$REPO/scripts/lab/bootstrap_moto.py" "http://127.0.0.1:$moto_port" "$REGION") ||
-    die "bootstrapping moto's IAM identities failed (log: $RUN/moto.log)"
+    "$venv/bin/python" "$REPO/scripts/lab/bootstrap_moto.py" "http://127.0.0.1:$moto_port" "$REGION") || {
+    log "bootstrapping moto's IAM identities failed (log: $RUN/moto.log)"
+    return 1
+  }
   local LAB_ACCOUNT LAB_ACCESS_KEY_ID LAB_SECRET_ACCESS_KEY LAB_ROLE_ARN LAB_REGISTRY_PASSWORD k v
   while IFS='=' read -r k v; do
     case $k in LAB_*) printf -v "$k" '%s' "$v" ;; esac
   done <<<"$boot"
 
-  htpasswd -Bbn AWS "$LAB_REGISTRY_PASSWORD" >"$RUN/htpasswd" 2>/dev/null
-  registry_config registry "$reg_port" >"$RUN/registry.yml"
-  registry_config registry-tls "$tls_port" tls >"$RUN/registry-tls.yml"
+  [ -n "${LAB_REGISTRY_PASSWORD:-}" ] || return 1
+  htpasswd -Bbn AWS "$LAB_REGISTRY_PASSWORD" >"$RUN/htpasswd" 2>/dev/null || return 1
+  registry_config registry "$reg_port" >"$RUN/registry.yml" || return 1
+  registry_config registry-tls "$tls_port" tls >"$RUN/registry-tls.yml" || return 1
   # distribution writes its access log to stdout and its own log to stderr.
   spawn registry "$RUN/registry.yml" "$reg_port" "$RUN/registry-access.log" "$RUN/registry.log" \
     docker-registry serve "$RUN/registry.yml"
   spawn registry-tls "$RUN/registry-tls.yml" "$tls_port" "$RUN/registry-tls-access.log" "$RUN/registry-tls.log" \
     docker-registry serve "$RUN/registry-tls.yml"
-  wait_ready registry "$reg_port" "$RUN/registry.log"
-  wait_ready registry-tls "$tls_port" "$RUN/registry-tls.log"
+  wait_ready registry "$reg_port" "$RUN/registry.log" || return 1
+  wait_ready registry-tls "$tls_port" "$RUN/registry-tls.log" || return 1
 
   local tmp=$LAB_DIR/env.tmp.$$
   (
@@ -321,8 +327,8 @@ start_lab() {
         printf 'export %s=%q\n' "${kv%%=*}" "${kv#*=}"
       done
     } >"$tmp"
-  )
-  mv "$tmp" "$LAB_DIR/env"
+  ) || return 1
+  mv "$tmp" "$LAB_DIR/env" || return 1
 }
 
 # ---------------------------------------------------------------- commands
@@ -343,14 +349,18 @@ cmd_up() {
   ensure_venv
   ensure_helm3
   ensure_tls
-  stop_recorded
-  rm -rf "$RUN" "$LAB_DIR/env"
-  mkdir -p "$RUN"
-  if ! start_lab; then
+  local attempt
+  # A port chosen free can be taken by someone else before our server binds
+  # it: start again on fresh ports, twice at most.
+  for attempt in 1 2 3; do
     stop_recorded
-    rm -f "$LAB_DIR/env"
-    die "the lab did not come up (logs in $RUN)"
-  fi
+    rm -rf "$RUN" "$LAB_DIR/env"
+    mkdir -p "$RUN"
+    start_lab && break
+    stop_recorded
+    [ $attempt = 3 ] && die "the lab did not come up (logs in $RUN)"
+    log "retrying on fresh ports"
+  done
   # Lets a caller (scripts/test.sh) tell whether its own `up` started the lab.
   [ -n "${HELM_ECR_LAB_OWNER:-}" ] && echo "$HELM_ECR_LAB_OWNER" >"$RUN/owner"
   log "up (state in $LAB_DIR)"
