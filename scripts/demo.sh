@@ -32,7 +32,7 @@ cleanup() {
     printf '\nDemo FAILED (exit %d): see the step above.\n' "$status" >&2
   fi
 }
-# shellcheck source=lab/session.sh
+# shellcheck source=scripts/lab/session.sh
 . "$REPO/scripts/lab/session.sh"
 trap cleanup EXIT
 

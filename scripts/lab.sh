@@ -196,15 +196,15 @@ wait_ready() { # NAME PORT LOGFILE
 
 stop_recorded() {
   [ -f "$RUN/pids" ] || return 0
-  local name pid port match i
+  local name pid port match _
   while read -r name pid port match; do
     is_ours "$pid" "$match" || continue
     kill "$pid" 2>/dev/null || true
-    for i in $(seq 50); do
+    for _ in $(seq 50); do
       is_ours "$pid" "$match" || break
       sleep 0.1
     done
-    is_ours "$pid" "$match" && kill -9 "$pid" 2>/dev/null || true
+    if is_ours "$pid" "$match"; then kill -9 "$pid" 2>/dev/null || true; fi
     log "stopped $name (pid $pid)"
   done <"$RUN/pids"
   rm -f "$RUN/pids"

@@ -7,7 +7,7 @@
 set -uo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$REPO"
+cd "$REPO" || exit 1
 
 say() { printf '\n==> %s\n' "$*"; }
 
@@ -19,7 +19,7 @@ for component in rustfmt clippy; do
 done
 cargo --version
 
-# shellcheck source=lab/session.sh
+# shellcheck source=scripts/lab/session.sh
 . "$REPO/scripts/lab/session.sh"
 trap lab_session_end EXIT
 say "Lab"

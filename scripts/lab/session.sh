@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by scripts/test.sh and scripts/demo.sh: use the lab for the length of
 # this shell, and stop it at the end only if this shell started it and no other
 # user still holds it.
