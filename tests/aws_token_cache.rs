@@ -1,0 +1,107 @@
+//! The on-disk token cache, through a front before moto that counts
+//! GetAuthorizationToken and moves moto's 2015 expiry 12 hours ahead: a
+//! second session (a second push) within the token's life makes no call.
+
+mod aws_support;
+mod common;
+
+use std::sync::atomic::Ordering;
+
+use aws_support::{front, mode, World};
+use common::{Lab, TempDir};
+
+fn cached_world(lab: &Lab, endpoint: String, cache: &TempDir) -> World {
+    let mut w = World::new(lab);
+    w.with_lab_keys(lab)
+        .set("AWS_ENDPOINT_URL", endpoint)
+        .unset("HELM_ECR_NO_TOKEN_CACHE")
+        .set(
+            "HELM_ECR_TOKEN_CACHE_DIR",
+            cache.path().join("tokens").to_str().unwrap(),
+        );
+    w
+}
+
+fn files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    match std::fs::read_dir(dir) {
+        Ok(rd) => rd.map(|e| e.unwrap().path()).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+#[test]
+fn second_session_uses_the_cache_without_any_call() {
+    let lab = Lab::get();
+    let f = front(&lab.ecr_endpoint);
+    let cache = TempDir::new("token-cache");
+    let w = cached_world(lab, f.stub.url(), &cache);
+
+    let first = w.session(None).unwrap();
+    assert!(first.cached_token(None).is_none());
+    let t = first.fetch_token(None).unwrap();
+    assert_eq!(f.token_calls.load(Ordering::SeqCst), 1);
+
+    let requests_before = f.stub.seen().len();
+    let second = w.session(None).unwrap();
+    let hit = second.cached_token(None).expect("cache hit");
+    assert_eq!(hit.password, t.password);
+    assert_eq!(hit.proxy_endpoint, t.proxy_endpoint);
+    // Looked up by the account id the default token named: a hit as well.
+    assert!(second.cached_token(Some(&lab.account)).is_some());
+    assert_eq!(f.stub.seen().len(), requests_before, "no request at all");
+
+    let dir = cache.path().join("tokens");
+    assert_eq!(mode(&dir), 0o700);
+    for file in files(&dir) {
+        assert_eq!(mode(&file), 0o600, "{}", file.display());
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(
+            !text.contains(&lab.secret_access_key),
+            "no AWS secret in the cache"
+        );
+    }
+
+    // Another identity, region or registry misses.
+    let mut other = cached_world(lab, f.stub.url(), &cache);
+    other.set("AWS_REGION", "eu-west-1");
+    assert!(other.session(None).unwrap().cached_token(None).is_none());
+    other
+        .set("AWS_REGION", &lab.region)
+        .set("AWS_ACCESS_KEY_ID", "AKIAOTHEROTHEROTHER1");
+    assert!(other.session(None).unwrap().cached_token(None).is_none());
+    assert!(second.cached_token(Some("999999999999")).is_none());
+
+    // Turned off: no hit even though the file is there.
+    let mut off = cached_world(lab, f.stub.url(), &cache);
+    off.set("HELM_ECR_NO_TOKEN_CACHE", "1");
+    assert!(off.session(None).unwrap().cached_token(None).is_none());
+}
+
+#[test]
+fn corrupt_cache_files_are_ignored_and_rewritten() {
+    let lab = Lab::get();
+    let f = front(&lab.ecr_endpoint);
+    let cache = TempDir::new("token-cache");
+    let w = cached_world(lab, f.stub.url(), &cache);
+    w.session(None).unwrap().fetch_token(None).unwrap();
+    let dir = cache.path().join("tokens");
+    for file in files(&dir) {
+        std::fs::write(&file, "{\"format\":1,\"key\":\"someone else\"}").unwrap();
+    }
+    let s = w.session(None).unwrap();
+    assert!(s.cached_token(None).is_none());
+    s.fetch_token(None).unwrap();
+    assert!(w.session(None).unwrap().cached_token(None).is_some());
+    assert_eq!(f.token_calls.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn motos_expired_token_is_never_cached() {
+    let lab = Lab::get();
+    let cache = TempDir::new("token-cache");
+    let w = cached_world(lab, lab.ecr_endpoint.clone(), &cache);
+    let s = w.session(None).unwrap();
+    s.fetch_token(None).unwrap();
+    assert!(s.cached_token(None).is_none());
+    assert!(files(&cache.path().join("tokens")).is_empty());
+}
