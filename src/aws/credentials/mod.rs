@@ -74,8 +74,9 @@ fn has_credentials(p: &Section) -> bool {
     CREDENTIAL_KEYS.iter().any(|k| p.get(k).is_some()) || p.get("sso_account_id").is_some()
 }
 
-/// Pick the source. A profile named with `--profile` is used even when
-/// environment keys are set (as the AWS CLI does); AWS_PROFILE yields to them.
+/// Pick the source. A profile named with `--profile` that holds credentials
+/// is used even when environment keys are set (as the AWS CLI does);
+/// AWS_PROFILE yields to them, and so does a profile with settings only.
 pub fn select(
     env: &Env,
     profiles: &ProfileSet,
@@ -91,12 +92,14 @@ pub fn select(
             profiles.describe_files()
         )));
     }
-    if !from_cli {
-        if let Some(keys) = env_keys::selected(env)? {
-            return Ok(keys);
-        }
+    let profile_has_credentials = profile.is_some_and(has_credentials);
+    if from_cli && profile_has_credentials {
+        return Ok(Source::Profile { name });
     }
-    if profile.is_some_and(has_credentials) {
+    if let Some(keys) = env_keys::selected(env)? {
+        return Ok(keys);
+    }
+    if profile_has_credentials {
         return Ok(Source::Profile { name });
     }
     let mut tried = vec![
