@@ -1,0 +1,233 @@
+//! Pre-packaged `.tgz` input: checked the way Helm checks an archive when it
+//! loads one, then used byte for byte. Every archive we refuse, Helm 4 must
+//! refuse too (`show-chart` loads it with Helm 4's loader).
+
+mod common;
+
+use common::{Sandbox, TempDir};
+use helm_ecr::chart::{self, Overrides};
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Write a tar.gz with raw entry names (the tar crate refuses `..`, so the
+/// name bytes are set by hand).
+fn tgz(path: &Path, entries: &[(&str, &[u8])]) -> PathBuf {
+    let f = fs::File::create(path).expect("create");
+    let gz = flate2::write::GzEncoder::new(f, flate2::Compression::default());
+    let mut b = tar::Builder::new(gz);
+    for (name, data) in entries {
+        let mut h = tar::Header::new_gnu();
+        h.as_gnu_mut().expect("gnu").name[..name.len()].copy_from_slice(name.as_bytes());
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_cksum();
+        b.append(&h, *data).expect("append");
+    }
+    b.into_inner().expect("tar").finish().expect("gz");
+    path.to_path_buf()
+}
+
+const CHART: &[u8] = b"apiVersion: v2\nname: pkg\nversion: 1.0.0\n";
+
+#[test]
+fn good_archive_is_used_byte_for_byte_with_its_provenance() {
+    let tmp = TempDir::new("chart-archive-good");
+    let path = tgz(
+        &tmp.path().join("pkg-1.0.0.tgz"),
+        &[
+            ("pkg/Chart.yaml", CHART),
+            ("pkg/values.yaml", b"a: 1\n"),
+            ("pkg/templates/x.yaml", b"x: 1\n"),
+        ],
+    );
+    let p = chart::package(&path, &Overrides::default(), None).expect("package");
+    assert_eq!(p.archive, path);
+    assert!(!p.temporary);
+    assert!(p.provenance.is_none());
+    let bytes = fs::read(&path).expect("read");
+    assert_eq!(p.size, bytes.len() as u64);
+    use sha2::Digest;
+    let hex: String = sha2::Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(p.digest, format!("sha256:{hex}"));
+    assert_eq!(p.metadata.name, "pkg");
+    assert_eq!(
+        String::from_utf8_lossy(&p.metadata.config_json),
+        r#"{"name":"pkg","version":"1.0.0","apiVersion":"v2"}"#
+    );
+    drop(p);
+    assert!(path.exists(), "the user's archive is never removed");
+
+    let prov = tmp.path().join("pkg-1.0.0.tgz.prov");
+    fs::write(&prov, "-----BEGIN PGP SIGNED MESSAGE-----\n").expect("prov");
+    let p = chart::package(&path, &Overrides::default(), None).expect("package");
+    assert_eq!(p.provenance.as_deref(), Some(prov.as_path()));
+    let art = helm_ecr::artifact::build(&p, None).expect("artifact");
+    assert_eq!(art.layers.len(), 2);
+
+    // --destination keeps a copy named NAME-VERSION.tgz.
+    let dest = tmp.path().join("dest");
+    let p = chart::package(&path, &Overrides::default(), Some(&dest)).expect("package");
+    assert_eq!(p.archive, dest.join("pkg-1.0.0.tgz"));
+    assert_eq!(fs::read(&p.archive).expect("copy"), bytes);
+}
+
+#[test]
+fn overrides_on_an_archive_are_refused() {
+    let tmp = TempDir::new("chart-archive-ov");
+    let path = tgz(
+        &tmp.path().join("pkg-1.0.0.tgz"),
+        &[("pkg/Chart.yaml", CHART)],
+    );
+    for ov in [
+        Overrides {
+            version: Some("2.0.0".into()),
+            app_version: None,
+        },
+        Overrides {
+            version: None,
+            app_version: Some("2".into()),
+        },
+    ] {
+        let e = chart::package(&path, &ov, None)
+            .expect_err("refused")
+            .to_string();
+        assert!(e.contains("cannot change a packaged chart"), "{e}");
+    }
+}
+
+#[test]
+fn unsafe_or_invalid_archives_are_refused_like_helm4() {
+    let sb = Sandbox::bare();
+    let tmp = TempDir::new("chart-archive-bad");
+    let d = tmp.path();
+    let mut cases: Vec<(&str, PathBuf, &str)> = vec![
+        (
+            "absolute",
+            tgz(
+                &d.join("abs.tgz"),
+                &[("pkg/Chart.yaml", CHART), ("pkg//etc/x", b"x")],
+            ),
+            "absolute paths",
+        ),
+        (
+            "parent",
+            tgz(
+                &d.join("dotdot.tgz"),
+                &[("pkg/Chart.yaml", CHART), ("pkg/../../x", b"x")],
+            ),
+            "parent directory",
+        ),
+        (
+            "chart-yaml-at-root",
+            tgz(&d.join("root.tgz"), &[("Chart.yaml", CHART)]),
+            "chart yaml not in base directory",
+        ),
+        (
+            "no-chart-yaml",
+            tgz(&d.join("nochart.tgz"), &[("pkg/values.yaml", b"a: 1\n")]),
+            "Chart.yaml file is missing",
+        ),
+        (
+            "invalid-chart-yaml",
+            tgz(
+                &d.join("invalid.tgz"),
+                &[(
+                    "pkg/Chart.yaml",
+                    b"apiVersion: v2\nname: pkg\nversion: x.y\n",
+                )],
+            ),
+            "version \"x.y\" is invalid",
+        ),
+        (
+            "bad-values",
+            tgz(
+                &d.join("values.tgz"),
+                &[("pkg/Chart.yaml", CHART), ("pkg/values.yaml", b"[1, 2]\n")],
+            ),
+            "cannot load values.yaml",
+        ),
+        (
+            "bad-subchart",
+            tgz(
+                &d.join("sub.tgz"),
+                &[
+                    ("pkg/Chart.yaml", CHART),
+                    ("pkg/charts/s/Chart.yaml", b"name: s\n"),
+                ],
+            ),
+            "error unpacking subchart s in pkg",
+        ),
+        (
+            "empty",
+            tgz(&d.join("empty.tgz"), &[]),
+            "no files in chart archive",
+        ),
+    ];
+    let not_gzip = d.join("values.yaml.tgz");
+    fs::write(&not_gzip, "a: 1\n").expect("write");
+    cases.push((
+        "not-gzip",
+        not_gzip,
+        "does not appear to be a gzipped chart archive",
+    ));
+    // 101 MiB of zeros compresses to almost nothing: Helm's limit is on the
+    // uncompressed size.
+    let huge = d.join("huge.tgz");
+    {
+        let f = fs::File::create(&huge).expect("create");
+        let gz = flate2::write::GzEncoder::new(f, flate2::Compression::fast());
+        let mut b = tar::Builder::new(gz);
+        let mut h = tar::Header::new_gnu();
+        h.set_path("pkg/Chart.yaml").expect("path");
+        h.set_size(CHART.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append(&h, CHART).expect("append");
+        let size = 101 * 1024 * 1024u64;
+        let mut h = tar::Header::new_gnu();
+        h.set_path("pkg/files/zeros").expect("path");
+        h.set_size(size);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append(&h, std::io::repeat(0).take_bytes(size))
+            .expect("append");
+        let mut gz = b.into_inner().expect("tar");
+        gz.flush().expect("flush");
+        gz.finish().expect("gz");
+    }
+    cases.push(("over-100MiB", huge, "larger than Helm's limit"));
+
+    let mut failures = Vec::new();
+    for (case, path, want) in &cases {
+        match chart::package(path, &Overrides::default(), None) {
+            Ok(_) => failures.push(format!("{case}: accepted")),
+            Err(e) => {
+                let msg = e.to_string();
+                if !msg.contains(want) || msg.contains('\n') {
+                    failures.push(format!(
+                        "{case}: error {msg:?} should say {want:?} on one line"
+                    ));
+                }
+            }
+        }
+        let out = sb.helm4(&["show-chart", common::path_str(path)]);
+        if out.success() {
+            failures.push(format!(
+                "{case}: Helm 4 loads it, so refusing it is wrong:\n{out}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+trait TakeBytes: std::io::Read + Sized {
+    fn take_bytes(self, n: u64) -> std::io::Take<Self> {
+        self.take(n)
+    }
+}
+impl<R: std::io::Read> TakeBytes for R {}
