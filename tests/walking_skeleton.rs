@@ -126,6 +126,12 @@ fn lab_chain_helm4_push_helm3_pull() {
 
     let manifests = helm3_pull_and_template(&sb, &format!("{ns}/mychart"), "0.1.0");
     assert_seed_rendered(&manifests);
+
+    // skopeo reaches the TLS registry through the lab CA and the password:
+    // the only complaint left is the missing manifest.
+    let missing = sb.skopeo_raw(&format!("{}/none/such:1", lab.registry_tls), false);
+    missing.assert_fail();
+    assert!(missing.stderr.contains("manifest unknown"), "{missing}");
 }
 
 #[test]
@@ -180,6 +186,27 @@ fn login_then_push_then_pull_with_helm_3_and_helm_4() {
             .contains(&format!("sha256:{digest}")),
         "{resolved}"
     );
+
+    // The config blob is byte for byte the one Helm 4 pushes for the same chart.
+    let ours = sb.skopeo_raw(&format!("{}/{ns}/mychart:0.1.0", lab.registry), true);
+    let tgz4 = sb.helm4(&[
+        "package",
+        path_str(&chart),
+        path_str(&sb.root().join("dist4")),
+    ]);
+    let ns4 = common::unique_name("helm4");
+    sb.helm4(&[
+        "push",
+        tgz4.assert_ok().stdout.trim(),
+        &format!("oci://{}/{ns4}", lab.registry),
+        "--plain-http",
+        "--creds",
+        path_str(&sb.registry_config()),
+    ])
+    .assert_ok();
+    let theirs = sb.skopeo_raw(&format!("{}/{ns4}/mychart:0.1.0", lab.registry), true);
+    assert_eq!(ours.assert_ok().stdout, theirs.assert_ok().stdout);
+    assert!(ours.stdout.starts_with("{\"name\":\"mychart\""), "{ours}");
 
     let manifests =
         helm3_pull_and_template(&sb, &format!("{}/{ns}/mychart", lab.registry), "0.1.0");
@@ -253,7 +280,7 @@ fn wrong_secret_key_fails_with_one_line_and_leaves_registry_config_alone() {
 }
 
 #[test]
-fn access_log_lines_parse() {
+fn harness_helpers() {
     let line = r#"127.0.0.1 - - [24/Nov/2026:09:15:23 +0000] "PUT /v2/charts/mychart/manifests/0.1.0 HTTP/1.1" 201 0 "" "helm/3.10.1""#;
     assert_eq!(
         common::parse_access_line(line),
@@ -267,6 +294,12 @@ fn access_log_lines_parse() {
         common::parse_access_line("time=\"x\" level=info msg=\"listening\""),
         None
     );
+    assert_eq!(
+        common::base64_encode(b"AWS:123456789012-auth-token"),
+        "QVdTOjEyMzQ1Njc4OTAxMi1hdXRoLXRva2Vu"
+    );
+    assert_eq!(common::base64_encode(b"ab"), "YWI=");
+    assert_eq!(common::base64_encode(b"a"), "YQ==");
     let a = common::unique_name("charts");
     assert_ne!(a, common::unique_name("charts"));
     assert!(a

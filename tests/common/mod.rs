@@ -466,6 +466,44 @@ impl Sandbox {
             .args(args))
     }
 
+    /// skopeo's view of `HOST:PORT/REPO:TAG` on a lab registry: the raw
+    /// manifest, or with `config` the raw config blob. Logs in as AWS with the
+    /// lab password; the TLS registry is verified with the lab CA.
+    pub fn skopeo_raw(&self, reference: &str, config: bool) -> Output {
+        let lab = self.lab;
+        let mut cmd = self.command(&lab.skopeo);
+        cmd.args(["inspect", "--raw"]);
+        if config {
+            cmd.arg("--config");
+        }
+        if reference.starts_with(&format!("{}/", lab.registry_tls)) {
+            // skopeo's --cert-dir wants the CA as *.crt in a directory.
+            let certs = self.root().join("skopeo-certs");
+            copy_tree(&lab.ca_file, &certs.join("ca.crt"));
+            cmd.arg("--cert-dir").arg(certs);
+        } else {
+            // For skopeo this also allows plain HTTP.
+            cmd.arg("--tls-verify=false");
+        }
+        // An auth file of its own, not --creds: command lines end up in test logs.
+        let auth = self.root().join("skopeo-auth.json");
+        if !auth.exists() {
+            let token = base64_encode(format!("AWS:{}", lab.registry_password).as_bytes());
+            let entry = format!("{{\"auth\":\"{token}\"}}");
+            write(
+                &auth,
+                &format!(
+                    "{{\"auths\":{{\"{}\":{entry},\"{}\":{entry}}}}}",
+                    lab.registry, lab.registry_tls
+                ),
+            );
+        }
+        cmd.arg("--authfile")
+            .arg(&auth)
+            .arg(format!("docker://{reference}"));
+        run(&mut cmd)
+    }
+
     /// Installs both plugins from a staged copy of the repository's plugin
     /// files, with `bin/helm-ecr` linked to the binary cargo built.
     pub fn install_plugins(&self) {
@@ -561,6 +599,10 @@ pub fn copy_tree(from: &Path, to: &Path) {
             copy_tree(&entry.path(), &to.join(entry.file_name()));
         }
     } else {
+        if let Some(parent) = to.parent() {
+            fs::create_dir_all(parent)
+                .unwrap_or_else(|e| panic!("create {}: {e}", parent.display()));
+        }
         fs::copy(from, to)
             .unwrap_or_else(|e| panic!("copy {} -> {}: {e}", from.display(), to.display()));
     }
@@ -576,6 +618,28 @@ pub fn write(path: &Path, contents: &str) {
 pub fn path_str(path: &Path) -> &str {
     path.to_str()
         .unwrap_or_else(|| panic!("non-UTF-8 path {}", path.display()))
+}
+
+/// Standard base64 with padding (std has none; the harness takes no crates).
+pub fn base64_encode(data: &[u8]) -> String {
+    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(TABLE[(n >> (18 - 6 * i)) as usize & 63] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 // ------------------------------------------------------------------ registry access logs
