@@ -144,6 +144,33 @@ impl Session {
         Session::with_env(options, region_hint, http, Env::from_process())
     }
 
+    /// For an ECR registry host: its region wins, and a `-fips` or
+    /// dual-stack host name selects the matching API endpoint too.
+    pub fn for_ecr_host(
+        options: &AwsOptions,
+        host: &EcrHost,
+        http: crate::http::Http,
+    ) -> Result<Session, Error> {
+        let mut s = Session::new(options, Some(&host.region), http)?;
+        s.follow_host(host)?;
+        Ok(s)
+    }
+
+    /// A configured endpoint still wins: the lab and proxies rely on it.
+    fn follow_host(&mut self, host: &EcrHost) -> Result<(), Error> {
+        if (host.fips && !self.variant.fips) || (host.dualstack && !self.variant.dualstack) {
+            let section = self.profiles.profile(&self.profile_name);
+            let configured =
+                endpoint::configured_endpoint(Service::Ecr, &self.env, &self.profiles, section);
+            if configured.is_none() {
+                self.variant.fips |= host.fips;
+                self.variant.dualstack |= host.dualstack;
+                self.ecr_endpoint = endpoint::ecr_api_url(&self.region, self.variant)?;
+            }
+        }
+        Ok(())
+    }
+
     /// As [`Session::new`], with the environment given (tests).
     pub fn with_env(
         options: &AwsOptions,
@@ -245,7 +272,7 @@ impl Session {
         };
         let c = credentials::resolve(&ctx, &self.source)?;
         self.debug(&format!(
-            "credentials from {} (key id {})",
+            "credentials: {}; key id {}",
             self.identity_description(),
             c.access_key_id
         ));
@@ -415,5 +442,74 @@ impl Session {
             ))),
             Err(e) => Err(e.error),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(pairs: &[(&str, &str)], hint: Option<&str>) -> Result<Session, Error> {
+        let mut env: Vec<(&str, &str)> = vec![("HOME", "/nonexistent-helm-ecr-home")];
+        env.extend_from_slice(pairs);
+        let http = crate::http::Http::new(crate::http::HttpOptions::default()).unwrap();
+        Session::with_env(&AwsOptions::default(), hint, http, Env::from_pairs(env))
+    }
+
+    #[test]
+    fn region_hint_wins_and_fips_hosts_pick_the_fips_api() {
+        let mut s = session(&[("AWS_REGION", "us-east-1")], Some("us-gov-west-1")).unwrap();
+        assert_eq!(s.region, "us-gov-west-1");
+        assert_eq!(
+            s.ecr_endpoint(),
+            "https://api.ecr.us-gov-west-1.amazonaws.com"
+        );
+        let host = parse_ecr_host("123456789012.dkr.ecr-fips.us-gov-west-1.amazonaws.com").unwrap();
+        s.follow_host(&host).unwrap();
+        assert_eq!(
+            s.ecr_endpoint(),
+            "https://ecr-fips.us-gov-west-1.amazonaws.com"
+        );
+        let mut s = session(
+            &[("AWS_ENDPOINT_URL_ECR", "http://127.0.0.1:1")],
+            Some("us-east-1"),
+        )
+        .unwrap();
+        s.follow_host(&host).unwrap();
+        assert_eq!(s.ecr_endpoint(), "http://127.0.0.1:1");
+    }
+
+    #[test]
+    fn session_errors_are_clear() {
+        let e = session(&[], None).unwrap_err();
+        assert!(e.0.contains("no AWS region"), "{e}");
+        let e = session(&[("AWS_REGION", "us east 1")], None).unwrap_err();
+        assert!(e.0.contains("invalid AWS region"), "{e}");
+        let e = session(
+            &[
+                ("AWS_REGION", "us-east-1"),
+                ("AWS_ENDPOINT_URL", "http://x"),
+                ("AWS_USE_FIPS_ENDPOINT", "true"),
+            ],
+            None,
+        )
+        .unwrap_err();
+        assert!(e.0.contains("cannot be combined with FIPS"), "{e}");
+    }
+
+    #[test]
+    fn debug_output_has_no_secrets() {
+        let s = session(
+            &[
+                ("AWS_REGION", "us-east-1"),
+                ("AWS_ACCESS_KEY_ID", "AKIAX"),
+                ("AWS_SECRET_ACCESS_KEY", "TOPSECRET"),
+            ],
+            None,
+        )
+        .unwrap();
+        let c = s.credentials().unwrap();
+        let all = format!("{s:?} {c:?}");
+        assert!(all.contains("AKIAX") && !all.contains("TOPSECRET"), "{all}");
     }
 }
