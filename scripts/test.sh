@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # THE test command (README and CI): brings the lab up (installing what it
 # needs), then runs cargo fmt --check, clippy with -D warnings, and every test
-# (unit and integration) against the lab. Stops the lab at the end if this run
-# started it and no other run is still using it. Exit status 1 if any step
+# (unit and integration) against the lab. Stops the lab at the end if a test
+# or demo run started it and no other such run still uses it (a lab started
+# by hand with scripts/lab.sh up is left running). Exit status 1 if any step
 # failed; every step runs regardless, so one run shows all failures.
 set -uo pipefail
 

@@ -1,14 +1,16 @@
 # shellcheck shell=bash
 # Sourced by scripts/test.sh and scripts/demo.sh: use the lab for the length of
-# this shell, and stop it at the end only if this shell started it and no other
-# user still holds it.
+# this shell. At the end the lab is stopped if a session started it (never one
+# a person started by hand with scripts/lab.sh up) and no other session still
+# uses it: the last session out stops it.
 #
 #   lab_session_start   brings the lab up and exports its LAB_* variables
 #   lab_session_end     (run it from an EXIT trap)
 #
-# Each user holds a shared flock on $LAB_DIR/users.lock (fd 7) while it runs;
-# the starter stops the lab only if it can then take that lock exclusively.
-# lab.sh records $HELM_ECR_LAB_OWNER in run/owner when it starts a fresh lab.
+# Each session holds a shared flock on $LAB_DIR/users.lock (fd 7) while it
+# runs; at the end it stops the lab only if it can take that lock exclusively.
+# lab.sh records $HELM_ECR_LAB_OWNER in run/owner when it starts a fresh lab,
+# so run/owner exists exactly when a session started the running lab.
 
 lab_session_start() {
   local repo envfile
@@ -26,11 +28,11 @@ lab_session_start() {
 lab_session_end() {
   [ -n "${LAB_SESSION_DIR:-}" ] || return 0
   flock -u 7
-  if [ "$(cat "$LAB_SESSION_DIR/run/owner" 2>/dev/null)" = "$HELM_ECR_LAB_OWNER" ]; then
+  if [ -s "$LAB_SESSION_DIR/run/owner" ]; then
     if flock -xn 7; then
       bash "$LAB_SESSION_REPO/scripts/lab.sh" down
     else
-      echo "lab: left up: another run is still using it" >&2
+      echo "lab: left up: another session still uses it and will stop it" >&2
     fi
   fi
   exec 7>&-
