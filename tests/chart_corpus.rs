@@ -332,15 +332,11 @@ fn good_corpus() -> Vec<(&'static str, &'static str, Build)> {
             put(
                 d,
                 "Chart.yaml",
-                b"\xEF\xBB\xBFapiVersion: v2\nname: bom\nversion: 1.0.0\n".to_vec(),
+                b"\xEF\xBB\xBFapiVersion: v2\nname: bom\nversion: 1.0.0\n",
             );
-            put(d, "values.yaml", b"\xEF\xBB\xBFkey: value\n".to_vec());
-            put(
-                d,
-                "templates/bom.yaml",
-                b"\xEF\xBB\xBFkind: ConfigMap\n".to_vec(),
-            );
-            put(d, "files/only-bom.txt", b"\xEF\xBB\xBF".to_vec());
+            put(d, "values.yaml", b"\xEF\xBB\xBFkey: value\n");
+            put(d, "templates/bom.yaml", b"\xEF\xBB\xBFkind: ConfigMap\n");
+            put(d, "files/only-bom.txt", b"\xEF\xBB\xBF");
         }),
     ));
     v.push((
@@ -682,8 +678,10 @@ fn corpus_matches_helm4_and_helm3_where_they_agree() {
 }
 
 /// (case, builder, what our error must say, whether Helm 4 must also refuse it)
-fn bad_corpus() -> Vec<(&'static str, Box<dyn Fn(&Path)>, &'static str, bool)> {
-    let mut v: Vec<(&'static str, Box<dyn Fn(&Path)>, &'static str, bool)> = Vec::new();
+type BadCase = (&'static str, Box<dyn Fn(&Path)>, &'static str, bool);
+
+fn bad_corpus() -> Vec<BadCase> {
+    let mut v: Vec<BadCase> = Vec::new();
     v.push((
         "no-chart-yaml",
         Box::new(|d| put(d, "values.yaml", "a: 1\n")),

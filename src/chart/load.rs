@@ -33,6 +33,10 @@ pub enum Data {
 }
 
 impl Data {
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     pub fn len(&self) -> u64 {
         match self {
             Data::Mem(b) => b.len() as u64,

@@ -726,13 +726,10 @@ impl Lock {
         };
         for (key, v) in entries(&doc, "the document").map_err(err)? {
             match field(&key, &["generated", "digest", "dependencies"]) {
-                Some("generated") => {
-                    if !is_null(&v) {
-                        let s = scalar_string(&v).unwrap_or_default();
-                        lock.generated = normalize_time(&s).ok_or_else(|| {
-                            err(format!("generated {s:?} is not an RFC 3339 time"))
-                        })?;
-                    }
+                Some("generated") if !is_null(&v) => {
+                    let s = scalar_string(&v).unwrap_or_default();
+                    lock.generated = normalize_time(&s)
+                        .ok_or_else(|| err(format!("generated {s:?} is not an RFC 3339 time")))?;
                 }
                 Some("digest") => set_string(&mut lock.digest, &v, "digest").map_err(err)?,
                 Some("dependencies") => {
@@ -769,10 +766,10 @@ fn normalize_time(s: &str) -> Option<String> {
     }
     let digits =
         |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
-    if !(digits(0..4) && b[4] == b'-' && digits(5..7) && b[7] == b'-' && digits(8..10))
-        || !matches!(b[10], b'T' | b't')
-        || !(digits(11..13) && b[13] == b':' && digits(14..16) && b[16] == b':' && digits(17..19))
-    {
+    let date_ok = digits(0..4) && b[4] == b'-' && digits(5..7) && b[7] == b'-' && digits(8..10);
+    let time_ok =
+        digits(11..13) && b[13] == b':' && digits(14..16) && b[16] == b':' && digits(17..19);
+    if !date_ok || !matches!(b[10], b'T' | b't') || !time_ok {
         return None;
     }
     let mut i = 19;
