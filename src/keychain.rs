@@ -53,11 +53,23 @@ impl EcrKeychain {
         }
     }
 
-    /// The AWS session for `host`: an ECR host name's region wins over the
-    /// flags and environment.
+    /// The AWS session for `host`: an ECR host name's region (and its FIPS
+    /// or dual-stack form) wins over the flags and environment.
     pub fn session_for(&self, host: &str) -> Result<Arc<Session>, String> {
-        let hint = aws::parse_ecr_host(host).map(|h| h.region);
-        self.session(hint.as_deref())
+        let Some(ecr) = aws::parse_ecr_host(host) else {
+            return self.session(None);
+        };
+        let key = format!("{}|{}|{}", ecr.region, ecr.fips, ecr.dualstack);
+        let mut sessions = lock(&self.sessions);
+        if let Some(s) = sessions.get(&key) {
+            return Ok(Arc::clone(s));
+        }
+        let session = Arc::new(
+            Session::for_ecr_host(&self.aws, &ecr, self.aws_http.clone())
+                .map_err(|e| e.to_string())?,
+        );
+        sessions.insert(key, Arc::clone(&session));
+        Ok(session)
     }
 
     /// The AWS session for the region the user chose (or `region_hint`).
@@ -100,10 +112,20 @@ impl EcrKeychain {
 
     fn fetch(&self, host: &str) -> Result<Credential, String> {
         let session = self.session_for(host)?;
-        let token = session
-            .fetch_token(self.registry_id_for(host).as_deref())
-            .map_err(|e| e.to_string())?;
-        Ok(credential(&token))
+        let token = if aws::is_ecr_public_host(host) {
+            session.fetch_public_token()
+        } else {
+            session.fetch_token(self.registry_id_for(host).as_deref())
+        };
+        Ok(credential(&token.map_err(|e| e.to_string())?))
+    }
+
+    fn cached(&self, session: &Session, host: &str) -> Option<AuthToken> {
+        if aws::is_ecr_public_host(host) {
+            session.cached_public_token()
+        } else {
+            session.cached_token(self.registry_id_for(host).as_deref())
+        }
     }
 }
 
@@ -114,8 +136,7 @@ impl Keychain for EcrKeychain {
             return Ok(Some(cred.clone()));
         }
         let session = self.session_for(registry)?;
-        let id = self.registry_id_for(registry);
-        let (cred, source) = if let Some(token) = session.cached_token(id.as_deref()) {
+        let (cred, source) = if let Some(token) = self.cached(&session, registry) {
             (credential(&token), Source::TokenCache)
         } else if let Some(auth) =
             crate::helm::get_credentials(&self.registry_config, registry).map_err(|e| e.to_string())?

@@ -38,6 +38,24 @@ pub struct Args {
     /// (VPC endpoint, proxy), or the default registry of another account.
     #[arg(long, value_name = "ACCOUNT")]
     pub registry_id: Option<String>,
+    /// Create the ECR repository when the registry says it does not exist.
+    #[arg(long)]
+    pub create_repository: bool,
+    /// With --create-repository: MUTABLE or IMMUTABLE tags.
+    #[arg(long, value_name = "MUTABILITY", requires = "create_repository")]
+    pub image_tag_mutability: Option<String>,
+    /// With --create-repository: scan images on push.
+    #[arg(long, requires = "create_repository")]
+    pub scan_on_push: bool,
+    /// With --create-repository: encrypt with this KMS key (id, ARN or alias).
+    #[arg(long, value_name = "KEY", requires = "create_repository")]
+    pub kms_key: Option<String>,
+    /// With --create-repository: resource tags, KEY=VALUE (repeatable).
+    #[arg(long = "tags", value_name = "KEY=VALUE", value_parser = parse_tag, requires = "create_repository")]
+    pub tags: Vec<(String, String)>,
+    /// After the push, print what ECR's DescribeImages says of the chart.
+    #[arg(long)]
+    pub describe: bool,
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -72,6 +90,8 @@ struct Outcome {
     size: Option<u64>,
     status: Option<PushStatus>,
     error: Option<String>,
+    /// `--describe`: what ECR says of the pushed image.
+    description: Option<String>,
 }
 
 /// Runs the command; returns the exit status.
@@ -116,8 +136,11 @@ pub fn run(args: Args) -> i32 {
         let handles: Vec<_> = charts
             .iter()
             .map(|chart| {
-                let (client, remote, overrides, args) = (&client, &remote, &overrides, &args);
-                scope.spawn(move || push_one(chart, remote, client, overrides, created, args))
+                let (client, keychain, remote, overrides, args) =
+                    (&client, &*keychain, &remote, &overrides, &args);
+                scope.spawn(move || {
+                    push_one(chart, remote, client, keychain, overrides, created, args)
+                })
             })
             .collect();
         handles
@@ -140,6 +163,7 @@ fn push_one(
     chart_arg: &str,
     remote: &Remote,
     client: &oci::Client,
+    keychain: &EcrKeychain,
     overrides: &Overrides,
     created: Option<&str>,
     args: &Args,
@@ -162,7 +186,14 @@ fn push_one(
     out.name = Some(packaged.metadata.name.clone());
     out.version = Some(packaged.metadata.version.clone());
     out.size = Some(packaged.size);
-    let reference = remote.reference(&packaged.metadata.name, &packaged.metadata.version);
+    let reference = match remote.try_reference(&packaged.metadata.name, &packaged.metadata.version)
+    {
+        Ok(r) => r,
+        Err(e) => {
+            out.error = Some(e.to_string());
+            return out;
+        }
+    };
     out.reference = Some(reference.to_string());
     let artifact = match crate::artifact::build(&packaged, created) {
         Ok(a) => a,
@@ -172,11 +203,110 @@ fn push_one(
         }
     };
     out.digest = Some(artifact.manifest_digest.clone());
-    match client.push(&reference, &artifact, args.dry_run) {
+    let mut result = client.push(&reference, &artifact, args.dry_run);
+    if args.create_repository && !args.dry_run {
+        if let Err(e) = &result {
+            if e.kind() == oci::ErrorKind::NameUnknown {
+                result = create_repository(keychain, &reference, args)
+                    .map_err(|msg| oci::Error::new(msg))
+                    .and_then(|()| client.push(&reference, &artifact, false));
+            }
+        }
+    }
+    match result {
         Ok(status) => out.status = Some(status),
-        Err(e) => out.error = Some(e.to_string()),
+        Err(e) => {
+            out.error = Some(advice(&e, &reference, keychain));
+            return out;
+        }
+    }
+    if args.describe && !args.dry_run {
+        match describe(keychain, &reference) {
+            Ok(text) => out.description = Some(text),
+            Err(e) => out.error = Some(format!("pushed, but DescribeImages failed: {e}")),
+        }
     }
     out
+}
+
+/// ECR's registry answers, turned into what to do about them.
+fn advice(e: &oci::Error, reference: &oci::Reference, keychain: &EcrKeychain) -> String {
+    let repo = &reference.repository;
+    let region = keychain
+        .session_for(&reference.registry)
+        .map(|s| s.region.clone())
+        .unwrap_or_else(|_| "REGION".into());
+    match e.kind() {
+        oci::ErrorKind::NameUnknown => format!(
+            "repository {repo} does not exist in {}: pass --create-repository, or run `aws ecr create-repository --repository-name {repo} --region {region}`",
+            reference.registry
+        ),
+        oci::ErrorKind::TagImmutable => format!(
+            "tag {} already exists in {repo} with other content and the repository's tags are immutable: bump the chart version",
+            reference.tag
+        ),
+        oci::ErrorKind::Denied => format!(
+            "{}; the identity likely lacks ecr:InitiateLayerUpload, ecr:UploadLayerPart, ecr:CompleteLayerUpload, ecr:PutImage or ecr:BatchCheckLayerAvailability on {repo}",
+            e.message()
+        ),
+        _ => e.to_string(),
+    }
+}
+
+fn create_repository(
+    keychain: &EcrKeychain,
+    reference: &oci::Reference,
+    args: &Args,
+) -> Result<(), String> {
+    let session = keychain.session_for(&reference.registry)?;
+    let options = crate::aws::CreateRepositoryOptions {
+        registry_id: crate::aws::parse_ecr_host(&reference.registry)
+            .map(|h| h.account)
+            .or_else(|| args.registry_id.clone()),
+        image_tag_mutability: args.image_tag_mutability.clone(),
+        scan_on_push: args.scan_on_push.then_some(true),
+        encryption_type: None,
+        kms_key: args.kms_key.clone(),
+        tags: args.tags.clone(),
+    };
+    session
+        .create_repository(&reference.repository, &options)
+        .map(|_| ())
+        .map_err(|e| format!("creating repository {}: {e}", reference.repository))
+}
+
+/// `aws ecr describe-images`-style lines for the pushed tag.
+fn describe(keychain: &EcrKeychain, reference: &oci::Reference) -> Result<String, String> {
+    let session = keychain.session_for(&reference.registry)?;
+    let registry_id = crate::aws::parse_ecr_host(&reference.registry).map(|h| h.account);
+    let detail = session
+        .describe_images_in(registry_id.as_deref(), &reference.repository, &reference.tag)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("ECR has no image tagged {}", reference.tag))?;
+    Ok(describe_lines(&detail))
+}
+
+fn describe_lines(d: &crate::aws::ImageDetail) -> String {
+    let mut lines = Vec::new();
+    let mut field = |k: &str, v: Option<String>| {
+        if let Some(v) = v {
+            lines.push(format!("{k}: {v}"));
+        }
+    };
+    field("Repository", d.repository_name.clone());
+    field("Tags", Some(d.image_tags.join(", ")).filter(|t| !t.is_empty()));
+    field("Size", d.image_size_in_bytes.map(|n| n.to_string()));
+    field("Pushed at", d.image_pushed_at.map(crate::clock::rfc3339_system));
+    field("Manifest media type", d.image_manifest_media_type.clone());
+    field("Artifact media type", d.artifact_media_type.clone());
+    lines.join("\n")
+}
+
+fn parse_tag(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("{s}: a tag is KEY=VALUE")),
+    }
 }
 
 /// The charts, and the one `oci://` remote if any (it may come anywhere).
@@ -231,7 +361,10 @@ fn report(outcomes: &[Outcome], format: OutputFormat) -> i32 {
                         PushStatus::Unchanged => "Unchanged",
                         PushStatus::DryRun => "Would push",
                     };
-                    format!("{verb}: {r}\nDigest: {d}")
+                    match &o.description {
+                        Some(desc) => format!("{verb}: {r}\nDigest: {d}\n{desc}"),
+                        None => format!("{verb}: {r}\nDigest: {d}"),
+                    }
                 }
                 _ => continue,
             },
