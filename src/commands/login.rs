@@ -506,6 +506,33 @@ mod tests {
     }
 
     #[test]
+    fn ecr_host_names_carry_region_and_account_and_public_is_us_east_1() {
+        let t = plan(
+            &s(&[
+                "https://123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/chart",
+                "public.ecr.aws",
+            ]),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            t[0].host.as_deref(),
+            Some("123456789012.dkr.ecr.eu-west-1.amazonaws.com")
+        );
+        assert_eq!(t[0].region_hint.as_deref(), Some("eu-west-1"));
+        assert_eq!(t[0].registry_id.as_deref(), Some("123456789012"));
+        assert!(!t[0].public);
+        assert!(t[1].public);
+        assert_eq!(t[1].region_hint.as_deref(), Some("us-east-1"));
+        // The account is in the name: --registry-id there is a mistake.
+        assert!(plan(
+            &s(&["123456789012.dkr.ecr.eu-west-1.amazonaws.com"]),
+            &s(&["1"])
+        )
+        .is_err());
+    }
+
+    #[test]
     fn expiry_says_how_long_is_left() {
         let now = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
         let token = AuthToken {
