@@ -101,12 +101,12 @@ fn get(server_url: &str) -> (i32, String) {
         .or(settings.registry_id.clone());
     let result = (|| -> Result<aws::AuthToken, String> {
         let http = crate::http::Http::new(crate::cli::CommonArgs::default().aws_http_options())?;
-        let hint = if public {
-            Some("us-east-1")
-        } else {
-            ecr.as_ref().map(|e| e.region.as_str())
-        };
-        let session = Session::new(&options, hint, http).map_err(|e| e.to_string())?;
+        let session = match (&ecr, public) {
+            (Some(host), false) => Session::for_ecr_host(&options, host, http),
+            (_, true) => Session::new(&options, Some("us-east-1"), http),
+            (None, false) => Session::new(&options, None, http),
+        }
+        .map_err(|e| e.to_string())?;
         let token = if public {
             match session.cached_public_token() {
                 Some(t) => Ok(t),

@@ -77,6 +77,9 @@ struct Target {
     registry_id: Option<String>,
     /// ECR Public (`public.ecr.aws`): its own API, always in us-east-1.
     public: bool,
+    /// A `-fips` / dual-stack ECR host name selects that API endpoint too.
+    fips: bool,
+    dualstack: bool,
 }
 
 /// Which registries, in which regions, for which accounts.
@@ -88,6 +91,8 @@ fn plan(registries: &[String], registry_ids: &[String]) -> Result<Vec<Target>, S
                 region_hint: None,
                 registry_id: None,
                 public: false,
+                fips: false,
+                dualstack: false,
             }]);
         }
         return Ok(dedup(registry_ids.iter().map(|id| Target {
@@ -95,6 +100,8 @@ fn plan(registries: &[String], registry_ids: &[String]) -> Result<Vec<Target>, S
             region_hint: None,
             registry_id: Some(id.clone()),
             public: false,
+            fips: false,
+            dualstack: false,
         })));
     }
     let mut targets = Vec::new();
@@ -112,6 +119,8 @@ fn plan(registries: &[String], registry_ids: &[String]) -> Result<Vec<Target>, S
                 region_hint: Some(PUBLIC_REGION.into()),
                 registry_id: None,
                 public: true,
+                fips: false,
+                dualstack: false,
             });
         } else if let Some(ecr) = aws::parse_ecr_host(&host) {
             targets.push(Target {
@@ -119,6 +128,8 @@ fn plan(registries: &[String], registry_ids: &[String]) -> Result<Vec<Target>, S
                 region_hint: Some(ecr.region),
                 registry_id: Some(ecr.account),
                 public: false,
+                fips: ecr.fips,
+                dualstack: ecr.dualstack,
             });
         } else {
             other_hosts += 1;
@@ -127,6 +138,8 @@ fn plan(registries: &[String], registry_ids: &[String]) -> Result<Vec<Target>, S
                 region_hint: None,
                 registry_id: None,
                 public: false,
+                fips: false,
+                dualstack: false,
             });
         }
     }
@@ -173,6 +186,9 @@ fn token_key(t: &Target) -> TokenKey {
 /// The region each region key resolved to (`None` key: --region/env/profile).
 type Regions = BTreeMap<Option<String>, String>;
 
+/// Targets sharing one AWS session: (region hint, FIPS, dual-stack).
+type RegionKey = (Option<String>, bool, bool);
+
 /// One region's resolved name and its tokens by registry id.
 type RegionTokens = (String, Vec<((Option<String>, bool), AuthToken)>);
 
@@ -180,9 +196,10 @@ type RegionTokens = (String, Vec<((Option<String>, bool), AuthToken)>);
 /// parallel, each region's credentials resolved once. Returns the resolved
 /// region of each region key, too (for the helper's settings).
 fn fetch_tokens(targets: &[Target], common: &CommonArgs) -> Result<(Tokens, Regions), Vec<String>> {
-    let mut by_region: BTreeMap<Option<String>, Vec<(Option<String>, bool)>> = BTreeMap::new();
+    let mut by_region: BTreeMap<RegionKey, Vec<(Option<String>, bool)>> = BTreeMap::new();
     for t in targets {
-        let ids = by_region.entry(t.region_hint.clone()).or_default();
+        let key = (t.region_hint.clone(), t.fips, t.dualstack);
+        let ids = by_region.entry(key).or_default();
         let id = (t.registry_id.clone(), t.public);
         if !ids.contains(&id) {
             ids.push(id);
@@ -194,11 +211,10 @@ fn fetch_tokens(targets: &[Target], common: &CommonArgs) -> Result<(Tokens, Regi
     let results: Vec<(Option<String>, RegionResult)> = std::thread::scope(|scope| {
         let handles: Vec<_> = by_region
             .iter()
-            .map(|(hint, ids)| {
+            .map(|(key, ids)| {
                 let (options, http) = (&options, &http);
-                let handle =
-                    scope.spawn(move || fetch_region(options, hint.as_deref(), ids, http.clone()));
-                (hint.clone(), handle)
+                let handle = scope.spawn(move || fetch_region(options, key, ids, http.clone()));
+                (key.0.clone(), handle)
             })
             .collect();
         handles
@@ -234,11 +250,23 @@ fn fetch_tokens(targets: &[Target], common: &CommonArgs) -> Result<(Tokens, Regi
 
 fn fetch_region(
     options: &AwsOptions,
-    hint: Option<&str>,
+    key: &RegionKey,
     ids: &[(Option<String>, bool)],
     http: crate::http::Http,
 ) -> Result<RegionTokens, String> {
-    let session = Session::new(options, hint, http).map_err(|e| e.to_string())?;
+    let session = match key {
+        (Some(region), fips, dualstack) if *fips || *dualstack => {
+            let host = aws::EcrHost {
+                account: String::new(),
+                region: region.clone(),
+                fips: *fips,
+                dualstack: *dualstack,
+            };
+            Session::for_ecr_host(options, &host, http)
+        }
+        (hint, _, _) => Session::new(options, hint.as_deref(), http),
+    }
+    .map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     for (id, public) in ids {
         let token = if *public {
@@ -481,7 +509,9 @@ mod tests {
                 host: None,
                 region_hint: None,
                 registry_id: None,
-                public: false
+                public: false,
+                fips: false,
+                dualstack: false
             }]
         );
         let t = plan(&[], &s(&["111", "222", "111"])).unwrap();
