@@ -13,7 +13,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 #[derive(clap::Args, Debug)]
-#[command(after_help = PUSH_EXAMPLES)]
+#[command(
+    override_usage = "helm ecr-push [OPTIONS] CHART... [oci://HOST[:PORT]/NAMESPACE]",
+    after_help = PUSH_EXAMPLES
+)]
 pub struct Args {
     /// Chart directories or .tgz archives, and at most one oci:// remote
     /// (default remote: your account's ECR registry, repository = chart name).
@@ -71,7 +74,7 @@ Environment:
   AWS_SESSION_TOKEN, AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE, AWS_CA_BUNDLE,
   AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL, HTTPS_PROXY, NO_PROXY, SOURCE_DATE_EPOCH,
   HELM_REGISTRY_CONFIG, HELM_ECR_TOKEN_CACHE_DIR, HELM_ECR_NO_TOKEN_CACHE=1,
-  HELM_ECR_RETRY_SCALE";
+  HELM_ECR_RETRY_SCALE, HELM_ECR_TIMEOUT_SCALE, HELM_DEBUG (helm --debug)";
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OutputFormat {
