@@ -6,7 +6,7 @@
 //! If the registry refuses what we sent, fetch a fresh ECR token once.
 //! Every target is taken to be ECR, so there is never a challenge round trip.
 
-use crate::aws::{self, AwsOptions, AuthToken, Session};
+use crate::aws::{self, AuthToken, AwsOptions, Session};
 use crate::http::Http;
 use crate::oci::{Credential, Keychain};
 use std::collections::HashMap;
@@ -138,8 +138,8 @@ impl Keychain for EcrKeychain {
         let session = self.session_for(registry)?;
         let (cred, source) = if let Some(token) = self.cached(&session, registry) {
             (credential(&token), Source::TokenCache)
-        } else if let Some(auth) =
-            crate::helm::get_credentials(&self.registry_config, registry).map_err(|e| e.to_string())?
+        } else if let Some(auth) = crate::helm::get_credentials(&self.registry_config, registry)
+            .map_err(|e| e.to_string())?
         {
             (
                 Credential {

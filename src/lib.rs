@@ -10,8 +10,8 @@
 pub mod artifact;
 pub mod aws;
 pub mod chart;
-pub mod clock;
 pub mod cli;
+pub mod clock;
 pub mod commands;
 pub mod helm;
 pub mod http;

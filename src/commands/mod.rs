@@ -1,3 +1,3 @@
+pub mod credential_helper;
 pub mod login;
 pub mod push;
-pub mod credential_helper;

@@ -211,7 +211,7 @@ fn push_one(
         if let Err(e) = &result {
             if e.kind() == oci::ErrorKind::NameUnknown {
                 result = create_repository(keychain, &reference, args)
-                    .map_err(|msg| oci::Error::new(msg))
+                    .map_err(oci::Error::new)
                     .and_then(|()| client.push(&reference, &artifact, false));
             }
         }
@@ -283,7 +283,11 @@ fn describe(keychain: &EcrKeychain, reference: &oci::Reference) -> Result<String
     let session = keychain.session_for(&reference.registry)?;
     let registry_id = crate::aws::parse_ecr_host(&reference.registry).map(|h| h.account);
     let detail = session
-        .describe_images_in(registry_id.as_deref(), &reference.repository, &reference.tag)
+        .describe_images_in(
+            registry_id.as_deref(),
+            &reference.repository,
+            &reference.tag,
+        )
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("ECR has no image tagged {}", reference.tag))?;
     Ok(describe_lines(&detail))
@@ -297,9 +301,15 @@ fn describe_lines(d: &crate::aws::ImageDetail) -> String {
         }
     };
     field("Repository", d.repository_name.clone());
-    field("Tags", Some(d.image_tags.join(", ")).filter(|t| !t.is_empty()));
+    field(
+        "Tags",
+        Some(d.image_tags.join(", ")).filter(|t| !t.is_empty()),
+    );
     field("Size", d.image_size_in_bytes.map(|n| n.to_string()));
-    field("Pushed at", d.image_pushed_at.map(crate::clock::rfc3339_system));
+    field(
+        "Pushed at",
+        d.image_pushed_at.map(crate::clock::rfc3339_system),
+    );
     field("Manifest media type", d.image_manifest_media_type.clone());
     field("Artifact media type", d.artifact_media_type.clone());
     lines.join("\n")
