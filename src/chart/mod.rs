@@ -101,15 +101,13 @@ pub fn package_with_mtime(
     destination: Option<&Path>,
     mtime: u64,
 ) -> Result<PackagedChart, Error> {
-    let shown = path.display().to_string();
-    let meta = std::fs::metadata(path)
-        .map_err(|e| Error(format!("{shown}: cannot read the chart: {e}")))?;
+    let meta = std::fs::metadata(path).map_err(|e| Error(format!("cannot read the chart: {e}")))?;
     if meta.is_dir() {
         package_dir(path, overrides, destination, mtime)
     } else {
         if overrides.version.is_some() || overrides.app_version.is_some() {
             return Err(Error(format!(
-                "{shown}: --version and --app-version cannot change a packaged chart (it is pushed byte for byte); pass the chart directory instead"
+                "--version and --app-version cannot change a packaged chart (it is pushed byte for byte); pass the chart directory instead"
             )));
         }
         packaged(path, destination)
@@ -284,9 +282,8 @@ fn public_metadata(m: &metadata::ChartMeta) -> Metadata {
 
 /// A pre-packaged archive: checked as Helm checks it on load, then used as is.
 fn packaged(path: &Path, destination: Option<&Path>) -> Result<PackagedChart, Error> {
-    let shown = path.display().to_string();
     let file =
-        std::fs::File::open(path).map_err(|e| Error(format!("{shown}: cannot read: {e}")))?;
+        std::fs::File::open(path).map_err(|e| Error(format!("cannot read the archive: {e}")))?;
     let mut reader = archive::HashingReader {
         inner: file,
         hasher: <sha2::Sha256 as sha2::Digest>::new(),
@@ -294,10 +291,10 @@ fn packaged(path: &Path, destination: Option<&Path>) -> Result<PackagedChart, Er
     };
     let mut magic = [0u8; 3];
     let got = std::io::Read::read(&mut reader, &mut magic)
-        .map_err(|e| Error(format!("{shown}: cannot read: {e}")))?;
+        .map_err(|e| Error(format!("cannot read the archive: {e}")))?;
     if got < 3 || magic != [0x1F, 0x8B, 0x08] {
         return Err(Error(format!(
-            "{shown} does not appear to be a gzipped chart archive; pass a chart directory or a .tgz from helm package"
+            "this file does not appear to be a gzipped chart archive; pass a chart directory or a .tgz from helm package"
         )));
     }
     let keep = |name: &str| {
@@ -308,12 +305,11 @@ fn packaged(path: &Path, destination: Option<&Path>) -> Result<PackagedChart, Er
         ) || (name.starts_with("charts/") && base.ends_with(".tgz"))
     };
     let chained = std::io::Read::chain(&magic[..], &mut reader);
-    let (files, _) =
-        load::read_archive(chained, &keep).map_err(|e| Error(format!("{shown}: {e}")))?;
-    let chart = load::load_files(files).map_err(|e| Error(format!("{shown}: {e}")))?;
+    let (files, _) = load::read_archive(chained, &keep).map_err(Error)?;
+    let chart = load::load_files(files).map_err(Error)?;
     // Hash the rest of the file too (gzip padding, trailing bytes).
     std::io::copy(&mut reader, &mut std::io::sink())
-        .map_err(|e| Error(format!("{shown}: cannot read: {e}")))?;
+        .map_err(|e| Error(format!("cannot read the archive: {e}")))?;
     let digest = format!(
         "sha256:{}",
         archive::hex(&sha2::Digest::finalize(reader.hasher))

@@ -1,0 +1,29 @@
+//! Package one chart with the library, as `helm package` would, for
+//! scripts/bench-package.sh: `package CHART DEST` prints the archive path
+//! and its digest.
+
+use helm_ecr::chart::{self, Overrides};
+use std::path::Path;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [chart_dir, dest] = args.as_slice() else {
+        eprintln!("usage: package CHART DEST");
+        return ExitCode::from(2);
+    };
+    match chart::package(
+        Path::new(chart_dir),
+        &Overrides::default(),
+        Some(Path::new(dest)),
+    ) {
+        Ok(p) => {
+            println!("{} {}", p.archive.display(), p.digest);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("Error: {chart_dir}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Packaging benchmark (not a test): a large chart (~2,000 files, ~60 MB) is
+# packaged by our library (examples/package.rs, release build) and by
+# helm 3.10.1's `helm package` in the same run; prints the wall-time ratio
+# and both peak memories (from /usr/bin/time -v).
+#
+#   scripts/bench-package.sh            uses $LAB_HELM3, else .lab/env
+#   FILES=2000 FILE_KB=30 RUNS=3 scripts/bench-package.sh
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+FILES=${FILES:-2000}
+FILE_KB=${FILE_KB:-30}
+RUNS=${RUNS:-3}
+
+if [ -z "${LAB_HELM3:-}" ] && [ -f "$REPO/.lab/env" ]; then
+  # shellcheck disable=SC1091
+  source "$REPO/.lab/env"
+fi
+[ -n "${LAB_HELM3:-}" ] || { echo "LAB_HELM3 is not set: run scripts/lab.sh up first" >&2; exit 1; }
+[ -x /usr/bin/time ] || { echo "/usr/bin/time is missing: apt-get install time" >&2; exit 1; }
+
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+
+echo "building the chart: $FILES files of ${FILE_KB} KiB" >&2
+CHART=$WORK/big
+mkdir -p "$CHART/templates" "$CHART/files"
+printf 'apiVersion: v2\nname: big\nversion: 1.0.0\n' >"$CHART/Chart.yaml"
+echo 'replicas: 1' >"$CHART/values.yaml"
+# Distinct text per file that does not compress to nothing: base64 of
+# random bytes, split into FILES pieces spread over 40 directories.
+head -c $((FILES * FILE_KB * 1024 * 3 / 4)) /dev/urandom | base64 -w 76 >"$WORK/all"
+(cd "$WORK" && split -n l/"$FILES" -a 5 -d all piece.)
+i=0
+for f in "$WORK"/piece.*; do
+  d=$CHART/files/d$((i % 40))
+  mkdir -p "$d"
+  mv "$f" "$d/f$i.txt"
+  i=$((i + 1))
+done
+rm -f "$WORK/all"
+du -sh "$CHART" >&2
+
+(cd "$REPO" && cargo build --release --example package -q)
+OURS=${CARGO_TARGET_DIR:-$REPO/target}/release/examples/package
+
+# run NAME CMD...: best wall seconds and max RSS (KiB) over RUNS runs
+measure() {
+  local best_wall="" best_rss=0 out
+  for _ in $(seq 1 "$RUNS"); do
+    rm -rf "$WORK/out" && mkdir -p "$WORK/out"
+    out=$(/usr/bin/time -v "$@" 2>&1 >/dev/null) || { echo "$out" >&2; exit 1; }
+    local wall rss
+    wall=$(echo "$out" | awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,t,":"); s=0; for(i=1;i<=n;i++) s=s*60+t[i]; print s}')
+    rss=$(echo "$out" | awk -F': ' '/Maximum resident set size/ {print $2}')
+    if [ -z "$best_wall" ] || awk "BEGIN{exit !($wall < $best_wall)}"; then best_wall=$wall; fi
+    [ "$rss" -gt "$best_rss" ] && best_rss=$rss
+  done
+  echo "$best_wall $best_rss"
+}
+
+read -r ours_wall ours_rss < <(measure "$OURS" "$CHART" "$WORK/out")
+read -r helm_wall helm_rss < <(measure "$LAB_HELM3" package "$CHART" -d "$WORK/out")
+
+printf 'ours:         %6.2f s wall, %7d KiB peak RSS\n' "$ours_wall" "$ours_rss"
+printf 'helm package: %6.2f s wall, %7d KiB peak RSS\n' "$helm_wall" "$helm_rss"
+awk -v o="$ours_wall" -v h="$helm_wall" 'BEGIN { if (o > 0) printf "wall-time ratio (helm / ours): %.2fx\n", h / o }'
