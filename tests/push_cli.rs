@@ -1,0 +1,755 @@
+//! `helm ecr-push` end to end through the real helm 3.10.1 against the lab:
+//! many charts in one call, text and JSON output, dry runs, the request
+//! budget read from the registry's access log, the default (ECR) remote,
+//! the auth rule of CLI.md, secrets kept out of every output, and
+//! SOURCE_DATE_EPOCH.
+//!
+//! Run with the lab up: `bash scripts/lab.sh up && source .lab/env`.
+
+mod aws_support;
+mod common;
+
+use common::{path_str, write, LogMark, Output, PrivateRegistry, Request, Sandbox};
+use sha2::{Digest, Sha256};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+
+// ------------------------------------------------------------------ helpers
+
+/// `helm ecr-push ARGS...` in the sandbox (cwd = its work dir).
+fn ecr_push(sb: &Sandbox, args: &[&str]) -> Output {
+    let mut all = vec!["ecr-push"];
+    all.extend_from_slice(args);
+    sb.helm(&all)
+}
+
+/// One chart's result in the text output.
+#[derive(Debug, PartialEq, Eq)]
+struct Line {
+    verb: String,
+    reference: String,
+    digest: String,
+}
+
+/// Parses the text output strictly: nothing but `VERB: REF` / `Digest: D`
+/// pairs may be on stdout.
+#[track_caller]
+fn results(out: &Output) -> Vec<Line> {
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert!(lines.len() % 2 == 0, "odd number of lines:\n{out}");
+    lines
+        .chunks(2)
+        .map(|pair| {
+            let (verb, reference) = pair[0]
+                .split_once(": ")
+                .unwrap_or_else(|| panic!("not `VERB: REF`: {:?}\n{out}", pair[0]));
+            let digest = pair[1]
+                .strip_prefix("Digest: ")
+                .unwrap_or_else(|| panic!("not `Digest: ...`: {:?}\n{out}", pair[1]));
+            assert!(is_digest(digest), "bad digest {digest:?}\n{out}");
+            assert!(!reference.contains("oci://"), "REF carries oci://\n{out}");
+            Line {
+                verb: verb.to_string(),
+                reference: reference.to_string(),
+                digest: digest.to_string(),
+            }
+        })
+        .collect()
+}
+
+fn is_digest(s: &str) -> bool {
+    s.strip_prefix("sha256:").is_some_and(|h| {
+        h.len() == 64
+            && h.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
+/// Every stdout line is one JSON object; returns them.
+#[track_caller]
+fn json_lines(out: &Output) -> Vec<serde_json::Map<String, serde_json::Value>> {
+    out.stdout
+        .lines()
+        .map(|l| match serde_json::from_str::<serde_json::Value>(l) {
+            Ok(serde_json::Value::Object(m)) => m,
+            _ => panic!("stdout line is not a JSON object: {l:?}\n{out}"),
+        })
+        .collect()
+}
+
+#[track_caller]
+fn assert_keys(o: &serde_json::Map<String, serde_json::Value>, failed: bool) {
+    let mut keys: Vec<&str> = o.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    let mut want = vec!["chart", "digest", "ref", "size", "status", "version"];
+    if failed {
+        want.push("error");
+        want.sort_unstable();
+    }
+    assert_eq!(keys, want, "{o:?}");
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A chart directory helm cannot load (no Chart.yaml).
+fn broken_chart(sb: &Sandbox, name: &str) -> PathBuf {
+    let dir = sb.work().join(name);
+    write(&dir.join("values.yaml"), "replicaCount: 1\n");
+    dir
+}
+
+/// A registry config of its own for `helm pull`, so the sandbox's own
+/// (which the auth-rule tests control) stays as each test wants it.
+fn pull_config(sb: &Sandbox) -> PathBuf {
+    let path = sb.root().join("pull-registry-config.json");
+    let auth = common::base64_encode(format!("AWS:{}", sb.lab.registry_password).as_bytes());
+    write(
+        &path,
+        &format!(
+            "{{\"auths\":{{\"{}\":{{\"auth\":\"{auth}\"}}}}}}",
+            sb.lab.registry
+        ),
+    );
+    path
+}
+
+/// helm 3.10.1 pulls `oci://REPO --version V`; returns the archive and the
+/// digest helm reports.
+fn helm_pull(sb: &Sandbox, repo: &str, version: &str) -> (PathBuf, String) {
+    let dest = sb.root().join(common::unique_name("pulled"));
+    fs::create_dir_all(&dest).expect("create pull dir");
+    let config = pull_config(sb);
+    let out = sb.helm(&[
+        "pull",
+        &format!("oci://{repo}"),
+        "--version",
+        version,
+        "-d",
+        path_str(&dest),
+        "--registry-config",
+        path_str(&config),
+    ]);
+    out.assert_ok();
+    let digest = out
+        .stdout
+        .lines()
+        .chain(out.stderr.lines())
+        .find_map(|l| l.strip_prefix("Digest: "))
+        .unwrap_or_else(|| panic!("helm pull printed no digest:\n{out}"))
+        .trim()
+        .to_string();
+    let name = repo.rsplit('/').next().expect("repo has a name");
+    let tgz = dest.join(format!("{name}-{version}.tgz"));
+    assert!(tgz.is_file(), "helm pull left no {}\n{out}", tgz.display());
+    (tgz, digest)
+}
+
+/// The registry's writes: what a dry run or an unchanged push must not do.
+fn writes(requests: &[Request]) -> Vec<&Request> {
+    requests
+        .iter()
+        .filter(|r| matches!(r.method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE"))
+        .collect()
+}
+
+/// GET with the lab's Basic credentials from a plain-HTTP lab registry.
+fn registry_get(addr: &str, path: &str, accept: &str) -> (u16, Vec<u8>) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let lab = common::Lab::get();
+    let auth = common::base64_encode(format!("AWS:{}", lab.registry_password).as_bytes());
+    let mut resp = agent
+        .get(format!("http://{addr}{path}"))
+        .header("Accept", accept)
+        .header("Authorization", format!("Basic {auth}"))
+        .call()
+        .expect("GET from a lab registry");
+    let status = resp.status().as_u16();
+    let body = resp.body_mut().read_to_vec().expect("read the body");
+    (status, body)
+}
+
+const MANIFEST_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
+
+/// The manifest of `repo:tag` (status, bytes).
+fn manifest(addr: &str, repo: &str, tag: &str) -> (u16, Vec<u8>) {
+    registry_get(addr, &format!("/v2/{repo}/manifests/{tag}"), MANIFEST_TYPE)
+}
+
+/// The secrets of the lab, in every form that could leak.
+fn secrets(sb: &Sandbox) -> Vec<String> {
+    let lab = sb.lab;
+    vec![
+        lab.secret_access_key.clone(),
+        lab.registry_password.clone(),
+        common::base64_encode(format!("AWS:{}", lab.registry_password).as_bytes()),
+        common::base64_encode(lab.registry_password.as_bytes()),
+    ]
+}
+
+#[track_caller]
+fn assert_no_secret(out: &Output, secrets: &[String]) {
+    for s in secrets {
+        assert!(
+            !out.stdout.contains(s.as_str()) && !out.stderr.contains(s.as_str()),
+            "a secret ({} chars) appears in the output of {}",
+            s.len(),
+            out.command
+        );
+    }
+}
+
+/// Helm's registry config holding `password` for `host`.
+fn registry_config_with(sb: &Sandbox, host: &str, password: &str) {
+    let auth = common::base64_encode(format!("AWS:{password}").as_bytes());
+    write(
+        &sb.registry_config(),
+        &format!("{{\"auths\":{{\"{host}\":{{\"auth\":\"{auth}\"}}}}}}"),
+    );
+}
+
+fn files_in(dir: &Path) -> Vec<PathBuf> {
+    fs::read_dir(dir)
+        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default()
+}
+
+// ------------------------------------------------------------------ 1. many charts
+
+#[test]
+fn many_charts_in_input_order_pulled_back_and_a_broken_one_fails_alone() {
+    let sb = Sandbox::new();
+    let lab = sb.lab;
+    sb.seed_chart("alpha");
+    sb.seed_chart("bravo");
+    let charlie = sb.seed_chart("charlie");
+    sb.helm(&["package", path_str(&charlie), "-d", path_str(&sb.work())])
+        .assert_ok();
+    fs::remove_dir_all(&charlie).expect("only the archive stays");
+    let tgz = "charlie-0.1.0.tgz";
+    let tgz_bytes = fs::read(sb.work().join(tgz)).expect("helm package wrote the archive");
+
+    // All good: the remote first (it may come anywhere), relative paths.
+    let ns = common::unique_name("cli-many");
+    let remote = format!("oci://{}/{ns}", lab.registry);
+    let out = ecr_push(&sb, &[&remote, "alpha", "bravo", tgz, "--plain-http"]);
+    out.assert_ok();
+    assert!(out.plugin_stderr_lines().is_empty(), "{out}");
+    let first = results(&out);
+    let names = ["alpha", "bravo", "charlie"];
+    assert_eq!(first.len(), 3, "{out}");
+    for (line, name) in first.iter().zip(names) {
+        assert_eq!(line.verb, "Pushed", "{out}");
+        assert_eq!(
+            line.reference,
+            format!("{}/{ns}/{name}:0.1.0", lab.registry),
+            "{out}"
+        );
+        let (pulled, digest) = helm_pull(&sb, &format!("{}/{ns}/{name}", lab.registry), "0.1.0");
+        assert_eq!(digest, line.digest, "helm pull sees the digest we printed");
+        if name == "charlie" {
+            // A packaged chart is pushed as it is, byte for byte.
+            assert_eq!(fs::read(&pulled).unwrap(), tgz_bytes);
+        }
+        let shown = sb.helm(&["show", "chart", path_str(&pulled)]);
+        assert!(
+            shown.assert_ok().stdout.contains(&format!("name: {name}")),
+            "{shown}"
+        );
+    }
+
+    // A broken chart in the middle fails alone; the others still land.
+    broken_chart(&sb, "broken");
+    let ns2 = common::unique_name("cli-many-broken");
+    let remote2 = format!("oci://{}/{ns2}", lab.registry);
+    let out = ecr_push(
+        &sb,
+        &["alpha", "broken", "bravo", &remote2, tgz, "--plain-http"],
+    );
+    out.assert_fail();
+    assert_eq!(out.status.code(), Some(1), "{out}");
+    let errors = out.plugin_stderr_lines();
+    assert_eq!(errors.len(), 1, "one line for the one failure:\n{out}");
+    assert!(
+        errors[0].starts_with("Error: broken: ") && errors[0].contains("Chart.yaml"),
+        "{out}"
+    );
+    let second = results(&out);
+    assert_eq!(second.len(), 3, "{out}");
+    for ((line, name), before) in second.iter().zip(names).zip(&first) {
+        assert_eq!(line.verb, "Pushed", "{out}");
+        assert_eq!(
+            line.reference,
+            format!("{}/{ns2}/{name}:0.1.0", lab.registry)
+        );
+        // Same chart, same artifact, wherever it goes.
+        assert_eq!(line.digest, before.digest, "{name} is reproducible");
+        let (_, digest) = helm_pull(&sb, &format!("{}/{ns2}/{name}", lab.registry), "0.1.0");
+        assert_eq!(digest, line.digest);
+    }
+    // Nothing was pushed for the broken chart.
+    let (status, _) = registry_get(
+        &lab.registry,
+        &format!("/v2/{ns2}/broken/tags/list"),
+        "application/json",
+    );
+    assert_eq!(status, 404, "no repository for the broken chart");
+}
+
+// ------------------------------------------------------------------ 2. JSON and dry run
+
+#[test]
+fn json_lines_pushed_then_unchanged_then_dry_run_writes_nothing() {
+    let reg = PrivateRegistry::start();
+    let sb = Sandbox::new();
+    let chart = sb.seed_chart("jchart");
+    broken_chart(&sb, "jbroken");
+    let ns = common::unique_name("cli-json");
+    let remote = format!("oci://{}/{ns}", reg.addr);
+    let repo = format!("{ns}/jchart");
+    let reference = format!("{}/{repo}:0.1.0", reg.addr);
+    let push = |extra: &[&str]| {
+        let mut args = vec![
+            path_str(&chart),
+            &remote,
+            "--plain-http",
+            "--output",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        ecr_push(&sb, &args)
+    };
+
+    let out = push(&[]);
+    out.assert_ok();
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 1, "{out}");
+    let o = &lines[0];
+    assert_keys(o, false);
+    assert_eq!(o["status"], "pushed", "{out}");
+    assert_eq!(o["ref"], reference.as_str());
+    assert_eq!(o["chart"], "jchart");
+    assert_eq!(o["version"], "0.1.0");
+    // digest and size are what the registry holds.
+    let (status, bytes) = manifest(&reg.addr, &repo, "0.1.0");
+    assert_eq!(status, 200);
+    assert_eq!(
+        o["digest"],
+        format!("sha256:{}", sha256_hex(&bytes)).as_str()
+    );
+    let m: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(
+        o["size"], m["layers"][0]["size"],
+        "size = the chart archive"
+    );
+    let digest = o["digest"].clone();
+
+    let out = push(&[]);
+    out.assert_ok();
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 1, "{out}");
+    assert_keys(&lines[0], false);
+    assert_eq!(lines[0]["status"], "unchanged", "{out}");
+    assert_eq!(lines[0]["digest"], digest);
+
+    // A dry run of a new version, with a broken chart alongside.
+    let mark = reg.mark();
+    let out = push(&["--dry-run", "--version", "0.2.0", "./jbroken"]);
+    assert_eq!(out.status.code(), Some(1), "{out}");
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 2, "one object per chart:\n{out}");
+    let dry = &lines[0];
+    assert_keys(dry, false);
+    assert_eq!(dry["status"], "dry-run", "{out}");
+    assert_eq!(dry["ref"], format!("{}/{repo}:0.2.0", reg.addr).as_str());
+    assert_eq!(dry["version"], "0.2.0");
+    assert!(is_digest(dry["digest"].as_str().unwrap()), "{out}");
+    assert_ne!(dry["digest"], digest, "a new version is a new artifact");
+    let failed = &lines[1];
+    assert_keys(failed, true);
+    assert_eq!(failed["status"], "failed");
+    assert!(
+        failed["error"].as_str().unwrap().contains("Chart.yaml"),
+        "{out}"
+    );
+    let seen = mark.requests();
+    assert!(
+        !seen.is_empty(),
+        "the dry run asked whether the chart is there"
+    );
+    assert!(writes(&seen).is_empty(), "a dry run wrote: {seen:?}");
+    assert_eq!(manifest(&reg.addr, &repo, "0.2.0").0, 404);
+
+    // A dry run of what is there already says so.
+    let out = push(&["--dry-run"]);
+    out.assert_ok();
+    assert_eq!(json_lines(&out)[0]["status"], "unchanged", "{out}");
+}
+
+// ------------------------------------------------------------------ 3. request budget
+
+/// Pushes a new chart and re-pushes it, checking the request budget at the
+/// registry: a new chart <= 7 requests and no 401, unchanged <= 3 and no
+/// write.
+fn push_within_budget(sb: &Sandbox, reg: &PrivateRegistry, name: &str) {
+    let chart = sb.seed_chart(name);
+    let ns = common::unique_name("cli-budget");
+    let remote = format!("oci://{}/{ns}", reg.addr);
+    let reference = format!("{}/{ns}/{name}:0.1.0", reg.addr);
+
+    let mark = reg.mark();
+    let out = ecr_push(sb, &[path_str(&chart), &remote, "--plain-http"]);
+    out.assert_ok();
+    let r = results(&out);
+    assert_eq!(
+        (r[0].verb.as_str(), r[0].reference.as_str()),
+        ("Pushed", reference.as_str())
+    );
+    let seen = mark.requests();
+    assert!(
+        seen.len() <= 7,
+        "{} requests for a new chart: {seen:?}",
+        seen.len()
+    );
+    assert!(seen.iter().all(|q| q.status != 401), "a 401: {seen:?}");
+    assert!(
+        seen.iter()
+            .any(|q| q.method == "PUT" && q.path.contains("/manifests/") && q.status == 201),
+        "the manifest went in: {seen:?}"
+    );
+
+    let mark = reg.mark();
+    let out = ecr_push(sb, &[path_str(&chart), &remote, "--plain-http"]);
+    out.assert_ok();
+    let again = results(&out);
+    assert_eq!(again.len(), 1, "{out}");
+    assert_eq!(again[0].verb, "Unchanged", "{out}");
+    assert_eq!(again[0].reference, reference);
+    assert_eq!(again[0].digest, r[0].digest);
+    let seen = mark.requests();
+    assert!(
+        seen.len() <= 3,
+        "{} requests for an unchanged chart: {seen:?}",
+        seen.len()
+    );
+    assert!(!seen.is_empty(), "the registry was asked: {seen:?}");
+    assert!(
+        writes(&seen).is_empty(),
+        "an unchanged push wrote: {seen:?}"
+    );
+    assert!(seen.iter().all(|q| q.status != 401), "a 401: {seen:?}");
+}
+
+#[test]
+fn request_budget_with_a_cold_token() {
+    // moto's tokens expired in 2015: never cached, so every push fetches one.
+    let reg = PrivateRegistry::start();
+    let sb = Sandbox::new();
+    push_within_budget(&sb, &reg, "cold");
+    assert!(
+        files_in(&sb.token_cache_dir()).is_empty(),
+        "an expired token was cached"
+    );
+}
+
+#[test]
+fn request_budget_with_a_warm_token_cache() {
+    let reg = PrivateRegistry::start();
+    // A front before moto gives tokens a 12-hour life and counts the calls.
+    let ecr = aws_support::front(&common::Lab::get().ecr_endpoint);
+    let mut sb = Sandbox::new();
+    sb.set_env("AWS_ENDPOINT_URL_ECR", ecr.stub.url());
+    push_within_budget(&sb, &reg, "warmup");
+    let fetched = ecr.token_calls.load(Ordering::SeqCst);
+    assert_eq!(
+        fetched, 1,
+        "one token for two pushes (the second from the cache)"
+    );
+    push_within_budget(&sb, &reg, "warm");
+    assert_eq!(
+        ecr.token_calls.load(Ordering::SeqCst),
+        fetched,
+        "a warm cache makes no token call"
+    );
+}
+
+// ------------------------------------------------------------------ 4. no remote
+
+#[test]
+fn no_remote_means_the_default_ecr_registry_and_fails_fast_when_unreachable() {
+    // moto hands out the proxyEndpoint of real ECR, which this machine cannot
+    // reach (no DNS, no internet): the push must end with one clear line.
+    let mut sb = Sandbox::new();
+    sb.set_env("HELM_ECR_RETRY_SCALE", "0.01")
+        .set_env("HELM_ECR_TIMEOUT_SCALE", "0.01");
+    sb.seed_chart("remoteless");
+    let host = format!("{}.dkr.ecr.{}.amazonaws.com", sb.lab.account, sb.lab.region);
+    for dry_run in [false, true] {
+        let mut args = vec!["./remoteless"];
+        if dry_run {
+            args.push("--dry-run");
+        }
+        let out = ecr_push(&sb, &args);
+        assert_eq!(out.status.code(), Some(1), "{out}");
+        assert!(out.stdout.is_empty(), "{out}");
+        let errors = out.plugin_stderr_lines();
+        assert_eq!(errors.len(), 1, "one line:\n{out}");
+        assert!(
+            errors[0].starts_with("Error: ./remoteless: ") && errors[0].contains(&host),
+            "names the chart and the default registry:\n{out}"
+        );
+
+        // JSON shows the target the token named.
+        args.extend(["--output", "json"]);
+        let out = ecr_push(&sb, &args);
+        assert_eq!(out.status.code(), Some(1), "{out}");
+        let lines = json_lines(&out);
+        assert_eq!(lines.len(), 1, "{out}");
+        assert_keys(&lines[0], true);
+        assert_eq!(lines[0]["status"], "failed");
+        assert_eq!(
+            lines[0]["ref"],
+            format!("{host}/remoteless:0.1.0").as_str(),
+            "{out}"
+        );
+    }
+}
+
+// ------------------------------------------------------------------ 5. the auth rule
+
+#[test]
+fn wrong_password_in_registry_config_gets_one_fresh_token() {
+    let lab = common::Lab::get();
+    let ecr = aws_support::front(&lab.ecr_endpoint);
+    let mut sb = Sandbox::new();
+    sb.set_env("AWS_ENDPOINT_URL_ECR", ecr.stub.url());
+    let wrong = "not-the-password-0123";
+    registry_config_with(&sb, &lab.registry, wrong);
+    let config_before = fs::read(sb.registry_config()).unwrap();
+    let chart = sb.seed_chart("authrule");
+    let ns = common::unique_name("cli-auth");
+    let remote = format!("oci://{}/{ns}", lab.registry);
+    let mark = LogMark::new(&lab.registry_log);
+
+    let out = sb.helm(&[
+        "--debug",
+        "ecr-push",
+        path_str(&chart),
+        &remote,
+        "--plain-http",
+    ]);
+    out.assert_ok();
+    assert_eq!(results(&out)[0].verb, "Pushed", "{out}");
+    let seen = mark.requests_for(&format!("{ns}/authrule"));
+    assert!(
+        seen.first().is_some_and(|q| q.status == 401),
+        "the registry config was tried first: {seen:?}"
+    );
+    assert_eq!(
+        ecr.token_calls.load(Ordering::SeqCst),
+        1,
+        "one fresh token after the refusal"
+    );
+    assert_eq!(
+        fs::read(sb.registry_config()).unwrap(),
+        config_before,
+        "a push does not rewrite Helm's registry config"
+    );
+    let mut all = secrets(&sb);
+    all.push(wrong.to_string());
+    all.push(common::base64_encode(format!("AWS:{wrong}").as_bytes()));
+    assert_no_secret(&out, &all);
+
+    // Rule 1 before rule 2: the token now cached wins over the (still
+    // wrong) registry config: no 401, no token call.
+    let other = sb.seed_chart("authrule2");
+    let mark = LogMark::new(&lab.registry_log);
+    let out = sb.helm(&[
+        "--debug",
+        "ecr-push",
+        path_str(&other),
+        &remote,
+        "--plain-http",
+    ]);
+    out.assert_ok();
+    let seen = mark.requests_for(&format!("{ns}/authrule2"));
+    assert!(
+        !seen.is_empty() && seen.iter().all(|q| q.status != 401),
+        "{seen:?}"
+    );
+    assert_eq!(ecr.token_calls.load(Ordering::SeqCst), 1, "cache hit");
+    assert_no_secret(&out, &all);
+}
+
+#[test]
+fn no_cache_and_no_config_entry_fetches_a_token_every_time() {
+    let lab = common::Lab::get();
+    let ecr = aws_support::front(&lab.ecr_endpoint);
+    let mut sb = Sandbox::new();
+    sb.set_env("AWS_ENDPOINT_URL_ECR", ecr.stub.url())
+        .set_env("HELM_ECR_NO_TOKEN_CACHE", "1");
+    let chart = sb.seed_chart("nocache");
+    let ns = common::unique_name("cli-nocache");
+    let remote = format!("oci://{}/{ns}", lab.registry);
+    for (i, verb) in [(1, "Pushed"), (2, "Unchanged")] {
+        let mark = LogMark::new(&lab.registry_log);
+        let out = sb.helm(&[
+            "--debug",
+            "ecr-push",
+            path_str(&chart),
+            &remote,
+            "--plain-http",
+        ]);
+        out.assert_ok();
+        assert_eq!(results(&out)[0].verb, verb, "{out}");
+        assert_eq!(ecr.token_calls.load(Ordering::SeqCst), i, "{out}");
+        let seen = mark.requests_for(&format!("{ns}/nocache"));
+        assert!(
+            !seen.is_empty() && seen.iter().all(|q| q.status != 401),
+            "{seen:?}"
+        );
+        assert_no_secret(&out, &secrets(&sb));
+    }
+    assert!(
+        files_in(&sb.token_cache_dir()).is_empty(),
+        "HELM_ECR_NO_TOKEN_CACHE=1 writes no cache"
+    );
+    assert!(!sb.registry_config().exists(), "no registry config written");
+}
+
+#[test]
+fn secrets_stay_out_of_debug_output_on_failure_too() {
+    // A refused token (the registry rejects even the fresh one) takes the
+    // error paths: they must not print what was sent either.
+    let lab = common::Lab::get();
+    let mut sb = Sandbox::new();
+    sb.set_env("HELM_ECR_RETRY_SCALE", "0.01");
+    let chart = sb.seed_chart("refused");
+    let front = aws_support::serve({
+        let upstream = lab.ecr_endpoint.clone();
+        move |req| {
+            let mut resp = aws_support::forward(&upstream, req);
+            // A token the registry does not accept.
+            if resp.status == 200
+                && req
+                    .header("x-amz-target")
+                    .is_some_and(|t| t.ends_with(".GetAuthorizationToken"))
+            {
+                let mut v: serde_json::Value = serde_json::from_slice(&resp.body).unwrap();
+                v["authorizationData"][0]["authorizationToken"] =
+                    common::base64_encode(b"AWS:refused-token-secret").into();
+                resp.body = v.to_string().into_bytes();
+            }
+            resp
+        }
+    });
+    sb.set_env("AWS_ENDPOINT_URL_ECR", front.url());
+    let remote = format!(
+        "oci://{}/{}",
+        lab.registry,
+        common::unique_name("cli-refused")
+    );
+    let out = sb.helm(&[
+        "--debug",
+        "ecr-push",
+        path_str(&chart),
+        &remote,
+        "--plain-http",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{out}");
+    let errors: Vec<&str> = out
+        .plugin_stderr_lines()
+        .into_iter()
+        .filter(|l| l.starts_with("Error:"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{out}");
+    assert!(
+        errors[0].starts_with(&format!("Error: {}: ", path_str(&chart))),
+        "{out}"
+    );
+    let mut all = secrets(&sb);
+    all.push("refused-token-secret".into());
+    all.push(common::base64_encode(b"AWS:refused-token-secret"));
+    assert_no_secret(&out, &all);
+}
+
+// ------------------------------------------------------------------ 6. SOURCE_DATE_EPOCH
+
+/// Sets the mtime of every file under `dir`.
+fn touch_tree(dir: &Path, when: std::time::SystemTime) {
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            touch_tree(&path, when);
+        } else {
+            fs::File::options()
+                .append(true)
+                .open(&path)
+                .and_then(|f| f.set_modified(when))
+                .unwrap_or_else(|e| panic!("touch {}: {e}", path.display()));
+        }
+    }
+}
+
+#[test]
+fn source_date_epoch_sets_created_and_keeps_digests_reproducible() {
+    let mut sb = Sandbox::new();
+    let lab = sb.lab;
+    let one = sb.seed_chart_in(&sb.work().join("one"), "sde");
+    let two = sb.work().join("two/sde");
+    common::copy_tree(&one, &two);
+    touch_tree(
+        &two,
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000),
+    );
+    let push = |sb: &Sandbox, chart: &Path| -> (String, serde_json::Value) {
+        let ns = common::unique_name("cli-sde");
+        let out = ecr_push(
+            sb,
+            &[
+                path_str(chart),
+                &format!("oci://{}/{ns}", lab.registry),
+                "--plain-http",
+            ],
+        );
+        out.assert_ok();
+        let digest = results(&out)[0].digest.clone();
+        let raw = sb.skopeo_raw(&format!("{}/{ns}/sde:0.1.0", lab.registry), false);
+        let m: serde_json::Value = serde_json::from_str(&raw.assert_ok().stdout).unwrap();
+        assert_eq!(
+            format!("sha256:{}", sha256_hex(raw.stdout.as_bytes())),
+            digest,
+            "the printed digest is the stored manifest's"
+        );
+        (digest, m)
+    };
+
+    sb.set_env("SOURCE_DATE_EPOCH", "1700000000");
+    let (d1, m1) = push(&sb, &one);
+    let (d2, _) = push(&sb, &two);
+    assert_eq!(d1, d2, "different mtimes, same manifest");
+    assert_eq!(
+        m1["annotations"]["org.opencontainers.image.created"], "2023-11-14T22:13:20Z",
+        "{m1}"
+    );
+
+    sb.unset_env("SOURCE_DATE_EPOCH");
+    let (d3, m3) = push(&sb, &one);
+    let (d4, _) = push(&sb, &two);
+    assert_eq!(d3, d4, "reproducible without SOURCE_DATE_EPOCH too");
+    assert_ne!(d1, d3);
+    let annotations = m3["annotations"].as_object().expect("annotations");
+    assert!(
+        !annotations.contains_key("org.opencontainers.image.created"),
+        "{m3}"
+    );
+    assert_eq!(annotations["org.opencontainers.image.title"], "sde");
+}
