@@ -101,11 +101,15 @@ pub fn package_with_mtime(
     destination: Option<&Path>,
     mtime: u64,
 ) -> Result<PackagedChart, Error> {
-    let meta = std::fs::metadata(path).map_err(|e| Error(format!("cannot read the chart: {e}")))?;
+    let meta = std::fs::metadata(path).map_err(|e| {
+        Error(format!(
+            "cannot read the chart: {e}; pass a chart directory or a .tgz"
+        ))
+    })?;
     if meta.is_dir() {
         package_dir(path, overrides, destination, mtime)
     } else {
-        if overrides.version.is_some() || overrides.app_version.is_some() {
+        if given(&overrides.version).is_some() || given(&overrides.app_version).is_some() {
             return Err(Error(format!(
                 "--version and --app-version cannot change a packaged chart (it is pushed byte for byte); pass the chart directory instead"
             )));
@@ -121,16 +125,16 @@ fn package_dir(
     mtime: u64,
 ) -> Result<PackagedChart, Error> {
     let mut chart = load::load_dir(path).map_err(Error)?;
-    if let Some(v) = &overrides.version {
+    if let Some(v) = given(&overrides.version) {
         if !gofmt::is_lenient_semver(v) {
             return Err(Error(format!(
                 "--version {v:?} is not a valid SemVer; use a version such as 1.2.3"
             )));
         }
-        chart.meta.version = v.clone();
+        chart.meta.version = v.to_string();
     }
-    if let Some(v) = &overrides.app_version {
-        chart.meta.app_version = v.clone();
+    if let Some(v) = given(&overrides.app_version) {
+        chart.meta.app_version = v.to_string();
     }
     chart.meta.validate().map_err(Error)?;
     check_dependencies(&chart).map_err(Error)?;
@@ -171,6 +175,11 @@ fn package_dir(
         size: written.size,
         provenance: None,
     })
+}
+
+/// Like `helm package`, an empty override means "not given".
+fn given(v: &Option<String>) -> Option<&str> {
+    v.as_deref().filter(|s| !s.is_empty())
 }
 
 struct RemoveOnDrop(Option<PathBuf>);
