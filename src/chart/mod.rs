@@ -110,9 +110,10 @@ pub fn package_with_mtime(
         package_dir(path, overrides, destination, mtime)
     } else {
         if given(&overrides.version).is_some() || given(&overrides.app_version).is_some() {
-            return Err(Error(format!(
+            return Err(Error(
                 "--version and --app-version cannot change a packaged chart (it is pushed byte for byte); pass the chart directory instead"
-            )));
+                    .into(),
+            ));
         }
         packaged(path, destination)
     }
@@ -302,9 +303,10 @@ fn packaged(path: &Path, destination: Option<&Path>) -> Result<PackagedChart, Er
     let got = std::io::Read::read(&mut reader, &mut magic)
         .map_err(|e| Error(format!("cannot read the archive: {e}")))?;
     if got < 3 || magic != [0x1F, 0x8B, 0x08] {
-        return Err(Error(format!(
+        return Err(Error(
             "this file does not appear to be a gzipped chart archive; pass a chart directory or a .tgz from helm package"
-        )));
+                .into(),
+        ));
     }
     let keep = |name: &str| {
         let base = name.rsplit('/').next().unwrap_or(name);
