@@ -12,6 +12,7 @@ pub mod aws;
 pub mod chart;
 pub mod cli;
 pub mod clock;
+pub mod codec;
 pub mod commands;
 pub mod helm;
 pub mod http;

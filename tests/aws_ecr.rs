@@ -12,8 +12,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_support::{forward, serve, Resp, World};
 use common::{unique_name, Lab};
-use helm_ecr::aws::codec::base64_encode;
 use helm_ecr::aws::CreateRepositoryOptions;
+use helm_ecr::codec::base64_encode;
 
 #[test]
 fn wrong_secret_is_a_signature_error_naming_the_key() {

@@ -10,8 +10,8 @@ use std::time::{Duration, SystemTime};
 
 use aws_support::{mode, serve, Resp, Stub, World};
 use common::Lab;
-use helm_ecr::aws::codec::{hex, sha1};
-use helm_ecr::aws::time::format_rfc3339;
+use helm_ecr::clock::rfc3339_system as format_rfc3339;
+use helm_ecr::codec::{hex, sha1};
 
 fn portal(lab: &Lab) -> Stub {
     let (id, secret) = (lab.access_key_id.clone(), lab.secret_access_key.clone());

@@ -4,13 +4,13 @@ use std::time::SystemTime;
 
 use serde::Deserialize;
 
-use super::codec::base64_decode;
 use super::env::Env;
 use super::errors::{explain, Ctx as ErrCtx};
 use super::sign::Signer;
-use super::time::{from_epoch_f64, parse_rfc3339};
 use super::transport::{call, Call, Failure};
 use super::{AuthToken, Credentials, Error};
+use crate::clock::{from_epoch_f64, parse_rfc3339};
+use crate::codec::base64_decode;
 
 /// Which API: private ECR or ECR Public.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -257,8 +257,8 @@ pub fn parse_image_details(v: &serde_json::Value) -> Result<Vec<ImageDetail>, Er
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aws::codec::base64_encode;
-    use crate::aws::time::epoch_secs;
+    use crate::clock::epoch_secs;
+    use crate::codec::base64_encode;
 
     #[test]
     fn private_and_public_auth_replies() {

@@ -4,8 +4,8 @@
 
 use std::time::SystemTime;
 
-use super::time::{epoch_secs, format_rfc3339};
 use super::Error;
+use crate::clock::{epoch_secs, rfc3339_system};
 
 /// A non-2xx answer, parsed.
 #[derive(Debug, Clone)]
@@ -105,7 +105,7 @@ pub fn explain(f: &ApiFailure, ctx: &Ctx<'_>, now: SystemTime) -> Error {
     if is_clock_skew(f, now) {
         let server = f
             .server_date
-            .map(format_rfc3339)
+            .map(rfc3339_system)
             .unwrap_or_else(|| "unknown".into());
         let off = f
             .server_date
@@ -113,7 +113,7 @@ pub fn explain(f: &ApiFailure, ctx: &Ctx<'_>, now: SystemTime) -> Error {
             .unwrap_or_default();
         return Error(format!(
             "{what} was refused because this machine's clock is wrong (local time {}, AWS time {server}{off}): set the system clock (e.g. enable NTP) and retry",
-            format_rfc3339(now)
+            rfc3339_system(now)
         ));
     }
     let msg = match code {

@@ -1,16 +1,15 @@
 //! AWS: the credential chain, SigV4 signing, endpoints and regions, the ECR
 //! API and the token cache. Knows nothing of OCI or Helm.
 
-pub mod codec;
 pub mod credentials;
 pub mod ecr;
 pub mod endpoint;
 pub mod env;
 mod errors;
+mod form;
 pub mod profile;
 mod sign;
 mod sts;
-pub mod time;
 pub mod token_cache;
 mod transport;
 mod xml;

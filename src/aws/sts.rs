@@ -65,7 +65,7 @@ pub fn assume_role(
         "content-type",
         "application/x-www-form-urlencoded; charset=utf-8".into(),
     ));
-    c.body = super::codec::form_encode(&form).into_bytes();
+    c.body = super::form::form_encode(&form).into_bytes();
     c.signer = Some(Signer {
         credentials: base,
         region: ctx.region,
@@ -111,7 +111,7 @@ pub fn assume_role_with_web_identity(
         "content-type",
         "application/x-www-form-urlencoded; charset=utf-8".into(),
     ));
-    c.body = super::codec::form_encode(&form).into_bytes();
+    c.body = super::form::form_encode(&form).into_bytes();
     let reply = call(ctx.http, ctx.env, &c).map_err(|f| match f {
         Failure::Api(a) => explain(
             &a,
@@ -142,7 +142,7 @@ pub fn parse_credentials(xml: &str, what: &str) -> Result<Credentials, Error> {
         secret_access_key: field("SecretAccessKey")?,
         session_token: Some(field("SessionToken")?),
         expires_at: Some(
-            super::time::parse_rfc3339(&expiration)
+            crate::clock::parse_rfc3339(&expiration)
                 .ok_or_else(|| Error(format!("{what}: unreadable Expiration {expiration:?}")))?,
         ),
     })

@@ -7,10 +7,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use super::codec::sha256_hex;
 use super::env::Env;
-use super::time::{epoch_secs, from_epoch_f64};
 use super::AuthToken;
+use crate::clock::{epoch_secs, from_epoch_f64};
+use crate::codec::sha256_hex;
 
 /// A cached token is used only while it has this much life left, so a push
 /// that starts with it cannot run out mid-way.

@@ -197,7 +197,7 @@ fn once(http: &crate::http::Http, c: &Call<'_>) -> Result<Reply, Failure> {
         status,
         code,
         message,
-        server_date: date.as_deref().and_then(super::time::parse_http_date),
+        server_date: date.as_deref().and_then(crate::clock::parse_http_date),
         attempts: 1,
     }))
 }

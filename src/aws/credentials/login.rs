@@ -4,10 +4,10 @@
 
 use std::time::SystemTime;
 
-use crate::aws::codec::sha256_hex;
 use crate::aws::env::Env;
-use crate::aws::time::{format_rfc3339, parse_rfc3339};
 use crate::aws::{Credentials, Error};
+use crate::clock::{parse_rfc3339, rfc3339_system};
+use crate::codec::sha256_hex;
 
 pub fn resolve(env: &Env, profile: &str, session: &str) -> Result<Credentials, Error> {
     let hint = format!("run `aws login --profile {profile}`");
@@ -47,7 +47,7 @@ pub fn resolve(env: &Env, profile: &str, session: &str) -> Result<Credentials, E
     if expires <= SystemTime::now() {
         return Err(Error(format!(
             "the `aws login` session for AWS profile {profile:?} expired at {}: {hint}",
-            format_rfc3339(expires)
+            rfc3339_system(expires)
         )));
     }
     Ok(Credentials {

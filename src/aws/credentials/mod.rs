@@ -226,7 +226,7 @@ pub(crate) fn from_json(
     };
     let expires_at = match s("Expiration") {
         Some(t) => Some(
-            super::time::parse_rfc3339(t)
+            crate::clock::parse_rfc3339(t)
                 .ok_or_else(|| Error(format!("{what} returned an unreadable Expiration {t:?}")))?,
         ),
         None => None,
@@ -240,7 +240,7 @@ pub(crate) fn from_json(
     if !fresh(&c, Duration::ZERO) {
         return Err(Error(format!(
             "{what} returned credentials that already expired at {}",
-            super::time::format_rfc3339(c.expires_at.unwrap_or(SystemTime::UNIX_EPOCH))
+            crate::clock::rfc3339_system(c.expires_at.unwrap_or(SystemTime::UNIX_EPOCH))
         )));
     }
     Ok(c)

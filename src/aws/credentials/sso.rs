@@ -5,12 +5,12 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use super::Ctx;
-use crate::aws::codec::{hex, sha1};
 use crate::aws::endpoint::{configured_endpoint, pick, regional_url, Service};
 use crate::aws::profile::Section;
-use crate::aws::time::{format_rfc3339, from_epoch_millis, parse_rfc3339};
 use crate::aws::transport::{call, Call, Failure};
 use crate::aws::{Credentials, Error};
+use crate::clock::{from_epoch_millis, parse_rfc3339, rfc3339_system};
+use crate::codec::{hex, sha1};
 
 /// Refresh this long before the token expires (the AWS CLI uses 15 min too).
 const REFRESH_WINDOW: Duration = Duration::from_secs(15 * 60);
@@ -129,7 +129,7 @@ pub fn resolve(ctx: &Ctx<'_>, name: &str, p: &Section) -> Result<Credentials, Er
     if expires <= now {
         return Err(Error(format!(
             "the IAM Identity Center session for AWS profile {name:?} expired at {}: {}",
-            format_rfc3339(expires),
+            rfc3339_system(expires),
             login_hint(name)
         )));
     }
@@ -188,7 +188,7 @@ fn refresh(
     let mut updated = cache.clone();
     updated["accessToken"] = access.into();
     updated["expiresAt"] =
-        format_rfc3339(SystemTime::now() + Duration::from_secs(expires_in)).into();
+        rfc3339_system(SystemTime::now() + Duration::from_secs(expires_in)).into();
     if let Some(rt) = v.get("refreshToken").and_then(|x| x.as_str()) {
         updated["refreshToken"] = rt.into();
     }
@@ -209,8 +209,8 @@ fn role_credentials(
     let what = "IAM Identity Center GetRoleCredentials";
     let url = format!(
         "{url}/federation/credentials?account_id={}&role_name={}",
-        crate::aws::codec::form_encode(&[("", cfg.account)]).trim_start_matches('='),
-        crate::aws::codec::form_encode(&[("", cfg.role)]).trim_start_matches('='),
+        crate::aws::form::form_encode(&[("", cfg.account)]).trim_start_matches('='),
+        crate::aws::form::form_encode(&[("", cfg.role)]).trim_start_matches('='),
     );
     let mut c = Call::new("GET", url, what, ctx.env);
     c.headers
@@ -265,7 +265,7 @@ mod tests {
         .unwrap();
         assert_eq!(c.access_key_id, "ASIA");
         assert_eq!(
-            crate::aws::time::epoch_secs(c.expires_at.unwrap()),
+            crate::clock::epoch_secs(c.expires_at.unwrap()),
             1_893_456_000
         );
         assert!(parse_role_credentials("{}").is_err());
