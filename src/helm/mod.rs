@@ -2,7 +2,6 @@
 //! Docker credential helpers, plugin glue. Knows nothing of AWS or OCI.
 
 pub mod atomic;
-mod base64;
 pub mod credential_helper;
 pub mod env;
 pub mod helper_settings;

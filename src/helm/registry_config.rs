@@ -4,7 +4,8 @@
 //! Where credentials for a host live, in Helm's (Docker's) order:
 //! `credHelpers[HOST]`, else `credsStore`, else `auths[HOST].auth`.
 
-use super::{base64, Auth, Error};
+use super::{Auth, Error};
+use crate::codec::{base64_decode, base64_encode};
 use serde_json::{Map, Value};
 use std::path::Path;
 
@@ -155,7 +156,7 @@ impl Config {
                     path.display()
                 ))
             };
-            let bytes = base64::decode(encoded).ok_or_else(bad)?;
+            let bytes = base64_decode(encoded).ok_or_else(bad)?;
             let text = String::from_utf8(bytes).map_err(|_| bad())?;
             let (user, pass) = text.split_once(':').ok_or_else(bad)?;
             return Ok(Some(Auth {
@@ -175,7 +176,7 @@ impl Config {
     /// `auths[host] = {"auth": base64(user:pass)}`, keeping any other field
     /// of the entry (e.g. `email`) and dropping stale secret fields.
     pub fn set_file_auth(&mut self, host: &str, auth: &Auth) {
-        let encoded = base64::encode(format!("{}:{}", auth.username, auth.password).as_bytes());
+        let encoded = base64_encode(format!("{}:{}", auth.username, auth.password).as_bytes());
         let entry = self
             .auths_mut()
             .entry(host)
@@ -325,8 +326,8 @@ mod tests {
                 "zzz": {"nested": [1, 2]},
                 "auths": {
                     "other.example": {"auth": "b3RoZXI6cHc="},
-                    "h": {"email": "me@x", "auth": base64::encode(b"AWS:tok:en")},
-                    "new": {"auth": base64::encode(b"AWS:x")}
+                    "h": {"email": "me@x", "auth": base64_encode(b"AWS:tok:en")},
+                    "new": {"auth": base64_encode(b"AWS:x")}
                 },
                 "credsStore": "desktop",
                 "aaa": true
@@ -344,7 +345,7 @@ mod tests {
     #[test]
     fn file_auth_matches_scheme_prefixed_keys_and_plain_fields() {
         let c = cfg(json!({"auths": {
-            "https://h.example": {"auth": base64::encode(b"u:p")},
+            "https://h.example": {"auth": base64_encode(b"u:p")},
             "plain": {"username": "u2", "password": "p2"},
             "token": {"identitytoken": "x"}
         }}));
