@@ -10,7 +10,7 @@ use super::client::Registry;
 use super::error::{Error, ErrorKind};
 use super::protocol::{self, AtTag};
 use super::{Artifact, Blob, BlobData, PushStatus, Reference};
-use sha2::{Digest, Sha256};
+use crate::codec::sha256_digest;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -69,16 +69,6 @@ fn is_digest(d: &str) -> bool {
         .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
 }
 
-fn sha256(data: &[u8]) -> String {
-    let hash = Sha256::digest(data);
-    let mut s = String::with_capacity(71);
-    s.push_str("sha256:");
-    for b in hash {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
-}
-
 /// Catch an inconsistent artifact before the registry (or worse, a
 /// wrong "unchanged") does.
 pub(crate) fn validate(a: &Artifact) -> Result<(), Error> {
@@ -89,7 +79,7 @@ pub(crate) fn validate(a: &Artifact) -> Result<(), Error> {
             a.manifest.len()
         )));
     }
-    if !is_digest(&a.manifest_digest) || sha256(&a.manifest) != a.manifest_digest {
+    if !is_digest(&a.manifest_digest) || sha256_digest(&a.manifest) != a.manifest_digest {
         return Err(bad(format!(
             "manifest digest {} does not match its bytes",
             a.manifest_digest
@@ -103,7 +93,7 @@ pub(crate) fn validate(a: &Artifact) -> Result<(), Error> {
             )));
         }
         if let BlobData::Bytes(b) = &blob.data {
-            if b.len() as u64 != blob.size || sha256(b) != blob.digest {
+            if b.len() as u64 != blob.size || sha256_digest(b) != blob.digest {
                 return Err(bad(format!(
                     "blob {} does not match its bytes",
                     blob.digest
@@ -214,7 +204,7 @@ mod tests {
     fn blob(data: &[u8]) -> Blob {
         Blob {
             media_type: "application/octet-stream".into(),
-            digest: sha256(data),
+            digest: sha256_digest(data),
             size: data.len() as u64,
             data: BlobData::Bytes(Arc::new(data.to_vec())),
         }
@@ -225,7 +215,7 @@ mod tests {
         Artifact {
             config: blob(config),
             layers: layers.iter().map(|l| blob(l)).collect(),
-            manifest_digest: sha256(&manifest),
+            manifest_digest: sha256_digest(&manifest),
             manifest: Arc::new(manifest),
             manifest_media_type: "application/vnd.oci.image.manifest.v1+json".into(),
         }
@@ -259,7 +249,7 @@ mod tests {
         let a = artifact(b"c", &[b"l"]);
         assert!(validate(&a).is_ok());
         let mut wrong = a.clone();
-        wrong.manifest_digest = sha256(b"other");
+        wrong.manifest_digest = sha256_digest(b"other");
         assert!(validate(&wrong)
             .unwrap_err()
             .to_string()
