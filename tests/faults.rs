@@ -3,6 +3,7 @@
 //! stalls. A push either succeeds within the retry budget or fails with a
 //! clear error and no manifest pointing at a missing blob.
 
+mod common;
 mod oci_support;
 
 use helm_ecr::http::{Http, HttpOptions};

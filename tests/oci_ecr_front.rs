@@ -3,6 +3,7 @@
 //! blob uploads redirected to another host (which must not see our
 //! Authorization), and a Bearer token service (non-ECR registries).
 
+mod common;
 mod oci_support;
 
 use helm_ecr::oci::{ErrorKind, PushStatus};

@@ -2,6 +2,7 @@
 //! plain HTTP and TLS, the round-trip budget from its access log, unchanged
 //! re-pushes, dry runs, and blobs streamed from disk.
 
+mod common;
 mod oci_support;
 
 use helm_ecr::http::{Http, HttpOptions};

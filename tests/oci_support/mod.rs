@@ -1,28 +1,42 @@
 //! Shared by the oci_* and faults* tests: the lab's coordinates, a static
 //! keychain, artifacts shaped like Helm's, a registry reader, and a small
 //! scriptable HTTP front (fault injection, ECR-like answers, redirects).
+//! Lab settings, names, temp dirs, base64 and access-log lines come from
+//! the shared harness (`tests/common`): a test crate using this module
+//! declares `mod common;` too.
 #![allow(dead_code)]
+
+pub use crate::common::base64_encode as b64;
+use crate::common::{parse_access_line, path_str, unique_name, Lab, TempDir};
 
 use helm_ecr::http::{Http, HttpOptions};
 use helm_ecr::oci::{Artifact, Blob, BlobData, Client, Credential, Keychain, Reference};
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// A lab setting by the name of its LAB_* variable, read through
+/// `common::Lab` (which says how to start the lab when it is not up).
 pub fn lab(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: start the lab first: bash scripts/lab.sh up && source .lab/env")
-    })
+    let lab = Lab::get();
+    match name {
+        "LAB_REGISTRY" => lab.registry.clone(),
+        "LAB_REGISTRY_TLS" => lab.registry_tls.clone(),
+        "LAB_REGISTRY_LOG" => path_str(&lab.registry_log).to_string(),
+        "LAB_REGISTRY_PASSWORD" => lab.registry_password.clone(),
+        "LAB_CA_FILE" => path_str(&lab.ca_file).to_string(),
+        "LAB_SKOPEO" => path_str(&lab.skopeo).to_string(),
+        _ => panic!("oci_support::lab: {name} is not a lab setting it knows; add it here"),
+    }
 }
 
 pub fn lab_credential() -> Credential {
     Credential {
         username: "AWS".into(),
-        password: lab("LAB_REGISTRY_PASSWORD"),
+        password: Lab::get().registry_password.clone(),
     }
 }
 
@@ -76,13 +90,9 @@ pub fn sha256(data: &[u8]) -> String {
     )
 }
 
-/// A unique repository path per test run.
+/// A repository path no other test, thread or run uses.
 pub fn unique(name: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!("oci-test/{name}-{}-{nanos}", std::process::id())
+    format!("oci-test/{}", unique_name(name))
 }
 
 pub fn reference(registry: &str, repository: &str, tag: &str) -> Reference {
@@ -119,27 +129,18 @@ pub fn bytes_blob(media_type: &str, data: Vec<u8>) -> Blob {
     }
 }
 
-pub fn file_blob(media_type: &str, data: &[u8]) -> (Blob, TempFile) {
-    let path = std::env::temp_dir().join(format!(
-        "helm-ecr-blob-{}-{}",
-        std::process::id(),
-        sha256(data).trim_start_matches("sha256:")
-    ));
+/// A blob read from a file; the file lives as long as the returned dir.
+pub fn file_blob(media_type: &str, data: &[u8]) -> (Blob, TempDir) {
+    let dir = TempDir::new("oci-blob");
+    let path = dir.path().join("blob");
     std::fs::write(&path, data).unwrap();
     let blob = Blob {
         media_type: media_type.into(),
         digest: sha256(data),
         size: data.len() as u64,
-        data: BlobData::File(path.clone()),
+        data: BlobData::File(path),
     };
-    (blob, TempFile(path))
-}
-
-pub struct TempFile(pub PathBuf);
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
+    (blob, dir)
 }
 
 pub const CONFIG_TYPE: &str = "application/vnd.cncf.helm.config.v1+json";
@@ -245,39 +246,10 @@ pub fn access_log(log: &str, repository: &str) -> Vec<(String, String, u16)> {
     std::fs::read_to_string(log)
         .expect("registry access log")
         .lines()
-        .filter_map(|l| {
-            let req = l.split('"').nth(1)?;
-            let mut parts = req.split(' ');
-            let method = parts.next()?.to_string();
-            let path = parts.next()?.to_string();
-            let status: u16 = l
-                .split('"')
-                .nth(2)?
-                .split_whitespace()
-                .next()?
-                .parse()
-                .ok()?;
-            path.starts_with(&needle).then_some((method, path, status))
-        })
+        .filter_map(parse_access_line)
+        .filter(|r| r.path.starts_with(&needle))
+        .map(|r| (r.method, r.path, r.status))
         .collect()
-}
-
-pub fn b64(data: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for c in data.chunks(3) {
-        let n = (c[0] as u32) << 16
-            | (*c.get(1).unwrap_or(&0) as u32) << 8
-            | *c.get(2).unwrap_or(&0) as u32;
-        for i in 0..4 {
-            if i <= c.len() {
-                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 // ------------------------------------------------------------------ front
