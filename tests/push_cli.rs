@@ -37,7 +37,7 @@ struct Line {
 #[track_caller]
 fn results(out: &Output) -> Vec<Line> {
     let lines: Vec<&str> = out.stdout.lines().collect();
-    assert!(lines.len() % 2 == 0, "odd number of lines:\n{out}");
+    assert!(lines.len().is_multiple_of(2), "odd number of lines:\n{out}");
     lines
         .chunks(2)
         .map(|pair| {
@@ -752,4 +752,45 @@ fn source_date_epoch_sets_created_and_keeps_digests_reproducible() {
         "{m3}"
     );
     assert_eq!(annotations["org.opencontainers.image.title"], "sde");
+}
+
+// ------------------------------------------------------------------ one target, two charts
+
+#[test]
+fn two_charts_for_one_tag_with_different_content_are_refused_not_raced() {
+    // `helm package` writes other bytes than we do, so the directory and its
+    // helm-made archive are two artifacts for one tag: pushed at once, the
+    // tag would end at either, and both would be reported pushed.
+    let sb = Sandbox::new();
+    let lab = sb.lab;
+    let dir = sb.seed_chart("twin");
+    sb.helm(&["package", path_str(&dir), "-d", path_str(&sb.work())])
+        .assert_ok();
+    let ns = common::unique_name("cli-twin");
+    let remote = format!("oci://{}/{ns}", lab.registry);
+    let reference = format!("{}/{ns}/twin:0.1.0", lab.registry);
+
+    let out = ecr_push(&sb, &["twin", "twin-0.1.0.tgz", &remote, "--plain-http"]);
+    assert_eq!(out.status.code(), Some(1), "{out}");
+    let pushed = results(&out);
+    assert_eq!(pushed.len(), 1, "only the first chart is pushed:\n{out}");
+    assert_eq!(pushed[0].reference, reference);
+    let errors = out.plugin_stderr_lines();
+    assert_eq!(errors.len(), 1, "{out}");
+    assert!(
+        errors[0].starts_with("Error: twin-0.1.0.tgz: ")
+            && errors[0].contains(&reference)
+            && errors[0].contains("twin"),
+        "names the target and the other chart:\n{out}"
+    );
+    let (status, bytes) = manifest(&lab.registry, &format!("{ns}/twin"), "0.1.0");
+    assert_eq!(status, 200);
+    assert_eq!(format!("sha256:{}", sha256_hex(&bytes)), pushed[0].digest);
+
+    // The same chart twice is no conflict: one artifact.
+    let out = ecr_push(&sb, &["twin", "./twin", &remote, "--plain-http"]);
+    out.assert_ok();
+    let r = results(&out);
+    assert_eq!(r.len(), 2, "{out}");
+    assert!(r.iter().all(|l| l.digest == pushed[0].digest), "{out}");
 }

@@ -1,0 +1,517 @@
+//! `helm ecr-push` through helm 3.10.1 against answers only real ECR gives:
+//!
+//! - an ECR-like registry front before the lab registry that asks the ECR
+//!   emulator (moto, SigV4-signed DescribeRepositories) about each
+//!   repository: NAME_UNKNOWN for one moto does not know, TAG_INVALID for a
+//!   manifest PUT over an existing tag of an IMMUTABLE repository;
+//! - a front posing as the ECR API that forwards GetAuthorizationToken to
+//!   moto and answers DescribeImages with a recorded ECR reply (moto never
+//!   sees what is pushed to the registry), for `--describe`.
+//!
+//! Run with the lab up: `bash scripts/lab.sh up && source .lab/env`.
+
+mod aws_support;
+mod common;
+
+use common::{path_str, write, Lab, LogMark, Output, Sandbox};
+use helm_ecr::aws::ecr::{Api, Flavor};
+use helm_ecr::aws::{Credentials, Env};
+use helm_ecr::http::{Http, HttpOptions};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+fn ecr_push(sb: &Sandbox, args: &[&str]) -> Output {
+    let mut all = vec!["ecr-push"];
+    all.extend_from_slice(args);
+    sb.helm(&all)
+}
+
+fn sha256(data: &[u8]) -> String {
+    let hex: String = Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sha256:{hex}")
+}
+
+// ------------------------------------------------------------------ a registry front
+
+/// What the front does with one request: answer it (status, JSON body) or
+/// pass it on to the registry byte for byte.
+type Decide = dyn Fn(&str, &str) -> Option<(u16, String)> + Send + Sync;
+
+/// A one-request-per-connection HTTP front on 127.0.0.1 before a registry.
+/// Records (method, path, answered-by-the-front) for every request.
+struct RegistryFront {
+    addr: String,
+    seen: Arc<Mutex<Vec<(String, String, bool)>>>,
+}
+
+impl RegistryFront {
+    fn start(
+        upstream: &str,
+        decide: impl Fn(&str, &str) -> Option<(u16, String)> + Send + Sync + 'static,
+    ) -> RegistryFront {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the front");
+        let addr = listener.local_addr().expect("front address").to_string();
+        let seen: Arc<Mutex<Vec<(String, String, bool)>>> = Arc::default();
+        let decide: Arc<Decide> = Arc::new(decide);
+        let (upstream, log) = (upstream.to_string(), seen.clone());
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(conn) = conn else { break };
+                let (decide, log, upstream) = (decide.clone(), log.clone(), upstream.clone());
+                std::thread::spawn(move || {
+                    let _ = relay(conn, &upstream, &*decide, &log);
+                });
+            }
+        });
+        RegistryFront { addr, seen }
+    }
+
+    /// Requests the front passed on to the registry.
+    fn forwarded(&self) -> Vec<(String, String)> {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, _, answered)| !answered)
+            .map(|(m, p, _)| (m.clone(), p.clone()))
+            .collect()
+    }
+
+    fn count(&self) -> usize {
+        self.seen.lock().unwrap().len()
+    }
+}
+
+fn relay(
+    mut conn: TcpStream,
+    upstream: &str,
+    decide: &Decide,
+    seen: &Mutex<Vec<(String, String, bool)>>,
+) -> std::io::Result<()> {
+    conn.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = conn.read(&mut chunk)?;
+        if n == 0 {
+            return Ok(());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+    let mut body = buf.split_off(head_end);
+    let mut lines = head.split("\r\n");
+    let mut first = lines.next().unwrap_or("").split(' ');
+    let (method, path) = (
+        first.next().unwrap_or("").to_string(),
+        first.next().unwrap_or("").to_string(),
+    );
+    let headers: Vec<(&str, &str)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim(), v.trim()))
+        .collect();
+    let len: usize = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    while body.len() < len {
+        let n = conn.read(&mut chunk)?;
+        if n == 0 {
+            break;
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+    let answer = decide(&method, &path);
+    seen.lock()
+        .unwrap()
+        .push((method.clone(), path.clone(), answer.is_some()));
+    if let Some((status, json)) = answer {
+        let mut out = format!(
+            "HTTP/1.1 {status} X\r\nContent-Type: application/json; charset=utf-8\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n",
+            json.len()
+        )
+        .into_bytes();
+        // ECR: HEAD answers carry no body.
+        if method != "HEAD" {
+            out.extend_from_slice(json.as_bytes());
+        }
+        conn.write_all(&out)?;
+        return conn.flush();
+    }
+    let mut up = TcpStream::connect(upstream)?;
+    let mut out = format!("{method} {path} HTTP/1.1\r\n");
+    for (k, v) in &headers {
+        if !k.eq_ignore_ascii_case("connection") {
+            out.push_str(&format!("{k}: {v}\r\n"));
+        }
+    }
+    out.push_str("Connection: close\r\n\r\n");
+    up.write_all(out.as_bytes())?;
+    up.write_all(&body)?;
+    let mut resp = Vec::new();
+    up.read_to_end(&mut resp)?;
+    conn.write_all(&resp)?;
+    conn.flush()
+}
+
+/// The lab's ECR emulator, asked directly with the lab user's keys.
+struct Moto {
+    http: Http,
+    env: Env,
+    credentials: Credentials,
+    url: String,
+    region: String,
+}
+
+impl Moto {
+    fn lab() -> Moto {
+        let lab = Lab::get();
+        Moto {
+            http: Http::new(HttpOptions::default()).expect("http client"),
+            env: Env::from_pairs(Vec::<(String, String)>::new()),
+            credentials: Credentials {
+                access_key_id: lab.access_key_id.clone(),
+                secret_access_key: lab.secret_access_key.clone(),
+                session_token: None,
+                expires_at: None,
+            },
+            url: lab.ecr_endpoint.clone(),
+            region: lab.region.clone(),
+        }
+    }
+
+    /// The repository as DescribeRepositories shows it; None when moto does
+    /// not know it.
+    fn repository(&self, name: &str) -> Option<serde_json::Value> {
+        let api = Api {
+            http: &self.http,
+            env: &self.env,
+            url: &self.url,
+            region: &self.region,
+            flavor: Flavor::Private,
+            credentials: &self.credentials,
+        };
+        match api.call(
+            "DescribeRepositories",
+            &serde_json::json!({ "repositoryNames": [name] }),
+        ) {
+            Ok(v) => Some(v["repositories"][0].clone()),
+            Err(e) if e.code.as_deref() == Some("RepositoryNotFoundException") => None,
+            Err(e) => panic!("DescribeRepositories {name}: {}", e.error),
+        }
+    }
+}
+
+/// `/v2/NAME/(manifests|blobs|tags)/REST` -> (NAME, kind, REST).
+fn split_path(path: &str) -> Option<(&str, &str, &str)> {
+    let rest = path.split('?').next()?.strip_prefix("/v2/")?;
+    ["/manifests/", "/blobs/", "/tags/"]
+        .iter()
+        .filter_map(|k| rest.rfind(k).map(|i| (i, *k)))
+        .max_by_key(|(i, _)| *i)
+        .map(|(i, k)| (&rest[..i], k.trim_matches('/'), &rest[i + k.len()..]))
+}
+
+/// Does `repo:tag` exist in the lab registry behind the front?
+fn tag_exists(repo: &str, tag: &str) -> bool {
+    let lab = Lab::get();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let auth = common::base64_encode(format!("AWS:{}", lab.registry_password).as_bytes());
+    let resp = agent
+        .head(format!("http://{}/v2/{repo}/manifests/{tag}", lab.registry))
+        .header("Accept", "application/vnd.oci.image.manifest.v1+json")
+        .header("Authorization", format!("Basic {auth}"))
+        .call()
+        .expect("HEAD the lab registry");
+    resp.status().as_u16() == 200
+}
+
+/// An ECR-like front before the lab registry (see the module comment).
+/// Known repositories are remembered; unknown ones are asked again, since
+/// `--create-repository` makes them appear.
+fn ecr_registry_front() -> RegistryFront {
+    let moto = Moto::lab();
+    let known: Mutex<HashMap<String, String>> = Mutex::default();
+    RegistryFront::start(&Lab::get().registry, move |method, path| {
+        let (repo, kind, rest) = split_path(path)?;
+        let cached = known.lock().unwrap().get(repo).cloned();
+        let mutability = match cached {
+            Some(m) => m,
+            None => {
+                let Some(r) = moto.repository(repo) else {
+                    return Some((
+                        404,
+                        format!(
+                            r#"{{"errors":[{{"code":"NAME_UNKNOWN","message":"The repository with name '{repo}' does not exist in the registry with id '123456789012'"}}]}}"#
+                        ),
+                    ));
+                };
+                let m = r["imageTagMutability"]
+                    .as_str()
+                    .unwrap_or("MUTABLE")
+                    .to_string();
+                known.lock().unwrap().insert(repo.to_string(), m.clone());
+                m
+            }
+        };
+        (method == "PUT" && kind == "manifests" && mutability == "IMMUTABLE" && tag_exists(repo, rest))
+            .then(|| {
+                (
+                    400,
+                    format!(
+                        r#"{{"errors":[{{"code":"TAG_INVALID","message":"The image tag '{rest}' already exists in the '{repo}' repository and cannot be overwritten because the tag is immutable."}}]}}"#
+                    ),
+                )
+            })
+    })
+}
+
+#[test]
+fn split_path_finds_nested_repository_names() {
+    assert_eq!(
+        split_path("/v2/a/b/manifests/1.0.0"),
+        Some(("a/b", "manifests", "1.0.0"))
+    );
+    assert_eq!(
+        split_path("/v2/a/blobs/uploads/x?_state=1"),
+        Some(("a", "blobs", "uploads/x"))
+    );
+    assert_eq!(split_path("/v2/"), None);
+}
+
+/// The plugin's own stderr lines that are errors.
+fn errors(out: &Output) -> Vec<&str> {
+    out.plugin_stderr_lines()
+        .into_iter()
+        .filter(|l| l.starts_with("Error:"))
+        .collect()
+}
+
+#[test]
+fn missing_repository_then_create_repository_immutable_then_unchanged_then_refused() {
+    let lab = Lab::get();
+    let moto = Moto::lab();
+    let front = ecr_registry_front();
+    let mut sb = Sandbox::new();
+    // The front is no ECR host name: the region must come from --region.
+    sb.unset_env("AWS_REGION");
+    let chart = sb.seed_chart("ecrfront");
+    let ns = common::unique_name("ecr-front");
+    let repo = format!("{ns}/ecrfront");
+    let remote = format!("oci://{}/{ns}", front.addr);
+    let chart_arg = path_str(&chart);
+    let push = |extra: &[&str]| {
+        let mut args = vec![chart_arg, remote.as_str(), "--plain-http"];
+        args.extend_from_slice(extra);
+        ecr_push(&sb, &args)
+    };
+
+    // No region at all: one line that says how to give one.
+    let out = push(&[]);
+    assert_eq!(out.status.code(), Some(1), "{out}");
+    let e = errors(&out);
+    assert_eq!(e.len(), 1, "{out}");
+    assert!(e[0].contains("--region"), "{out}");
+
+    // The repository does not exist: say so, and how to fix it.
+    let mark = LogMark::new(&lab.registry_log);
+    let out = push(&["--region", &lab.region]);
+    assert_eq!(out.status.code(), Some(1), "{out}");
+    assert!(out.stdout.is_empty(), "{out}");
+    let e = errors(&out);
+    assert_eq!(e.len(), 1, "one line:\n{out}");
+    assert!(e[0].starts_with(&format!("Error: {chart_arg}: ")), "{out}");
+    assert!(e[0].contains("--create-repository"), "{out}");
+    assert!(
+        e[0].contains(&format!(
+            "aws ecr create-repository --repository-name {repo} --region {}",
+            lab.region
+        )),
+        "{out}"
+    );
+    assert!(
+        mark.requests_for(&repo).is_empty(),
+        "nothing reached the registry"
+    );
+    assert!(
+        moto.repository(&repo).is_none(),
+        "not created without asking"
+    );
+    assert!(front.count() > 0, "the push went through the front");
+    assert!(
+        front
+            .forwarded()
+            .iter()
+            .all(|(m, _)| m == "HEAD" || m == "GET"),
+        "no write was passed on: {:?}",
+        front.forwarded()
+    );
+
+    // --create-repository: created as asked, then pushed.
+    let out = push(&[
+        "--region",
+        &lab.region,
+        "--create-repository",
+        "--image-tag-mutability",
+        "IMMUTABLE",
+    ]);
+    out.assert_ok();
+    let reference = format!("{}/{repo}:0.1.0", front.addr);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert_eq!(lines[0], format!("Pushed: {reference}"), "{out}");
+    let digest = lines[1].strip_prefix("Digest: ").expect("Digest line");
+    let created = moto.repository(&repo).expect("the repository was created");
+    assert_eq!(created["imageTagMutability"], "IMMUTABLE", "{created}");
+    let raw = sb.skopeo_raw(&format!("{}/{repo}:0.1.0", lab.registry), false);
+    assert_eq!(sha256(raw.assert_ok().stdout.as_bytes()), digest);
+
+    // The same chart again: unchanged, nothing written.
+    let mark = LogMark::new(&lab.registry_log);
+    let out = push(&["--region", &lab.region]);
+    out.assert_ok();
+    assert_eq!(
+        out.stdout,
+        format!("Unchanged: {reference}\nDigest: {digest}\n"),
+        "{out}"
+    );
+    let seen = mark.requests_for(&repo);
+    assert!(
+        seen.iter().all(|r| r.method == "HEAD" || r.method == "GET"),
+        "{seen:?}"
+    );
+
+    // Other content under the same version: the immutable tag refuses it.
+    write(&chart.join("values.yaml"), "changed: true\n");
+    let out = push(&["--region", &lab.region]);
+    assert_eq!(out.status.code(), Some(1), "{out}");
+    assert!(out.stdout.is_empty(), "{out}");
+    let e = errors(&out);
+    assert_eq!(e.len(), 1, "one line:\n{out}");
+    assert!(
+        e[0].contains("immutable") && e[0].contains("0.1.0") && e[0].contains("version"),
+        "says why and what to do:\n{out}"
+    );
+    let raw = sb.skopeo_raw(&format!("{}/{repo}:0.1.0", lab.registry), false);
+    assert_eq!(
+        sha256(raw.assert_ok().stdout.as_bytes()),
+        digest,
+        "the tag still points at the first push"
+    );
+}
+
+// ------------------------------------------------------------------ --describe
+
+/// What ECR's DescribeImages answers for a Helm chart (recorded from ECR;
+/// the repository and tag are the ones asked for).
+fn recorded_describe_images(repository: &str, tag: &str) -> serde_json::Value {
+    serde_json::json!({
+        "imageDetails": [{
+            "registryId": "123456789012",
+            "repositoryName": repository,
+            "imageDigest": "sha256:6b7e5c1f0f3a8e22d0c3c9f2d0a43bd5bd1cf0b19f7d2c5a9cbb3e0c1a2b3c4d",
+            "imageTags": [tag],
+            "imageSizeInBytes": 3871,
+            "imagePushedAt": 1700000000.123,
+            "imageManifestMediaType": "application/vnd.oci.image.manifest.v1+json",
+            "artifactMediaType": "application/vnd.cncf.helm.config.v1+json",
+            "lastRecordedPullTime": 1700000100.0
+        }]
+    })
+}
+
+#[test]
+fn describe_prints_what_describe_images_says() {
+    let lab = Lab::get();
+    let asked: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
+    let api = aws_support::serve({
+        let (asked, moto) = (asked.clone(), lab.ecr_endpoint.clone());
+        move |req| {
+            if req
+                .header("x-amz-target")
+                .is_some_and(|t| t.ends_with(".DescribeImages"))
+            {
+                let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap();
+                asked.lock().unwrap().push(body.clone());
+                let reply = recorded_describe_images(
+                    body["repositoryName"].as_str().unwrap_or(""),
+                    body["imageIds"][0]["imageTag"].as_str().unwrap_or(""),
+                );
+                aws_support::Resp::json(200, reply)
+            } else {
+                aws_support::forward(&moto, req)
+            }
+        }
+    });
+    let mut sb = Sandbox::new();
+    sb.set_env("AWS_ENDPOINT_URL_ECR", api.url());
+    let chart = sb.seed_chart("described");
+    let ns = common::unique_name("describe");
+    let remote = format!("oci://{}/{ns}", lab.registry);
+
+    // A dry run writes nothing, so there is nothing to describe.
+    let out = ecr_push(
+        &sb,
+        &[
+            path_str(&chart),
+            &remote,
+            "--plain-http",
+            "--describe",
+            "--dry-run",
+        ],
+    );
+    out.assert_ok();
+    assert!(out.stdout.starts_with("Would push: "), "{out}");
+    assert!(
+        asked.lock().unwrap().is_empty(),
+        "no DescribeImages for a dry run"
+    );
+
+    let out = ecr_push(
+        &sb,
+        &[path_str(&chart), &remote, "--plain-http", "--describe"],
+    );
+    out.assert_ok();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(
+        lines[0],
+        format!("Pushed: {}/{ns}/described:0.1.0", lab.registry),
+        "{out}"
+    );
+    assert!(lines[1].starts_with("Digest: sha256:"), "{out}");
+    for want in [
+        format!("Repository: {ns}/described"),
+        "Tags: 0.1.0".to_string(),
+        "Size: 3871".to_string(),
+        "Pushed at: 2023-11-14T22:13:20".to_string(),
+        "Manifest media type: application/vnd.oci.image.manifest.v1+json".to_string(),
+        "Artifact media type: application/vnd.cncf.helm.config.v1+json".to_string(),
+    ] {
+        assert!(
+            lines[2..].iter().any(|l| l.starts_with(&want)),
+            "missing {want:?}:\n{out}"
+        );
+    }
+    let asked = asked.lock().unwrap();
+    assert_eq!(asked.len(), 1, "one DescribeImages call");
+    assert_eq!(
+        asked[0]["repositoryName"],
+        format!("{ns}/described").as_str()
+    );
+    assert_eq!(asked[0]["imageIds"][0]["imageTag"], "0.1.0");
+}
