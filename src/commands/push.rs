@@ -135,26 +135,60 @@ pub fn run(args: Args) -> i32 {
         .map(crate::clock::rfc3339);
     let created = created.as_deref();
 
-    let outcomes: Vec<Outcome> = std::thread::scope(|scope| {
+    // Package every chart first: two charts that would push other content
+    // to one tag are refused before anything is pushed (at once, the tag
+    // would end at either one, and both would be reported pushed).
+    let mut prepared: Vec<(Outcome, Option<Ready>)> = std::thread::scope(|scope| {
         let handles: Vec<_> = charts
             .iter()
             .map(|chart| {
-                let (client, keychain, remote, overrides, args) =
-                    (&client, &*keychain, &remote, &overrides, &args);
-                scope.spawn(move || {
-                    push_one(chart, remote, client, keychain, overrides, created, args)
-                })
+                let (remote, overrides, args) = (&remote, &overrides, &args);
+                scope.spawn(move || prepare(chart, remote, overrides, created, args))
             })
             .collect();
         handles
             .into_iter()
             .zip(&charts)
-            .map(|(h, chart)| {
-                h.join().unwrap_or_else(|_| Outcome {
-                    chart: chart.clone(),
-                    error: Some("internal error: the push thread panicked".into()),
-                    ..Outcome::default()
-                })
+            .map(|(h, chart)| h.join().unwrap_or_else(|_| (panicked(chart), None)))
+            .collect()
+    });
+    let targets: Vec<Option<(String, String)>> = prepared
+        .iter()
+        .map(|(o, ready)| match (ready, &o.reference, &o.digest) {
+            (Some(_), Some(r), Some(d)) => Some((r.clone(), d.clone())),
+            _ => None,
+        })
+        .collect();
+    for (i, earlier) in conflicts(&targets).into_iter().enumerate() {
+        if let (Some(j), Some((reference, _))) = (earlier, &targets[i]) {
+            prepared[i].1 = None;
+            prepared[i].0.error = Some(format!(
+                "{reference} is also the target of {} in this call, with other content: push them separately or give them different versions",
+                charts[j]
+            ));
+        }
+    }
+
+    let outcomes: Vec<Outcome> = std::thread::scope(|scope| {
+        let pending: Vec<_> = prepared
+            .into_iter()
+            .map(|(out, ready)| match ready {
+                None => Ok(out),
+                Some(ready) => {
+                    let chart = out.chart.clone();
+                    let (client, keychain, args) = (&client, &*keychain, &args);
+                    Err((
+                        chart,
+                        scope.spawn(move || publish(out, &ready, client, keychain, args)),
+                    ))
+                }
+            })
+            .collect();
+        pending
+            .into_iter()
+            .map(|p| match p {
+                Ok(out) => out,
+                Err((chart, h)) => h.join().unwrap_or_else(|_| panicked(&chart)),
             })
             .collect()
     });
@@ -162,15 +196,29 @@ pub fn run(args: Args) -> i32 {
     report(&outcomes, args.output)
 }
 
-fn push_one(
+fn panicked(chart: &str) -> Outcome {
+    Outcome {
+        chart: chart.to_string(),
+        error: Some("internal error: the push thread panicked".into()),
+        ..Outcome::default()
+    }
+}
+
+/// A chart packaged and mapped to its artifact, ready to push. The package
+/// is kept alive: the upload streams from its archive.
+struct Ready {
+    _packaged: chart::PackagedChart,
+    reference: oci::Reference,
+    artifact: oci::Artifact,
+}
+
+fn prepare(
     chart_arg: &str,
     remote: &Remote,
-    client: &oci::Client,
-    keychain: &EcrKeychain,
     overrides: &Overrides,
     created: Option<&str>,
     args: &Args,
-) -> Outcome {
+) -> (Outcome, Option<Ready>) {
     let mut out = Outcome {
         chart: chart_arg.to_string(),
         ..Outcome::default()
@@ -183,7 +231,7 @@ fn push_one(
         Ok(p) => p,
         Err(e) => {
             out.error = Some(e.to_string());
-            return out;
+            return (out, None);
         }
     };
     out.name = Some(packaged.metadata.name.clone());
@@ -194,7 +242,7 @@ fn push_one(
         Ok(r) => r,
         Err(e) => {
             out.error = Some(e.to_string());
-            return out;
+            return (out, None);
         }
     };
     out.reference = Some(reference.to_string());
@@ -202,29 +250,63 @@ fn push_one(
         Ok(a) => a,
         Err(e) => {
             out.error = Some(e);
-            return out;
+            return (out, None);
         }
     };
     out.digest = Some(artifact.manifest_digest.clone());
-    let mut result = client.push(&reference, &artifact, args.dry_run);
+    let ready = Ready {
+        _packaged: packaged,
+        reference,
+        artifact,
+    };
+    (out, Some(ready))
+}
+
+/// For each chart, the earlier chart in the call that targets the same
+/// reference with another digest (`targets[i]` = (reference, digest)).
+/// The same artifact twice is no conflict.
+fn conflicts(targets: &[Option<(String, String)>]) -> Vec<Option<usize>> {
+    targets
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let (reference, digest) = t.as_ref()?;
+            targets[..i].iter().position(|earlier| {
+                earlier
+                    .as_ref()
+                    .is_some_and(|(r, d)| r == reference && d != digest)
+            })
+        })
+        .collect()
+}
+
+fn publish(
+    mut out: Outcome,
+    ready: &Ready,
+    client: &oci::Client,
+    keychain: &EcrKeychain,
+    args: &Args,
+) -> Outcome {
+    let (reference, artifact) = (&ready.reference, &ready.artifact);
+    let mut result = client.push(reference, artifact, args.dry_run);
     if args.create_repository && !args.dry_run {
         if let Err(e) = &result {
             if e.kind() == oci::ErrorKind::NameUnknown {
-                result = create_repository(keychain, &reference, args)
+                result = create_repository(keychain, reference, args)
                     .map_err(oci::Error::new)
-                    .and_then(|()| client.push(&reference, &artifact, false));
+                    .and_then(|()| client.push(reference, artifact, false));
             }
         }
     }
     match result {
         Ok(status) => out.status = Some(status),
         Err(e) => {
-            out.error = Some(advice(&e, &reference, keychain));
+            out.error = Some(advice(&e, reference, keychain));
             return out;
         }
     }
     if args.describe && !args.dry_run {
-        match describe(keychain, &reference) {
+        match describe(keychain, reference) {
             Ok(text) => out.description = Some(text),
             Err(e) => out.error = Some(format!("pushed, but DescribeImages failed: {e}")),
         }
@@ -440,6 +522,23 @@ mod tests {
         assert!(split_arguments(&s(&["oci://h/x"]))
             .unwrap_err()
             .contains("no chart"));
+    }
+
+    #[test]
+    fn other_content_for_an_earlier_target_conflicts() {
+        let t = |r: &str, d: &str| Some((r.to_string(), d.to_string()));
+        let targets = vec![
+            t("h/a:1", "sha256:1"),
+            None,
+            t("h/a:1", "sha256:1"),
+            t("h/a:1", "sha256:2"),
+            t("h/b:1", "sha256:2"),
+            t("h/a:1", "sha256:3"),
+        ];
+        assert_eq!(
+            conflicts(&targets),
+            vec![None, None, None, Some(0), None, Some(0)]
+        );
     }
 
     #[test]
