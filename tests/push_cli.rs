@@ -506,6 +506,10 @@ fn no_remote_means_the_default_ecr_registry_and_fails_fast_when_unreachable() {
             errors[0].starts_with("Error: ./remoteless: ") && errors[0].contains(&host),
             "names the chart and the default registry:\n{out}"
         );
+        assert!(
+            errors[0].contains("oci://HOST/NAMESPACE"),
+            "says how to push elsewhere:\n{out}"
+        );
 
         // JSON shows the target the token named.
         args.extend(["--output", "json"]);
@@ -793,4 +797,100 @@ fn two_charts_for_one_tag_with_different_content_are_refused_not_raced() {
     let r = results(&out);
     assert_eq!(r.len(), 2, "{out}");
     assert!(r.iter().all(|l| l.digest == pushed[0].digest), "{out}");
+}
+
+// ------------------------------------------------------------------ rule 2, and one token per call
+
+/// A front before moto that counts GetAuthorizationToken and changes
+/// nothing (moto's tokens stay expired, so none is ever cached).
+fn counting_ecr_front() -> (
+    aws_support::Stub,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (c, moto) = (calls.clone(), common::Lab::get().ecr_endpoint.clone());
+    let stub = aws_support::serve(move |req| {
+        if req
+            .header("x-amz-target")
+            .is_some_and(|t| t.ends_with(".GetAuthorizationToken"))
+        {
+            c.fetch_add(1, Ordering::SeqCst);
+        }
+        aws_support::forward(&moto, req)
+    });
+    (stub, calls)
+}
+
+#[test]
+fn registry_config_credentials_are_used_when_no_token_is_cached() {
+    let lab = common::Lab::get();
+    let (ecr, calls) = counting_ecr_front();
+    let mut sb = Sandbox::new();
+    sb.set_env("AWS_ENDPOINT_URL_ECR", ecr.url());
+    registry_config_with(&sb, &lab.registry, &lab.registry_password);
+    let chart = sb.seed_chart("fromconfig");
+    let ns = common::unique_name("cli-config");
+    let mark = LogMark::new(&lab.registry_log);
+    let out = ecr_push(
+        &sb,
+        &[
+            path_str(&chart),
+            &format!("oci://{}/{ns}", lab.registry),
+            "--plain-http",
+        ],
+    );
+    out.assert_ok();
+    assert_eq!(results(&out)[0].verb, "Pushed", "{out}");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        0,
+        "no token: the config had one"
+    );
+    let seen = mark.requests_for(&format!("{ns}/fromconfig"));
+    assert!(
+        !seen.is_empty() && seen.iter().all(|q| q.status != 401),
+        "{seen:?}"
+    );
+}
+
+#[test]
+fn many_charts_refused_stale_credentials_share_one_fresh_token() {
+    // Every chart's first request is refused at about the same time; one
+    // fresh token must serve them all.
+    let lab = common::Lab::get();
+    let (ecr, calls) = counting_ecr_front();
+    let mut sb = Sandbox::new();
+    sb.set_env("AWS_ENDPOINT_URL_ECR", ecr.url());
+    registry_config_with(&sb, &lab.registry, "stale-token");
+    let names = ["one", "two", "three", "four"];
+    for n in names {
+        sb.seed_chart(n);
+    }
+    let ns = common::unique_name("cli-stale");
+    let remote = format!("oci://{}/{ns}", lab.registry);
+    let mut args: Vec<&str> = names.to_vec();
+    args.extend([remote.as_str(), "--plain-http"]);
+    let out = ecr_push(&sb, &args);
+    out.assert_ok();
+    let r = results(&out);
+    assert_eq!(r.len(), names.len(), "{out}");
+    assert!(r.iter().all(|l| l.verb == "Pushed"), "{out}");
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "one token for all:\n{out}");
+
+    // No stale credentials, no cache: still one token for the whole call.
+    let mut sb = Sandbox::new();
+    sb.set_env("AWS_ENDPOINT_URL_ECR", ecr.url());
+    for n in names {
+        sb.seed_chart(n);
+    }
+    let ns = common::unique_name("cli-one-token");
+    let remote = format!("oci://{}/{ns}", lab.registry);
+    let mut args: Vec<&str> = names.to_vec();
+    args.extend([remote.as_str(), "--plain-http"]);
+    ecr_push(&sb, &args).assert_ok();
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "one more token for the second call"
+    );
 }
