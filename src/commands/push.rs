@@ -117,6 +117,7 @@ pub fn run(args: Args) -> i32 {
         crate::helm::registry_config_path(),
         args.registry_id.clone(),
     ));
+    let defaulted = remote.is_none();
     let remote = match remote {
         Some(r) => r,
         None => match default_remote(&keychain) {
@@ -179,7 +180,8 @@ pub fn run(args: Args) -> i32 {
                     let (client, keychain, args) = (&client, &*keychain, &args);
                     Err((
                         chart,
-                        scope.spawn(move || publish(out, &ready, client, keychain, args)),
+                        scope
+                            .spawn(move || publish(out, &ready, client, keychain, args, defaulted)),
                     ))
                 }
             })
@@ -286,6 +288,7 @@ fn publish(
     client: &oci::Client,
     keychain: &EcrKeychain,
     args: &Args,
+    defaulted: bool,
 ) -> Outcome {
     let (reference, artifact) = (&ready.reference, &ready.artifact);
     let mut result = client.push(reference, artifact, args.dry_run);
@@ -301,7 +304,15 @@ fn publish(
     match result {
         Ok(status) => out.status = Some(status),
         Err(e) => {
-            out.error = Some(advice(&e, reference, keychain));
+            let mut msg = advice(&e, reference, keychain);
+            if defaulted && e.kind() == oci::ErrorKind::Transport {
+                // No remote was given: the user may not know which host we chose.
+                msg.push_str(&format!(
+                    " ({} is your default ECR registry, named by the ECR token: check the network and HTTPS_PROXY, or pass oci://HOST/NAMESPACE to push elsewhere)",
+                    reference.registry
+                ));
+            }
+            out.error = Some(msg);
             return out;
         }
     }
