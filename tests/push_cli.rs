@@ -894,3 +894,56 @@ fn many_charts_refused_stale_credentials_share_one_fresh_token() {
         "one more token for the second call"
     );
 }
+
+// ------------------------------------------------------------------ TLS through helm
+
+#[test]
+fn tls_registry_with_ca_file_insecure_and_untrusted() {
+    let sb = Sandbox::new();
+    let lab = sb.lab;
+    let chart = sb.seed_chart("tlschart");
+    let ns = common::unique_name("cli-tls");
+    let remote = format!("oci://{}/{ns}", lab.registry_tls);
+    let reference = format!("{}/{ns}/tlschart:0.1.0", lab.registry_tls);
+
+    // Untrusted: one line that says what to do, nothing pushed.
+    let mark = LogMark::new(&lab.registry_tls_log);
+    let out = ecr_push(&sb, &[path_str(&chart), &remote]);
+    assert_eq!(out.status.code(), Some(1), "{out}");
+    let errors = out.plugin_stderr_lines();
+    assert_eq!(errors.len(), 1, "{out}");
+    assert!(
+        errors[0].contains("--ca-file") && errors[0].contains("--insecure"),
+        "{out}"
+    );
+    assert!(
+        mark.requests_for(&format!("{ns}/tlschart")).is_empty(),
+        "no request completed over an unverified connection"
+    );
+
+    let out = ecr_push(
+        &sb,
+        &[
+            path_str(&chart),
+            &remote,
+            "--ca-file",
+            path_str(&lab.ca_file),
+        ],
+    );
+    out.assert_ok();
+    let r = results(&out);
+    assert_eq!(
+        (r[0].verb.as_str(), r[0].reference.as_str()),
+        ("Pushed", reference.as_str())
+    );
+    let raw = sb.skopeo_raw(&reference, false);
+    assert_eq!(
+        format!("sha256:{}", sha256_hex(raw.assert_ok().stdout.as_bytes())),
+        r[0].digest
+    );
+
+    // --insecure (helm 3.10 refuses --insecure-skip-tls-verify on plugins).
+    let out = ecr_push(&sb, &[path_str(&chart), &remote, "--insecure"]);
+    out.assert_ok();
+    assert_eq!(results(&out)[0].verb, "Unchanged", "{out}");
+}

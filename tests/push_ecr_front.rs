@@ -362,6 +362,19 @@ fn missing_repository_then_create_repository_immutable_then_unchanged_then_refus
         front.forwarded()
     );
 
+    // A dry run creates nothing, not even with --create-repository.
+    let out = push(&["--region", &lab.region, "--create-repository", "--dry-run"]);
+    out.assert_ok();
+    assert!(
+        out.stdout
+            .starts_with(&format!("Would push: {}/{repo}:0.1.0\n", front.addr)),
+        "{out}"
+    );
+    assert!(
+        moto.repository(&repo).is_none(),
+        "a dry run created it:\n{out}"
+    );
+
     // --create-repository: created as asked, then pushed.
     let out = push(&[
         "--region",
