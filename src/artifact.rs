@@ -3,6 +3,7 @@
 
 use crate::chart::gofmt::json_string;
 use crate::chart::PackagedChart;
+use crate::codec::sha256_digest;
 use crate::oci::{Artifact, Blob, BlobData};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -21,7 +22,7 @@ pub fn build(chart: &PackagedChart, created: Option<&str>) -> Result<Artifact, S
     let config_bytes = chart.metadata.config_json.clone();
     let config = Blob {
         media_type: CONFIG_MEDIA_TYPE.into(),
-        digest: sha256(&config_bytes),
+        digest: sha256_digest(&config_bytes),
         size: config_bytes.len() as u64,
         data: BlobData::Bytes(Arc::new(config_bytes)),
     };
@@ -52,7 +53,7 @@ pub fn build(chart: &PackagedChart, created: Option<&str>) -> Result<Artifact, S
         }
     }
     let manifest = manifest_json(&config, &layers, &annotations).into_bytes();
-    let manifest_digest = sha256(&manifest);
+    let manifest_digest = sha256_digest(&manifest);
     Ok(Artifact {
         config,
         layers,
@@ -105,23 +106,13 @@ fn descriptor(out: &mut String, b: &Blob) {
     out.push_str(&format!(",\"size\":{}}}", b.size));
 }
 
-fn sha256(bytes: &[u8]) -> String {
-    format!(
-        "sha256:{}",
-        crate::chart::archive::hex(&Sha256::digest(bytes))
-    )
-}
-
 fn hash_file(path: &std::path::Path) -> Result<(String, u64), String> {
     let mut f = std::fs::File::open(path)
         .map_err(|e| format!("cannot read provenance file {}: {e}", path.display()))?;
     let mut h = Sha256::new();
     let n = std::io::copy(&mut f, &mut h)
         .map_err(|e| format!("cannot read provenance file {}: {e}", path.display()))?;
-    Ok((
-        format!("sha256:{}", crate::chart::archive::hex(&h.finalize())),
-        n,
-    ))
+    Ok((format!("sha256:{}", crate::codec::hex(&h.finalize())), n))
 }
 
 #[cfg(test)]
@@ -154,7 +145,7 @@ mod tests {
     fn manifest_shape_and_digest() {
         let a = build(&chart(None), None).expect("artifact");
         let m = String::from_utf8(a.manifest.to_vec()).expect("utf8");
-        let config_digest = sha256(br#"{"name":"app","version":"1.0.0","apiVersion":"v2"}"#);
+        let config_digest = sha256_digest(br#"{"name":"app","version":"1.0.0","apiVersion":"v2"}"#);
         assert_eq!(
             m,
             format!(
@@ -164,7 +155,7 @@ mod tests {
                  \"annotations\":{{\"org.opencontainers.image.title\":\"app\",\"org.opencontainers.image.version\":\"1.0.0\"}}}}"
             )
         );
-        assert_eq!(a.manifest_digest, sha256(m.as_bytes()));
+        assert_eq!(a.manifest_digest, sha256_digest(m.as_bytes()));
         assert!(matches!(a.layers[0].data, BlobData::File(_)));
         assert_eq!(a.config.size, 50);
     }
@@ -196,7 +187,7 @@ mod tests {
             .find(|l| l.media_type == PROVENANCE_LAYER_MEDIA_TYPE)
             .expect("prov layer");
         assert_eq!(p.size, 9);
-        assert_eq!(p.digest, sha256(b"signature"));
+        assert_eq!(p.digest, sha256_digest(b"signature"));
         let _ = std::fs::remove_dir_all(dir);
         let missing = build(&chart(Some(PathBuf::from("/nonexistent.prov"))), None);
         assert!(missing.unwrap_err().contains("provenance"));

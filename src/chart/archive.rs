@@ -3,9 +3,12 @@
 
 use super::load::{BufferedFile, Chart, Data, MAX_CHART_SIZE};
 use super::metadata::API_V2;
+use super::pargz;
+use crate::codec::hex;
+use flate2::Compression;
 use sha2::{Digest, Sha256};
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 
 /// The mtime of every entry when SOURCE_DATE_EPOCH is not set
 /// (1980-01-01T00:00:00Z: a fixed time older tools also accept).
@@ -93,18 +96,56 @@ pub struct Written {
 
 /// Write `entries` as a reproducible tar.gz to `file`: mode 0644, uid/gid 0,
 /// no user or group names, every mtime `mtime`, gzip header mtime 0 and no
-/// file name. Memory stays flat: file contents are streamed.
-pub fn write(entries: &[BufferedFile], file: File, mtime: u64) -> Result<Written, String> {
-    let hw = HashingWriter {
-        inner: BufWriter::with_capacity(256 * 1024, file),
+/// file name, compressed on every core (see [`pargz`]: the bytes do not
+/// depend on the core count). Memory stays flat: file contents are streamed.
+///
+/// `durable`: fsync before returning, for a file the caller then renames to
+/// its final name (so a crash cannot leave a truncated archive under that
+/// name). A temporary archive that is pushed and deleted skips it.
+pub fn write(
+    entries: &[BufferedFile],
+    file: File,
+    mtime: u64,
+    durable: bool,
+) -> Result<Written, String> {
+    let sink = HashingWriter {
+        inner: file,
         hasher: Sha256::new(),
         count: 0,
     };
-    let gz = flate2::GzBuilder::new()
-        .mtime(0)
-        .operating_system(255)
-        .write(hw, flate2::Compression::default());
-    let mut tar = tar::Builder::new(gz);
+    let io_err = |e: io::Error| format!("cannot write the chart archive: {e}");
+    let mut failure = None;
+    let out = pargz::compress(
+        sink,
+        Compression::default(),
+        pargz::default_threads(),
+        |gz| {
+            let r = write_tar(entries, gz, mtime);
+            // Keep the message (it names the file); the pipeline only needs
+            // to know it failed.
+            r.map_err(|e| {
+                let err = io::Error::other(e.clone());
+                failure = Some(e);
+                err
+            })
+        },
+    );
+    let out = match (out, failure) {
+        (Ok(out), _) => out,
+        (Err(_), Some(msg)) => return Err(msg),
+        (Err(e), None) => return Err(io_err(e)),
+    };
+    if durable {
+        out.inner.sync_all().map_err(io_err)?;
+    }
+    Ok(Written {
+        digest: format!("sha256:{}", hex(&out.hasher.finalize())),
+        size: out.count,
+    })
+}
+
+fn write_tar<W: Write>(entries: &[BufferedFile], out: W, mtime: u64) -> Result<(), String> {
+    let mut tar = tar::Builder::new(out);
     let io_err = |e: io::Error| format!("cannot write the chart archive: {e}");
     for e in entries {
         let mut h = tar::Header::new_ustar();
@@ -130,15 +171,8 @@ pub fn write(entries: &[BufferedFile], file: File, mtime: u64) -> Result<Written
             Data::Omitted(_) => return Err(format!("internal error: no content for {}", e.name)),
         }
     }
-    let gz = tar.into_inner().map_err(io_err)?;
-    let mut hw = gz.finish().map_err(io_err)?;
-    hw.flush().map_err(io_err)?;
-    let file = hw.inner.into_inner().map_err(|e| io_err(e.into_error()))?;
-    file.sync_all().map_err(io_err)?;
-    Ok(Written {
-        digest: format!("sha256:{}", hex(&hw.hasher.finalize())),
-        size: hw.count,
-    })
+    tar.into_inner().map_err(io_err)?;
+    Ok(())
 }
 
 /// Fails if a file shrank after it was measured (the tar header already
@@ -161,16 +195,6 @@ impl<R: Read> Read for ExactReader<'_, R> {
         self.left -= n as u64;
         Ok(n)
     }
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(HEX[(b >> 4) as usize] as char);
-        s.push(HEX[(b & 0xF) as usize] as char);
-    }
-    s
 }
 
 /// Reads through to the inner reader while hashing every byte.

@@ -9,6 +9,7 @@ pub mod gofmt;
 pub mod ignore;
 pub mod load;
 pub mod metadata;
+pub mod pargz;
 pub mod yaml_out;
 
 use std::fmt;
@@ -158,7 +159,7 @@ fn package_dir(
     };
     // Remove a half-written file on every error path.
     let guard = RemoveOnDrop(Some(tmp.clone()));
-    let written = archive::write(&entries, file, mtime).map_err(Error)?;
+    let written = archive::write(&entries, file, mtime, target.is_some()).map_err(Error)?;
     let (archive, temporary) = match target {
         Some(t) => {
             std::fs::rename(&tmp, &t)
@@ -323,7 +324,7 @@ fn packaged(path: &Path, destination: Option<&Path>) -> Result<PackagedChart, Er
         .map_err(|e| Error(format!("cannot read the archive: {e}")))?;
     let digest = format!(
         "sha256:{}",
-        archive::hex(&sha2::Digest::finalize(reader.hasher))
+        crate::codec::hex(&sha2::Digest::finalize(reader.hasher))
     );
     let size = reader.count;
     let metadata = public_metadata(&chart.meta);

@@ -1,0 +1,434 @@
+//! Parallel, reproducible gzip (pigz's scheme): the uncompressed stream is
+//! cut into fixed-size blocks, each block is compressed as raw deflate on a
+//! worker thread with the previous block's last 32 KiB as its dictionary
+//! (so matches still reach back across the cut), non-final blocks end on a
+//! sync flush (byte-aligned, not final), and the pieces are written in
+//! order. One member, one header, one CRC: any gunzip reads it.
+//!
+//! The bytes depend only on the input and the level, never on the number of
+//! threads or on how the producer chunks its writes: block boundaries are
+//! byte offsets, and each block is compressed from a reset state.
+//! Memory is flat: the channels are bounded, so at most a few blocks per
+//! worker are in flight whatever the input's size.
+
+use flate2::{Compress, Compression, Crc, FlushCompress, Status};
+use std::io::{self, Write};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
+
+/// Uncompressed bytes per block. A constant (not derived from the core
+/// count) because it shapes the output bytes.
+pub const BLOCK_SIZE: usize = 128 * 1024;
+
+/// Deflate's window: the dictionary each block inherits.
+const WINDOW: usize = 32 * 1024;
+
+/// Helm's (and Go's) gzip header OS byte: "unknown".
+const OS_UNKNOWN: u8 = 255;
+
+/// Worker threads to use here: one per core, a few at most (gains flatten
+/// out while memory in flight grows).
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8)
+}
+
+struct Job {
+    /// The block before this one, whose tail primes the dictionary.
+    prev: Option<Arc<Vec<u8>>>,
+    data: Arc<Vec<u8>>,
+    last: bool,
+    done: SyncSender<io::Result<Deflated>>,
+}
+
+struct Deflated {
+    bytes: Vec<u8>,
+    crc: Crc,
+}
+
+enum Piece {
+    Block(Receiver<io::Result<Deflated>>),
+    /// The producer finished: ISIZE for the trailer.
+    End(u64),
+}
+
+/// The uncompressed side handed to the producer: a `Write` that cuts the
+/// stream into blocks and queues them for the workers.
+pub struct Input<'a> {
+    buf: Vec<u8>,
+    prev: Option<Arc<Vec<u8>>>,
+    total: u64,
+    jobs: &'a SyncSender<Job>,
+    order: &'a SyncSender<Piece>,
+}
+
+impl Input<'_> {
+    fn dispatch(&mut self, last: bool) -> io::Result<()> {
+        let data = Arc::new(std::mem::replace(
+            &mut self.buf,
+            Vec::with_capacity(BLOCK_SIZE),
+        ));
+        let (done, result) = sync_channel(1);
+        // The order queue first: the writer then waits for exactly the
+        // blocks already queued, in queue order.
+        self.order
+            .send(Piece::Block(result))
+            .map_err(|_| stopped())?;
+        let prev = self.prev.replace(Arc::clone(&data));
+        self.jobs
+            .send(Job {
+                prev,
+                data,
+                last,
+                done,
+            })
+            .map_err(|_| stopped())
+    }
+}
+
+impl Write for Input<'_> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if data.is_empty() {
+            return Ok(0);
+        }
+        // A full block goes out only once more data arrives, so the last
+        // block (which must end with Finish) is always still here at the end.
+        if self.buf.len() == BLOCK_SIZE {
+            self.dispatch(false)?;
+        }
+        let n = data.len().min(BLOCK_SIZE - self.buf.len());
+        self.buf.extend_from_slice(&data[..n]);
+        self.total += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Marks the error a stage gets when another stage has quit: never the
+/// one to report when a real cause exists.
+#[derive(Debug)]
+struct Stopped;
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the gzip pipeline stopped")
+    }
+}
+
+impl std::error::Error for Stopped {}
+
+fn stopped() -> io::Error {
+    io::Error::other(Stopped)
+}
+
+/// Gzip everything `produce` writes into its [`Input`] onto `sink` with
+/// `threads` workers (at least one), and return the sink. The gzip header
+/// has mtime 0, no file name and OS "unknown", as Helm's reproducible
+/// archives need. On error nothing more is written; the sink may hold a
+/// partial stream.
+pub fn compress<W, F>(sink: W, level: Compression, threads: usize, produce: F) -> io::Result<W>
+where
+    W: Write + Send,
+    F: FnOnce(&mut Input<'_>) -> io::Result<()>,
+{
+    let threads = threads.max(1);
+    let (jobs_tx, jobs_rx) = sync_channel::<Job>(threads);
+    let (order_tx, order_rx) = sync_channel::<Piece>(2 * threads + 1);
+    let jobs_rx = Mutex::new(jobs_rx);
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| worker(&jobs_rx, level));
+        }
+        let writer = s.spawn(move || write_out(sink, level, order_rx));
+        let produced = {
+            let mut input = Input {
+                buf: Vec::with_capacity(BLOCK_SIZE),
+                prev: None,
+                total: 0,
+                jobs: &jobs_tx,
+                order: &order_tx,
+            };
+            produce(&mut input)
+                .and_then(|()| input.dispatch(true))
+                .and_then(|()| {
+                    order_tx
+                        .send(Piece::End(input.total))
+                        .map_err(|_| stopped())
+                })
+        };
+        // Closing the queues lets the workers and the writer return.
+        drop(jobs_tx);
+        drop(order_tx);
+        let written = writer
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the gzip writer panicked")));
+        match (produced, written) {
+            (Ok(()), w) => w,
+            // The writer's own failure (a full disk) explains a stopped
+            // pipeline better than the producer's "stopped".
+            (Err(p), Err(w)) if is_stopped(&p) => Err(w),
+            (Err(p), _) => Err(p),
+        }
+    })
+}
+
+fn is_stopped(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<Stopped>())
+}
+
+fn worker(jobs: &Mutex<Receiver<Job>>, level: Compression) {
+    let mut c = Compress::new(level, false);
+    loop {
+        let job = match jobs.lock() {
+            Ok(rx) => match rx.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            },
+            Err(_) => return,
+        };
+        let result = deflate_block(&mut c, &job);
+        // The writer may be gone after an error; nothing left to tell.
+        let _ = job.done.send(result);
+    }
+}
+
+/// One block as raw deflate from a reset state: dictionary = the previous
+/// block's tail; a sync flush ends a non-final block on a byte boundary.
+fn deflate_block(c: &mut Compress, job: &Job) -> io::Result<Deflated> {
+    let fail = |e: flate2::CompressError| io::Error::other(format!("gzip: {e}"));
+    c.reset();
+    if let Some(prev) = &job.prev {
+        let from = prev.len().saturating_sub(WINDOW);
+        c.set_dictionary(&prev[from..]).map_err(fail)?;
+    }
+    let data = &job.data[..];
+    let flush = if job.last {
+        FlushCompress::Finish
+    } else {
+        FlushCompress::Sync
+    };
+    let mut out = Vec::with_capacity(data.len() + data.len() / 8 + 64);
+    let mut consumed = 0usize;
+    loop {
+        if out.len() == out.capacity() {
+            out.reserve(WINDOW);
+        }
+        let before = c.total_in();
+        let status = c
+            .compress_vec(&data[consumed..], &mut out, flush)
+            .map_err(fail)?;
+        consumed += (c.total_in() - before) as usize;
+        match status {
+            Status::StreamEnd => break,
+            // A sync flush is complete once all input is in and deflate
+            // stopped with output space left (zlib's rule).
+            _ if !job.last && consumed == data.len() && out.len() < out.capacity() => break,
+            _ => {}
+        }
+    }
+    let mut crc = Crc::new();
+    crc.update(data);
+    Ok(Deflated { bytes: out, crc })
+}
+
+fn write_out<W: Write>(mut sink: W, level: Compression, order: Receiver<Piece>) -> io::Result<W> {
+    sink.write_all(&header(level))?;
+    let mut crc = Crc::new();
+    loop {
+        match order.recv() {
+            Ok(Piece::Block(result)) => {
+                let block = result.recv().map_err(|_| stopped())??;
+                sink.write_all(&block.bytes)?;
+                crc.combine(&block.crc);
+            }
+            Ok(Piece::End(total)) => {
+                let mut trailer = [0u8; 8];
+                trailer[..4].copy_from_slice(&crc.sum().to_le_bytes());
+                // ISIZE: the length modulo 2^32 (RFC 1952).
+                trailer[4..].copy_from_slice(&(total as u32).to_le_bytes());
+                sink.write_all(&trailer)?;
+                sink.flush()?;
+                return Ok(sink);
+            }
+            // The producer gave up; its error is the one reported.
+            Err(_) => return Err(stopped()),
+        }
+    }
+}
+
+/// RFC 1952 header: no name, mtime 0, XFL as flate2 and Go set it.
+fn header(level: Compression) -> [u8; 10] {
+    let xfl = match level.level() {
+        9.. => 2,
+        1 => 4,
+        _ => 0,
+    };
+    [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, OS_UNKNOWN]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    fn gz(data: &[u8], threads: usize, chunk: usize) -> Vec<u8> {
+        compress(Vec::new(), Compression::default(), threads, |w| {
+            for piece in data.chunks(chunk.max(1)) {
+                w.write_all(piece)?;
+            }
+            Ok(())
+        })
+        .expect("compress")
+    }
+
+    fn gunzip(gz: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(gz)
+            .read_to_end(&mut out)
+            .expect("gunzip");
+        out
+    }
+
+    /// Text with repeats both inside a block and across block boundaries
+    /// (so the dictionary matters), plus some noise.
+    fn sample(len: usize) -> Vec<u8> {
+        let mut x: u32 = 0x1234_5678;
+        let mut out = Vec::with_capacity(len);
+        while out.len() < len {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            let line = format!("key-{}: value {}\n", x % 97, x % 13);
+            out.extend_from_slice(line.as_bytes());
+        }
+        out.truncate(len);
+        out
+    }
+
+    #[test]
+    fn round_trips_through_gzdecoder() {
+        for len in [1, 1000, BLOCK_SIZE - 1, 3 * BLOCK_SIZE + 17] {
+            let data = sample(len);
+            let z = gz(&data, 3, 8192);
+            assert_eq!(gunzip(&z), data, "len {len}");
+            if len >= 1000 {
+                assert!(z.len() < data.len() / 2, "len {len}: compresses");
+            }
+        }
+    }
+
+    #[test]
+    fn same_bytes_for_any_thread_count_and_write_chunking() {
+        let data = sample(5 * BLOCK_SIZE + 12_345);
+        let one = gz(&data, 1, 8192);
+        assert_eq!(gz(&data, 2, 8192), one);
+        assert_eq!(gz(&data, 4, 1000), one);
+        assert_eq!(gz(&data, 3, data.len()), one);
+        assert_eq!(gz(&data, 1, 7), one);
+    }
+
+    #[test]
+    fn header_and_trailer() {
+        let data = sample(2 * BLOCK_SIZE + 5);
+        let z = gz(&data, 2, 4096);
+        assert_eq!(&z[..10], &[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255]);
+        let mut crc = Crc::new();
+        crc.update(&data);
+        let n = z.len();
+        assert_eq!(&z[n - 8..n - 4], &crc.sum().to_le_bytes());
+        assert_eq!(&z[n - 4..], &(data.len() as u32).to_le_bytes());
+    }
+
+    #[test]
+    fn empty_input() {
+        let z = gz(&[], 2, 1);
+        assert_eq!(gunzip(&z), b"");
+        // Header, one empty final block, CRC 0, ISIZE 0.
+        assert_eq!(z.len(), 10 + 2 + 8);
+        assert_eq!(&z[10..], &[3, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn exactly_one_block_and_one_more_byte() {
+        let data = sample(BLOCK_SIZE + 1);
+        let one = gz(&data[..BLOCK_SIZE], 2, 65536);
+        assert_eq!(gunzip(&one), &data[..BLOCK_SIZE]);
+        // One block: a single final deflate stream, no sync marker.
+        let plain = {
+            let mut c = Compress::new(Compression::default(), false);
+            let mut out = Vec::with_capacity(2 * BLOCK_SIZE);
+            let status = c
+                .compress_vec(&data[..BLOCK_SIZE], &mut out, FlushCompress::Finish)
+                .expect("deflate");
+            assert_eq!(status, Status::StreamEnd);
+            out
+        };
+        assert_eq!(&one[10..one.len() - 8], &plain[..]);
+        let two = gz(&data, 2, 65536);
+        assert_eq!(gunzip(&two), data);
+        assert_eq!(gz(&data, 1, 1), two);
+        // The first block ends on a sync flush: an empty stored block.
+        assert!(two.windows(4).any(|w| w == [0, 0, 0xff, 0xff]));
+    }
+
+    #[test]
+    fn dictionary_keeps_matches_across_blocks() {
+        // The same 64 KiB noise twice, straddling a block boundary: without
+        // the previous block's tail as dictionary the repeat costs its full
+        // size again.
+        let mut noise = Vec::new();
+        let mut x: u64 = 99;
+        while noise.len() < 16 * 1024 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            noise.push((x >> 56) as u8);
+        }
+        let mut data = vec![b'.'; BLOCK_SIZE - noise.len()];
+        data.extend_from_slice(&noise);
+        data.extend_from_slice(&noise);
+        let z = gz(&data, 2, 4096);
+        assert_eq!(gunzip(&z), data);
+        assert!(z.len() < noise.len() + 2048, "{} bytes", z.len());
+    }
+
+    #[test]
+    fn producer_error_is_returned() {
+        let r = compress(Vec::new(), Compression::default(), 2, |w| {
+            w.write_all(&sample(3 * BLOCK_SIZE))?;
+            Err(io::Error::other("file changed"))
+        });
+        assert_eq!(
+            r.err().map(|e| e.to_string()).as_deref(),
+            Some("file changed")
+        );
+    }
+
+    #[test]
+    fn sink_error_is_returned() {
+        struct Full;
+        impl Write for Full {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::Error::other("no space left on device"))
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let r = compress(Full, Compression::default(), 2, |w| {
+            for _ in 0..50 {
+                w.write_all(&sample(BLOCK_SIZE))?;
+            }
+            Ok(())
+        });
+        assert_eq!(
+            r.err().map(|e| e.to_string()).as_deref(),
+            Some("no space left on device")
+        );
+    }
+}
