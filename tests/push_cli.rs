@@ -947,3 +947,123 @@ fn tls_registry_with_ca_file_insecure_and_untrusted() {
     out.assert_ok();
     assert_eq!(results(&out)[0].verb, "Unchanged", "{out}");
 }
+
+// ------------------------------------------------------------------ an ECR host name
+
+/// An HTTPS_PROXY (CONNECT) that tunnels every host to `target`: makes an
+/// ECR host name reach the lab's TLS registry.
+fn connect_proxy(target: String) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+    let addr = listener.local_addr().expect("proxy address").to_string();
+    let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = asked.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { break };
+            let (target, log) = (target.clone(), log.clone());
+            std::thread::spawn(move || -> std::io::Result<()> {
+                let mut reader = BufReader::new(conn.try_clone()?);
+                let mut line = String::new();
+                reader.read_line(&mut line)?;
+                log.lock().unwrap().push(line.trim().to_string());
+                loop {
+                    let mut h = String::new();
+                    if reader.read_line(&mut h)? == 0 || h.trim().is_empty() {
+                        break;
+                    }
+                }
+                let up = std::net::TcpStream::connect(&target)?;
+                conn.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")?;
+                let (mut up_r, mut up_w) = (up.try_clone()?, up);
+                let mut conn_w = conn.try_clone()?;
+                let t = std::thread::spawn(move || std::io::copy(&mut up_r, &mut conn_w));
+                // Bytes the reader buffered past the headers belong upstream.
+                up_w.write_all(reader.buffer())?;
+                let mut rest = reader.into_inner();
+                let _ = std::io::copy(&mut rest, &mut up_w);
+                let _ = up_w.shutdown(std::net::Shutdown::Write);
+                let _ = t.join();
+                Ok(())
+            });
+        }
+    });
+    (addr, asked)
+}
+
+#[test]
+fn an_ecr_host_name_sets_region_and_account_over_the_environment() {
+    let lab = common::Lab::get();
+    // Which region and registry the token was asked for.
+    let asked: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>> = Default::default();
+    let ecr = aws_support::serve({
+        let (asked, moto) = (asked.clone(), lab.ecr_endpoint.clone());
+        move |req| {
+            if req
+                .header("x-amz-target")
+                .is_some_and(|t| t.ends_with(".GetAuthorizationToken"))
+            {
+                asked.lock().unwrap().push((
+                    req.header("authorization").unwrap_or("").to_string(),
+                    String::from_utf8_lossy(&req.body).into_owned(),
+                ));
+            }
+            aws_support::forward(&moto, req)
+        }
+    });
+    let (proxy, tunnels) = connect_proxy(lab.registry_tls.clone());
+    let mut sb = Sandbox::new();
+    sb.set_env("AWS_ENDPOINT_URL_ECR", ecr.url())
+        .set_env("AWS_REGION", "us-west-2")
+        .set_env("HTTPS_PROXY", format!("http://{proxy}"))
+        // A request the proxy misroutes must fail in a moment, not in minutes.
+        .set_env("HELM_ECR_TIMEOUT_SCALE", "0.05")
+        .set_env("HELM_ECR_RETRY_SCALE", "0.01");
+    let chart = sb.seed_chart("ecrname");
+    let host = format!("{}.dkr.ecr.eu-west-1.amazonaws.com", lab.account);
+    let ns = common::unique_name("cli-ecrname");
+    // The lab certificate names 127.0.0.1, not the ECR host: --insecure.
+    let out = ecr_push(
+        &sb,
+        &[
+            path_str(&chart),
+            &format!("oci://{host}/{ns}"),
+            "--insecure",
+        ],
+    );
+    // Loopback (the ECR API here) never goes through the proxy; the
+    // registry, named by its ECR host name, does.
+    let through_proxy = tunnels.lock().unwrap().clone();
+    assert!(
+        !through_proxy.is_empty()
+            && through_proxy
+                .iter()
+                .all(|t| t.starts_with(&format!("CONNECT {host}:443 "))),
+        "only the registry may go through HTTPS_PROXY, not the loopback ECR API: {through_proxy:?}\n{out}"
+    );
+    out.assert_ok();
+    let r = results(&out);
+    assert_eq!(
+        r[0].reference,
+        format!("{host}/{ns}/ecrname:0.1.0"),
+        "{out}"
+    );
+    let asked = asked.lock().unwrap();
+    assert_eq!(asked.len(), 1, "one token");
+    assert!(
+        asked[0].0.contains("/eu-west-1/ecr/aws4_request"),
+        "signed for the host's region, not AWS_REGION: {}",
+        asked[0].0.split("Signature=").next().unwrap_or("")
+    );
+    let body: serde_json::Value = serde_json::from_str(&asked[0].1).unwrap();
+    assert_eq!(
+        body["registryIds"][0],
+        lab.account.as_str(),
+        "the host's account"
+    );
+    let raw = sb.skopeo_raw(&format!("{}/{ns}/ecrname:0.1.0", lab.registry_tls), false);
+    assert_eq!(
+        format!("sha256:{}", sha256_hex(raw.assert_ok().stdout.as_bytes())),
+        r[0].digest
+    );
+}
