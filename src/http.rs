@@ -37,14 +37,12 @@ pub struct HttpOptions {
 /// A shareable client; cheap to clone.
 #[derive(Clone)]
 pub struct Http {
-    /// The agent for https URLs (HTTPS_PROXY applies). Prefer
-    /// [`Http::agent_for`], which also honours NO_PROXY, HTTP_PROXY and the
-    /// never-proxy-loopback rule.
-    pub agent: ureq::Agent,
     pub options: HttpOptions,
     pub retry: RetryPolicy,
     /// HELM_ECR_RETRY_SCALE (1.0 unless set).
     pub scale: f64,
+    /// Agents per route; [`Http::agent_for`] picks one per URL, so every
+    /// caller honours NO_PROXY and never proxies loopback.
     direct: ureq::Agent,
     https_proxy: Option<ureq::Agent>,
     http_proxy: Option<ureq::Agent>,
@@ -90,7 +88,6 @@ impl Http {
         let https_proxy = proxy_agent("https")?;
         let http_proxy = proxy_agent("http")?;
         Ok(Http {
-            agent: https_proxy.clone().unwrap_or_else(|| direct.clone()),
             options,
             retry: RetryPolicy::scaled(scale),
             scale,

@@ -65,7 +65,8 @@ fn private_moto(lab: &Lab) -> PrivateMoto {
 }
 
 fn iam(url: &str, form: &str) -> String {
-    let agent = aws_support::http().agent;
+    let http = aws_support::http();
+    let agent = http.agent_for(url);
     let mut r = agent
         .post(format!("{url}/"))
         .header("content-type", "application/x-www-form-urlencoded")

@@ -153,8 +153,9 @@ fn once(http: &crate::http::Http, c: &Call<'_>) -> Result<Reply, Failure> {
     let request = builder
         .body(c.body.clone())
         .map_err(|e| Failure::Transport(format!("invalid request to {}: {e}", c.url)))?;
-    let mut cfg = http
-        .agent
+    // Per URL: NO_PROXY and loopback endpoints (the lab, VPC endpoints) go direct.
+    let agent = http.agent_for(&c.url);
+    let mut cfg = agent
         .configure_request(request)
         .http_status_as_error(false)
         .timeout_global(Some(c.timeout))
@@ -164,7 +165,7 @@ fn once(http: &crate::http::Http, c: &Call<'_>) -> Result<Reply, Failure> {
     }
     let request = cfg.build();
     let started = Instant::now();
-    let response = http.agent.run(request);
+    let response = agent.run(request);
     let mut response = match response {
         Ok(r) => r,
         Err(e) => {
