@@ -190,11 +190,21 @@ pub fn redact_url(url: &str) -> String {
 pub fn is_retryable_error(err: &ureq::Error) -> bool {
     match err {
         ureq::Error::Io(_) | ureq::Error::Timeout(_) | ureq::Error::ConnectionFailed => {
-            !is_certificate_error(err)
+            !is_certificate_error(err) && !is_unknown_host(err)
         }
         ureq::Error::Protocol(_) => true,
         _ => false,
     }
+}
+
+/// A name the resolver says does not exist will not exist a second later
+/// (a temporary resolver failure, EAI_AGAIN, is still retried).
+fn is_unknown_host(err: &ureq::Error) -> bool {
+    let s = err.to_string();
+    matches!(err, ureq::Error::HostNotFound)
+        || s.contains("Name or service not known")
+        || s.contains("No address associated with hostname")
+        || s.contains("nodename nor servname provided")
 }
 
 fn is_certificate_error(err: &ureq::Error) -> bool {
@@ -243,6 +253,17 @@ pub fn describe_error(err: &ureq::Error, url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unknown_hosts_are_not_retried_but_resets_are() {
+        let io = |m: &str| ureq::Error::Io(std::io::Error::other(m.to_string()));
+        assert!(!is_retryable_error(&io(
+            "failed to lookup address information: Name or service not known"
+        )));
+        assert!(!is_retryable_error(&ureq::Error::HostNotFound));
+        assert!(is_retryable_error(&io("connection reset by peer")));
+        assert!(is_retryable_error(&ureq::Error::ConnectionFailed));
+    }
 
     #[test]
     fn retry_scale_parsing() {
