@@ -520,8 +520,29 @@ fn describe_prints_what_describe_images_says() {
             "missing {want:?}:\n{out}"
         );
     }
+
+    // JSON output carries ECR's imageDetail as it came.
+    let out = ecr_push(
+        &sb,
+        &[
+            path_str(&chart),
+            &remote,
+            "--plain-http",
+            "--describe",
+            "--output",
+            "json",
+        ],
+    );
+    out.assert_ok();
+    let v: serde_json::Value = serde_json::from_str(out.stdout.trim()).expect("one JSON line");
+    assert_eq!(v["status"], "unchanged", "{out}");
+    assert_eq!(
+        v["image"]["artifactMediaType"], "application/vnd.cncf.helm.config.v1+json",
+        "{out}"
+    );
+
     let asked = asked.lock().unwrap();
-    assert_eq!(asked.len(), 1, "one DescribeImages call");
+    assert_eq!(asked.len(), 2, "one DescribeImages call per push");
     assert_eq!(
         asked[0]["repositoryName"],
         format!("{ns}/described").as_str()

@@ -95,6 +95,8 @@ struct Outcome {
     error: Option<String>,
     /// `--describe`: what ECR says of the pushed image.
     description: Option<String>,
+    /// `--describe` with `--output json`: ECR's imageDetail as it came.
+    image: Option<serde_json::Value>,
 }
 
 /// Runs the command; returns the exit status.
@@ -318,7 +320,10 @@ fn publish(
     }
     if args.describe && !args.dry_run {
         match describe(keychain, reference) {
-            Ok(text) => out.description = Some(text),
+            Ok(detail) => {
+                out.description = Some(describe_lines(&detail));
+                out.image = Some(detail.raw);
+            }
             Err(e) => out.error = Some(format!("pushed, but DescribeImages failed: {e}")),
         }
     }
@@ -371,21 +376,24 @@ fn create_repository(
         .map_err(|e| format!("creating repository {}: {e}", reference.repository))
 }
 
-/// `aws ecr describe-images`-style lines for the pushed tag.
-fn describe(keychain: &EcrKeychain, reference: &oci::Reference) -> Result<String, String> {
+/// ECR's DescribeImages for the pushed tag.
+fn describe(
+    keychain: &EcrKeychain,
+    reference: &oci::Reference,
+) -> Result<crate::aws::ImageDetail, String> {
     let session = keychain.session_for(&reference.registry)?;
     let registry_id = crate::aws::parse_ecr_host(&reference.registry).map(|h| h.account);
-    let detail = session
+    session
         .describe_images_in(
             registry_id.as_deref(),
             &reference.repository,
             &reference.tag,
         )
         .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("ECR has no image tagged {}", reference.tag))?;
-    Ok(describe_lines(&detail))
+        .ok_or_else(|| format!("ECR has no image tagged {}", reference.tag))
 }
 
+/// `aws ecr describe-images`-style lines.
 fn describe_lines(d: &crate::aws::ImageDetail) -> String {
     let mut lines = Vec::new();
     let mut field = |k: &str, v: Option<String>| {
@@ -498,6 +506,9 @@ fn json_line(o: &Outcome) -> String {
     });
     if let Some(e) = &o.error {
         v["error"] = serde_json::Value::String(e.clone());
+    }
+    if let Some(image) = &o.image {
+        v["image"] = image.clone();
     }
     v.to_string()
 }
