@@ -22,13 +22,23 @@ pub struct ApiFailure {
 /// `ns#Name:url` -> `Name`.
 fn clean_code(raw: &str) -> String {
     let raw = raw.rsplit('#').next().unwrap_or(raw);
-    raw.split(':').next().unwrap_or(raw).trim().to_string()
+    one_line(raw.split(':').next().unwrap_or(raw), 100)
 }
 
-/// Messages go on one line, bounded.
-fn one_line(s: &str) -> String {
-    let s: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    match s.char_indices().nth(300) {
+/// What AWS appends to a signature mismatch on some APIs (STS, S3): the
+/// canonical request, which holds every signed header's value, the session
+/// token among them. Nothing after these words is kept.
+const ECHOES_REQUEST: [&str; 2] = ["The Canonical String", "The String-to-Sign"];
+
+/// Messages go on one line, bounded, without the echoed request.
+fn one_line(s: &str, max_chars: usize) -> String {
+    let cut = ECHOES_REQUEST
+        .iter()
+        .filter_map(|m| s.find(m))
+        .min()
+        .unwrap_or(s.len());
+    let s: String = s[..cut].split_whitespace().collect::<Vec<_>>().join(" ");
+    match s.char_indices().nth(max_chars) {
         Some((i, _)) => format!("{}...", &s[..i]),
         None => s,
     }
@@ -51,7 +61,9 @@ pub fn parse_error_body(status: u16, body: &str, error_type: Option<&str>) -> (S
             message = field(&["message", "Message", "errorMessage"]).unwrap_or_default();
         }
     } else if trimmed.starts_with('<') {
-        code = super::xml::text(body, "Code").unwrap_or_default();
+        code = super::xml::text(body, "Code")
+            .map(|c| clean_code(&c))
+            .unwrap_or_default();
         message = super::xml::text(body, "Message").unwrap_or_default();
     }
     if code.is_empty() {
@@ -60,7 +72,7 @@ pub fn parse_error_body(status: u16, body: &str, error_type: Option<&str>) -> (S
     if code.is_empty() {
         code = format!("HTTP {status}");
     }
-    (code, one_line(&message))
+    (code, one_line(&message, 300))
 }
 
 /// Who asked and what for, to name them in messages.
@@ -212,6 +224,20 @@ mod tests {
             parse_error_body(502, "<html>bad gateway", None).0,
             "HTTP 502"
         );
+    }
+
+    #[test]
+    fn echoed_canonical_request_and_line_breaks_are_dropped() {
+        let xml = "<ErrorResponse><Error><Code>Signature\nDoesNotMatch</Code><Message>The request signature we calculated does not match the signature you provided.\n\nThe Canonical String for this request should have been\n'POST\n/\n\nhost:sts.amazonaws.com\nx-amz-security-token:SESSIONTOKEN\n'\n\nThe String-to-Sign should have been\n'AWS4-HMAC-SHA256'</Message></Error></ErrorResponse>";
+        let (code, message) = parse_error_body(403, xml, None);
+        assert_eq!(
+            message,
+            "The request signature we calculated does not match the signature you provided."
+        );
+        assert_eq!(code, "Signature DoesNotMatch");
+        let long = format!(r#"{{"__type":"X","message":"{}"}}"#, "a ".repeat(1000));
+        let (_, message) = parse_error_body(400, &long, None);
+        assert!(message.len() < 320 && message.ends_with("..."), "{message}");
     }
 
     #[test]
