@@ -35,9 +35,21 @@ pub enum Store {
 
 /// Helm's registry config as a JSON object; knows the three keys that
 /// matter and carries every other one through.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Clone, Default, PartialEq)]
 pub struct Config {
     doc: Map<String, Value>,
+}
+
+/// `auths` holds base64 passwords: Debug names the hosts, never the entries.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let auths: Vec<&String> = self.auths().map(|a| a.keys().collect()).unwrap_or_default();
+        f.debug_struct("Config")
+            .field("auths", &auths)
+            .field("credHelpers", &self.doc.get("credHelpers"))
+            .field("credsStore", &self.creds_store())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Config {
@@ -265,6 +277,17 @@ impl Config {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn debug_names_hosts_but_no_secret() {
+        let doc = json!({"auths": {"h:1": {"auth": "QVdTOnMzY3IzdA==", "password": "s3cr3t", "identitytoken": "tok3n"}}, "credsStore": "pass"});
+        let Value::Object(map) = doc else { panic!() };
+        let d = format!("{:?}", Config::from_map(map, Path::new("c")).unwrap());
+        assert!(d.contains("h:1") && d.contains("pass"), "{d}");
+        for secret in ["QVdTOnMzY3IzdA", "s3cr3t", "tok3n"] {
+            assert!(!d.contains(secret), "{d}");
+        }
+    }
 
     fn cfg(v: Value) -> Config {
         match v {
