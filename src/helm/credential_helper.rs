@@ -58,8 +58,10 @@ pub fn format_message(server_url: &str, auth: &Auth) -> String {
 /// A `get` answer: credentials, or None for an identity token (no use to
 /// a registry that speaks Basic).
 pub fn parse_get_response(stdout: &str) -> Result<Option<Auth>, String> {
-    let m: Message = serde_json::from_str(stdout.trim())
-        .map_err(|e| format!("answered something that is not credentials JSON ({e})"))?;
+    // serde's message may quote the value it choked on: the secret itself.
+    let m: Message = serde_json::from_str(stdout.trim()).map_err(|_| {
+        "answered something that is not credentials JSON ({\"ServerURL\",\"Username\",\"Secret\"}): run the helper by hand to see what it prints".to_string()
+    })?;
     if m.username == IDENTITY_TOKEN_USER {
         return Ok(None);
     }
@@ -203,6 +205,11 @@ mod tests {
             None
         );
         assert!(parse_get_response("oops").is_err());
+        // What the helper printed never reaches the message.
+        for out in [r#""s3cr3t""#, r#"{"Secret": ["s3cr3t"]}"#, "s3cr3t"] {
+            let e = parse_get_response(out).unwrap_err();
+            assert!(!e.contains("s3cr3t"), "{e}");
+        }
     }
 
     #[test]
