@@ -11,6 +11,8 @@
 //! Memory is flat: the channels are bounded, so at most a few blocks per
 //! worker are in flight whatever the input's size.
 
+mod literals;
+
 use flate2::{Compress, Compression, Crc, FlushCompress, Status};
 use std::io::{self, Write};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -181,8 +183,19 @@ fn is_stopped(e: &io::Error) -> bool {
     e.get_ref().is_some_and(|inner| inner.is::<Stopped>())
 }
 
+/// A worker's reusable state.
+struct Deflater {
+    zlib: Compress,
+    probe_buf: Vec<u8>,
+    probe_table: Vec<u32>,
+}
+
 fn worker(jobs: &Mutex<Receiver<Job>>, level: Compression) {
-    let mut c = Compress::new(level, false);
+    let mut d = Deflater {
+        zlib: Compress::new(level, false),
+        probe_buf: Vec::new(),
+        probe_table: Vec::new(),
+    };
     loop {
         let job = match jobs.lock() {
             Ok(rx) => match rx.recv() {
@@ -191,28 +204,53 @@ fn worker(jobs: &Mutex<Receiver<Job>>, level: Compression) {
             },
             Err(_) => return,
         };
-        let result = deflate_block(&mut c, &job);
+        let result = deflate_block(&mut d, &job, level);
         // The writer may be gone after an error; nothing left to tell.
         let _ = job.done.send(result);
     }
 }
 
-/// One block as raw deflate from a reset state: dictionary = the previous
-/// block's tail; a sync flush ends a non-final block on a byte boundary.
-fn deflate_block(c: &mut Compress, job: &Job) -> io::Result<Deflated> {
+/// One block as raw deflate: dictionary = the previous block's tail; a
+/// non-final block ends byte-aligned and not final. A block the match
+/// probe finds (nearly) match-free is written as literals directly;
+/// anything else goes through zlib from a reset state.
+fn deflate_block(d: &mut Deflater, job: &Job, level: Compression) -> io::Result<Deflated> {
+    let data = &job.data[..];
+    let dict = match &job.prev {
+        Some(prev) => &prev[prev.len().saturating_sub(WINDOW)..],
+        None => &[][..],
+    };
+    let mut out = Vec::with_capacity(data.len() + data.len() / 8 + 64);
+    if level.level() > 0
+        && !data.is_empty()
+        && literals::few_matches(dict, data, &mut d.probe_buf, &mut d.probe_table)
+    {
+        literals::encode(data, job.last, &mut out);
+    } else {
+        zlib_block(&mut d.zlib, dict, data, job.last, &mut out)?;
+    }
+    let mut crc = Crc::new();
+    crc.update(data);
+    Ok(Deflated { bytes: out, crc })
+}
+
+fn zlib_block(
+    c: &mut Compress,
+    dict: &[u8],
+    data: &[u8],
+    last: bool,
+    out: &mut Vec<u8>,
+) -> io::Result<()> {
     let fail = |e: flate2::CompressError| io::Error::other(format!("gzip: {e}"));
     c.reset();
-    if let Some(prev) = &job.prev {
-        let from = prev.len().saturating_sub(WINDOW);
-        c.set_dictionary(&prev[from..]).map_err(fail)?;
+    if !dict.is_empty() {
+        c.set_dictionary(dict).map_err(fail)?;
     }
-    let data = &job.data[..];
-    let flush = if job.last {
+    let flush = if last {
         FlushCompress::Finish
     } else {
         FlushCompress::Sync
     };
-    let mut out = Vec::with_capacity(data.len() + data.len() / 8 + 64);
     let mut consumed = 0usize;
     loop {
         if out.len() == out.capacity() {
@@ -220,20 +258,17 @@ fn deflate_block(c: &mut Compress, job: &Job) -> io::Result<Deflated> {
         }
         let before = c.total_in();
         let status = c
-            .compress_vec(&data[consumed..], &mut out, flush)
+            .compress_vec(&data[consumed..], out, flush)
             .map_err(fail)?;
         consumed += (c.total_in() - before) as usize;
         match status {
-            Status::StreamEnd => break,
+            Status::StreamEnd => return Ok(()),
             // A sync flush is complete once all input is in and deflate
             // stopped with output space left (zlib's rule).
-            _ if !job.last && consumed == data.len() && out.len() < out.capacity() => break,
+            _ if !last && consumed == data.len() && out.len() < out.capacity() => return Ok(()),
             _ => {}
         }
     }
-    let mut crc = Crc::new();
-    crc.update(data);
-    Ok(Deflated { bytes: out, crc })
 }
 
 fn write_out<W: Write>(mut sink: W, level: Compression, order: Receiver<Piece>) -> io::Result<W> {
