@@ -91,20 +91,25 @@ pub struct RegistryError {
     pub message: String,
 }
 
+/// Both fields come from the server and go into one-line errors: line
+/// breaks and runs of spaces become one space, and length is bounded.
 pub fn parse_registry_error(body: &[u8]) -> Option<RegistryError> {
     let v: serde_json::Value = serde_json::from_slice(body).ok()?;
     let first = v.get("errors")?.as_array()?.first()?;
-    let s = |k: &str| {
-        first
-            .get(k)
-            .and_then(|x| x.as_str())
-            .unwrap_or("")
-            .to_string()
-    };
+    let s =
+        |k: &str, max: usize| one_line(first.get(k).and_then(|x| x.as_str()).unwrap_or(""), max);
     Some(RegistryError {
-        code: s("code"),
-        message: s("message"),
+        code: s("code", 64),
+        message: s("message", 300),
     })
+}
+
+fn one_line(s: &str, max_chars: usize) -> String {
+    let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    match s.char_indices().nth(max_chars) {
+        Some((i, _)) => format!("{}...", &s[..i]),
+        None => s,
+    }
 }
 
 /// The kind for a refusal, from the registry's error code and the status.
@@ -142,6 +147,18 @@ mod tests {
         assert_eq!(e.code, "NAME_UNKNOWN");
         assert_eq!(e.message, "repository name not known to registry");
         assert_eq!(parse_registry_error(b"<html>"), None);
+        let body = format!(
+            r#"{{"errors":[{{"code":"DENIED\n","message":"line one\r\nline two {}"}}]}}"#,
+            "x".repeat(5000)
+        );
+        let e = parse_registry_error(body.as_bytes()).unwrap();
+        assert_eq!(e.code, "DENIED");
+        assert!(
+            e.message.starts_with("line one line two x"),
+            "{}",
+            e.message
+        );
+        assert!(!e.message.contains(['\n', '\r']) && e.message.len() < 320);
         assert_eq!(parse_registry_error(br#"{"errors":[]}"#), None);
     }
 
