@@ -34,8 +34,23 @@ fn invalid(msg: String) -> Error {
     Error::with_kind(ErrorKind::InvalidReference, msg)
 }
 
+/// `scheme://user:PASSWORD@host/...` with the password replaced, for
+/// messages that quote what the user typed.
+fn without_password(s: &str) -> std::borrow::Cow<'_, str> {
+    let start = s.find("://").map_or(0, |i| i + 3);
+    let authority_end = s[start..].find('/').map_or(s.len(), |i| start + i);
+    let Some(at) = s[start..authority_end].rfind('@').map(|i| start + i) else {
+        return s.into();
+    };
+    match s[start..at].find(':') {
+        Some(colon) => format!("{}:<redacted>{}", &s[..start + colon], &s[at..]).into(),
+        None => s.into(),
+    }
+}
+
 /// Parse `oci://HOST[:PORT][/NAMESPACE]`.
 pub fn parse_remote(s: &str) -> Result<Remote, Error> {
+    let s = &*without_password(s);
     let rest = s.strip_prefix("oci://").ok_or_else(|| {
         invalid(format!(
             "{s}: a remote must look like oci://HOST[:PORT]/NAMESPACE"
@@ -249,6 +264,19 @@ mod tests {
         );
         let r = parse_remote("oci://[::1]:5000/a").unwrap();
         assert_eq!(r.registry, "[::1]:5000");
+    }
+
+    #[test]
+    fn a_password_in_a_remote_is_never_quoted() {
+        for input in [
+            "oci://AWS:s3cr3t@reg/ns",
+            "oci://u:s3cr3t@reg?x/ns",
+            "https://u:s3cr3t@reg/ns",
+        ] {
+            let e = parse_remote(input).unwrap_err().to_string();
+            assert!(!e.contains("s3cr3t") && e.contains("<redacted>"), "{e}");
+        }
+        assert_eq!(without_password("oci://reg/a@b:c"), "oci://reg/a@b:c");
     }
 
     #[test]
