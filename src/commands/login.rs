@@ -11,6 +11,7 @@ use crate::aws::{self, AuthToken, AwsOptions, Session};
 use crate::cli::CommonArgs;
 use crate::helm::{self, helper_settings, host_key, Stored, HELPER_NAME};
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::Path;
 
 #[derive(clap::Args, Debug)]
@@ -316,8 +317,10 @@ pub fn run(args: Args) -> i32 {
                 "--password-stdout prints one password: give registries of one region and account",
             );
         }
-        println!("{}", passwords[0]);
-        return 0;
+        return match writeln!(std::io::stdout().lock(), "{}", passwords[0]) {
+            Ok(()) => 0,
+            Err(e) => fail(&format!("cannot write the password to stdout: {e}")),
+        };
     }
     let resolved: Vec<(String, &Target, &AuthToken)> = targets
         .iter()
@@ -359,14 +362,17 @@ fn store_tokens(resolved: &[(String, &Target, &AuthToken)], config: &Path) -> Re
     let now = std::time::SystemTime::now();
     for ((host, _, token), stored) in resolved.iter().zip(stored) {
         match stored {
-            Stored::OwnHelper => println!(
+            Stored::OwnHelper => say(&format!(
                 "Login Succeeded: {host} (its credential helper is helm-ecr: nothing to store)"
-            ),
-            Stored::Helper(name) => println!(
+            )),
+            Stored::Helper(name) => say(&format!(
                 "Login Succeeded: {host} (stored by docker-credential-{name}; token {})",
                 expiry(token, now)
-            ),
-            Stored::File => println!("Login Succeeded: {host} (token {})", expiry(token, now)),
+            )),
+            Stored::File => say(&format!(
+                "Login Succeeded: {host} (token {})",
+                expiry(token, now)
+            )),
         }
     }
     Ok(())
@@ -418,12 +424,13 @@ fn register_helper(
     })
     .map_err(|e| e.to_string())?;
     for (host, _, _) in resolved {
-        println!("Login Succeeded: {host} (credential helper helm-ecr: Helm gets a fresh token on every use)");
+        say(&format!("Login Succeeded: {host} (credential helper helm-ecr: Helm gets a fresh token on every use)"));
     }
     match crate::commands::credential_helper::on_path(&link) {
         PathCheck::Ours => {}
         PathCheck::Missing(dir) => {
-            println!(
+            // Advice, not a result: stderr, like every other diagnostic.
+            eprintln!(
                 "One step left: put {} on PATH so Helm can run it, e.g.\n  {}",
                 link.file_name()
                     .map(|n| n.to_string_lossy())
@@ -432,7 +439,7 @@ fn register_helper(
             );
         }
         PathCheck::Other(found) => {
-            println!(
+            eprintln!(
                 "Warning: PATH finds another {} first; put {} before it on PATH",
                 found.display(),
                 link.parent()
@@ -483,9 +490,15 @@ fn logout(targets: &[Target], config: &Path) -> Result<(), String> {
         helper_settings::forget(&settings, host).map_err(|e| e.to_string())?;
     }
     for host in &hosts {
-        println!("Removing login credentials for {host}");
+        say(&format!("Removing login credentials for {host}"));
     }
     Ok(())
+}
+
+/// A line of the command's result on stdout. Once the config is written a
+/// reader that went away (`| head`) changes nothing: no panic, no failure.
+fn say(line: &str) {
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
 }
 
 fn fail(message: &str) -> i32 {
