@@ -158,10 +158,13 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
             .mode(0o700)
             .create(dir)?;
     }
-    // An existing directory someone else can read is tightened, not trusted.
-    let meta = std::fs::metadata(dir)?;
-    if meta.permissions().mode() & 0o077 != 0 {
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    // An existing directory others can read is tightened, unless it is
+    // shared by design (sticky, like /tmp: HELM_ECR_TOKEN_CACHE_DIR=/tmp as
+    // root must not lock everyone else out of /tmp). Best effort: the files
+    // are 0600 whatever the directory's mode.
+    let mode = std::fs::metadata(dir)?.permissions().mode();
+    if mode & 0o077 != 0 && mode & 0o1000 == 0 {
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
     }
     Ok(())
 }
@@ -249,6 +252,25 @@ mod tests {
         // No temp files left behind.
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
         std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn shared_directories_keep_their_mode_private_ones_are_tightened() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        let base = tmpdir("modes");
+        let (shared, open) = (base.join("shared"), base.join("open"));
+        for (d, m) in [(&shared, 0o1777), (&open, 0o755)] {
+            std::fs::create_dir_all(d).unwrap();
+            std::fs::set_permissions(d, std::fs::Permissions::from_mode(m)).unwrap();
+        }
+        write_private(&shared.join("t.json"), b"{}").unwrap();
+        write_private(&open.join("t.json"), b"{}").unwrap();
+        assert_eq!(mode(&shared), 0o1777);
+        assert_eq!(mode(&open), 0o700);
+        assert_eq!(mode(&shared.join("t.json")), 0o600);
+        std::fs::remove_dir_all(&base).unwrap();
     }
 
     #[test]
