@@ -235,7 +235,9 @@ impl Registry {
         }
         let token = match self.fetch_token(&challenge, scope, h.cred.as_ref()) {
             Err(e) if e.kind() == ErrorKind::Unauthorized && !h.refreshed => {
-                self.refresh(registry, &mut h)?;
+                if !self.refresh(registry, &mut h)? {
+                    return Err(e);
+                }
                 self.fetch_token(&challenge, scope, h.cred.as_ref())?
             }
             other => other?,
@@ -244,17 +246,24 @@ impl Registry {
         Ok((Some(format!("Bearer {token}")), h.generation))
     }
 
-    fn refresh(&self, registry: &str, h: &mut HostAuth) -> Result<(), Error> {
+    /// Ask the keychain once for fresher credentials; false when it has
+    /// none (the ones refused were already fresh), so the caller gives up
+    /// instead of spending a round trip, or re-sending a body, without them.
+    fn refresh(&self, registry: &str, h: &mut HostAuth) -> Result<bool, Error> {
         h.refreshed = true;
-        h.cred = self.keychain.refresh(registry).map_err(|e| {
+        let fresh = self.keychain.refresh(registry).map_err(|e| {
             Error::with_kind(
                 ErrorKind::Credentials,
                 format!("{registry} refused the credentials, and fetching fresh ones failed: {e}"),
             )
         })?;
+        let Some(cred) = fresh else {
+            return Ok(false);
+        };
+        h.cred = Some(cred);
         h.generation += 1;
         h.tokens.clear();
-        Ok(())
+        Ok(true)
     }
 
     /// After a 401/403: learn a Bearer challenge, or refresh the credentials
@@ -283,8 +292,7 @@ impl Registry {
         if h.refreshed {
             return Ok(false);
         }
-        self.refresh(registry, &mut h)?;
-        Ok(true)
+        self.refresh(registry, &mut h)
     }
 
     fn fetch_token(
@@ -299,6 +307,15 @@ impl Registry {
                 "the registry asked for a Bearer token without saying where to get one (no realm)",
             )
         })?;
+        if downgrades(&url, self.http.options.plain_http) {
+            return Err(Error::with_kind(
+                ErrorKind::Unauthorized,
+                format!(
+                    "the registry's token service {} is plain HTTP: refusing to send credentials there; ask the registry's operator to serve it over HTTPS",
+                    http::redact_url(&url)
+                ),
+            ));
+        }
         let authorization = cred.map(auth::basic_header);
         let req = Req {
             method: "GET",
@@ -485,6 +502,15 @@ impl Registry {
     }
 }
 
+/// A Bearer realm over plain HTTP for a registry reached over HTTPS would
+/// carry the Basic credentials in clear.
+fn downgrades(token_url: &str, plain_http: bool) -> bool {
+    !plain_http
+        && !token_url
+            .get(..8)
+            .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+}
+
 fn same_origin(a: &str, b: &str) -> bool {
     origin(a) == origin(b)
 }
@@ -546,6 +572,15 @@ mod tests {
     }
 
     #[test]
+    fn credentials_never_go_to_a_plain_http_token_service_of_an_https_registry() {
+        assert!(downgrades("http://auth.example/token?scope=x", false));
+        assert!(downgrades("ftp://auth.example/token", false));
+        assert!(!downgrades("https://auth.example/token", false));
+        assert!(!downgrades("HTTPS://auth.example/token", false));
+        assert!(!downgrades("http://127.0.0.1:5001/token", true));
+    }
+
+    #[test]
     fn digest_is_appended_to_the_query() {
         assert_eq!(
             with_digest("http://h/u/1", "sha256:ab"),
@@ -585,6 +620,75 @@ mod tests {
             body: body.as_bytes().to_vec(),
             authed: true,
         }
+    }
+
+    /// A registry that refuses everything with 401, counting requests.
+    fn refusing_registry() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+        use std::io::{BufRead, BufReader, Write};
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let count = Arc::new(AtomicUsize::new(0));
+        let seen = count.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let mut reader = BufReader::new(conn);
+                'requests: loop {
+                    let mut line = String::new();
+                    loop {
+                        line.clear();
+                        match reader.read_line(&mut line) {
+                            Ok(0) | Err(_) => break 'requests,
+                            Ok(_) if line == "\r\n" => break,
+                            Ok(_) => {}
+                        }
+                    }
+                    seen.fetch_add(1, Ordering::SeqCst);
+                    let reply = "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nWWW-Authenticate: Basic realm=\"x\"\r\n\r\n";
+                    if reader.get_mut().write_all(reply.as_bytes()).is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+        (addr, count)
+    }
+
+    /// Hands out one credential; has nothing fresher when it is refused.
+    struct OneShot;
+
+    impl Keychain for OneShot {
+        fn get(&self, _: &str) -> Result<Option<Credential>, String> {
+            Ok(Some(Credential {
+                username: "AWS".into(),
+                password: "fresh".into(),
+            }))
+        }
+        fn refresh(&self, _: &str) -> Result<Option<Credential>, String> {
+            Ok(None)
+        }
+    }
+
+    #[test]
+    fn no_request_without_credentials_after_the_keychain_has_none_fresher() {
+        let (addr, count) = refusing_registry();
+        let http = Http::new(crate::http::HttpOptions {
+            plain_http: true,
+            ..Default::default()
+        })
+        .unwrap();
+        let reg = Registry::new(http, Arc::new(OneShot));
+        let req = Req {
+            method: "HEAD",
+            url: format!("{}/ns/c/manifests/1", reg.base_url(&addr)),
+            headers: Vec::new(),
+            body: Body::Empty,
+            repository: "ns/c",
+            label: "",
+        };
+        let resp = reg.send(&addr, &req).unwrap();
+        assert_eq!(resp.status, 401);
+        assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 
     #[test]
