@@ -9,7 +9,7 @@ use ureq::tls::{Certificate, ClientCert, PemItem, PrivateKey, RootCerts, TlsConf
 pub fn config(options: &HttpOptions) -> Result<TlsConfig, String> {
     let mut b = TlsConfig::builder().disable_verification(options.insecure);
     if let Some(ca) = &options.ca_file {
-        let certs = certificates(ca, "--ca-file")?;
+        let certs = certificates(ca, ca_source(ca, std::env::var_os("AWS_CA_BUNDLE")))?;
         b = b.root_certs(RootCerts::new_with_certs(&certs));
     }
     match (&options.cert_file, &options.key_file) {
@@ -23,6 +23,16 @@ pub fn config(options: &HttpOptions) -> Result<TlsConfig, String> {
         (None, Some(_)) => return Err("--key-file needs --cert-file".into()),
     }
     Ok(b.build())
+}
+
+/// What to call the CA bundle in messages: the AWS side's comes from
+/// AWS_CA_BUNDLE, and "--ca-file" there would send the user to the wrong knob.
+fn ca_source(path: &Path, aws_ca_bundle: Option<std::ffi::OsString>) -> &'static str {
+    if aws_ca_bundle.is_some_and(|v| Path::new(&v) == path) {
+        "AWS_CA_BUNDLE"
+    } else {
+        "--ca-file"
+    }
 }
 
 fn read(path: &Path, flag: &str) -> Result<Vec<u8>, String> {
@@ -75,6 +85,17 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(config(&o).unwrap_err(), "--cert-file needs --key-file");
+    }
+
+    #[test]
+    fn the_aws_ca_bundle_is_named_as_such() {
+        let p = Path::new("/etc/aws-ca.pem");
+        assert_eq!(
+            ca_source(p, Some("/etc/aws-ca.pem".into())),
+            "AWS_CA_BUNDLE"
+        );
+        assert_eq!(ca_source(p, Some("/other.pem".into())), "--ca-file");
+        assert_eq!(ca_source(p, None), "--ca-file");
     }
 
     #[test]
