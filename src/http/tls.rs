@@ -36,7 +36,12 @@ fn ca_source(path: &Path, aws_ca_bundle: Option<std::ffi::OsString>) -> &'static
 }
 
 fn read(path: &Path, flag: &str) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|e| format!("{flag} {}: {e}", path.display()))
+    std::fs::read(path).map_err(|e| {
+        format!(
+            "{flag} {}: cannot read it ({e}): give the path of a readable PEM file",
+            path.display()
+        )
+    })
 }
 
 fn certificates(path: &Path, flag: &str) -> Result<Vec<Certificate<'static>>, String> {
