@@ -60,6 +60,9 @@ impl Http {
                 .proxy(proxy)
                 .tls_config(tls.clone())
                 .user_agent(concat!("helm-ecr/", env!("CARGO_PKG_VERSION")))
+                // Without it ureq resolves on the calling thread, bounded only
+                // by the system resolver's own retries.
+                .timeout_resolve(s(10))
                 .timeout_connect(s(10))
                 // Stall timeouts: a transfer may take as long as it needs while
                 // bytes move, but a silent peer fails the attempt.
