@@ -45,6 +45,7 @@ pub trait Keychain: Send + Sync {
     /// Credentials to send on the first request to `registry` (`HOST[:PORT]`).
     fn get(&self, registry: &str) -> Result<Option<Credential>, String>;
     /// The registry refused what `get` gave: fetch fresh credentials once.
+    /// None = nothing fresher than what was refused: the client gives up.
     fn refresh(&self, registry: &str) -> Result<Option<Credential>, String>;
 }
 
