@@ -193,7 +193,7 @@ pub fn redact_url(url: &str) -> String {
 pub fn is_retryable_error(err: &ureq::Error) -> bool {
     match err {
         ureq::Error::Io(_) | ureq::Error::Timeout(_) | ureq::Error::ConnectionFailed => {
-            !is_certificate_error(err) && !is_unknown_host(err)
+            !is_certificate_error(err) && !is_unknown_host(err) && !is_plain_http_answer(err)
         }
         ureq::Error::Protocol(_) => true,
         _ => false,
@@ -208,6 +208,12 @@ fn is_unknown_host(err: &ureq::Error) -> bool {
         || s.contains("Name or service not known")
         || s.contains("No address associated with hostname")
         || s.contains("nodename nor servname provided")
+}
+
+/// A TLS handshake answered in plain HTTP: rustls sees `H` (of `HTTP/1.1`)
+/// where a TLS record type belongs. Asking again will not change that.
+fn is_plain_http_answer(err: &ureq::Error) -> bool {
+    err.to_string().contains("InvalidContentType")
 }
 
 fn is_certificate_error(err: &ureq::Error) -> bool {
@@ -229,6 +235,11 @@ pub fn describe_error(err: &ureq::Error, url: &str) -> String {
         return format!(
             "TLS with {host} failed ({err}): if the registry uses a private CA, pass \
              --ca-file with it; --insecure skips verification"
+        );
+    }
+    if is_plain_http_answer(err) {
+        return format!(
+            "{host} does not speak TLS ({err}): if the registry serves plain HTTP, pass --plain-http"
         );
     }
     match err {
@@ -266,6 +277,19 @@ mod tests {
         assert!(!is_retryable_error(&ureq::Error::HostNotFound));
         assert!(is_retryable_error(&io("connection reset by peer")));
         assert!(is_retryable_error(&ureq::Error::ConnectionFailed));
+    }
+
+    #[test]
+    fn tls_to_a_plain_http_port_is_not_retried_and_names_plain_http() {
+        let e = ureq::Error::Io(std::io::Error::other(
+            "received corrupt message of type InvalidContentType",
+        ));
+        assert!(!is_retryable_error(&e));
+        let m = describe_error(&e, "https://127.0.0.1:5000/v2/");
+        assert!(
+            m.contains("127.0.0.1:5000") && m.contains("pass --plain-http"),
+            "{m}"
+        );
     }
 
     #[test]
