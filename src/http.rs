@@ -242,10 +242,16 @@ pub fn describe_error(err: &ureq::Error, url: &str) -> String {
             "{host} does not speak TLS ({err}): if the registry serves plain HTTP, pass --plain-http"
         );
     }
+    if is_unknown_host(err) {
+        return format!("cannot resolve {host}: check the registry host name and your DNS");
+    }
+    // Over plain HTTP already, "try --plain-http" would be no advice at all.
+    let plain_hint = if url.starts_with("http://") {
+        ""
+    } else {
+        ", and --plain-http needed"
+    };
     match err {
-        ureq::Error::HostNotFound => {
-            format!("cannot resolve {host}: check the registry host name and your DNS")
-        }
         ureq::Error::Timeout(t) => format!(
             "{host} did not answer in time ({t}) for {url}: check the network or proxy \
              (HTTPS_PROXY, NO_PROXY)"
@@ -254,7 +260,7 @@ pub fn describe_error(err: &ureq::Error, url: &str) -> String {
             format!("cannot connect to {host}: is the registry up, and the port right?")
         }
         ureq::Error::Io(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-            format!("cannot connect to {host}: connection refused (is the registry up, the port right, and --plain-http needed?)")
+            format!("cannot connect to {host}: connection refused (is the registry up, the port right{plain_hint}?)")
         }
         ureq::Error::Io(e) => format!("connection to {host} failed: {e}"),
         ureq::Error::Protocol(e) => format!(
@@ -290,6 +296,26 @@ mod tests {
             m.contains("127.0.0.1:5000") && m.contains("pass --plain-http"),
             "{m}"
         );
+    }
+
+    #[test]
+    fn unknown_hosts_and_refusals_say_what_to_check() {
+        let io = |e: std::io::Error| ureq::Error::Io(e);
+        let m = describe_error(
+            &io(std::io::Error::other(
+                "failed to lookup address information: Name or service not known",
+            )),
+            "https://nope.invalid/v2/",
+        );
+        assert_eq!(
+            m,
+            "cannot resolve nope.invalid: check the registry host name and your DNS"
+        );
+        let refused = || io(std::io::ErrorKind::ConnectionRefused.into());
+        let m = describe_error(&refused(), "http://127.0.0.1:1/v2/");
+        assert!(!m.contains("--plain-http"), "{m}");
+        let m = describe_error(&refused(), "https://127.0.0.1:1/v2/");
+        assert!(m.contains("--plain-http needed"), "{m}");
     }
 
     #[test]
