@@ -224,8 +224,8 @@ fn is_certificate_error(err: &ureq::Error) -> bool {
 }
 
 /// One line saying what failed and what to do about it.
-pub fn describe_error(err: &ureq::Error, url: &str) -> String {
-    let url = redact_url(url);
+pub fn describe_error(err: &ureq::Error, raw_url: &str) -> String {
+    let url = redact_url(raw_url);
     let host = url
         .split_once("://")
         .map(|(_, r)| r.split('/').next().unwrap_or(r))
@@ -262,11 +262,17 @@ pub fn describe_error(err: &ureq::Error, url: &str) -> String {
         ureq::Error::Io(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
             format!("cannot connect to {host}: connection refused (is the registry up, the port right{plain_hint}?)")
         }
-        ureq::Error::Io(e) => format!("connection to {host} failed: {e}"),
+        ureq::Error::Io(e) => format!(
+            "connection to {host} failed: {e}: check the network and proxy settings (HTTPS_PROXY, NO_PROXY)"
+        ),
         ureq::Error::Protocol(e) => format!(
             "{host} answered something that is not HTTP/1.1 ({e}): does it need --plain-http, or not?"
         ),
-        other => format!("request to {url} failed: {other}"),
+        // Some errors quote the URL (bad URI): never its signed query.
+        other => format!(
+            "request to {url} failed: {}",
+            other.to_string().replace(raw_url, &url)
+        ),
     }
 }
 
@@ -316,6 +322,13 @@ mod tests {
         assert!(!m.contains("--plain-http"), "{m}");
         let m = describe_error(&refused(), "https://127.0.0.1:1/v2/");
         assert!(m.contains("--plain-http needed"), "{m}");
+    }
+
+    #[test]
+    fn an_error_quoting_the_url_loses_its_query() {
+        let raw = "https://s3.example/b?X-Amz-Signature=zzz";
+        let m = describe_error(&ureq::Error::BadUri(raw.to_string()), raw);
+        assert!(!m.contains("zzz") && m.contains("<redacted>"), "{m}");
     }
 
     #[test]
