@@ -429,14 +429,13 @@ fn register_helper(
     match crate::commands::credential_helper::on_path(&link) {
         PathCheck::Ours => {}
         PathCheck::Missing(dir) => {
-            // Advice, not a result: stderr, like every other diagnostic.
-            eprintln!(
+            say(&format!(
                 "One step left: put {} on PATH so Helm can run it, e.g.\n  {}",
                 link.file_name()
                     .map(|n| n.to_string_lossy())
                     .unwrap_or_default(),
                 path_hint(&dir)
-            );
+            ));
         }
         PathCheck::Other(found) => {
             eprintln!(
