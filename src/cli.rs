@@ -35,19 +35,21 @@ pub struct CommonArgs {
     /// AWS profile from the shared config and credentials files (default: AWS_PROFILE).
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
-    /// Use plain HTTP to the registry instead of HTTPS.
+    /// Use plain HTTP to the registry instead of HTTPS (registry only; AWS
+    /// endpoints are always HTTPS and verified).
     #[arg(long)]
     pub plain_http: bool,
-    /// Skip TLS certificate verification (also --insecure-skip-tls-verify).
+    /// Skip the registry's TLS certificate verification (also
+    /// --insecure-skip-tls-verify); never applies to AWS endpoints.
     #[arg(long, visible_alias = "insecure-skip-tls-verify")]
     pub insecure: bool,
-    /// Verify TLS with this CA bundle.
+    /// CA bundle for the registry's TLS (AWS endpoints use AWS_CA_BUNDLE).
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
-    /// Client certificate for TLS.
+    /// Client certificate for the registry's TLS.
     #[arg(long, value_name = "FILE")]
     pub cert_file: Option<PathBuf>,
-    /// Client key for TLS.
+    /// Client key for the registry's TLS.
     #[arg(long, value_name = "FILE")]
     pub key_file: Option<PathBuf>,
 }

@@ -110,6 +110,19 @@ impl EcrKeychain {
         lock(&self.hosts).insert(host.to_string(), (credential(token), Source::TokenCache));
     }
 
+    /// Rule 2. A registry config we cannot read (corrupt, or naming a
+    /// credential helper that is not installed) must not stop a push that
+    /// rule 3 can serve: say so once and fall through to a fresh token.
+    fn registry_config_credentials(&self, host: &str) -> Option<crate::helm::Auth> {
+        match crate::helm::get_credentials(&self.registry_config, host) {
+            Ok(auth) => auth,
+            Err(e) => {
+                eprintln!("Warning: {host}: not using Helm's registry config ({e}); fetching an ECR token instead");
+                None
+            }
+        }
+    }
+
     fn fetch(&self, host: &str) -> Result<Credential, String> {
         let session = self.session_for(host)?;
         let token = if aws::is_ecr_public_host(host) {
@@ -138,9 +151,7 @@ impl Keychain for EcrKeychain {
         let session = self.session_for(registry)?;
         let (cred, source) = if let Some(token) = self.cached(&session, registry) {
             (credential(&token), Source::TokenCache)
-        } else if let Some(auth) = crate::helm::get_credentials(&self.registry_config, registry)
-            .map_err(|e| e.to_string())?
-        {
+        } else if let Some(auth) = self.registry_config_credentials(registry) {
             (
                 Credential {
                     username: auth.username,

@@ -1067,3 +1067,26 @@ fn an_ecr_host_name_sets_region_and_account_over_the_environment() {
         r[0].digest
     );
 }
+
+/// Rule 2 must not block rule 3: a registry config naming a credential store
+/// that is not installed gets a warning, and the push goes on with a fresh
+/// ECR token, leaving the config as it was.
+#[test]
+fn a_missing_credential_store_falls_through_to_a_fresh_token() {
+    let lab = common::Lab::get();
+    let sb = Sandbox::new();
+    let config = r#"{"auths":{},"credsStore":"helm-ecr-test-not-installed"}"#;
+    write(&sb.registry_config(), config);
+    let chart = sb.seed_chart("nostore");
+    let ns = common::unique_name("cli-nostore");
+    let remote = format!("oci://{}/{ns}", lab.registry);
+
+    let out = sb.helm(&["ecr-push", path_str(&chart), &remote, "--plain-http"]);
+    out.assert_ok();
+    assert_eq!(results(&out)[0].verb, "Pushed", "{out}");
+    assert!(
+        out.stderr.contains("Warning: ") && out.stderr.contains("helm-ecr-test-not-installed"),
+        "the user is told the store was skipped: {out}"
+    );
+    assert_eq!(fs::read_to_string(sb.registry_config()).unwrap(), config);
+}

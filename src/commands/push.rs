@@ -95,6 +95,8 @@ struct Outcome {
     error: Option<String>,
     /// `--describe`: what ECR says of the pushed image.
     description: Option<String>,
+    /// Something that went wrong after the push landed (`--describe`).
+    warning: Option<String>,
     /// `--describe` with `--output json`: ECR's imageDetail as it came.
     image: Option<serde_json::Value>,
 }
@@ -324,7 +326,9 @@ fn publish(
                 out.description = Some(describe_lines(&detail));
                 out.image = Some(detail.raw);
             }
-            Err(e) => out.error = Some(format!("pushed, but DescribeImages failed: {e}")),
+            // The chart landed: a failed look-up afterwards is a warning, not
+            // a failed push (a retry would find the chart `unchanged`).
+            Err(e) => out.warning = Some(format!("pushed, but DescribeImages failed: {e}")),
         }
     }
     out
@@ -429,12 +433,16 @@ fn split_arguments(args: &[String]) -> Result<(Vec<String>, Option<Remote>), Str
     let mut remote = None;
     for a in args {
         if a.starts_with("oci://") {
+            // Parsed before it is echoed: parse_remote refuses (and redacts)
+            // credentials written into the URL.
+            let parsed = oci::parse_remote(a).map_err(|e| e.to_string())?;
             if remote.is_some() {
                 return Err(format!(
-                    "{a}: more than one oci:// remote given; push to one remote per call"
+                    "oci://{}/{}: more than one oci:// remote given; push to one remote per call",
+                    parsed.registry, parsed.namespace
                 ));
             }
-            remote = Some(oci::parse_remote(a).map_err(|e| e.to_string())?);
+            remote = Some(parsed);
         } else {
             charts.push(a.clone());
         }
@@ -465,6 +473,9 @@ fn report(outcomes: &[Outcome], format: OutputFormat) -> i32 {
         if let Some(err) = &o.error {
             failed = true;
             eprintln!("Error: {}: {}", o.chart, err);
+        }
+        if let Some(w) = &o.warning {
+            eprintln!("Warning: {}: {}", o.chart, w);
         }
         let line = match format {
             OutputFormat::Json => json_line(o),
@@ -510,6 +521,9 @@ fn json_line(o: &Outcome) -> String {
     if let Some(image) = &o.image {
         v["image"] = image.clone();
     }
+    if let Some(w) = &o.warning {
+        v["warning"] = serde_json::Value::String(w.clone());
+    }
     v.to_string()
 }
 
@@ -534,6 +548,12 @@ mod tests {
         let (charts, remote) = split_arguments(&s(&["a", "oci://h/ns/sub", "b"])).unwrap();
         assert_eq!(charts, s(&["a", "b"]));
         assert_eq!(remote.unwrap().namespace, "ns/sub");
+    }
+
+    #[test]
+    fn a_second_remote_is_not_echoed_with_its_password() {
+        let err = split_arguments(&s(&["a", "oci://h/x", "oci://user:hunter2@h/y"])).unwrap_err();
+        assert!(!err.contains("hunter2"), "{err}");
     }
 
     #[test]
