@@ -113,30 +113,15 @@ pub fn write(
         hasher: Sha256::new(),
         count: 0,
     };
-    let io_err = |e: io::Error| format!("cannot write the chart archive: {e}");
-    let mut failure = None;
     let out = pargz::compress(
         sink,
         Compression::default(),
         pargz::default_threads(),
-        |gz| {
-            let r = write_tar(entries, gz, mtime);
-            // Keep the message (it names the file); the pipeline only needs
-            // to know it failed.
-            r.map_err(|e| {
-                let err = io::Error::other(e.clone());
-                failure = Some(e);
-                err
-            })
-        },
-    );
-    let out = match (out, failure) {
-        (Ok(out), _) => out,
-        (Err(_), Some(msg)) => return Err(msg),
-        (Err(e), None) => return Err(io_err(e)),
-    };
+        |gz| write_tar(entries, gz, mtime),
+    )
+    .map_err(|e| describe(&e))?;
     if durable {
-        out.inner.sync_all().map_err(io_err)?;
+        out.inner.sync_all().map_err(|e| describe(&e))?;
     }
     Ok(Written {
         digest: format!("sha256:{}", hex(&out.hasher.finalize())),
@@ -144,9 +129,35 @@ pub fn write(
     })
 }
 
-fn write_tar<W: Write>(entries: &[BufferedFile], out: W, mtime: u64) -> Result<(), String> {
+/// An error already worded for the user (it names the chart file).
+#[derive(Debug)]
+struct Reported(String);
+
+impl std::fmt::Display for Reported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Reported {}
+
+fn reported(msg: String) -> io::Error {
+    io::Error::other(Reported(msg))
+}
+
+/// A source-file problem as worded where it happened; anything else is a
+/// failure to write the archive (a full disk, say).
+fn describe(e: &io::Error) -> String {
+    match e.get_ref().and_then(|i| i.downcast_ref::<Reported>()) {
+        Some(r) => r.0.clone(),
+        None => format!("cannot write the chart archive: {e}"),
+    }
+}
+
+/// The tar stream into `out`. Errors from `out` pass through untouched, so
+/// the compressor can tell its own stop signal from a real cause.
+fn write_tar<W: Write>(entries: &[BufferedFile], out: W, mtime: u64) -> io::Result<()> {
     let mut tar = tar::Builder::new(out);
-    let io_err = |e: io::Error| format!("cannot write the chart archive: {e}");
     for e in entries {
         let mut h = tar::Header::new_ustar();
         h.set_entry_type(tar::EntryType::Regular);
@@ -156,22 +167,29 @@ fn write_tar<W: Write>(entries: &[BufferedFile], out: W, mtime: u64) -> Result<(
         h.set_mtime(mtime);
         h.set_size(e.data.len());
         match &e.data {
-            Data::Mem(b) => tar.append_data(&mut h, &e.name, &b[..]).map_err(io_err)?,
+            Data::Mem(b) => tar.append_data(&mut h, &e.name, &b[..])?,
             Data::Disk { path, skip, size } => {
-                let mut f = File::open(path)
-                    .map_err(|err| format!("cannot read {}: {err}", path.display()))?;
-                f.seek(SeekFrom::Start(*skip)).map_err(io_err)?;
+                let unreadable =
+                    |err: io::Error| reported(format!("cannot read {}: {err}", path.display()));
+                let mut f = File::open(path).map_err(unreadable)?;
+                f.seek(SeekFrom::Start(*skip)).map_err(unreadable)?;
                 let mut r = ExactReader {
                     inner: f.take(*size),
                     left: *size,
                     name: &e.name,
+                    path,
                 };
-                tar.append_data(&mut h, &e.name, &mut r).map_err(io_err)?;
+                tar.append_data(&mut h, &e.name, &mut r)?;
             }
-            Data::Omitted(_) => return Err(format!("internal error: no content for {}", e.name)),
+            Data::Omitted(_) => {
+                return Err(reported(format!(
+                    "internal error: no content for {}",
+                    e.name
+                )))
+            }
         }
     }
-    tar.into_inner().map_err(io_err)?;
+    tar.into_inner()?;
     Ok(())
 }
 
@@ -181,13 +199,17 @@ struct ExactReader<'a, R: Read> {
     inner: R,
     left: u64,
     name: &'a str,
+    path: &'a std::path::Path,
 }
 
 impl<R: Read> Read for ExactReader<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
+        let n = self
+            .inner
+            .read(buf)
+            .map_err(|e| reported(format!("cannot read {}: {e}", self.path.display())))?;
         if n == 0 && self.left > 0 && !buf.is_empty() {
-            return Err(io::Error::other(format!(
+            return Err(reported(format!(
                 "{} changed while it was being packaged; try again",
                 self.name
             )));
@@ -210,5 +232,119 @@ impl<R: Read> Read for HashingReader<R> {
         self.hasher.update(&buf[..n]);
         self.count += n as u64;
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("helm-ecr-archive-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        dir
+    }
+
+    fn mem(name: &str, data: &[u8]) -> BufferedFile {
+        BufferedFile {
+            name: name.into(),
+            data: Data::Mem(data.to_vec()),
+        }
+    }
+
+    fn disk(name: &str, path: &std::path::Path, skip: u64, size: u64) -> BufferedFile {
+        BufferedFile {
+            name: name.into(),
+            data: Data::Disk {
+                path: path.to_path_buf(),
+                skip,
+                size,
+            },
+        }
+    }
+
+    #[test]
+    fn writes_a_tar_gz_whose_digest_and_size_match_the_file() {
+        let dir = scratch("ok");
+        let big: Vec<u8> = (0..400_000u32)
+            .flat_map(|i| format!("{i:x}\n").into_bytes())
+            .collect();
+        let src = dir.join("big.txt");
+        // A BOM to skip, as load.rs describes it.
+        let mut with_bom = b"\xEF\xBB\xBF".to_vec();
+        with_bom.extend_from_slice(&big);
+        std::fs::write(&src, &with_bom).expect("write");
+        let entries = vec![
+            mem("app/Chart.yaml", b"name: app\n"),
+            disk("app/files/big.txt", &src, 3, big.len() as u64),
+            mem("app/empty", b""),
+        ];
+        let out = dir.join("app.tgz");
+        let w = write(&entries, File::create(&out).expect("create"), 1234, true).expect("write");
+        let bytes = std::fs::read(&out).expect("read");
+        assert_eq!(w.size, bytes.len() as u64);
+        assert_eq!(w.digest, crate::codec::sha256_digest(&bytes));
+        let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(&bytes[..]));
+        let mut got = Vec::new();
+        for e in ar.entries().expect("entries") {
+            let mut e = e.expect("entry");
+            let h = e.header();
+            assert_eq!((h.mode().ok(), h.mtime().ok()), (Some(0o644), Some(1234)));
+            let name = e.path().expect("path").to_string_lossy().into_owned();
+            let mut data = Vec::new();
+            e.read_to_end(&mut data).expect("data");
+            got.push((name, data));
+        }
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[0], ("app/Chart.yaml".into(), b"name: app\n".to_vec()));
+        assert_eq!(got[1].0, "app/files/big.txt");
+        assert!(got[1].1 == big, "file content");
+        assert_eq!(got[2], ("app/empty".into(), Vec::new()));
+        let again = dir.join("again.tgz");
+        let w2 =
+            write(&entries, File::create(&again).expect("create"), 1234, false).expect("write");
+        assert_eq!(w2.digest, w.digest, "same entries, same bytes");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_source_file_problem_is_reported_as_such() {
+        let dir = scratch("bad");
+        let src = dir.join("f.txt");
+        std::fs::write(&src, b"short").expect("write");
+        let out = || File::create(dir.join("x.tgz")).expect("create");
+        let shrunk = write(&[disk("app/f.txt", &src, 0, 500_000)], out(), 0, false);
+        assert_eq!(
+            shrunk.err().as_deref(),
+            Some("app/f.txt changed while it was being packaged; try again")
+        );
+        let gone = dir.join("gone.txt");
+        let missing = write(&[disk("app/gone.txt", &gone, 0, 1)], out(), 0, false)
+            .err()
+            .unwrap_or_default();
+        assert!(
+            missing.starts_with(&format!("cannot read {}: ", gone.display())),
+            "{missing}"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_full_disk_is_the_error_not_the_pipeline() {
+        let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
+            return;
+        };
+        let data = vec![b'x'; 3 * pargz::BLOCK_SIZE];
+        let err = write(&[mem("app/x", &data)], full, 0, false)
+            .err()
+            .unwrap_or_default();
+        assert!(
+            err.starts_with("cannot write the chart archive: ") && err.contains("space"),
+            "{err}"
+        );
     }
 }

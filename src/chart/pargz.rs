@@ -170,11 +170,11 @@ where
             .join()
             .unwrap_or_else(|_| Err(io::Error::other("the gzip writer panicked")));
         match (produced, written) {
-            (Ok(()), w) => w,
-            // The writer's own failure (a full disk) explains a stopped
-            // pipeline better than the producer's "stopped".
-            (Err(p), Err(w)) if is_stopped(&p) => Err(w),
+            // The writer's own failure (a full disk) is the cause whatever
+            // the producer saw (usually just "stopped").
+            (_, Err(w)) if !is_stopped(&w) => Err(w),
             (Err(p), _) => Err(p),
+            (Ok(()), w) => w,
         }
     })
 }
