@@ -3,11 +3,13 @@
 //! worker thread with the previous block's last 32 KiB as its dictionary
 //! (so matches still reach back across the cut), non-final blocks end on a
 //! sync flush (byte-aligned, not final), and the pieces are written in
-//! order. One member, one header, one CRC: any gunzip reads it.
+//! order. One member, one header, one CRC: any gunzip reads it. A block in
+//! which deflate would find (next to) no matches skips zlib's search and
+//! is written as Huffman-coded literals ([`literals`]).
 //!
 //! The bytes depend only on the input and the level, never on the number of
 //! threads or on how the producer chunks its writes: block boundaries are
-//! byte offsets, and each block is compressed from a reset state.
+//! byte offsets, and each block is compressed by a fresh zlib stream.
 //! Memory is flat: the channels are bounded, so at most a few blocks per
 //! worker are in flight whatever the input's size.
 
@@ -215,7 +217,7 @@ fn worker(jobs: &Mutex<Receiver<Job>>, level: Compression) {
 /// One block as raw deflate: dictionary = the previous block's tail; a
 /// non-final block ends byte-aligned and not final. A block the match
 /// probe finds (nearly) match-free is written as literals directly;
-/// anything else goes through zlib from a reset state.
+/// anything else goes through a fresh zlib stream.
 fn deflate_block(d: &mut Deflater, job: &Job, level: Compression) -> io::Result<Deflated> {
     let data = &job.data[..];
     let dict = match &job.prev {
