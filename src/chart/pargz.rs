@@ -5,7 +5,7 @@
 //! sync flush (byte-aligned, not final), and the pieces are written in
 //! order. One member, one header, one CRC: any gunzip reads it. A block in
 //! which deflate would find (next to) no matches skips zlib's search and
-//! is written as Huffman-coded literals ([`literals`]).
+//! is written as Huffman-coded literals (see `literals`).
 //!
 //! The bytes depend only on the input and the level, never on the number of
 //! threads or on how the producer chunks its writes: block boundaries are
