@@ -231,3 +231,105 @@ trait TakeBytes: std::io::Read + Sized {
     }
 }
 impl<R: std::io::Read> TakeBytes for R {}
+
+/// Our archives are written by a parallel compressor that encodes
+/// incompressible blocks itself (literals, byte runs, stored blocks) and the
+/// rest with zlib. Go's gzip reader (helm 3.10.1 and Helm 4), and system
+/// gzip and tar, must read every kind back exactly: helm renders each file's
+/// sha256 as Go decompressed it, and tar extracts the bytes.
+#[test]
+fn go_gzip_and_tar_read_every_block_kind_we_write() {
+    let sb = Sandbox::new();
+    let dir = sb.work().join("blocks");
+    let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let random: Vec<u8> = (0..1_500_000).map(|_| next() as u8).collect();
+    let b64 = common::base64_encode(&random[..900_000]);
+    // Runs of one byte between random stretches: the run-length path.
+    let mut runs = Vec::new();
+    while runs.len() < 700_000 {
+        let n = (next() % 3000) as usize;
+        runs.extend((0..n).map(|_| next() as u8));
+        runs.extend(std::iter::repeat_n(
+            (next() % 4) as u8,
+            (next() % 5000) as usize,
+        ));
+    }
+    let text: String = (0..40_000)
+        .map(|i| format!("key{i}: value {} # comment\n", i % 97))
+        .collect();
+    let files: [(&str, &[u8]); 5] = [
+        ("files/random.bin", &random),
+        ("files/b64.txt", b64.as_bytes()),
+        ("files/runs.bin", &runs),
+        ("files/text.yaml", text.as_bytes()),
+        ("files/empty", b""),
+    ];
+    let mut template =
+        String::from("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: sums\ndata:\n");
+    for (i, (name, _)) in files.iter().enumerate() {
+        template.push_str(&format!(
+            "  f{i}: {{{{ .Files.Get \"{name}\" | sha256sum }}}}\n"
+        ));
+    }
+    common::write(
+        &dir.join("Chart.yaml"),
+        "apiVersion: v2\nname: blocks\nversion: 1.0.0\n",
+    );
+    common::write(&dir.join("templates/sums.yaml"), &template);
+    for (name, data) in &files {
+        let path = dir.join(name);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, data).unwrap();
+    }
+    let dest = sb.work().join("dest");
+    fs::create_dir_all(&dest).unwrap();
+    let p = chart::package(&dir, &Overrides::default(), Some(&dest)).expect("package");
+    let archive = path_of(&p.archive);
+
+    let out = sb.helm(&["template", "x", &archive]);
+    out.assert_ok();
+    for (i, (_, data)) in files.iter().enumerate() {
+        use sha2::Digest;
+        let want: String = sha2::Sha256::digest(data)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert!(
+            out.stdout.contains(&format!("f{i}: {want}")),
+            "helm 3 read {} differently:\n{}",
+            files[i].0,
+            out.stdout
+        );
+    }
+    sb.helm4(&["show-chart", &archive]).assert_ok();
+
+    let gzip = std::process::Command::new("gzip")
+        .args(["-t", &archive])
+        .status()
+        .unwrap();
+    assert!(gzip.success(), "gzip -t refused our archive");
+    let x = sb.work().join("x");
+    fs::create_dir_all(&x).unwrap();
+    let tar = std::process::Command::new("tar")
+        .args(["-xzf", &archive, "-C", path_of(&x).as_str()])
+        .status()
+        .unwrap();
+    assert!(tar.success(), "tar refused our archive");
+    for (name, data) in &files {
+        assert_eq!(
+            &fs::read(x.join("blocks").join(name)).unwrap(),
+            data,
+            "{name}"
+        );
+    }
+}
+
+fn path_of(p: &Path) -> String {
+    p.to_str().expect("utf-8 temp path").to_string()
+}
