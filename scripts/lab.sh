@@ -39,6 +39,18 @@
 #   LAB_REGISTRY_PASSWORD    the password both registries accept for user AWS:
 #                            exactly what moto's GetAuthorizationToken hands out
 #                            (<account>-auth-token)
+#   LAB_REGISTRY_MTLS        127.0.0.1:PORT, distribution over TLS (same server
+#                            cert and CA as LAB_REGISTRY_TLS) that REQUIRES a
+#                            client certificate signed by the lab's client CA;
+#                            same htpasswd
+#   LAB_REGISTRY_MTLS_LOG    access log of LAB_REGISTRY_MTLS
+#   LAB_CLIENT_CERT          PEM client certificate LAB_REGISTRY_MTLS accepts
+#   LAB_CLIENT_KEY           its private key (PKCS#8 PEM, 0600)
+#   LAB_CLIENT_CA            PEM of the client CA (what the registry trusts)
+#
+# A lab started by an older lab.sh (no LAB_REGISTRY_MTLS in its env) is
+# upgraded in place by `up`: the mTLS registry is started beside the running
+# services, which are left alone.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -147,6 +159,33 @@ ensure_tls() {
   )
 }
 
+# A client CA of its own (a server CA accepting clients would prove nothing)
+# and a client certificate for LAB_REGISTRY_MTLS. Never removes the server
+# material: a running TLS registry may be using it.
+ensure_client_tls() {
+  local dir=$LAB_DIR/tls
+  [ -s "$dir/client.pem" ] && [ -s "$dir/client.key" ] && [ -s "$dir/client-ca.pem" ] && return 0
+  log "making a client CA and a client certificate"
+  mkdir -p "$dir"
+  (
+    cd "$dir" || exit 1
+    rm -f client-ca.* client.*
+    openssl req -x509 -new -nodes -newkey rsa:2048 -sha256 -days 3650 \
+      -subj "/CN=helm-ecr lab client CA" -keyout client-ca.key -out client-ca.pem \
+      -addext "basicConstraints=critical,CA:TRUE" \
+      -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null || exit 1
+    openssl req -new -nodes -newkey rsa:2048 -sha256 -subj "/CN=helm-ecr lab client" \
+      -keyout client.key -out client.csr 2>/dev/null || exit 1
+    printf '%s\n' "basicConstraints=critical,CA:FALSE" \
+      "keyUsage=critical,digitalSignature,keyEncipherment" \
+      "extendedKeyUsage=clientAuth" \
+      "authorityKeyIdentifier=keyid" "subjectKeyIdentifier=hash" >client.ext
+    openssl x509 -req -in client.csr -CA client-ca.pem -CAkey client-ca.key -CAcreateserial \
+      -days 3650 -sha256 -extfile client.ext -out client.pem 2>/dev/null || exit 1
+    chmod 600 client-ca.key client.key
+  ) || die "making the client certificate failed (in $dir)"
+}
+
 # ---------------------------------------------------------------- processes
 
 # Each started process is recorded as "NAME PID PORT MATCH"; MATCH must appear
@@ -167,6 +206,9 @@ answers() { # NAME PORT
   registry) code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$2/v2/" || true)
     [ "$code" = 401 ] ;;
   registry-tls) code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 --cacert "$LAB_DIR/tls/ca.pem" "https://127.0.0.1:$2/v2/" || true)
+    [ "$code" = 401 ] ;;
+  registry-mtls) code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 --cacert "$LAB_DIR/tls/ca.pem" \
+    --cert "$LAB_DIR/tls/client.pem" --key "$LAB_DIR/tls/client.key" "https://127.0.0.1:$2/v2/" || true)
     [ "$code" = 401 ] ;;
   *) return 1 ;;
   esac
@@ -194,29 +236,61 @@ wait_ready() { # NAME PORT LOGFILE
   done
 }
 
+stop_one() { # NAME PID MATCH
+  local _
+  is_ours "$2" "$3" || return 0
+  kill "$2" 2>/dev/null || true
+  for _ in $(seq 50); do
+    is_ours "$2" "$3" || break
+    sleep 0.1
+  done
+  if is_ours "$2" "$3"; then kill -9 "$2" 2>/dev/null || true; fi
+  log "stopped $1 (pid $2)"
+}
+
 stop_recorded() {
   [ -f "$RUN/pids" ] || return 0
-  local name pid port match _
+  local name pid port match
   while read -r name pid port match; do
-    is_ours "$pid" "$match" || continue
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do
-      is_ours "$pid" "$match" || break
-      sleep 0.1
-    done
-    if is_ours "$pid" "$match"; then kill -9 "$pid" 2>/dev/null || true; fi
-    log "stopped $name (pid $pid)"
+    stop_one "$name" "$pid" "$match"
   done <"$RUN/pids"
   rm -f "$RUN/pids"
 }
 
-all_up() {
-  [ -s "$LAB_DIR/env" ] && [ -s "$RUN/pids" ] || return 1
-  [ "$(wc -l <"$RUN/pids")" -eq 4 ] || return 1
+# Stops one service and forgets it; the others keep running.
+stop_service() { # NAME
+  [ -f "$RUN/pids" ] || return 0
   local name pid port match
   while read -r name pid port match; do
-    is_ours "$pid" "$match" && answers "$name" "$port" || return 1
+    [ "$name" = "$1" ] && stop_one "$name" "$pid" "$match"
   done <"$RUN/pids"
+  awk -v n="$1" '$1 != n' "$RUN/pids" >"$RUN/pids.tmp" && mv "$RUN/pids.tmp" "$RUN/pids"
+}
+
+# NAME is recorded exactly once, its process is ours and it answers.
+service_up() { # NAME
+  local pid port match
+  [ "$(awk -v n="$1" '$1 == n' "$RUN/pids" | wc -l)" -eq 1 ] || return 1
+  read -r pid port match < <(awk -v n="$1" '$1 == n { $1 = ""; print }' "$RUN/pids")
+  is_ours "$pid" "$match" && answers "$1" "$port"
+}
+
+# The services every lab.sh has started (a lab started by an older lab.sh has
+# just these).
+core_up() {
+  [ -s "$LAB_DIR/env" ] && [ -s "$RUN/pids" ] || return 1
+  local name
+  for name in moto moto-noauth registry registry-tls; do
+    service_up "$name" || return 1
+  done
+}
+
+mtls_up() {
+  service_up registry-mtls && grep -q '^export LAB_REGISTRY_MTLS=' "$LAB_DIR/env"
+}
+
+all_up() {
+  core_up && mtls_up && [ "$(wc -l <"$RUN/pids")" -eq 5 ]
 }
 
 free_ports() { # N: distinct free loopback ports, all held open while choosing
@@ -231,7 +305,7 @@ print(" ".join(str(s.getsockname()[1]) for s in socks))
 PY
 }
 
-registry_config() { # NAME PORT [tls]
+registry_config() { # NAME PORT [tls|mtls]
   cat <<EOF
 version: 0.1
 log:
@@ -248,11 +322,18 @@ http:
   addr: 127.0.0.1:$2
   secret: helm-ecr-lab-$RANDOM$RANDOM
 EOF
-  if [ "${3:-}" = tls ]; then
+  if [ "${3:-}" = tls ] || [ "${3:-}" = mtls ]; then
     cat <<EOF
   tls:
     certificate: $LAB_DIR/tls/server.pem
     key: $LAB_DIR/tls/server.key
+EOF
+  fi
+  # clientcas makes distribution require and verify a client certificate.
+  if [ "${3:-}" = mtls ]; then
+    cat <<EOF
+    clientcas:
+      - $LAB_DIR/tls/client-ca.pem
 EOF
   fi
   cat <<EOF
@@ -331,6 +412,53 @@ start_lab() {
   mv "$tmp" "$LAB_DIR/env" || return 1
 }
 
+# Replaces the named variables in $LAB_DIR/env (appending them), atomically:
+# a reader never sees half a file.
+update_env() { # NAME=VALUE...
+  local tmp=$LAB_DIR/env.tmp.$$ kv names=""
+  for kv; do names="$names|${kv%%=*}"; done
+  (
+    umask 077
+    {
+      grep -v -E "^export (${names#|})=" "$LAB_DIR/env" || [ $? = 1 ] || exit 1
+      for kv; do printf 'export %s=%q\n' "${kv%%=*}" "${kv#*=}"; done
+    } >"$tmp"
+  ) || return 1
+  mv "$tmp" "$LAB_DIR/env" || return 1
+}
+
+# The registry that requires a client certificate, on a fresh port, and its
+# variables in the env file. Needs $RUN/htpasswd (written by start_lab).
+start_mtls() {
+  local port
+  [ -s "$RUN/htpasswd" ] || return 1
+  port=$(free_ports 1) || return 1
+  registry_config registry-mtls "$port" mtls >"$RUN/registry-mtls.yml" || return 1
+  spawn registry-mtls "$RUN/registry-mtls.yml" "$port" "$RUN/registry-mtls-access.log" "$RUN/registry-mtls.log" \
+    docker-registry serve "$RUN/registry-mtls.yml"
+  wait_ready registry-mtls "$port" "$RUN/registry-mtls.log" || return 1
+  update_env \
+    "LAB_REGISTRY_MTLS=127.0.0.1:$port" \
+    "LAB_REGISTRY_MTLS_LOG=$RUN/registry-mtls-access.log" \
+    "LAB_CLIENT_CERT=$LAB_DIR/tls/client.pem" \
+    "LAB_CLIENT_KEY=$LAB_DIR/tls/client.key" \
+    "LAB_CLIENT_CA=$LAB_DIR/tls/client-ca.pem"
+}
+
+# Brings up the mTLS registry beside a running lab that lacks it (started by
+# an older lab.sh, or the registry died), leaving every other service alone.
+add_mtls() {
+  local attempt
+  ensure_client_tls
+  for attempt in 1 2 3; do
+    stop_service registry-mtls
+    start_mtls && return 0
+    stop_service registry-mtls
+    [ $attempt = 3 ] && die "the mTLS registry did not come up (logs in $RUN)"
+    log "retrying on fresh ports"
+  done
+}
+
 # ---------------------------------------------------------------- commands
 
 lock() {
@@ -345,10 +473,17 @@ cmd_up() {
     cat "$LAB_DIR/env"
     return 0
   fi
+  if core_up; then
+    add_mtls
+    log "up (added registry-mtls; state in $LAB_DIR)"
+    cat "$LAB_DIR/env"
+    return 0
+  fi
   ensure_packages
   ensure_venv
   ensure_helm3
   ensure_tls
+  ensure_client_tls
   local attempt
   # A port chosen free can be taken by someone else before our server binds
   # it: start again on fresh ports, twice at most.
@@ -356,7 +491,7 @@ cmd_up() {
     stop_recorded
     rm -rf "$RUN" "$LAB_DIR/env"
     mkdir -p "$RUN"
-    start_lab && break
+    start_lab && start_mtls && break
     stop_recorded
     [ $attempt = 3 ] && die "the lab did not come up (logs in $RUN)"
     log "retrying on fresh ports"
@@ -374,7 +509,8 @@ cmd_down() {
 }
 
 cmd_env() {
-  all_up || die "the lab is not up: run scripts/lab.sh up"
+  # core_up: the env of a lab started by an older lab.sh is still good.
+  core_up || die "the lab is not up: run scripts/lab.sh up"
   cat "$LAB_DIR/env"
 }
 
@@ -392,6 +528,10 @@ cmd_status() {
       ok=3
     fi
   done <"$RUN/pids"
+  if ! grep -q '^registry-mtls ' "$RUN/pids"; then
+    echo "registry-mtls: not started (scripts/lab.sh up adds it)"
+    ok=3
+  fi
   return $ok
 }
 
