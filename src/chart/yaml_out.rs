@@ -88,7 +88,7 @@ impl Emitter {
 
     fn mapping(&mut self, m: &serde_json::Map<String, Value>, indent: usize) {
         let mut keys: Vec<&String> = m.keys().collect();
-        keys.sort_by(|a, b| natural_cmp(a, b));
+        sort_natural(&mut keys);
         for k in keys {
             self.write_indent(indent);
             self.scalar(k, indent, true);
@@ -646,6 +646,38 @@ fn is_timestamp(s: &str) -> bool {
     false
 }
 
+/// Sort keys with [`natural_cmp`]. Not `sort_by`: yaml.v2's order is not
+/// transitive (`1` < `01` < `0a` < `1`), and std's sort panics when it
+/// notices that, so Chart.yaml annotation keys could crash the packager.
+/// A plain merge sort gives yaml.v2's order wherever that order is
+/// consistent (Go's own output is random elsewhere: it sorts keys taken
+/// from a map in random order) and never panics.
+fn sort_natural(keys: &mut Vec<&String>) {
+    let mut width = 1;
+    let mut buf: Vec<&String> = Vec::with_capacity(keys.len());
+    while width < keys.len() {
+        buf.clear();
+        for start in (0..keys.len()).step_by(2 * width) {
+            let mid = (start + width).min(keys.len());
+            let end = (start + 2 * width).min(keys.len());
+            let (mut a, mut b) = (start, mid);
+            while a < mid && b < end {
+                if natural_cmp(keys[b], keys[a]) == Ordering::Less {
+                    buf.push(keys[b]);
+                    b += 1;
+                } else {
+                    buf.push(keys[a]);
+                    a += 1;
+                }
+            }
+            buf.extend_from_slice(&keys[a..mid]);
+            buf.extend_from_slice(&keys[b..end]);
+        }
+        std::mem::swap(keys, &mut buf);
+        width *= 2;
+    }
+}
+
 /// yaml.v2's key order: letters after other characters, digit runs
 /// compared by value.
 pub fn natural_cmp(a: &str, b: &str) -> Ordering {
@@ -756,6 +788,40 @@ mod tests {
         let mut keys = vec!["a10", "a2", "b", "A", "_x", "1"];
         keys.sort_by(|a, b| natural_cmp(a, b));
         assert_eq!(keys, vec!["_x", "1", "A", "a2", "a10", "b"]);
+    }
+
+    #[test]
+    fn intransitive_key_order_does_not_panic() {
+        // `1` < `01` < `0a` < `1`: std's sort_by panics on such keys
+        // ("does not correctly implement a total order") for some inputs.
+        let alphabet = ["a", "0", "1", "9", "_"];
+        let mut all = Vec::new();
+        for x in alphabet {
+            all.push(x.to_string());
+            for y in alphabet {
+                all.push(format!("{x}{y}"));
+                for z in alphabet {
+                    all.push(format!("{x}{y}{z}"));
+                }
+            }
+        }
+        let mut seed: u64 = 1;
+        for round in 0..200 {
+            let mut map = serde_json::Map::new();
+            for _ in 0..(20 + round % 100) {
+                seed = seed
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                let k = &all[(seed >> 33) as usize % all.len()];
+                map.insert(k.clone(), Value::from(1));
+            }
+            let n = map.len();
+            let out = to_yaml(&Value::Object(map));
+            assert_eq!(out.lines().count(), n, "{out}");
+        }
+        // Where the order is consistent it is yaml.v2's.
+        let v = json!({"a10": 1, "a2": 1, "b": 1, "A": 1, "_x": 1, "1": 1});
+        assert_eq!(to_yaml(&v), "_x: 1\n\"1\": 1\nA: 1\na2: 1\na10: 1\nb: 1\n");
     }
 
     #[test]
