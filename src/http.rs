@@ -5,6 +5,7 @@
 //! requests to storage on other hosts, and the caller must decide which
 //! headers travel (Authorization never leaves the registry's host).
 
+mod client_key;
 mod proxy;
 pub mod retry;
 mod tls;
@@ -193,7 +194,10 @@ pub fn redact_url(url: &str) -> String {
 pub fn is_retryable_error(err: &ureq::Error) -> bool {
     match err {
         ureq::Error::Io(_) | ureq::Error::Timeout(_) | ureq::Error::ConnectionFailed => {
-            !is_certificate_error(err) && !is_unknown_host(err) && !is_plain_http_answer(err)
+            !is_certificate_error(err)
+                && !is_unknown_host(err)
+                && !is_plain_http_answer(err)
+                && !is_client_cert_refused(err)
         }
         ureq::Error::Protocol(_) => true,
         _ => false,
@@ -216,6 +220,19 @@ fn is_plain_http_answer(err: &ureq::Error) -> bool {
     err.to_string().contains("InvalidContentType")
 }
 
+/// The server ended the handshake over our client certificate: none sent
+/// to a registry that requires one, or one it does not trust. rustls reports
+/// the peer's alert by name (`received fatal alert: BadCertificate`); an
+/// alert about a certificate from the server is always about ours, since
+/// the server's own certificate is judged on this side.
+fn is_client_cert_refused(err: &ureq::Error) -> bool {
+    let s = err.to_string();
+    s.split("received fatal alert: ")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_alphanumeric()).next())
+        .is_some_and(|alert| alert.contains("Certificate") || alert == "UnknownCA")
+}
+
 fn is_certificate_error(err: &ureq::Error) -> bool {
     let s = err.to_string();
     matches!(err, ureq::Error::Tls(_) | ureq::Error::Rustls(_))
@@ -231,6 +248,13 @@ pub fn describe_error(err: &ureq::Error, raw_url: &str) -> String {
         .map(|(_, r)| r.split('/').next().unwrap_or(r))
         .unwrap_or(&url)
         .to_string();
+    if is_client_cert_refused(err) {
+        return format!(
+            "{host} refused the TLS handshake over the client certificate ({err}): the registry \
+             requires one it trusts: pass --cert-file and --key-file with a certificate signed \
+             by a CA the registry accepts"
+        );
+    }
     if is_certificate_error(err) {
         return format!(
             "TLS with {host} failed ({err}): if the registry uses a private CA, pass \
@@ -302,6 +326,26 @@ mod tests {
             m.contains("127.0.0.1:5000") && m.contains("pass --plain-http"),
             "{m}"
         );
+    }
+
+    #[test]
+    fn a_refused_client_certificate_is_not_retried_and_names_the_flags() {
+        for alert in ["BadCertificate", "CertificateRequired", "UnknownCA"] {
+            let e = ureq::Error::Io(std::io::Error::other(format!(
+                "received fatal alert: {alert}"
+            )));
+            assert!(!is_retryable_error(&e), "{alert}");
+            let m = describe_error(&e, "https://127.0.0.1:5000/v2/");
+            assert!(
+                m.contains("--cert-file and --key-file") && !m.contains("--ca-file"),
+                "{m}"
+            );
+        }
+        // Other alerts stay what they were.
+        let e = ureq::Error::Io(std::io::Error::other(
+            "received fatal alert: HandshakeFailure",
+        ));
+        assert!(!describe_error(&e, "https://h/v2/").contains("--cert-file"));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! Mozilla roots, as Helm's `--ca-file` and AWS_CA_BUNDLE do), client
 //! certificates, and verification off only when asked.
 
+use super::client_key::{self, Refusal};
 use super::HttpOptions;
 use std::path::Path;
 use ureq::tls::{Certificate, ClientCert, PemItem, PrivateKey, RootCerts, TlsConfig};
@@ -13,9 +14,11 @@ pub fn config(options: &HttpOptions) -> Result<TlsConfig, String> {
         b = b.root_certs(RootCerts::new_with_certs(&certs));
     }
     match (&options.cert_file, &options.key_file) {
-        (Some(cert), Some(key)) => {
-            let chain = certificates(cert, "--cert-file")?;
-            let key = private_key(key)?;
+        (Some(cert_file), Some(key_file)) => {
+            let chain = certificates(cert_file, "--cert-file")?;
+            let key = private_key(key_file)?;
+            client_key::check(chain[0].der(), key.der())
+                .map_err(|r| refusal(r, cert_file, key_file))?;
             b = b.client_cert(Some(ClientCert::new_with_certs(&chain, key)));
         }
         (None, None) => {}
@@ -23,6 +26,27 @@ pub fn config(options: &HttpOptions) -> Result<TlsConfig, String> {
         (None, Some(_)) => return Err("--key-file needs --cert-file".into()),
     }
     Ok(b.build())
+}
+
+fn refusal(r: Refusal, cert: &Path, key: &Path) -> String {
+    match r {
+        Refusal::BadCertificate => format!(
+            "--cert-file {}: its first certificate is not a valid X.509 certificate: give the \
+             client certificate in PEM (-----BEGIN CERTIFICATE-----)",
+            cert.display()
+        ),
+        Refusal::UnsupportedKey(what) => format!(
+            "--key-file {}: {what}, which cannot sign TLS handshakes here: use an RSA \
+             (2048-4096 bits), ECDSA P-256/P-384 or Ed25519 key",
+            key.display()
+        ),
+        Refusal::Mismatch => format!(
+            "--key-file {} is not the private key of the certificate in --cert-file {}: give \
+             the key that certificate was issued for",
+            key.display(),
+            cert.display()
+        ),
+    }
 }
 
 /// What to call the CA bundle in messages: the AWS side's comes from
