@@ -140,13 +140,31 @@ where
     W: Write + Send,
     F: FnOnce(&mut Input<'_>) -> io::Result<()>,
 {
+    compress_with(sink, level, threads, produce, deflate_block)
+}
+
+/// How a worker turns one job into deflate (a parameter so tests can
+/// make a worker fail).
+type Encoder = fn(&mut Deflater, &Job, Compression) -> io::Result<Deflated>;
+
+fn compress_with<W, F>(
+    sink: W,
+    level: Compression,
+    threads: usize,
+    produce: F,
+    encode: Encoder,
+) -> io::Result<W>
+where
+    W: Write + Send,
+    F: FnOnce(&mut Input<'_>) -> io::Result<()>,
+{
     let threads = threads.max(1);
     let (jobs_tx, jobs_rx) = sync_channel::<Job>(threads);
     let (order_tx, order_rx) = sync_channel::<Piece>(2 * threads + 1);
     let jobs_rx = Mutex::new(jobs_rx);
     std::thread::scope(|s| {
         for _ in 0..threads {
-            s.spawn(|| worker(&jobs_rx, level));
+            s.spawn(|| worker(&jobs_rx, level, encode));
         }
         let writer = s.spawn(move || write_out(sink, level, order_rx));
         let produced = {
@@ -195,7 +213,11 @@ struct Deflater {
     probe_table: Vec<u32>,
 }
 
-fn worker(jobs: &Mutex<Receiver<Job>>, level: Compression) {
+/// Runs jobs until the queue closes. A panic while encoding becomes that
+/// block's error and the worker goes on: a dead worker would leave the
+/// producer blocked on a full queue nobody drains (with one thread, a
+/// hang), and `thread::scope` would re-raise the panic.
+fn worker(jobs: &Mutex<Receiver<Job>>, level: Compression, encode: Encoder) {
     let mut d = Deflater {
         probe_buf: Vec::new(),
         probe_table: Vec::new(),
@@ -208,7 +230,15 @@ fn worker(jobs: &Mutex<Receiver<Job>>, level: Compression) {
             },
             Err(_) => return,
         };
-        let result = deflate_block(&mut d, &job, level);
+        // The scratch space is cleared before each use, so a panic
+        // cannot leave it in a state that matters.
+        let result =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| encode(&mut d, &job, level)))
+                .unwrap_or_else(|_| {
+                    Err(io::Error::other(
+                        "internal error: a gzip worker thread panicked",
+                    ))
+                });
         // The writer may be gone after an error; nothing left to tell.
         let _ = job.done.send(result);
     }
@@ -537,6 +567,54 @@ mod tests {
             r.err().map(|e| e.to_string()).as_deref(),
             Some("file changed")
         );
+    }
+
+    /// Runs `f` on a thread and fails (instead of hanging) if it does not
+    /// finish in time.
+    fn within<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(f());
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(secs))
+            .expect("finished in time (no hang)")
+    }
+
+    #[test]
+    fn a_worker_panic_is_an_error_not_a_hang() {
+        fn second_block_panics(
+            d: &mut Deflater,
+            job: &Job,
+            level: Compression,
+        ) -> io::Result<Deflated> {
+            if job.prev.is_some() {
+                panic!("injected");
+            }
+            deflate_block(d, job, level)
+        }
+        for threads in [1, 3] {
+            let r = within(60, move || {
+                compress_with(
+                    Vec::new(),
+                    Compression::default(),
+                    threads,
+                    |w| {
+                        for _ in 0..40 {
+                            w.write_all(&sample(BLOCK_SIZE))?;
+                        }
+                        Ok(())
+                    },
+                    second_block_panics,
+                )
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+            });
+            assert_eq!(
+                r,
+                Err("internal error: a gzip worker thread panicked".to_string()),
+                "{threads} threads"
+            );
+        }
     }
 
     #[test]
