@@ -557,6 +557,57 @@ mod tests {
         assert_eq!(gz(&data, 2, 333), one);
     }
 
+    /// Seeds x sizes around the block size and the stored-block limit,
+    /// each input a random mix of text, base64, noise and runs (so blocks
+    /// of every kind meet at every boundary): the stream gunzips (CRC and
+    /// ISIZE checked) to the input, and one thread gives the same bytes as
+    /// three with other write sizes.
+    #[test]
+    fn fuzz_round_trip_and_determinism() {
+        let sizes = [
+            0usize,
+            1,
+            65_535,
+            65_536,
+            BLOCK_SIZE - 1,
+            BLOCK_SIZE,
+            BLOCK_SIZE + 1,
+            BLOCK_SIZE + 65_535,
+            2 * BLOCK_SIZE,
+            2 * BLOCK_SIZE + 3,
+            3 * BLOCK_SIZE - 2,
+        ];
+        for (n, &len) in sizes.iter().enumerate() {
+            for seed in 0..3u64 {
+                let mut x = seed * 1000 + n as u64 + 1;
+                let mut next = || {
+                    x = x
+                        .wrapping_mul(6_364_136_223_846_793_005)
+                        .wrapping_add(1_442_695_040_888_963_407);
+                    (x >> 33) as usize
+                };
+                let mut data = Vec::with_capacity(len);
+                while data.len() < len {
+                    let piece = 1 + next() % 90_000;
+                    let s = next() as u32;
+                    match next() % 4 {
+                        0 => data.extend(sample_seeded(piece, s | 1)),
+                        1 => data.extend(base64ish(piece, u64::from(s))),
+                        2 => data.extend((0..piece).map(|_| next() as u8)),
+                        _ => data.extend(std::iter::repeat_n(s as u8, piece)),
+                    }
+                }
+                data.truncate(len);
+                let one = gz(&data, 1, 4096);
+                assert!(gunzip(&one) == data, "len {len} seed {seed}");
+                assert!(
+                    gz(&data, 3, 1 + next() % 70_000) == one,
+                    "len {len} seed {seed}: same bytes"
+                );
+            }
+        }
+    }
+
     #[test]
     fn producer_error_is_returned() {
         let r = compress(Vec::new(), Compression::default(), 2, |w| {

@@ -137,12 +137,18 @@ fn length_code(len: usize) -> usize {
         .unwrap_or(0)
 }
 
-/// Append `data` (not empty) to `out` as deflate: one dynamic-Huffman block
+/// Append `data` to `out` as deflate: one dynamic-Huffman block
 /// of literals and distance-1 runs, or stored blocks if those are smaller.
 /// `last` sets BFINAL; otherwise the output ends on a byte boundary with
 /// BFINAL clear (an empty stored block, as zlib's sync flush), so the next
 /// piece can follow.
 pub fn encode(data: &[u8], last: bool, out: &mut Vec<u8>) {
+    if data.is_empty() {
+        // Stored blocks below would write no block at all, and a final
+        // stream would lack its BFINAL block: one empty stored block.
+        out.extend_from_slice(&[u8::from(last), 0, 0, 0xff, 0xff]);
+        return;
+    }
     let mut freq = [0u32; 286];
     let mut extra_total = 0u64;
     for t in tokens(data) {
@@ -540,6 +546,60 @@ mod tests {
         want.extend_from_slice(&noise(70_000, 4, 256));
         want.extend_from_slice(b"tail");
         assert_eq!(inflate(&out), want);
+    }
+
+    #[test]
+    fn empty_input_is_still_a_block() {
+        let mut out = Vec::new();
+        encode(&[], true, &mut out);
+        assert_eq!(inflate(&out), b"");
+        let mut out = Vec::new();
+        encode(&[], false, &mut out);
+        encode(b"abc", true, &mut out);
+        assert_eq!(inflate(&out), b"abc");
+    }
+
+    /// Many seeds, sizes around the stored-block limit and the run-length
+    /// code boundaries, and alphabets from one byte (all runs) to 256 (all
+    /// stored): every piece, final or not, chained after the others,
+    /// inflates to its input.
+    #[test]
+    fn fuzz_round_trip_through_flate2() {
+        let sizes = [
+            1usize, 2, 3, 4, 5, 257, 258, 259, 260, 1000, 65_534, 65_535, 65_536, 65_537, 131_070,
+            131_071, 131_072,
+        ];
+        let mut seed = 0u64;
+        let mut stream = Vec::new();
+        let mut want = Vec::new();
+        for &len in &sizes {
+            for alphabet in [1usize, 2, 3, 17, 64, 200, 256] {
+                seed += 1;
+                let mut data = noise(len, seed, alphabet);
+                // Runs of random lengths: distance-1 matches at random
+                // places, also right at the start of the piece.
+                let mut x = seed;
+                let mut i = 0;
+                while i < data.len() {
+                    x = x
+                        .wrapping_mul(6_364_136_223_846_793_005)
+                        .wrapping_add(1_442_695_040_888_963_407);
+                    let run = (x >> 40) as usize % 300;
+                    let at = i;
+                    let end = (at + run).min(data.len());
+                    let b = data[at];
+                    data[at..end].fill(b);
+                    i = end + (x >> 20) as usize % 500;
+                }
+                let mut alone = Vec::new();
+                encode(&data, true, &mut alone);
+                assert_eq!(inflate(&alone), data, "len {len} alphabet {alphabet}");
+                encode(&data, false, &mut stream);
+                want.extend_from_slice(&data);
+            }
+        }
+        stream.extend_from_slice(&[3, 0]);
+        assert!(inflate(&stream) == want, "chained pieces");
     }
 
     #[test]
