@@ -7,15 +7,27 @@
 //! written; only the small files Helm parses are read here.
 
 use super::metadata::{parse_yaml, ChartMeta, Lock, API_V1};
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 /// Helm 4 refuses to load a file larger than this from a directory.
 pub const MAX_FILE_SIZE: u64 = 5 * 1024 * 1024;
 /// Helm refuses an archive whose files add up to more than this.
 pub const MAX_CHART_SIZE: u64 = 100 * 1024 * 1024;
+
+/// Tar structure allowed between one entry's content and the next's:
+/// headers, padding, and the long names and PAX records the tar crate
+/// reads whole into memory. Go's tar reader refuses a long name or PAX
+/// record over 1 MiB, so no archive Helm can read needs more.
+const TAR_OVERHEAD: u64 = 4 * 1024 * 1024;
+
+/// Subcharts nested deeper than this are refused: far beyond any real
+/// chart, and it bounds the recursion (a `.tgz` can contain itself).
+pub const MAX_NESTING: usize = 32;
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -101,7 +113,7 @@ pub fn load_dir(root: &Path) -> Result<Chart, String> {
     let mut files = Vec::new();
     let mut stack = vec![dir_id(&meta)];
     walk(root, "", &rules, &mut stack, &mut files)?;
-    load_files(files)
+    Loader::new(&|_| true).load_files(files)
 }
 
 #[cfg(unix)]
@@ -219,44 +231,91 @@ fn starts_with_bom(path: &Path) -> Result<bool, String> {
     }
 }
 
+/// Counts the decompressed bytes the tar reader pulls against the
+/// allowance its caller sets per entry, so a gzip bomb stops at the limit
+/// instead of after it (the tar crate reads long names and PAX records
+/// whole, whatever size their header claims).
+struct Meter<R> {
+    inner: R,
+    state: Rc<MeterState>,
+}
+
+struct MeterState {
+    left: Cell<u64>,
+    exceeded: Cell<bool>,
+}
+
+impl<R: Read> Read for Meter<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.state.left.get();
+        if left == 0 && !buf.is_empty() {
+            self.state.exceeded.set(true);
+            return Err(io::Error::other("archive structure over the limit"));
+        }
+        let max = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..max])?;
+        self.state.left.set(left - n as u64);
+        Ok(n)
+    }
+}
+
 /// Read a chart archive (gzip + tar) with Helm's path checks and its
-/// 100 MiB limit. Contents are kept only for names `keep` selects.
+/// size limit: every entry's size is taken from `left` (bytes still
+/// allowed, [`MAX_CHART_SIZE`] for one archive) before it is read.
+/// Contents are kept only for names `keep` selects.
 pub fn read_archive<R: Read>(
     r: R,
     keep: &dyn Fn(&str) -> bool,
+    left: &mut u64,
 ) -> Result<(Vec<BufferedFile>, R), String> {
-    let gz = flate2::read::MultiGzDecoder::new(r);
-    let mut archive = tar::Archive::new(gz);
+    let state = Rc::new(MeterState {
+        left: Cell::new(TAR_OVERHEAD),
+        exceeded: Cell::new(false),
+    });
+    let meter = Meter {
+        inner: flate2::read::MultiGzDecoder::new(r),
+        state: Rc::clone(&state),
+    };
+    let mut archive = tar::Archive::new(meter);
     let mut files = Vec::new();
-    let mut remaining = MAX_CHART_SIZE;
-    let entries = archive
-        .entries()
-        .map_err(|e| format!("cannot read the archive: {e}"))?;
+    let fail = |e: io::Error| {
+        if state.exceeded.get() {
+            "the archive holds tar headers (long names or PAX records) larger than Helm accepts; package the chart again with helm package".to_string()
+        } else {
+            format!("cannot read the archive: {e}")
+        }
+    };
+    let entries = archive.entries().map_err(fail)?;
     for entry in entries {
-        let mut entry = entry.map_err(|e| format!("cannot read the archive: {e}"))?;
+        let mut entry = entry.map_err(fail)?;
+        let size = entry.header().size().map_err(fail)?;
+        // Every entry counts, also the ones skipped below: skipping
+        // means decompressing.
+        if size > *left {
+            return Err(too_big());
+        }
+        *left -= size;
+        state.left.set(size.saturating_add(TAR_OVERHEAD));
         let kind = entry.header().entry_type();
         if kind.is_dir() || kind.is_pax_global_extensions() || kind.is_pax_local_extensions() {
             continue;
         }
         let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         let name = archive_name(&raw)?;
-        let size = entry
-            .header()
-            .size()
-            .map_err(|e| format!("cannot read the archive: {e}"))?;
-        if size > remaining {
-            return Err(too_big());
-        }
-        remaining -= size;
         let data = if keep(&name) {
-            let mut buf = Vec::with_capacity(size as usize);
-            (&mut entry)
-                .take(size)
-                .read_to_end(&mut buf)
-                .map_err(|e| format!("cannot read {name} from the archive: {e}"))?;
+            // The header's size is a claim: grow with what arrives.
+            let mut buf = Vec::with_capacity(size.min(1 << 20) as usize);
+            (&mut entry).take(size).read_to_end(&mut buf).map_err(|e| {
+                if state.exceeded.get() {
+                    fail(e)
+                } else {
+                    format!("cannot read {} from the archive: {e}", printable(&name))
+                }
+            })?;
             if (buf.len() as u64) < size {
                 return Err(format!(
-                    "the archive is truncated at {name}; package the chart again"
+                    "the archive is truncated at {}; package the chart again",
+                    printable(&name)
                 ));
             }
             if buf.starts_with(UTF8_BOM) {
@@ -268,11 +327,30 @@ pub fn read_archive<R: Read>(
         };
         files.push(BufferedFile { name, data });
     }
-    let gz = archive.into_inner();
+    let meter = archive.into_inner();
     if files.is_empty() {
         return Err("no files in chart archive; package the chart again".into());
     }
-    Ok((files, gz.into_inner()))
+    Ok((files, meter.inner.into_inner()))
+}
+
+/// `s` with control characters escaped, so a file name cannot break an
+/// error message over several lines.
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.chars().any(char::is_control) {
+        s.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect::<String>()
+            .into()
+    } else {
+        s.into()
+    }
 }
 
 fn too_big() -> String {
@@ -341,92 +419,131 @@ pub fn clean(p: &str) -> String {
     }
 }
 
-/// Helm's `LoadFiles`.
-pub fn load_files(files: Vec<BufferedFile>) -> Result<Chart, String> {
-    let mut meta: Option<ChartMeta> = None;
-    for f in files.iter().filter(|f| f.name == "Chart.yaml") {
-        let m = meta.get_or_insert_with(ChartMeta::default);
-        m.apply(
-            &parse_yaml(&f.data.read_all()?, "Chart.yaml")?,
-            "Chart.yaml",
-        )?;
-        if m.api_version.is_empty() {
-            m.api_version = API_V1.into();
+/// Helm's `LoadFiles` on the files of an archive or directory, with the
+/// limits that keep a hostile chart from exhausting memory: subcharts
+/// packed as `.tgz` expand into memory, so all of them together get one
+/// [`MAX_CHART_SIZE`] budget, and nesting is bounded.
+pub struct Loader<'a> {
+    /// Which files of a subchart `.tgz` to keep in memory.
+    keep: &'a dyn Fn(&str) -> bool,
+    /// Uncompressed bytes the subchart archives may still hold.
+    nested_left: u64,
+    depth: usize,
+}
+
+impl<'a> Loader<'a> {
+    pub fn new(keep: &'a dyn Fn(&str) -> bool) -> Self {
+        Loader {
+            keep,
+            nested_left: MAX_CHART_SIZE,
+            depth: 0,
         }
     }
-    let mut chart = Chart {
-        meta: ChartMeta::default(),
-        lock: None,
-        values: None,
-        schema: None,
-        templates: Vec::new(),
-        files: Vec::new(),
-        dependencies: Vec::new(),
-    };
-    let mut subcharts: BTreeMap<String, Vec<BufferedFile>> = BTreeMap::new();
-    for f in files {
-        match f.name.as_str() {
-            "Chart.yaml" => {}
-            "Chart.lock" => chart.lock = Some(Lock::parse(&f.data.read_all()?, "Chart.lock")?),
-            "values.yaml" => {
-                check_values(&f.data)?;
-                chart.values = Some(f.data);
+
+    pub fn load_files(&mut self, files: Vec<BufferedFile>) -> Result<Chart, String> {
+        let mut meta: Option<ChartMeta> = None;
+        for f in files.iter().filter(|f| f.name == "Chart.yaml") {
+            let m = meta.get_or_insert_with(ChartMeta::default);
+            m.apply(
+                &parse_yaml(&f.data.read_all()?, "Chart.yaml")?,
+                "Chart.yaml",
+            )?;
+            if m.api_version.is_empty() {
+                m.api_version = API_V1.into();
             }
-            "values.schema.json" => chart.schema = Some(f.data),
-            "requirements.yaml" => {
-                let m = meta.get_or_insert_with(ChartMeta::default);
-                m.apply(
-                    &parse_yaml(&f.data.read_all()?, "requirements.yaml")?,
-                    "requirements.yaml",
-                )?;
-                if m.api_version == API_V1 {
-                    chart.files.push(f);
-                }
-            }
-            "requirements.lock" => {
-                chart.lock = Some(Lock::parse(&f.data.read_all()?, "requirements.lock")?);
-                let m = meta.get_or_insert_with(ChartMeta::default);
-                if m.api_version == API_V1 {
-                    chart.files.push(f);
-                }
-            }
-            n if n.starts_with("templates/") => chart.templates.push(f),
-            n if n.starts_with("charts/") => {
-                if extension(n) == ".prov" {
-                    chart.files.push(f);
-                    continue;
-                }
-                let rest = &n["charts/".len()..];
-                let cname = rest.split('/').next().unwrap_or(rest).to_string();
-                subcharts.entry(cname).or_default().push(BufferedFile {
-                    name: rest.to_string(),
-                    data: f.data,
-                });
-            }
-            _ => chart.files.push(f),
         }
-    }
-    let Some(mut meta) = meta else {
-        return Err("Chart.yaml file is missing; a chart needs a Chart.yaml at its root".into());
-    };
-    meta.validate()?;
-    let name = meta.name.clone();
-    chart.meta = meta;
-    for (n, files) in subcharts {
-        if n.starts_with('_') || n.starts_with('.') {
-            continue;
+        let mut chart = Chart {
+            meta: ChartMeta::default(),
+            lock: None,
+            values: None,
+            schema: None,
+            templates: Vec::new(),
+            files: Vec::new(),
+            dependencies: Vec::new(),
+        };
+        let mut subcharts: BTreeMap<String, Vec<BufferedFile>> = BTreeMap::new();
+        for f in files {
+            match f.name.as_str() {
+                "Chart.yaml" => {}
+                "Chart.lock" => chart.lock = Some(Lock::parse(&f.data.read_all()?, "Chart.lock")?),
+                "values.yaml" => {
+                    check_values(&f.data)?;
+                    chart.values = Some(f.data);
+                }
+                "values.schema.json" => chart.schema = Some(f.data),
+                "requirements.yaml" => {
+                    let m = meta.get_or_insert_with(ChartMeta::default);
+                    m.apply(
+                        &parse_yaml(&f.data.read_all()?, "requirements.yaml")?,
+                        "requirements.yaml",
+                    )?;
+                    if m.api_version == API_V1 {
+                        chart.files.push(f);
+                    }
+                }
+                "requirements.lock" => {
+                    chart.lock = Some(Lock::parse(&f.data.read_all()?, "requirements.lock")?);
+                    let m = meta.get_or_insert_with(ChartMeta::default);
+                    if m.api_version == API_V1 {
+                        chart.files.push(f);
+                    }
+                }
+                n if n.starts_with("templates/") => chart.templates.push(f),
+                n if n.starts_with("charts/") => {
+                    if extension(n) == ".prov" {
+                        chart.files.push(f);
+                        continue;
+                    }
+                    let rest = &n["charts/".len()..];
+                    let cname = rest.split('/').next().unwrap_or(rest).to_string();
+                    subcharts.entry(cname).or_default().push(BufferedFile {
+                        name: rest.to_string(),
+                        data: f.data,
+                    });
+                }
+                _ => chart.files.push(f),
+            }
         }
-        let sub = if extension(&n) == ".tgz" {
-            let file = &files[0];
-            if file.name != n {
+        let Some(mut meta) = meta else {
+            return Err(
+                "Chart.yaml file is missing; a chart needs a Chart.yaml at its root".into(),
+            );
+        };
+        meta.validate()?;
+        let name = meta.name.clone();
+        chart.meta = meta;
+        for (n, files) in subcharts {
+            if n.starts_with('_') || n.starts_with('.') {
+                continue;
+            }
+            if self.depth >= MAX_NESTING {
                 return Err(format!(
-                    "error unpacking subchart tar in {name}: expected {n}, got {}",
-                    file.name
+                    "subcharts are nested more than {MAX_NESTING} deep (at {} in {name}); flatten the chart's dependencies",
+                    printable(&n)
                 ));
             }
-            let bytes = file.data.read_all()?;
-            read_archive(&bytes[..], &|_| true).and_then(|(files, _)| load_files(files))
-        } else {
+            self.depth += 1;
+            let sub = self.subchart(&n, files, &name);
+            self.depth -= 1;
+            let sub = sub.map_err(|e| {
+                format!("error unpacking subchart {} in {name}: {e}", printable(&n))
+            })?;
+            chart.dependencies.push(sub);
+        }
+        chart
+            .dependencies
+            .sort_by(|a, b| a.meta.name.cmp(&b.meta.name));
+        Ok(chart)
+    }
+
+    /// One entry of charts/: a `.tgz` (expanded in memory) or a directory.
+    fn subchart(
+        &mut self,
+        n: &str,
+        files: Vec<BufferedFile>,
+        parent: &str,
+    ) -> Result<Chart, String> {
+        if extension(n) != ".tgz" {
             let buff: Vec<BufferedFile> = files
                 .into_iter()
                 .filter_map(|f| {
@@ -436,15 +553,41 @@ pub fn load_files(files: Vec<BufferedFile>) -> Result<Chart, String> {
                     })
                 })
                 .collect();
-            load_files(buff)
+            return self.load_files(buff);
+        }
+        let Some(file) = files.first() else {
+            return Err(format!(
+                "no files for subchart {} in {parent}",
+                printable(n)
+            ));
         };
-        let sub = sub.map_err(|e| format!("error unpacking subchart {n} in {name}: {e}"))?;
-        chart.dependencies.push(sub);
+        if file.name != n {
+            return Err(format!(
+                "error unpacking subchart tar in {parent}: expected {}, got {}",
+                printable(n),
+                printable(&file.name)
+            ));
+        }
+        let disk;
+        let bytes: &[u8] = match &file.data {
+            Data::Mem(b) => b,
+            other => {
+                disk = other.read_all()?;
+                &disk
+            }
+        };
+        let keep = self.keep;
+        let (files, _) = read_archive(bytes, keep, &mut self.nested_left).map_err(|e| {
+            if e == too_big() {
+                format!(
+                    "the chart's subchart archives (charts/*.tgz) expand to more than Helm's limit of {MAX_CHART_SIZE} bytes uncompressed, counted together; remove unused subcharts"
+                )
+            } else {
+                e
+            }
+        })?;
+        self.load_files(files)
     }
-    chart
-        .dependencies
-        .sort_by(|a, b| a.meta.name.cmp(&b.meta.name));
-    Ok(chart)
 }
 
 /// Go's `filepath.Ext`.
@@ -520,6 +663,148 @@ mod tests {
             archive_name("c\\templates\\a").as_deref(),
             Ok("templates/a")
         );
+    }
+
+    /// A tar header block for `name` of `kind` claiming `size` bytes.
+    fn header(name: &str, kind: tar::EntryType, size: u64) -> Vec<u8> {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_size(size);
+        h.set_mode(0o644);
+        {
+            let gnu = h.as_gnu_mut().expect("gnu header");
+            gnu.name[..name.len()].copy_from_slice(name.as_bytes());
+        }
+        h.set_cksum();
+        h.as_bytes().to_vec()
+    }
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(data).expect("gzip");
+        e.finish().expect("gzip")
+    }
+
+    /// A gzip stream whose uncompressed form is `head`, then `zeros` zero
+    /// bytes, then `tail`: concatenated members, so a gigabyte of zeros
+    /// costs about a megabyte (a gzip bomb).
+    fn bomb(head: &[u8], zeros: u64, tail: &[u8]) -> Vec<u8> {
+        let mut out = gzip(head);
+        let mib = gzip(&vec![0u8; 1 << 20]);
+        for _ in 0..zeros >> 20 {
+            out.extend_from_slice(&mib);
+        }
+        out.extend(gzip(&vec![0u8; (zeros & ((1 << 20) - 1)) as usize]));
+        out.extend(gzip(tail));
+        out
+    }
+
+    fn file(name: &str, data: &[u8]) -> Vec<u8> {
+        let mut v = header(name, tar::EntryType::Regular, data.len() as u64);
+        v.extend_from_slice(data);
+        v.resize(v.len().div_ceil(512) * 512, 0);
+        v
+    }
+
+    fn chart_tgz(name: &str, extra: &[(String, Vec<u8>)]) -> Vec<u8> {
+        let mut tar = file(
+            &format!("{name}/Chart.yaml"),
+            format!("apiVersion: v2\nname: {name}\nversion: 1.0.0\n").as_bytes(),
+        );
+        for (n, d) in extra {
+            tar.extend(file(&format!("{name}/{n}"), d));
+        }
+        tar.extend_from_slice(&[0u8; 1024]);
+        gzip(&tar)
+    }
+
+    fn read(gz: &[u8]) -> Result<Vec<BufferedFile>, String> {
+        let mut left = MAX_CHART_SIZE;
+        read_archive(gz, &|_| true, &mut left).map(|(f, _)| f)
+    }
+
+    #[test]
+    fn a_huge_long_name_stops_at_the_limit() {
+        // A GNU long-name entry claiming 1 GiB: the tar crate would read
+        // it whole into memory.
+        let head = header("././@LongLink", tar::EntryType::GNULongName, 1 << 30);
+        let started = std::time::Instant::now();
+        let err = read(&bomb(&head, 1 << 30, &[0u8; 1024])).unwrap_err();
+        assert!(err.contains("larger than Helm accepts"), "{err}");
+        assert!(started.elapsed().as_secs() < 20, "stopped early");
+    }
+
+    #[test]
+    fn skipped_entries_count_toward_the_limit() {
+        // A directory entry is skipped, but skipping 200 MiB is still
+        // decompressing it.
+        let head = header("c/dir/", tar::EntryType::Directory, 200 << 20);
+        let err = read(&bomb(&head, 200 << 20, &[0u8; 1024])).unwrap_err();
+        assert!(err.contains("larger than Helm's limit"), "{err}");
+    }
+
+    #[test]
+    fn subchart_archives_share_one_budget() {
+        // Three subcharts of 40 MiB each (zeros: tiny compressed) in a
+        // chart: each alone is under Helm's limit, together they are not,
+        // and all of them would sit in memory.
+        let sub = |n: &str| {
+            let mut head = file(
+                &format!("{n}/Chart.yaml"),
+                format!("apiVersion: v2\nname: {n}\nversion: 1.0.0\n").as_bytes(),
+            );
+            head.extend(header(
+                &format!("{n}/big.bin"),
+                tar::EntryType::Regular,
+                40 << 20,
+            ));
+            (
+                format!("charts/{n}.tgz"),
+                bomb(&head, 40 << 20, &[0u8; 1024]),
+            )
+        };
+        let subs: Vec<(String, Vec<u8>)> = ["a", "b", "c"].iter().map(|n| sub(n)).collect();
+        let files = read(&chart_tgz("top", &subs)).expect("outer archive");
+        let err = Loader::new(&|_| true).load_files(files).unwrap_err();
+        assert!(err.contains("counted together"), "{err}");
+        // Two fit.
+        let files = read(&chart_tgz("top", &subs[..2])).expect("outer archive");
+        let chart = Loader::new(&|_| true).load_files(files).expect("two fit");
+        assert_eq!(chart.dependencies.len(), 2);
+    }
+
+    #[test]
+    fn subchart_nesting_is_bounded() {
+        let nested = |depth: usize| {
+            let mut inner = chart_tgz(&format!("c{depth}"), &[]);
+            for level in (0..depth).rev() {
+                inner = chart_tgz(
+                    &format!("c{level}"),
+                    &[(format!("charts/c{}.tgz", level + 1), inner)],
+                );
+            }
+            inner
+        };
+        let ok = Loader::new(&|_| true)
+            .load_files(read(&nested(MAX_NESTING)).expect("archive"))
+            .expect("deep but allowed");
+        assert_eq!(ok.dependencies[0].meta.name, "c1");
+        let err = Loader::new(&|_| true)
+            .load_files(read(&nested(MAX_NESTING + 1)).expect("archive"))
+            .unwrap_err();
+        assert!(err.contains("nested more than 32 deep"), "{err}");
+        assert!(!err.contains('\n'), "{err}");
+    }
+
+    #[test]
+    fn names_in_errors_stay_on_one_line() {
+        let gz = chart_tgz("c", &[("charts/x\ny.tgz".into(), b"not gzip".to_vec())]);
+        let err = Loader::new(&|_| true)
+            .load_files(read(&gz).expect("archive"))
+            .unwrap_err();
+        assert!(err.contains("subchart x\\ny.tgz"), "{err}");
+        assert!(!err.contains('\n'), "{err}");
     }
 
     #[test]

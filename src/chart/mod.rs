@@ -317,8 +317,11 @@ fn packaged(path: &Path, destination: Option<&Path>) -> Result<PackagedChart, Er
         ) || (name.starts_with("charts/") && base.ends_with(".tgz"))
     };
     let chained = std::io::Read::chain(&magic[..], &mut reader);
-    let (files, _) = load::read_archive(chained, &keep).map_err(Error)?;
-    let chart = load::load_files(files).map_err(Error)?;
+    let mut left = load::MAX_CHART_SIZE;
+    let (files, _) = load::read_archive(chained, &keep, &mut left).map_err(Error)?;
+    // Subchart archives inside are checked the same way, keeping the same
+    // few files: nothing else of a pre-packaged chart is needed in memory.
+    let chart = load::Loader::new(&keep).load_files(files).map_err(Error)?;
     // Hash the rest of the file too (gzip padding, trailing bytes).
     std::io::copy(&mut reader, &mut std::io::sink())
         .map_err(|e| Error(format!("cannot read the archive: {e}")))?;
