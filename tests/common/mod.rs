@@ -76,6 +76,20 @@ pub struct Lab {
     /// What both registries accept for user AWS: `<account>-auth-token`,
     /// exactly the password moto's GetAuthorizationToken returns.
     pub registry_password: String,
+    /// The registry that requires a client certificate; None for a lab
+    /// started by an older lab.sh. Tests needing it call `Lab::mtls()`.
+    pub registry_mtls: Option<Mtls>,
+}
+
+/// LAB_REGISTRY_MTLS and its client certificate.
+pub struct Mtls {
+    /// 127.0.0.1:PORT, TLS with a certificate from `Lab::ca_file`; refuses
+    /// any client without a certificate signed by `client_ca`.
+    pub registry: String,
+    pub log: PathBuf,
+    pub client_cert: PathBuf,
+    pub client_key: PathBuf,
+    pub client_ca: PathBuf,
 }
 
 impl Lab {
@@ -111,13 +125,38 @@ impl Lab {
                 registry_log: var("LAB_REGISTRY_LOG").into(),
                 registry_tls_log: var("LAB_REGISTRY_TLS_LOG").into(),
                 registry_password: var("LAB_REGISTRY_PASSWORD"),
+                registry_mtls: Mtls::from_env(),
             }
+        })
+    }
+
+    /// The mTLS registry, or a panic that says how to add it to the lab.
+    pub fn mtls(&self) -> &Mtls {
+        self.registry_mtls.as_ref().unwrap_or_else(|| {
+            panic!(
+                "LAB_REGISTRY_MTLS, LAB_CLIENT_CERT or LAB_CLIENT_KEY is not set: run \
+                 scripts/lab.sh up (it adds the mTLS registry to a running lab) and \
+                 source .lab/env again"
+            )
         })
     }
 
     /// The htpasswd file both lab registries use (user AWS).
     pub fn htpasswd(&self) -> PathBuf {
         self.dir.join("run/htpasswd")
+    }
+}
+
+impl Mtls {
+    fn from_env() -> Option<Mtls> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        Some(Mtls {
+            registry: var("LAB_REGISTRY_MTLS")?,
+            log: var("LAB_REGISTRY_MTLS_LOG")?.into(),
+            client_cert: var("LAB_CLIENT_CERT")?.into(),
+            client_key: var("LAB_CLIENT_KEY")?.into(),
+            client_ca: var("LAB_CLIENT_CA")?.into(),
+        })
     }
 }
 
@@ -305,6 +344,104 @@ fn wait_with_timeout(child: &mut Child, command: &str) -> ExitStatus {
         }
     }
 }
+
+// ------------------------------------------------------------------ terminals
+
+/// Runs `cmd` (its program, arguments, explicitly set environment and cwd)
+/// as the session leader of a fresh pseudo-terminal, which is then its
+/// stdin, stdout, stderr and /dev/tty, through the lab venv's python `pty`
+/// module (std has no openpty). With `answer = Some((prompt, reply))`, types
+/// `reply` and Enter once the terminal shows `prompt`. The returned
+/// `stdout` is everything the terminal showed (both streams, with `\r\n` line
+/// ends and the typed reply's echo); `stderr` has only the driver's own
+/// complaints; the status is the command's.
+pub fn run_on_tty(cmd: &Command, answer: Option<(&str, &str)>) -> Output {
+    let mut driver = Command::new(&Lab::get().python);
+    driver.env_clear();
+    for (k, v) in cmd.get_envs() {
+        if let Some(v) = v {
+            driver.env(k, v);
+        }
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        driver.current_dir(dir);
+    }
+    let (prompt, reply) = answer.unwrap_or(("", ""));
+    driver
+        .arg("-c")
+        .arg(PTY_DRIVER)
+        .arg(prompt)
+        .arg(reply)
+        .arg(PROCESS_TIMEOUT.as_secs().saturating_sub(10).to_string())
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    let mut out = run(&mut driver);
+    out.command = format!("(on a pseudo-terminal) {}", describe(cmd));
+    out
+}
+
+/// Runs `cmd` in a new session (util-linux `setsid --wait`), so it has no
+/// controlling terminal even when the test runner has one: opening /dev/tty
+/// fails there as it does under CI.
+pub fn run_without_tty(cmd: &Command) -> Output {
+    let mut detached = Command::new("setsid");
+    detached.env_clear();
+    for (k, v) in cmd.get_envs() {
+        if let Some(v) = v {
+            detached.env(k, v);
+        }
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        detached.current_dir(dir);
+    }
+    detached
+        .arg("--wait")
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    let mut out = run(&mut detached);
+    out.command = format!("(no terminal) {}", describe(cmd));
+    out
+}
+
+// argv: PROMPT REPLY TIMEOUT_SECONDS PROGRAM ARGS...; exits with the
+// program's status (128+N for a signal).
+const PTY_DRIVER: &str = r#"
+import os, pty, select, sys, time
+prompt, reply, timeout = sys.argv[1].encode(), sys.argv[2].encode(), float(sys.argv[3])
+argv = sys.argv[4:]
+pid, fd = pty.fork()
+if pid == 0:
+    try:
+        os.execv(argv[0], argv)
+    except OSError as e:
+        os.write(2, ("cannot run %s: %s\n" % (argv[0], e)).encode())
+    os._exit(127)
+screen, answered = b"", not prompt
+deadline = time.monotonic() + timeout
+while True:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        os.kill(pid, 9)
+        sys.stderr.write("pty driver: timed out after %ss\n" % timeout)
+        break
+    if not select.select([fd], [], [], left)[0]:
+        continue
+    try:
+        data = os.read(fd, 65536)
+    except OSError:  # EIO: every holder of the terminal has closed it
+        break
+    if not data:
+        break
+    screen += data
+    if not answered and prompt in screen:
+        os.write(fd, reply + b"\n")
+        answered = True
+_, status = os.waitpid(pid, 0)
+sys.stdout.buffer.write(screen)
+sys.stdout.flush()
+code = os.waitstatus_to_exitcode(status)
+sys.exit(code if code >= 0 else 128 - code)
+"#;
 
 // ------------------------------------------------------------------ the Helm sandbox
 
