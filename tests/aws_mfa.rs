@@ -166,7 +166,10 @@ fn a_code_that_is_not_six_digits_is_refused_before_sts() {
     let out = run_on_tty(&login_cmd(&sb), Some((PROMPT, "12ab")));
     assert_eq!(out.status.code(), Some(1), "{out}");
     let tail = out.stdout.split(PROMPT).nth(1).unwrap_or("");
-    assert!(tail.contains("must be 6 digits"), "{out}");
+    assert!(
+        tail.contains("must be 6 digits") && tail.contains("run again"),
+        "the error says what is wrong and what to do:\n{out}"
+    );
     assert!(
         !tail.contains(sb.lab.registry_password.as_str()),
         "no password after a refused code:\n{out}"

@@ -21,7 +21,9 @@ pub fn ask_code(profile: &str, serial: &str) -> Result<String, Error> {
     BufReader::new(tty).read_line(&mut line).map_err(no_tty)?;
     let code = line.trim().to_string();
     if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(Error(format!("the MFA code for {serial} must be 6 digits")));
+        return Err(Error(format!(
+            "AWS profile {profile:?}: the MFA code for {serial} must be 6 digits: run again and type the code your MFA device shows now"
+        )));
     }
     Ok(code)
 }
