@@ -102,6 +102,17 @@ pub fn package_with_mtime(
     destination: Option<&Path>,
     mtime: u64,
 ) -> Result<PackagedChart, Error> {
+    // Messages quote file names and parser output: keep each on one line.
+    package_any(path, overrides, destination, mtime)
+        .map_err(|e| Error(load::printable(&e.0).into_owned()))
+}
+
+fn package_any(
+    path: &Path,
+    overrides: &Overrides,
+    destination: Option<&Path>,
+    mtime: u64,
+) -> Result<PackagedChart, Error> {
     let meta = std::fs::metadata(path).map_err(|e| {
         Error(format!(
             "cannot read the chart: {e}; pass a chart directory or a .tgz"
@@ -146,14 +157,16 @@ fn package_dir(
     let file_name = format!("{}-{}.tgz", metadata.name, metadata.version);
     let (target, tmp, file) = match destination {
         Some(dir) => {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| Error(format!("cannot create destination {}: {e}", dir.display())))?;
-            let (tmp, file) = create_unique(dir, &format!(".{file_name}"))?;
+            destination_dir(dir)?;
+            let (tmp, file) = create_unique(dir, &format!(".{file_name}"), false)?;
             (Some(dir.join(&file_name)), tmp, file)
         }
         None => {
-            let (tmp, file) =
-                create_unique(&std::env::temp_dir(), &format!("helm-ecr-{file_name}"))?;
+            let (tmp, file) = create_unique(
+                &std::env::temp_dir(),
+                &format!("helm-ecr-{file_name}"),
+                true,
+            )?;
             (None, tmp, file)
         }
     };
@@ -162,8 +175,7 @@ fn package_dir(
     let written = archive::write(&entries, file, mtime, target.is_some()).map_err(Error)?;
     let (archive, temporary) = match target {
         Some(t) => {
-            std::fs::rename(&tmp, &t)
-                .map_err(|e| Error(format!("cannot write {}: {e}", t.display())))?;
+            keep_file(&tmp, &t)?;
             (t, false)
         }
         None => (tmp, true),
@@ -194,8 +206,32 @@ impl Drop for RemoveOnDrop {
     }
 }
 
+/// Create `--destination` if needed; a file there is an error that says so
+/// (not "File exists").
+fn destination_dir(dir: &Path) -> Result<(), Error> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(Error(format!(
+            "destination {} is not a directory; pass a directory for the .tgz",
+            dir.display()
+        )));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| {
+        Error(format!(
+            "cannot create destination {}: {e}; pass a writable directory",
+            dir.display()
+        ))
+    })
+}
+
 /// A new file named `PREFIX-PID-N.tmp`-ish in `dir`, never an existing one.
-fn create_unique(dir: &Path, prefix: &str) -> Result<(PathBuf, std::fs::File), Error> {
+/// `private`: readable by the user alone (a temporary archive of a private
+/// chart in a shared temp dir is nobody else's business); otherwise the
+/// mode `helm package` gives its output (0666 less the umask).
+fn create_unique(
+    dir: &Path,
+    prefix: &str,
+    private: bool,
+) -> Result<(PathBuf, std::fs::File), Error> {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()
@@ -206,11 +242,11 @@ fn create_unique(dir: &Path, prefix: &str) -> Result<(PathBuf, std::fs::File), E
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let name = format!("{prefix}.{}-{n}-{nanos}.tmp", std::process::id());
         let p = dir.join(name);
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&p)
-        {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, if private { 0o600 } else { 0o666 });
+        match options.open(&p) {
             Ok(f) => return Ok((p, f)),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => {
@@ -291,8 +327,85 @@ fn public_metadata(m: &metadata::ChartMeta) -> Metadata {
     }
 }
 
-/// A pre-packaged archive: checked as Helm checks it on load, then used as is.
+/// Give a finished temporary file in the destination its final name.
+fn keep_file(tmp: &Path, target: &Path) -> Result<(), Error> {
+    if target.is_dir() {
+        return Err(Error(format!(
+            "cannot write {}: a directory of that name is in the way; move it or pass another destination",
+            target.display()
+        )));
+    }
+    std::fs::rename(tmp, target)
+        .map_err(|e| Error(format!("cannot write {}: {e}", target.display())))
+}
+
+/// A pre-packaged archive: checked as Helm checks it on load, then used as
+/// is. With a destination, the archive is first copied there and the copy
+/// is what gets checked and hashed, so the digest is that of the bytes
+/// kept (and pushed) even if the source changes meanwhile; a failure
+/// leaves nothing behind.
 fn packaged(path: &Path, destination: Option<&Path>) -> Result<PackagedChart, Error> {
+    let mut prov = path.as_os_str().to_owned();
+    prov.push(".prov");
+    let prov = PathBuf::from(prov);
+    let provenance = prov.is_file().then_some(prov);
+    let Some(dir) = destination else {
+        let checked = check_archive(path)?;
+        return Ok(PackagedChart {
+            metadata: checked.metadata,
+            archive: path.to_path_buf(),
+            temporary: false,
+            digest: checked.digest,
+            size: checked.size,
+            provenance,
+        });
+    };
+    destination_dir(dir)?;
+    let mut source =
+        std::fs::File::open(path).map_err(|e| Error(format!("cannot read the archive: {e}")))?;
+    let (tmp, mut copy) = create_unique(dir, ".helm-ecr-copy", false)?;
+    let guard = RemoveOnDrop(Some(tmp.clone()));
+    std::io::copy(&mut source, &mut copy)
+        .and_then(|_| copy.sync_all())
+        .map_err(|e| Error(format!("cannot copy the archive to {}: {e}", dir.display())))?;
+    drop(copy);
+    let checked = check_archive(&tmp)?;
+    let target = dir.join(format!(
+        "{}-{}.tgz",
+        checked.metadata.name, checked.metadata.version
+    ));
+    if same_file(path, &target) {
+        // The archive already is the destination file: keep it as it is.
+        return Ok(PackagedChart {
+            metadata: checked.metadata,
+            archive: target,
+            temporary: false,
+            digest: checked.digest,
+            size: checked.size,
+            provenance,
+        });
+    }
+    keep_file(&tmp, &target)?;
+    std::mem::forget(guard);
+    Ok(PackagedChart {
+        metadata: checked.metadata,
+        archive: target,
+        temporary: false,
+        digest: checked.digest,
+        size: checked.size,
+        provenance,
+    })
+}
+
+struct Checked {
+    metadata: Metadata,
+    digest: String,
+    size: u64,
+}
+
+/// Load `path` as Helm loads an archive (path checks, limits, Chart.yaml
+/// and friends parsed) and hash every byte of the file.
+fn check_archive(path: &Path) -> Result<Checked, Error> {
     let file =
         std::fs::File::open(path).map_err(|e| Error(format!("cannot read the archive: {e}")))?;
     let mut reader = archive::HashingReader {
@@ -300,10 +413,10 @@ fn packaged(path: &Path, destination: Option<&Path>) -> Result<PackagedChart, Er
         hasher: <sha2::Sha256 as sha2::Digest>::new(),
         count: 0,
     };
-    let mut magic = [0u8; 3];
-    let got = std::io::Read::read(&mut reader, &mut magic)
+    let mut magic = Vec::with_capacity(3);
+    std::io::Read::read_to_end(&mut std::io::Read::take(&mut reader, 3), &mut magic)
         .map_err(|e| Error(format!("cannot read the archive: {e}")))?;
-    if got < 3 || magic != [0x1F, 0x8B, 0x08] {
+    if magic != [0x1F, 0x8B, 0x08] {
         return Err(Error(
             "this file does not appear to be a gzipped chart archive; pass a chart directory or a .tgz from helm package"
                 .into(),
@@ -325,36 +438,13 @@ fn packaged(path: &Path, destination: Option<&Path>) -> Result<PackagedChart, Er
     // Hash the rest of the file too (gzip padding, trailing bytes).
     std::io::copy(&mut reader, &mut std::io::sink())
         .map_err(|e| Error(format!("cannot read the archive: {e}")))?;
-    let digest = format!(
-        "sha256:{}",
-        crate::codec::hex(&sha2::Digest::finalize(reader.hasher))
-    );
-    let size = reader.count;
-    let metadata = public_metadata(&chart.meta);
-    let mut prov = path.as_os_str().to_owned();
-    prov.push(".prov");
-    let prov = PathBuf::from(prov);
-    let provenance = prov.is_file().then_some(prov);
-    let archive = match destination {
-        Some(dir) => {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| Error(format!("cannot create destination {}: {e}", dir.display())))?;
-            let target = dir.join(format!("{}-{}.tgz", metadata.name, metadata.version));
-            if !same_file(path, &target) {
-                std::fs::copy(path, &target)
-                    .map_err(|e| Error(format!("cannot write {}: {e}", target.display())))?;
-            }
-            target
-        }
-        None => path.to_path_buf(),
-    };
-    Ok(PackagedChart {
-        metadata,
-        archive,
-        temporary: false,
-        digest,
-        size,
-        provenance,
+    Ok(Checked {
+        metadata: public_metadata(&chart.meta),
+        digest: format!(
+            "sha256:{}",
+            crate::codec::hex(&sha2::Digest::finalize(reader.hasher))
+        ),
+        size: reader.count,
     })
 }
 
@@ -362,5 +452,107 @@ fn same_file(a: &Path, b: &Path) -> bool {
     match (a.canonicalize(), b.canonicalize()) {
         (Ok(x), Ok(y)) => x == y,
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("helm-ecr-mod-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        dir
+    }
+
+    fn chart_dir(root: &Path) -> PathBuf {
+        let c = root.join("app");
+        std::fs::create_dir_all(&c).expect("chart dir");
+        std::fs::write(
+            c.join("Chart.yaml"),
+            "apiVersion: v2\nname: app\nversion: 1.0.0\n",
+        )
+        .expect("Chart.yaml");
+        c
+    }
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .expect("read_dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn a_destination_that_is_a_file_says_so() {
+        let root = scratch("destfile");
+        let c = chart_dir(&root);
+        let dest = root.join("out");
+        std::fs::write(&dest, b"x").expect("file");
+        let e = package_with_mtime(&c, &Overrides::default(), Some(&dest), 0).unwrap_err();
+        assert_eq!(
+            e.0,
+            format!(
+                "destination {} is not a directory; pass a directory for the .tgz",
+                dest.display()
+            )
+        );
+        let _ = std::fs::remove_dir_all(root);
+    }
+
+    #[test]
+    fn a_packaged_archive_is_copied_whole_or_not_at_all() {
+        let root = scratch("copy");
+        let c = chart_dir(&root);
+        let p = package_with_mtime(&c, &Overrides::default(), None, 0).expect("package");
+        assert!(p.temporary);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&p.archive)
+                .expect("meta")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o077, 0, "temporary archive is private: {mode:o}");
+        }
+        let src = root.join("src.tgz");
+        std::fs::copy(&p.archive, &src).expect("copy");
+        let dest = root.join("dest");
+        let kept = package_with_mtime(&src, &Overrides::default(), Some(&dest), 0).expect("kept");
+        assert_eq!(kept.archive, dest.join("app-1.0.0.tgz"));
+        let bytes = std::fs::read(&kept.archive).expect("read");
+        assert_eq!(kept.digest, crate::codec::sha256_digest(&bytes));
+        assert_eq!(
+            (kept.digest.as_str(), kept.size),
+            (p.digest.as_str(), p.size)
+        );
+        assert_eq!(names(&dest), ["app-1.0.0.tgz"]);
+        // Again onto itself: the same file, nothing else left.
+        let again = package_with_mtime(&kept.archive, &Overrides::default(), Some(&dest), 0)
+            .expect("onto itself");
+        assert_eq!(again.digest, kept.digest);
+        assert_eq!(names(&dest), ["app-1.0.0.tgz"]);
+        // A bad archive leaves no file behind.
+        let bad = root.join("bad.tgz");
+        std::fs::write(&bad, b"\x1f\x8b\x08 not really").expect("bad");
+        let empty = root.join("empty");
+        assert!(package_with_mtime(&bad, &Overrides::default(), Some(&empty), 0).is_err());
+        assert!(names(&empty).is_empty(), "{:?}", names(&empty));
+        let _ = std::fs::remove_dir_all(root);
+    }
+
+    #[test]
+    fn errors_are_one_line() {
+        let root = scratch("oneline");
+        let c = chart_dir(&root);
+        let big = std::fs::File::create(c.join("a\nb.bin")).expect("file");
+        big.set_len(load::MAX_FILE_SIZE + 1).expect("sparse");
+        let e = package_with_mtime(&c, &Overrides::default(), None, 0).unwrap_err();
+        assert!(e.0.starts_with("chart file a\\nb.bin is larger"), "{e}");
+        assert!(!e.0.contains('\n'));
+        let _ = std::fs::remove_dir_all(root);
     }
 }
