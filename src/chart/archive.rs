@@ -171,7 +171,7 @@ fn write_tar<W: Write>(entries: &[BufferedFile], out: W, mtime: u64) -> io::Resu
             Data::Disk { path, skip, size } => {
                 let unreadable =
                     |err: io::Error| reported(format!("cannot read {}: {err}", path.display()));
-                let mut f = File::open(path).map_err(unreadable)?;
+                let mut f = super::load::open_regular(path).map_err(unreadable)?;
                 f.seek(SeekFrom::Start(*skip)).map_err(unreadable)?;
                 let mut r = ExactReader {
                     inner: f.take(*size),
@@ -328,6 +328,38 @@ mod tests {
         assert!(
             missing.starts_with(&format!("cannot read {}: ", gone.display())),
             "{missing}"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_file_swapped_for_a_fifo_is_an_error_not_a_hang() {
+        let dir = scratch("fifo");
+        let fifo = dir.join("f.txt");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !made {
+            return;
+        }
+        let out = File::create(dir.join("x.tgz")).expect("create");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let entry = disk("app/f.txt", &fifo, 0, 10);
+        std::thread::spawn(move || {
+            let _ = tx.send(write(&[entry], out, 0, false).err());
+        });
+        let err = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("no hang")
+            .unwrap_or_default();
+        assert_eq!(
+            err,
+            format!(
+                "cannot read {}: not a regular file (a pipe, socket or device, or it changed while the chart was being packaged)",
+                fifo.display()
+            )
         );
         let _ = std::fs::remove_dir_all(dir);
     }

@@ -31,6 +31,59 @@ pub const MAX_NESTING: usize = 32;
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
+/// `O_NONBLOCK` where its value is known (no libc crate here): opening a
+/// FIFO for reading then returns at once instead of waiting for a writer.
+#[cfg(unix)]
+fn o_nonblock() -> Option<i32> {
+    if cfg!(all(
+        any(target_os = "linux", target_os = "android"),
+        any(
+            target_arch = "x86",
+            target_arch = "x86_64",
+            target_arch = "arm",
+            target_arch = "aarch64",
+            target_arch = "riscv64",
+            target_arch = "s390x",
+            target_arch = "powerpc",
+            target_arch = "powerpc64",
+            target_arch = "loongarch64"
+        )
+    )) {
+        Some(0o4000)
+    } else if cfg!(any(
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "freebsd",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "dragonfly"
+    )) {
+        Some(0x4)
+    } else {
+        None
+    }
+}
+
+/// Open a chart file that was a regular file when the walk measured it.
+/// If it was swapped for a FIFO or device since (a chart dir that changes
+/// while it is packaged), a plain open could block forever or read
+/// without end: open without blocking, then check what was opened.
+pub fn open_regular(path: &Path) -> io::Result<fs::File> {
+    let mut options = fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    if let Some(flag) = o_nonblock() {
+        std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, flag);
+    }
+    let f = options.open(path)?;
+    if !f.metadata()?.is_file() {
+        return Err(io::Error::other(
+            "not a regular file (a pipe, socket or device, or it changed while the chart was being packaged)",
+        ));
+    }
+    Ok(f)
+}
+
 #[derive(Debug, Clone)]
 pub enum Data {
     Mem(Vec<u8>),
@@ -62,7 +115,7 @@ impl Data {
         match self {
             Data::Mem(b) => Ok(b.clone()),
             Data::Disk { path, skip, size } => {
-                let mut f = fs::File::open(path)
+                let mut f = open_regular(path)
                     .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
                 f.seek(SeekFrom::Start(*skip))
                     .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
@@ -105,26 +158,43 @@ pub fn load_dir(root: &Path) -> Result<Chart, String> {
     }
     let ignore_file = root.join(".helmignore");
     let rules = if ignore_file.exists() {
-        let text = fs::read(&ignore_file).map_err(|e| format!("cannot read .helmignore: {e}"))?;
+        // Not fs::read: a FIFO would block it, a device would never end.
+        let mut text = Vec::new();
+        open_regular(&ignore_file)
+            .and_then(|f| f.take(MAX_FILE_SIZE + 1).read_to_end(&mut text))
+            .map_err(|e| format!("cannot read .helmignore: {e}; make it a regular text file"))?;
+        if text.len() as u64 > MAX_FILE_SIZE {
+            return Err(format!(
+                "chart file .helmignore is larger than Helm's maximum file size of {MAX_FILE_SIZE} bytes; shorten it"
+            ));
+        }
         super::ignore::Rules::parse(&String::from_utf8_lossy(&text))?
     } else {
         super::ignore::Rules::defaults()
     };
     let mut files = Vec::new();
-    let mut stack = vec![dir_id(&meta)];
+    let mut stack = vec![dir_id(root, &meta)?];
     walk(root, "", &rules, &mut stack, &mut files)?;
     Loader::new(&|_| true).load_files(files)
 }
 
+/// What makes a directory the same directory, for cycle detection.
 #[cfg(unix)]
-fn dir_id(m: &fs::Metadata) -> (u64, u64) {
+type DirId = (u64, u64);
+#[cfg(not(unix))]
+type DirId = PathBuf;
+
+#[cfg(unix)]
+fn dir_id(_: &Path, m: &fs::Metadata) -> Result<DirId, String> {
     use std::os::unix::fs::MetadataExt;
-    (m.dev(), m.ino())
+    Ok((m.dev(), m.ino()))
 }
 
+/// Without inode numbers, the resolved path (a constant here made every
+/// subdirectory look like a cycle).
 #[cfg(not(unix))]
-fn dir_id(_: &fs::Metadata) -> (u64, u64) {
-    (0, 0)
+fn dir_id(path: &Path, _: &fs::Metadata) -> Result<DirId, String> {
+    fs::canonicalize(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
 }
 
 /// Helm's `sympath.Walk` with the loader's callback: entries in byte
@@ -134,7 +204,7 @@ fn walk(
     dir: &Path,
     rel: &str,
     rules: &super::ignore::Rules,
-    stack: &mut Vec<(u64, u64)>,
+    stack: &mut Vec<DirId>,
     out: &mut Vec<BufferedFile>,
 ) -> Result<(), String> {
     let shown = |r: &str| {
@@ -180,7 +250,7 @@ fn walk(
             if rules.ignore(&child_rel, true) {
                 continue;
             }
-            let id = dir_id(&meta);
+            let id = dir_id(&full, &meta)?;
             if stack.contains(&id) {
                 return Err(format!(
                     "symlink cycle: {child_rel} leads back to a directory that contains it; remove the link or add it to .helmignore"
@@ -223,7 +293,7 @@ fn walk(
 
 fn starts_with_bom(path: &Path) -> Result<bool, String> {
     let mut head = [0u8; 3];
-    let mut f = fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut f = open_regular(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     match f.read_exact(&mut head) {
         Ok(()) => Ok(head == UTF8_BOM),
         Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(false),

@@ -120,6 +120,13 @@ fn package_any(
     })?;
     if meta.is_dir() {
         package_dir(path, overrides, destination, mtime)
+    } else if !meta.is_file() {
+        // A pipe (`<(...)`) could be read once, for the digest, but not
+        // again for the upload.
+        Err(Error(format!(
+            "{} is neither a directory nor a regular file; pass a chart directory or a .tgz file (not a pipe or device)",
+            path.display()
+        )))
     } else {
         if given(&overrides.version).is_some() || given(&overrides.app_version).is_some() {
             return Err(Error(
@@ -541,6 +548,54 @@ mod tests {
         let empty = root.join("empty");
         assert!(package_with_mtime(&bad, &Overrides::default(), Some(&empty), 0).is_err());
         assert!(names(&empty).is_empty(), "{:?}", names(&empty));
+        let _ = std::fs::remove_dir_all(root);
+    }
+
+    /// Run `f` on a thread; fail instead of hanging.
+    fn within<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(f());
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(30))
+            .expect("finished (no hang)")
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_for_helmignore_is_an_error_not_a_hang() {
+        let root = scratch("fifo");
+        let c = chart_dir(&root);
+        let fifo = c.join(".helmignore");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !made {
+            return;
+        }
+        let c2 = c.clone();
+        let e = within(move || {
+            package_with_mtime(&c2, &Overrides::default(), None, 0)
+                .err()
+                .map(|e| e.0)
+        })
+        .unwrap_or_default();
+        assert!(
+            e.starts_with("cannot read .helmignore: not a regular file"),
+            "{e}"
+        );
+        // The chart argument itself a FIFO: refused before it is opened.
+        let e = within(move || {
+            package_with_mtime(&fifo, &Overrides::default(), None, 0)
+                .err()
+                .map(|e| e.0)
+        })
+        .unwrap_or_default();
+        assert!(
+            e.contains("is neither a directory nor a regular file"),
+            "{e}"
+        );
         let _ = std::fs::remove_dir_all(root);
     }
 
