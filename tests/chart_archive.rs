@@ -201,6 +201,25 @@ fn unsafe_or_invalid_archives_are_refused_like_helm4() {
         gz.finish().expect("gz");
     }
     cases.push(("over-100MiB", huge, "larger than Helm's limit"));
+    // A GNU long-name entry claiming 64 MiB: the tar crate reads such an
+    // entry whole into memory, Go's reader refuses any over 1 MiB.
+    let long_name = d.join("long-name.tgz");
+    {
+        let f = fs::File::create(&long_name).expect("create");
+        let mut gz = flate2::write::GzEncoder::new(f, flate2::Compression::fast());
+        let size = 64 * 1024 * 1024u64;
+        let mut h = tar::Header::new_gnu();
+        h.as_gnu_mut().expect("gnu").name[..13].copy_from_slice(b"././@LongLink");
+        h.set_entry_type(tar::EntryType::GNULongName);
+        h.set_size(size);
+        h.set_mode(0o644);
+        h.set_cksum();
+        gz.write_all(h.as_bytes()).expect("header");
+        std::io::copy(&mut std::io::repeat(b'a').take_bytes(size), &mut gz).expect("name");
+        gz.write_all(&[0u8; 1024]).expect("end");
+        gz.finish().expect("gz");
+    }
+    cases.push(("long-name-bomb", long_name, "larger than Helm accepts"));
 
     let mut failures = Vec::new();
     for (case, path, want) in &cases {
