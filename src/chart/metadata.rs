@@ -910,6 +910,30 @@ mod tests {
     }
 
     #[test]
+    fn hostile_yaml_is_an_error_not_a_crash() {
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let deep_map = "a: ".repeat(50_000) + "1";
+        let mut laughs = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..12 {
+            let prev = (b'a' + i - 1) as char;
+            let cur = (b'a' + i) as char;
+            laughs.push_str(&format!(
+                "{cur}: &{cur} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"
+            ));
+        }
+        for (what, text) in [("deep", deep), ("deep map", deep_map), ("laughs", laughs)] {
+            let mut m = ChartMeta::default();
+            let r =
+                parse_yaml(text.as_bytes(), "Chart.yaml").and_then(|v| m.apply(&v, "Chart.yaml"));
+            let e = r.expect_err(what);
+            assert!(
+                e.starts_with("cannot load Chart.yaml: ") && !e.contains('\n'),
+                "{what}: {e}"
+            );
+        }
+    }
+
+    #[test]
     fn lock_round_trip() {
         let l = Lock::parse(
             b"dependencies:\n- name: sub\n  repository: file://x\n  version: 1.0.0\ndigest: sha256:ab\ngenerated: \"2023-01-18T12:34:56.120+00:00\"\n",
