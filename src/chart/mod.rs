@@ -258,14 +258,19 @@ fn create_unique(
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => {
                 return Err(Error(format!(
-                    "cannot create a file in {}: {e}",
-                    dir.display()
+                    "cannot create a file in {}: {e}; {}",
+                    dir.display(),
+                    if private {
+                        "set TMPDIR to a writable directory"
+                    } else {
+                        "pass a writable destination"
+                    }
                 )))
             }
         }
     }
     Err(Error(format!(
-        "cannot create a unique file in {}",
+        "cannot create a unique file in {}; remove stale .tmp files there",
         dir.display()
     )))
 }
@@ -594,6 +599,21 @@ mod tests {
         .unwrap_or_default();
         assert!(
             e.contains("is neither a directory nor a regular file"),
+            "{e}"
+        );
+        let _ = std::fs::remove_dir_all(root);
+    }
+
+    #[test]
+    fn an_uncreatable_destination_says_what_to_do() {
+        let root = scratch("nodest");
+        let c = chart_dir(&root);
+        std::fs::write(root.join("file"), b"x").expect("file");
+        let dest = root.join("file").join("sub");
+        let e = package_with_mtime(&c, &Overrides::default(), Some(&dest), 0).unwrap_err();
+        assert!(
+            e.0.starts_with(&format!("cannot create destination {}: ", dest.display()))
+                && e.0.ends_with("; pass a writable directory"),
             "{e}"
         );
         let _ = std::fs::remove_dir_all(root);
