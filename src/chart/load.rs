@@ -352,7 +352,7 @@ pub fn read_archive<R: Read>(
         if state.exceeded.get() {
             "the archive holds tar headers (long names or PAX records) larger than Helm accepts; package the chart again with helm package".to_string()
         } else {
-            format!("cannot read the archive: {e}")
+            format!("cannot read the archive: {e}; it is damaged or not a chart archive: package the chart again")
         }
     };
     let entries = archive.entries().map_err(fail)?;
@@ -379,7 +379,10 @@ pub fn read_archive<R: Read>(
                 if state.exceeded.get() {
                     fail(e)
                 } else {
-                    format!("cannot read {} from the archive: {e}", printable(&name))
+                    format!(
+                            "cannot read {} from the archive: {e}; it is damaged: package the chart again",
+                            printable(&name)
+                        )
                 }
             })?;
             if (buf.len() as u64) < size {
@@ -875,6 +878,28 @@ mod tests {
             .unwrap_err();
         assert!(err.contains("subchart x\\ny.tgz"), "{err}");
         assert!(!err.contains('\n'), "{err}");
+    }
+
+    #[test]
+    fn a_damaged_archive_says_so() {
+        let noise: Vec<u8> = (0..100_000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+            .collect();
+        let mut gz = chart_tgz("c", &[("values.yaml".into(), noise)]);
+        gz.truncate(gz.len() / 2);
+        let e = read(&gz).unwrap_err();
+        assert!(
+            e.starts_with("cannot read values.yaml from the archive: "),
+            "{e}"
+        );
+        assert!(e.ends_with("damaged: package the chart again"), "{e}");
+        let e = read(&gzip(&[b'x'; 4096])).unwrap_err();
+        assert!(
+            e.starts_with("cannot read the archive: ")
+                && e.ends_with("not a chart archive: package the chart again")
+                && !e.contains('\n'),
+            "{e}"
+        );
     }
 
     #[test]
