@@ -21,7 +21,9 @@ pub fn entries(chart: &Chart) -> Result<Vec<BufferedFile>, String> {
     let mut out = Vec::new();
     collect(chart, "", &mut out)?;
     let total: u64 = out.iter().map(|f| f.data.len()).sum();
-    if total > MAX_CHART_SIZE {
+    // Helm refuses an archive whose files reach the limit, not only one
+    // that passes it.
+    if total >= MAX_CHART_SIZE {
         return Err(format!(
             "the chart holds {total} bytes, more than Helm's limit of {MAX_CHART_SIZE} bytes uncompressed; leave large files out with .helmignore"
         ));

@@ -372,6 +372,17 @@ pub fn read_archive<R: Read>(
         }
         let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         let name = archive_name(&raw)?;
+        // Helm 4's loader: a file may not bring the total to the limit
+        // itself (`remainingSize <= 0`), nor be over the per-file limit.
+        if *left == 0 {
+            return Err(too_big());
+        }
+        if size > MAX_FILE_SIZE {
+            return Err(format!(
+                "chart file {} is larger than Helm's maximum file size of {MAX_FILE_SIZE} bytes; Helm 4 cannot load this archive: leave the file out with .helmignore and package the chart again",
+                printable(&name)
+            ));
+        }
         let data = if keep(&name) {
             // The header's size is a claim: grow with what arrives.
             let mut buf = Vec::with_capacity(size.min(1 << 20) as usize);
@@ -808,6 +819,56 @@ mod tests {
         assert!(started.elapsed().as_secs() < 20, "stopped early");
     }
 
+    /// A chart archive (as gzip members) holding Chart.yaml and files of
+    /// zeros of the given sizes: hundreds of MiB cost little to build.
+    fn zeros_chart(name: &str, sizes: &[u64]) -> Vec<u8> {
+        let chart = format!("apiVersion: v2\nname: {name}\nversion: 1.0.0\n");
+        let mut gz = gzip(&file(&format!("{name}/Chart.yaml"), chart.as_bytes()));
+        let five = gzip(&vec![0u8; MAX_FILE_SIZE as usize]);
+        for (i, &n) in sizes.iter().enumerate() {
+            gz.extend(gzip(&header(
+                &format!("{name}/f{i}"),
+                tar::EntryType::Regular,
+                n,
+            )));
+            if n == MAX_FILE_SIZE {
+                gz.extend_from_slice(&five);
+            } else {
+                gz.extend(gzip(&vec![0u8; n as usize]));
+            }
+            gz.extend(gzip(&vec![0u8; (n.div_ceil(512) * 512 - n) as usize]));
+        }
+        gz.extend(gzip(&[0u8; 1024]));
+        gz
+    }
+
+    #[test]
+    fn helm4_archive_limits() {
+        // One file over 5 MiB.
+        let err = read(&zeros_chart("c", &[MAX_FILE_SIZE + 1])).unwrap_err();
+        assert!(
+            err.starts_with("chart file f0 is larger than Helm's maximum file size"),
+            "{err}"
+        );
+        // Files adding up to exactly 100 MiB: Helm 4 refuses that too.
+        let chart_len = "apiVersion: v2\nname: c\nversion: 1.0.0\n".len() as u64;
+        let mut sizes = vec![MAX_FILE_SIZE; 19];
+        sizes.push(MAX_CHART_SIZE - chart_len - 19 * MAX_FILE_SIZE - 1);
+        sizes.push(1);
+        assert_eq!(
+            read(&zeros_chart("c", &sizes)).unwrap_err(),
+            too_big(),
+            "exactly the limit"
+        );
+        *sizes.last_mut().expect("last") = 0;
+        assert_eq!(
+            read(&zeros_chart("c", &sizes))
+                .expect("one byte under")
+                .len(),
+            22
+        );
+    }
+
     #[test]
     fn skipped_entries_count_toward_the_limit() {
         // A directory entry is skipped, but skipping 200 MiB is still
@@ -823,18 +884,9 @@ mod tests {
         // chart: each alone is under Helm's limit, together they are not,
         // and all of them would sit in memory.
         let sub = |n: &str| {
-            let mut head = file(
-                &format!("{n}/Chart.yaml"),
-                format!("apiVersion: v2\nname: {n}\nversion: 1.0.0\n").as_bytes(),
-            );
-            head.extend(header(
-                &format!("{n}/big.bin"),
-                tar::EntryType::Regular,
-                40 << 20,
-            ));
             (
                 format!("charts/{n}.tgz"),
-                bomb(&head, 40 << 20, &[0u8; 1024]),
+                zeros_chart(n, &[MAX_FILE_SIZE; 8]),
             )
         };
         let subs: Vec<(String, Vec<u8>)> = ["a", "b", "c"].iter().map(|n| sub(n)).collect();
