@@ -220,6 +220,17 @@ fn unsafe_or_invalid_archives_are_refused_like_helm4() {
         gz.finish().expect("gz");
     }
     cases.push(("long-name-bomb", long_name, "larger than Helm accepts"));
+    // One file over Helm 4's 5 MiB per-file limit (helm 3.10 packages such
+    // a chart; Helm 4 cannot load it).
+    let six = vec![b'x'; 6 * 1024 * 1024];
+    cases.push((
+        "file-over-5MiB",
+        tgz(
+            &d.join("big-file.tgz"),
+            &[("pkg/Chart.yaml", CHART), ("pkg/files/big", &six)],
+        ),
+        "chart file files/big is larger than Helm's maximum file size",
+    ));
 
     let mut failures = Vec::new();
     for (case, path, want) in &cases {
