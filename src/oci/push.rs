@@ -75,7 +75,7 @@ pub(crate) fn validate(a: &Artifact) -> Result<(), Error> {
     let bad = |m: String| Error::with_kind(ErrorKind::Other, m);
     if a.manifest.len() > MAX_MANIFEST {
         return Err(bad(format!(
-            "the manifest is {} bytes; registries accept at most {MAX_MANIFEST}",
+            "the manifest is {} bytes; registries accept at most {MAX_MANIFEST}: shorten the chart's annotations and description in Chart.yaml",
             a.manifest.len()
         )));
     }
