@@ -5,7 +5,8 @@
 //! through `oci::Keychain`), `aws` (credentials, SigV4, ECR API, token cache),
 //! `helm` (environment, registry config, credential helpers), `http` (one
 //! configured client). `artifact` maps a chart to Helm's OCI artifact;
-//! `keychain` is the auth rule; `commands` wire it together.
+//! `keychain` is the auth rule; `commands` wire it together. `clock` and
+//! `codec` are leaf utilities (dates, base64, hex, digests) every part may use.
 
 pub mod artifact;
 pub mod aws;
