@@ -175,27 +175,21 @@ pub fn run(args: Args) -> i32 {
     }
 
     let outcomes: Vec<Outcome> = std::thread::scope(|scope| {
-        let pending: Vec<_> = prepared
+        let handles: Vec<_> = prepared
             .into_iter()
-            .map(|(out, ready)| match ready {
-                None => Ok(out),
-                Some(ready) => {
-                    let chart = out.chart.clone();
-                    let (client, keychain, args) = (&client, &*keychain, &args);
-                    Err((
-                        chart,
-                        scope
-                            .spawn(move || publish(out, &ready, client, keychain, args, defaulted)),
-                    ))
-                }
+            .map(|(out, ready)| {
+                let (client, keychain, args) = (&client, &*keychain, &args);
+                scope.spawn(move || match ready {
+                    // Refused while planning: nothing to push.
+                    None => out,
+                    Some(ready) => publish(out, &ready, client, keychain, args, defaulted),
+                })
             })
             .collect();
-        pending
+        handles
             .into_iter()
-            .map(|p| match p {
-                Ok(out) => out,
-                Err((chart, h)) => h.join().unwrap_or_else(|_| panicked(&chart)),
-            })
+            .zip(&charts)
+            .map(|(h, chart)| h.join().unwrap_or_else(|_| panicked(chart)))
             .collect()
     });
 
