@@ -1090,3 +1090,72 @@ fn a_missing_credential_store_falls_through_to_a_fresh_token() {
     );
     assert_eq!(fs::read_to_string(sb.registry_config()).unwrap(), config);
 }
+
+// ------------------------------------------------------------------ a remote that is not oci://
+
+#[test]
+fn a_url_that_is_not_oci_is_refused_before_anything_is_packaged_or_pushed() {
+    // Taken for a chart path, `http://...` once let `./good` go to the
+    // account's default registry. Nothing may move: no token fetched, no
+    // archive written, no request to the registry named.
+    let lab = common::Lab::get();
+    let (ecr, calls) = counting_ecr_front();
+    for cli in common::HelmCli::all() {
+        calls.store(0, Ordering::SeqCst);
+        let mut sb = Sandbox::with_helm(cli);
+        sb.set_env("AWS_ENDPOINT_URL_ECR", ecr.url());
+        sb.seed_chart("good");
+        let dest = sb.root().join("dest");
+        fs::create_dir_all(&dest).expect("create the destination");
+        let ns = common::unique_name("cli-notoci");
+        let mark = LogMark::new(&lab.registry_log);
+        for remote in [
+            format!("http://{}/{ns}", lab.registry),
+            format!("https://{}/{ns}", lab.registry),
+            format!("{}/{ns}", lab.registry),
+        ] {
+            let out = ecr_push(&sb, &["./good", &remote, "--destination", path_str(&dest)]);
+            assert_eq!(out.status.code(), Some(1), "{}: {out}", cli.name());
+            assert!(out.stdout.is_empty(), "{}: {out}", cli.name());
+            let errors = out.plugin_stderr_lines();
+            assert_eq!(errors.len(), 1, "{}: one line:\n{out}", cli.name());
+            assert!(
+                errors[0].contains(&remote) && errors[0].contains("must start with oci://"),
+                "{}: names the argument and what a remote is:\n{out}",
+                cli.name()
+            );
+            assert!(
+                files_in(&dest).is_empty(),
+                "{}: nothing packaged",
+                cli.name()
+            );
+        }
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            0,
+            "{}: no token fetched",
+            cli.name()
+        );
+        assert!(mark.requests_for(&ns).is_empty(), "{}", cli.name());
+
+        // A directory named like HOST:PORT/NAME is a chart, as on disk.
+        let odd = sb.work().join("127.0.0.1:5000");
+        fs::create_dir_all(&odd).expect("create the odd directory");
+        sb.seed_chart_in(&odd, "odd");
+        let out = ecr_push(
+            &sb,
+            &[
+                "127.0.0.1:5000/odd",
+                &format!("oci://{}/{ns}", lab.registry),
+                "--plain-http",
+            ],
+        );
+        out.assert_ok();
+        assert_eq!(
+            results(&out)[0].reference,
+            format!("{}/{ns}/odd:0.1.0", lab.registry),
+            "{}: {out}",
+            cli.name()
+        );
+    }
+}

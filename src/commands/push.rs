@@ -567,9 +567,7 @@ mod tests {
         v.iter().map(|x| x.to_string()).collect()
     }
 
-    fn split_arguments(
-        args: &[String],
-    ) -> Result<(Vec<String>, Option<Remote>), String> {
+    fn split_arguments(args: &[String]) -> Result<(Vec<String>, Option<Remote>), String> {
         super::split_arguments(args, |_| false)
     }
 
@@ -587,12 +585,18 @@ mod tests {
             let e = split_arguments(&s(&["./good", url])).unwrap_err();
             assert!(e.contains("must start with oci://"), "{url}: {e}");
         }
-        for chart in ["./good", "good", "dist/c-1.0.0.tgz", "a:b/c", "C:\\charts\\x", "x:/y"] {
+        for chart in [
+            "./good",
+            "good",
+            "dist/c-1.0.0.tgz",
+            "a:b/c",
+            "C:\\charts\\x",
+            "x:/y",
+        ] {
             assert!(split_arguments(&s(&[chart])).is_ok(), "{chart}");
         }
         // A directory that happens to be named like a host and port is a chart.
-        let (charts, _) =
-            super::split_arguments(&s(&["h:5000/c"]), |a| a == "h:5000/c").unwrap();
+        let (charts, _) = super::split_arguments(&s(&["h:5000/c"]), |a| a == "h:5000/c").unwrap();
         assert_eq!(charts, s(&["h:5000/c"]));
     }
 
