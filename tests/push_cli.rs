@@ -1159,3 +1159,96 @@ fn a_url_that_is_not_oci_is_refused_before_anything_is_packaged_or_pushed() {
         );
     }
 }
+
+// ------------------------------------------------------------------ --plain-http against TLS
+
+/// A TLS port that resets plain-HTTP requests (as TLS terminators do, where
+/// the lab's Go registry answers 400): a connection whose first byte opens
+/// a TLS handshake is relayed to the lab's TLS registry, any other is read
+/// a little and dropped with bytes unread, which makes the close a reset.
+/// Returns the address and the count of plain connections.
+fn tls_port_that_resets_plain_http() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("address").to_string();
+    let plain = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (p, upstream) = (plain.clone(), common::Lab::get().registry_tls.clone());
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { break };
+            let (p, upstream) = (p.clone(), upstream.clone());
+            std::thread::spawn(move || {
+                let mut first = [0u8; 1];
+                if conn.read_exact(&mut first).is_err() {
+                    return;
+                }
+                if first[0] != 0x16 {
+                    p.fetch_add(1, Ordering::SeqCst);
+                    return;
+                }
+                let Ok(mut up) = std::net::TcpStream::connect(&upstream) else {
+                    return;
+                };
+                if up.write_all(&first).is_err() {
+                    return;
+                }
+                let (Ok(mut c2), Ok(mut u2)) = (conn.try_clone(), up.try_clone()) else {
+                    return;
+                };
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut u2, &mut c2);
+                    let _ = c2.shutdown(std::net::Shutdown::Write);
+                });
+                let _ = std::io::copy(&mut conn, &mut up);
+                let _ = up.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    (addr, plain)
+}
+
+#[test]
+fn plain_http_to_a_tls_port_that_resets_says_drop_plain_http_without_retrying() {
+    let (addr, plain) = tls_port_that_resets_plain_http();
+    for cli in common::HelmCli::all() {
+        let sb = Sandbox::with_helm(cli);
+        let chart = sb.seed_chart("tlsport");
+        let ns = common::unique_name("cli-tlsport");
+        let before = plain.load(Ordering::SeqCst);
+        let out = ecr_push(
+            &sb,
+            &[
+                path_str(&chart),
+                &format!("oci://{addr}/{ns}"),
+                "--plain-http",
+            ],
+        );
+        assert_eq!(out.status.code(), Some(1), "{}: {out}", cli.name());
+        let errors = out.plugin_stderr_lines();
+        assert_eq!(errors.len(), 1, "{}: one line:\n{out}", cli.name());
+        assert!(
+            errors[0].contains("speaks HTTPS") && errors[0].contains("drop --plain-http"),
+            "{}: says what to do:\n{out}",
+            cli.name()
+        );
+        assert_eq!(
+            plain.load(Ordering::SeqCst) - before,
+            1,
+            "{}: a TLS port is not asked again in plain HTTP",
+            cli.name()
+        );
+
+        // Without the flag the same port takes the push (its TLS is the lab
+        // registry's).
+        let out = ecr_push(
+            &sb,
+            &[
+                path_str(&chart),
+                &format!("oci://{addr}/{ns}"),
+                "--ca-file",
+                path_str(&sb.lab.ca_file),
+            ],
+        );
+        out.assert_ok();
+    }
+}
