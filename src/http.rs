@@ -186,6 +186,21 @@ impl Http {
                 );
             }
         }
+        if let Some(ca) = &self.options.ca_file {
+            if is_certificate_error(err) && is_unknown_issuer(err) {
+                // "pass --ca-file" would be no advice: it was passed.
+                return (
+                    format!(
+                        "TLS with {} failed ({err}): its certificate is not signed by the CA in \
+                         --ca-file {}: give the CA that issued the registry's certificate; \
+                         --insecure skips verification",
+                        authority_of(url),
+                        ca.display()
+                    ),
+                    false,
+                );
+            }
+        }
         (describe_error(err, url), is_retryable_error(err))
     }
 
@@ -334,6 +349,18 @@ fn is_client_cert_refused(err: &ureq::Error) -> bool {
         .is_some_and(|alert| alert.contains("Certificate") || alert == "UnknownCA")
 }
 
+/// The certificate is fine, for another name: no CA will change that.
+fn is_name_mismatch(err: &ureq::Error) -> bool {
+    let s = err.to_string();
+    s.contains("not valid for name") || s.contains("NotValidForName")
+}
+
+/// Signed by no CA we were given.
+fn is_unknown_issuer(err: &ureq::Error) -> bool {
+    let s = err.to_string();
+    s.contains("UnknownIssuer") || s.contains("unknown issuer")
+}
+
 fn is_certificate_error(err: &ureq::Error) -> bool {
     let s = err.to_string();
     matches!(err, ureq::Error::Tls(_) | ureq::Error::Rustls(_))
@@ -354,6 +381,14 @@ pub fn describe_error(err: &ureq::Error, raw_url: &str) -> String {
             "{host} refused the TLS handshake over the client certificate ({err}): the registry \
              requires one it trusts: pass --cert-file and --key-file with a certificate signed \
              by a CA the registry accepts"
+        );
+    }
+    if is_certificate_error(err) && is_name_mismatch(err) {
+        let name = host.rsplit_once(':').map_or(host.as_str(), |(h, _)| h);
+        return format!(
+            "TLS with {host} failed ({err}): the registry's certificate is not issued for \
+             {name}: reach the registry by a name the certificate lists, or have it reissued for \
+             {name}; --insecure skips verification"
         );
     }
     if is_certificate_error(err) {
@@ -543,6 +578,38 @@ mod tests {
             .port();
         let (m, retry) = http.failure(&reset, &format!("http://127.0.0.1:{port}/v2/"));
         assert!(retry && !m.contains("speaks HTTPS"), "{m}");
+    }
+
+    #[test]
+    fn a_certificate_for_another_name_or_issuer_is_not_sent_to_ca_file() {
+        let io = |m: &str| ureq::Error::Io(std::io::Error::other(m.to_string()));
+        let name = io(
+            "invalid peer certificate: certificate not valid for name \"127.0.0.2\"; \
+                       certificate is only valid for IpAddress(127.0.0.1)",
+        );
+        assert!(!is_retryable_error(&name));
+        let m = describe_error(&name, "https://127.0.0.2:5000/v2/");
+        assert!(
+            !m.contains("--ca-file") && m.contains("not issued for 127.0.0.2"),
+            "{m}"
+        );
+        let issuer = io("invalid peer certificate: UnknownIssuer");
+        let with_ca = Http {
+            options: HttpOptions {
+                ca_file: Some("/etc/lab-ca.pem".into()),
+                ..Default::default()
+            },
+            ..Http::new(HttpOptions::default()).unwrap()
+        };
+        let (m, retry) = with_ca.failure(&issuer, "https://reg:5000/v2/");
+        assert!(!retry);
+        assert!(
+            m.contains("not signed by the CA in --ca-file /etc/lab-ca.pem") && !m.contains("pass"),
+            "{m}"
+        );
+        // Without --ca-file, passing one is the advice.
+        let m = describe_error(&issuer, "https://reg:5000/v2/");
+        assert!(m.contains("pass --ca-file"), "{m}");
     }
 
     #[test]

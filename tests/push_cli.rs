@@ -1167,9 +1167,11 @@ fn a_url_that_is_not_oci_is_refused_before_anything_is_packaged_or_pushed() {
 /// a TLS handshake is relayed to the lab's TLS registry, any other is read
 /// a little and dropped with bytes unread, which makes the close a reset.
 /// Returns the address and the count of plain connections.
-fn tls_port_that_resets_plain_http() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+fn tls_port_that_resets_plain_http(
+    ip: &str,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let listener = std::net::TcpListener::bind((ip, 0)).expect("bind");
     let addr = listener.local_addr().expect("address").to_string();
     let plain = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let (p, upstream) = (plain.clone(), common::Lab::get().registry_tls.clone());
@@ -1209,7 +1211,7 @@ fn tls_port_that_resets_plain_http() -> (String, std::sync::Arc<std::sync::atomi
 
 #[test]
 fn plain_http_to_a_tls_port_that_resets_says_drop_plain_http_without_retrying() {
-    let (addr, plain) = tls_port_that_resets_plain_http();
+    let (addr, plain) = tls_port_that_resets_plain_http("127.0.0.1");
     for cli in common::HelmCli::all() {
         let sb = Sandbox::with_helm(cli);
         let chart = sb.seed_chart("tlsport");
@@ -1250,5 +1252,39 @@ fn plain_http_to_a_tls_port_that_resets_says_drop_plain_http_without_retrying() 
             ],
         );
         out.assert_ok();
+    }
+}
+
+#[test]
+fn a_certificate_for_another_name_with_ca_file_given_does_not_advise_ca_file() {
+    // 127.0.0.2 is loopback too, and not in the lab certificate (which
+    // names 127.0.0.1 and localhost): the CA is right, the name is not.
+    let lab = common::Lab::get();
+    let (addr, _) = tls_port_that_resets_plain_http("127.0.0.2");
+    for cli in common::HelmCli::all() {
+        let sb = Sandbox::with_helm(cli);
+        let chart = sb.seed_chart("othername");
+        let ns = common::unique_name("cli-othername");
+        let mark = LogMark::new(&lab.registry_tls_log);
+        let out = ecr_push(
+            &sb,
+            &[
+                path_str(&chart),
+                &format!("oci://{addr}/{ns}"),
+                "--ca-file",
+                path_str(&lab.ca_file),
+            ],
+        );
+        assert_eq!(out.status.code(), Some(1), "{}: {out}", cli.name());
+        let errors = out.plugin_stderr_lines();
+        assert_eq!(errors.len(), 1, "{}: one line:\n{out}", cli.name());
+        assert!(
+            errors[0].contains("not issued for 127.0.0.2")
+                && errors[0].contains("--insecure")
+                && !errors[0].contains("--ca-file"),
+            "{}: names the mismatch, not the CA:\n{out}",
+            cli.name()
+        );
+        assert!(mark.requests_for(&ns).is_empty(), "{}", cli.name());
     }
 }
