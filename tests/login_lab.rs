@@ -425,3 +425,16 @@ fn an_immutable_registry_config_is_named_as_such() {
         .collect();
     assert!(left.is_empty(), "temp files left: {left:?}");
 }
+
+#[test]
+fn debug_says_once_that_the_token_was_not_cached() {
+    // moto's tokens expire in 2015, so none is ever cached: one fetch, one
+    // line about it (the token is kept under two names, not fetched twice).
+    for cli in common::HelmCli::all() {
+        let sb = Sandbox::with_helm(cli);
+        let out = sb.helm(&["ecr-login", &sb.lab.registry, "--debug"]);
+        out.assert_ok();
+        let said = out.stderr.matches("token not cached").count();
+        assert_eq!(said, 1, "{}: {out}", cli.name());
+    }
+}
