@@ -1288,3 +1288,101 @@ fn a_certificate_for_another_name_with_ca_file_given_does_not_advise_ca_file() {
         assert!(mark.requests_for(&ns).is_empty(), "{}", cli.name());
     }
 }
+
+// ------------------------------------------------------------------ a full disk
+
+/// A 256 KiB tmpfs, unmounted again whatever the test's outcome.
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    /// None where this user cannot mount (not root, no tmpfs): there the
+    /// case cannot be made, and the test says so.
+    fn mount(at: PathBuf) -> Option<SmallDisk> {
+        fs::create_dir_all(&at).ok()?;
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
+            .arg(&at)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(SmallDisk(at))
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_says_whether_it_is_the_destination_or_tmpdir() {
+    let lab = common::Lab::get();
+    for cli in common::HelmCli::all() {
+        let mut sb = Sandbox::with_helm(cli);
+        let Some(disk) = SmallDisk::mount(sb.root().join("small")) else {
+            eprintln!("cannot mount a tmpfs here (not root?): nothing to test");
+            return;
+        };
+        let chart = sb.seed_chart("big");
+        // 1 MiB that does not compress: the archive cannot fit in 256 KiB.
+        let mut x: u64 = 0x9e3779b97f4a7c15;
+        let noise: Vec<u8> = (0..1 << 20)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        fs::write(chart.join("files.bin"), noise).expect("write the big file");
+        let ns = common::unique_name("cli-full");
+        let remote = format!("oci://{}/{ns}", lab.registry);
+        let mark = LogMark::new(&lab.registry_log);
+
+        let dest = disk.0.join("dest");
+        let out = ecr_push(
+            &sb,
+            &[
+                path_str(&chart),
+                &remote,
+                "--plain-http",
+                "--destination",
+                path_str(&dest),
+            ],
+        );
+        assert_eq!(out.status.code(), Some(1), "{}: {out}", cli.name());
+        let errors = out.plugin_stderr_lines();
+        assert_eq!(errors.len(), 1, "{}: one line:\n{out}", cli.name());
+        assert!(
+            errors[0].contains(&format!("--destination {}", dest.display()))
+                && errors[0].contains("No space left")
+                && !errors[0].contains("TMPDIR"),
+            "{}: names --destination:\n{out}",
+            cli.name()
+        );
+        assert!(files_in(&dest).is_empty(), "{}: nothing left", cli.name());
+
+        let tmp = disk.0.join("tmp");
+        fs::create_dir_all(&tmp).expect("create the small TMPDIR");
+        sb.set_env("TMPDIR", &tmp);
+        let out = ecr_push(&sb, &[path_str(&chart), &remote, "--plain-http"]);
+        assert_eq!(out.status.code(), Some(1), "{}: {out}", cli.name());
+        let errors = out.plugin_stderr_lines();
+        assert_eq!(errors.len(), 1, "{}: one line:\n{out}", cli.name());
+        assert!(
+            errors[0].contains("TMPDIR")
+                && errors[0].contains(&tmp.display().to_string())
+                && errors[0].contains("No space left")
+                && !errors[0].contains("--destination"),
+            "{}: names TMPDIR:\n{out}",
+            cli.name()
+        );
+        assert!(files_in(&tmp).is_empty(), "{}: nothing left", cli.name());
+        assert!(
+            mark.requests_for(&ns).is_empty(),
+            "{}: nothing pushed",
+            cli.name()
+        );
+    }
+}

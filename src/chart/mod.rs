@@ -179,7 +179,8 @@ fn package_dir(
     };
     // Remove a half-written file on every error path.
     let guard = RemoveOnDrop(Some(tmp.clone()));
-    let written = archive::write(&entries, file, mtime, target.is_some()).map_err(Error)?;
+    let written = archive::write(&entries, file, mtime, target.is_some())
+        .map_err(|e| Error(where_written(e, destination)))?;
     let (archive, temporary) = match target {
         Some(t) => {
             keep_file(&tmp, &t)?;
@@ -215,6 +216,27 @@ impl Drop for RemoveOnDrop {
 
 /// Create `--destination` if needed; a file there is an error that says so
 /// (not "File exists").
+/// A failed archive write, with the place it went: --destination, or the
+/// temp dir TMPDIR names (a full disk there is fixed in different ways).
+/// Source-file problems are worded where they happened and pass as they are.
+fn where_written(e: String, destination: Option<&Path>) -> String {
+    let Some(rest) = e.strip_prefix("cannot write the chart archive: ") else {
+        return e;
+    };
+    match destination {
+        Some(dir) => format!(
+            "cannot write the chart archive in --destination {}: {rest}: free space there or \
+             pass another --destination",
+            dir.display()
+        ),
+        None => format!(
+            "cannot write the temporary chart archive in {} (TMPDIR): {rest}: free space there or \
+             set TMPDIR to a directory with room",
+            std::env::temp_dir().display()
+        ),
+    }
+}
+
 fn destination_dir(dir: &Path) -> Result<(), Error> {
     if dir.exists() && !dir.is_dir() {
         return Err(Error(format!(
@@ -379,7 +401,13 @@ fn packaged(path: &Path, destination: Option<&Path>) -> Result<PackagedChart, Er
     let guard = RemoveOnDrop(Some(tmp.clone()));
     std::io::copy(&mut source, &mut copy)
         .and_then(|_| copy.sync_all())
-        .map_err(|e| Error(format!("cannot copy the archive to {}: {e}", dir.display())))?;
+        .map_err(|e| {
+            Error(format!(
+                "cannot copy the archive to --destination {}: {e}: free space there or pass \
+                 another --destination",
+                dir.display()
+            ))
+        })?;
     drop(copy);
     let checked = check_archive(&tmp)?;
     let target = dir.join(format!(
