@@ -303,22 +303,21 @@ impl Session {
         })
     }
 
-    /// One token under each of `keys`; one trace line for them all (the
-    /// keys are names for one token, not several tokens).
-    fn store(&self, keys: &[Option<String>], token: &AuthToken) {
-        let now = SystemTime::now();
-        let mut outcome = None;
-        for key in keys.iter().flatten() {
-            let stored = self.cache.store(key, token, now);
-            if outcome.is_none() || stored.is_err() {
-                outcome = Some(stored);
-            }
+    fn store(&self, key: Option<String>, token: &AuthToken) {
+        let Some(key) = key else { return };
+        match self.cache.store(&key, token, SystemTime::now()) {
+            Ok(true) => self.debug("token cached"),
+            Ok(false) => self.debug("token not cached (cache off or token near expiry)"),
+            Err(e) => self.debug(&format!("token cache not written: {e}")),
         }
-        match outcome {
-            None => {}
-            Some(Ok(true)) => self.debug("token cached"),
-            Some(Ok(false)) => self.debug("token not cached (cache off or token near expiry)"),
-            Some(Err(e)) => self.debug(&format!("token cache not written: {e}")),
+    }
+
+    /// The same token under another name: [`Self::store`] already said
+    /// whether it was cached, so only a failure here is worth a line.
+    fn store_alias(&self, key: Option<String>, token: &AuthToken) {
+        let Some(key) = key else { return };
+        if let Err(e) = self.cache.store(&key, token, SystemTime::now()) {
+            self.debug(&format!("token cache not written: {e}"));
         }
     }
 
@@ -333,15 +332,20 @@ impl Session {
             let v = api.call("GetAuthorizationToken", &body)?;
             ecr::parse_auth_reply(&v, Flavor::Private)
         })?;
-        let mut keys = vec![self.cache_key(&self.region, &self.ecr_endpoint, registry_id)];
+        self.store(
+            self.cache_key(&self.region, &self.ecr_endpoint, registry_id),
+            &token,
+        );
         // The default token names its account: a later lookup by that
         // account id then hits the cache too.
         if registry_id.is_none() {
             if let Some(acct) = ecr::proxy_account(&token.proxy_endpoint) {
-                keys.push(self.cache_key(&self.region, &self.ecr_endpoint, Some(&acct)));
+                self.store_alias(
+                    self.cache_key(&self.region, &self.ecr_endpoint, Some(&acct)),
+                    &token,
+                );
             }
         }
-        self.store(&keys, &token);
         Ok(token)
     }
 
@@ -369,7 +373,7 @@ impl Session {
         })?;
         let url = self.public_endpoint()?;
         self.store(
-            &[self.cache_key(PUBLIC_REGION, &url, Some("public.ecr.aws"))],
+            self.cache_key(PUBLIC_REGION, &url, Some("public.ecr.aws")),
             &token,
         );
         Ok(token)
