@@ -15,6 +15,8 @@ pub mod cli;
 pub mod clock;
 pub mod codec;
 pub mod commands;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod helm;
 pub mod http;
 pub mod keychain;

@@ -14,6 +14,13 @@ pub mod token_cache;
 mod transport;
 mod xml;
 
+/// The AWS reply parsers, for the fuzz targets (`crate::fuzzing`).
+#[doc(hidden)]
+pub mod fuzz {
+    pub use super::errors::parse_error_body;
+    pub use super::sts::parse_credentials as sts_credentials;
+}
+
 use std::fmt;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
