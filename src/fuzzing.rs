@@ -179,7 +179,10 @@ pub fn www_authenticate(data: &[u8]) {
         );
         if let Some(url) = fuzz::token_url(&challenge, &fuzz::push_scope("ns/chart")) {
             let realm = challenge.param("realm").unwrap_or_default();
-            assert!(url.starts_with(realm), "{url:?} does not start with the realm");
+            assert!(
+                url.starts_with(realm),
+                "{url:?} does not start with the realm"
+            );
             assert!(
                 !url[realm.len()..].contains([' ', '\n', '\r', '#']),
                 "the query of {url:?} is not encoded"
@@ -199,8 +202,7 @@ mod tests {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("fuzz/seeds")
             .join(target);
-        let entries = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
         let mut n = 0;
         for entry in entries.flatten() {
             f(&std::fs::read(entry.path()).unwrap());
