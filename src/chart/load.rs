@@ -168,7 +168,9 @@ pub fn load_dir(root: &Path) -> Result<Chart, String> {
                 "chart file .helmignore is larger than Helm's maximum file size of {MAX_FILE_SIZE} bytes; shorten it"
             ));
         }
-        super::ignore::Rules::parse(&String::from_utf8_lossy(&text))?
+        // Helm strips a leading BOM from every file it reads, this one too.
+        let text = text.strip_prefix(UTF8_BOM).unwrap_or(&text);
+        super::ignore::Rules::parse(&String::from_utf8_lossy(text))?
     } else {
         super::ignore::Rules::defaults()
     };
@@ -240,9 +242,11 @@ fn walk(
         let lmeta =
             fs::symlink_metadata(&full).map_err(|e| format!("cannot read {child_rel}: {e}"))?;
         let meta = if lmeta.file_type().is_symlink() {
-            fs::metadata(&full).map_err(|e| {
+            let meta = fs::metadata(&full).map_err(|e| {
                 format!("error evaluating symlink {child_rel}: {e}; fix or remove the link")
-            })?
+            })?;
+            warn_symlink(&full);
+            meta
         } else {
             lmeta
         };
@@ -289,6 +293,17 @@ fn walk(
         });
     }
     Ok(())
+}
+
+/// Helm's words for a link it follows (a link can pull in any file the
+/// user can read, such as /etc/shadow); on stderr, one line per link.
+fn warn_symlink(link: &Path) {
+    let resolved = fs::canonicalize(link).unwrap_or_else(|_| link.to_path_buf());
+    eprintln!(
+        "Warning: found symbolic link in path: {} resolves to {}. Contents of linked file included and used",
+        printable(&link.to_string_lossy()),
+        printable(&resolved.to_string_lossy())
+    );
 }
 
 fn starts_with_bom(path: &Path) -> Result<bool, String> {
@@ -690,26 +705,14 @@ fn check_values(data: &Data) -> Result<(), String> {
         return Ok(());
     }
     let bytes = data.read_all()?;
-    let text = std::str::from_utf8(&bytes).map_err(|_| {
-        "cannot load values.yaml: it is not UTF-8 text; save it as UTF-8".to_string()
-    })?;
-    for doc in serde_norway::Deserializer::from_str(text) {
-        let v: serde_norway::Value = serde::Deserialize::deserialize(doc).map_err(|e| {
-            format!(
-                "cannot load values.yaml: {}; fix the YAML",
-                e.to_string()
-                    .split_whitespace()
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            )
-        })?;
-        match v {
-            serde_norway::Value::Null | serde_norway::Value::Mapping(_) => {}
-            _ => {
-                return Err(
-                    "cannot load values.yaml: each YAML document in it must be a mapping of keys to values".into(),
-                )
-            }
+    for doc in super::metadata::parse_yaml_documents(&bytes, "values.yaml")? {
+        if !matches!(
+            doc,
+            super::goyaml::Value::Null | super::goyaml::Value::Map(_)
+        ) {
+            return Err(
+                "cannot load values.yaml: each YAML document in it must be a mapping of keys to values".into(),
+            );
         }
     }
     Ok(())

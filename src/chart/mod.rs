@@ -6,6 +6,7 @@
 pub mod archive;
 pub mod glob;
 pub mod gofmt;
+pub mod goyaml;
 pub mod ignore;
 pub mod load;
 pub mod metadata;
