@@ -6,7 +6,7 @@
 //! File contents stay on disk ([`Data::Disk`]) until the archive is
 //! written; only the small files Helm parses are read here.
 
-use super::metadata::{parse_yaml, ChartMeta, Lock, API_V1};
+use super::metadata::{check_json_convertible, parse_yaml, ChartMeta, Lock, API_V1};
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::fs;
@@ -543,10 +543,9 @@ impl<'a> Loader<'a> {
         let mut meta: Option<ChartMeta> = None;
         for f in files.iter().filter(|f| f.name == "Chart.yaml") {
             let m = meta.get_or_insert_with(ChartMeta::default);
-            m.apply(
-                &parse_yaml(&f.data.read_all()?, "Chart.yaml")?,
-                "Chart.yaml",
-            )?;
+            let doc = parse_yaml(&f.data.read_all()?, "Chart.yaml")?;
+            check_json_convertible(&doc, "Chart.yaml", Some("apiVersion"))?;
+            m.apply(&doc, "Chart.yaml")?;
             if m.api_version.is_empty() {
                 m.api_version = API_V1.into();
             }
@@ -706,6 +705,7 @@ fn check_values(data: &Data) -> Result<(), String> {
     }
     let bytes = data.read_all()?;
     for doc in super::metadata::parse_yaml_documents(&bytes, "values.yaml")? {
+        check_json_convertible(&doc, "values.yaml", None)?;
         if !matches!(
             doc,
             super::goyaml::Value::Null | super::goyaml::Value::Map(_)

@@ -81,6 +81,41 @@ fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// sigs.k8s.io/yaml turns the YAML into JSON before decoding it: an
+/// infinity or NaN that no string field takes, or a null key, fails there.
+/// Helm 4 first reads Chart.yaml into a struct that holds only apiVersion,
+/// so such a value anywhere but in that field fails Helm 4; refused here
+/// too, or Helm 4 could not load what we push.
+pub fn check_json_convertible(v: &Yaml, file: &str, exempt: Option<&str>) -> Result<(), String> {
+    fn walk(v: &Yaml, exempt: Option<&str>) -> Result<(), String> {
+        match v {
+            Yaml::Float(f) if !f.is_finite() => Err(format!(
+                "error converting YAML to JSON: json: unsupported value: {}; quote the value",
+                format_float_g(*f, false)
+            )),
+            Yaml::Seq(items) => items.iter().try_for_each(|i| walk(i, None)),
+            Yaml::Map(entries) => {
+                for (k, v) in entries {
+                    let Some(key) = key_string(k) else {
+                        return Err(
+                            "error converting YAML to JSON: unsupported map key null; quote the key"
+                                .into(),
+                        );
+                    };
+                    let takes_string = exempt.is_some_and(|e| e.eq_ignore_ascii_case(&key));
+                    if takes_string && !matches!(v, Yaml::Seq(_) | Yaml::Map(_)) {
+                        continue;
+                    }
+                    walk(v, None)?;
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+    walk(v, exempt).map_err(|e| format!("cannot load {file}: {e}"))
+}
+
 /// A YAML mapping's entries with keys as Go's YAML-to-JSON conversion
 /// names them, in the order Go's JSON decoder sees them (sorted bytes).
 fn entries(v: &Yaml, what: &str) -> Result<Vec<(String, Yaml)>, String> {
