@@ -11,6 +11,7 @@ pub mod ignore;
 pub mod load;
 pub mod metadata;
 pub mod pargz;
+pub mod tempfiles;
 pub mod yaml_out;
 
 use std::fmt;
@@ -43,9 +44,12 @@ pub struct Metadata {
 #[derive(Debug)]
 pub struct PackagedChart {
     pub metadata: Metadata,
-    /// The `.tgz`; removed on drop when `temporary`.
+    /// The `.tgz`; removed on drop when `temporary`. An unnamed temporary
+    /// file (Linux) is `/proc/self/fd/N`, valid while `held` is open.
     pub archive: PathBuf,
     pub temporary: bool,
+    /// Keeps an unnamed temporary archive alive; closing it frees it.
+    pub held: Option<std::fs::File>,
     /// `sha256:<hex>` of the archive bytes.
     pub digest: String,
     pub size: u64,
@@ -55,8 +59,9 @@ pub struct PackagedChart {
 
 impl Drop for PackagedChart {
     fn drop(&mut self) {
-        if self.temporary {
+        if self.temporary && self.held.is_none() {
             let _ = std::fs::remove_file(&self.archive);
+            tempfiles::forget(&self.archive);
         }
     }
 }
@@ -163,9 +168,26 @@ fn package_dir(
     let metadata = reloaded_metadata(&chart).map_err(Error)?;
 
     let file_name = format!("{}-{}.tgz", metadata.name, metadata.version);
+    if destination.is_none() {
+        let tmpdir = std::env::temp_dir();
+        if let Some((path, file, held)) = tempfiles::anonymous(&tmpdir) {
+            let written = archive::write(&entries, file, mtime, false).map_err(Error)?;
+            return Ok(PackagedChart {
+                metadata,
+                archive: path,
+                temporary: true,
+                held: Some(held),
+                digest: written.digest,
+                size: written.size,
+                provenance: None,
+            });
+        }
+        sweep_once(&tmpdir);
+    }
     let (target, tmp, file) = match destination {
         Some(dir) => {
             destination_dir(dir)?;
+            tempfiles::sweep(dir);
             let (tmp, file) = create_unique(dir, &format!(".{file_name}"), false)?;
             (Some(dir.join(&file_name)), tmp, file)
         }
@@ -193,10 +215,17 @@ fn package_dir(
         metadata,
         archive,
         temporary,
+        held: None,
         digest: written.digest,
         size: written.size,
         provenance: None,
     })
+}
+
+/// Tidy TMPDIR of our files that killed runs left, once per process.
+fn sweep_once(dir: &Path) {
+    static SWEPT: std::sync::Once = std::sync::Once::new();
+    SWEPT.call_once(|| tempfiles::sweep(dir));
 }
 
 /// Like `helm package`, an empty override means "not given".
@@ -209,7 +238,8 @@ struct RemoveOnDrop(Option<PathBuf>);
 impl Drop for RemoveOnDrop {
     fn drop(&mut self) {
         if let Some(p) = self.0.take() {
-            let _ = std::fs::remove_file(p);
+            let _ = std::fs::remove_file(&p);
+            tempfiles::forget(&p);
         }
     }
 }
@@ -250,14 +280,21 @@ fn create_unique(
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let name = format!("{prefix}.{}-{n}-{nanos}.tmp", std::process::id());
         let p = dir.join(name);
+        // Registered before it exists, so no signal finds it unregistered.
+        tempfiles::register(&p);
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, if private { 0o600 } else { 0o666 });
         match options.open(&p) {
+            // Gone on SIGINT, SIGTERM or SIGHUP too, not only on drop.
             Ok(f) => return Ok((p, f)),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                tempfiles::forget(&p);
+                continue;
+            }
             Err(e) => {
+                tempfiles::forget(&p);
                 return Err(Error(format!(
                     "cannot create a file in {}: {e}; {}",
                     dir.display(),
@@ -266,7 +303,7 @@ fn create_unique(
                     } else {
                         "pass a writable destination"
                     }
-                )))
+                )));
             }
         }
     }
@@ -349,7 +386,9 @@ fn keep_file(tmp: &Path, target: &Path) -> Result<(), Error> {
         )));
     }
     std::fs::rename(tmp, target)
-        .map_err(|e| Error(format!("cannot write {}: {e}", target.display())))
+        .map_err(|e| Error(format!("cannot write {}: {e}", target.display())))?;
+    tempfiles::forget(tmp);
+    Ok(())
 }
 
 /// A pre-packaged archive: checked as Helm checks it on load, then used as
@@ -368,6 +407,7 @@ fn packaged(path: &Path, destination: Option<&Path>) -> Result<PackagedChart, Er
             metadata: checked.metadata,
             archive: path.to_path_buf(),
             temporary: false,
+            held: None,
             digest: checked.digest,
             size: checked.size,
             provenance,
@@ -393,6 +433,7 @@ fn packaged(path: &Path, destination: Option<&Path>) -> Result<PackagedChart, Er
             metadata: checked.metadata,
             archive: target,
             temporary: false,
+            held: None,
             digest: checked.digest,
             size: checked.size,
             provenance,
@@ -404,6 +445,7 @@ fn packaged(path: &Path, destination: Option<&Path>) -> Result<PackagedChart, Er
         metadata: checked.metadata,
         archive: target,
         temporary: false,
+        held: None,
         digest: checked.digest,
         size: checked.size,
         provenance,
