@@ -299,6 +299,8 @@ fn walk(
 /// user can read, such as /etc/shadow); on stderr, one line per link.
 fn warn_symlink(link: &Path) {
     let resolved = fs::canonicalize(link).unwrap_or_else(|_| link.to_path_buf());
+    // Helm names the link under the chart's absolute path.
+    let link = std::path::absolute(link).unwrap_or_else(|_| link.to_path_buf());
     eprintln!(
         "Warning: found symbolic link in path: {} resolves to {}. Contents of linked file included and used",
         printable(&link.to_string_lossy()),
