@@ -135,6 +135,7 @@ mod tests {
             },
             archive: PathBuf::from("/nonexistent/app-1.0.0.tgz"),
             temporary: false,
+            held: None,
             digest: "sha256:ffff".into(),
             size: 42,
             provenance: prov,

@@ -497,7 +497,7 @@ fn read_tgz(path: &Path) -> Vec<(String, Content)> {
         e.read_to_end(&mut data).expect("read");
         let base = name.rsplit('/').next().unwrap_or(&name);
         let content = if base == "Chart.yaml" || base == "Chart.lock" {
-            let v: serde_norway::Value = serde_norway::from_slice(&data)
+            let v: yaml_serde::Value = yaml_serde::from_slice(&data)
                 .unwrap_or_else(|e| panic!("{name} in {}: {e}", path.display()));
             Content::Yaml(serde_json::to_string(&v).expect("json"))
         } else {

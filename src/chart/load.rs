@@ -6,7 +6,7 @@
 //! File contents stay on disk ([`Data::Disk`]) until the archive is
 //! written; only the small files Helm parses are read here.
 
-use super::metadata::{parse_yaml, ChartMeta, Lock, API_V1};
+use super::metadata::{check_json_convertible, parse_yaml, ChartMeta, Lock, API_V1};
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::fs;
@@ -168,7 +168,9 @@ pub fn load_dir(root: &Path) -> Result<Chart, String> {
                 "chart file .helmignore is larger than Helm's maximum file size of {MAX_FILE_SIZE} bytes; shorten it"
             ));
         }
-        super::ignore::Rules::parse(&String::from_utf8_lossy(&text))?
+        // Helm strips a leading BOM from every file it reads, this one too.
+        let text = text.strip_prefix(UTF8_BOM).unwrap_or(&text);
+        super::ignore::Rules::parse(&String::from_utf8_lossy(text))?
     } else {
         super::ignore::Rules::defaults()
     };
@@ -240,9 +242,11 @@ fn walk(
         let lmeta =
             fs::symlink_metadata(&full).map_err(|e| format!("cannot read {child_rel}: {e}"))?;
         let meta = if lmeta.file_type().is_symlink() {
-            fs::metadata(&full).map_err(|e| {
+            let meta = fs::metadata(&full).map_err(|e| {
                 format!("error evaluating symlink {child_rel}: {e}; fix or remove the link")
-            })?
+            })?;
+            warn_symlink(&full);
+            meta
         } else {
             lmeta
         };
@@ -289,6 +293,19 @@ fn walk(
         });
     }
     Ok(())
+}
+
+/// Helm's words for a link it follows (a link can pull in any file the
+/// user can read, such as /etc/shadow); on stderr, one line per link.
+fn warn_symlink(link: &Path) {
+    let resolved = fs::canonicalize(link).unwrap_or_else(|_| link.to_path_buf());
+    // Helm names the link under the chart's absolute path.
+    let link = std::path::absolute(link).unwrap_or_else(|_| link.to_path_buf());
+    eprintln!(
+        "Warning: found symbolic link in path: {} resolves to {}. Contents of linked file included and used",
+        printable(&link.to_string_lossy()),
+        printable(&resolved.to_string_lossy())
+    );
 }
 
 fn starts_with_bom(path: &Path) -> Result<bool, String> {
@@ -528,10 +545,9 @@ impl<'a> Loader<'a> {
         let mut meta: Option<ChartMeta> = None;
         for f in files.iter().filter(|f| f.name == "Chart.yaml") {
             let m = meta.get_or_insert_with(ChartMeta::default);
-            m.apply(
-                &parse_yaml(&f.data.read_all()?, "Chart.yaml")?,
-                "Chart.yaml",
-            )?;
+            let doc = parse_yaml(&f.data.read_all()?, "Chart.yaml")?;
+            check_json_convertible(&doc, "Chart.yaml", Some("apiVersion"))?;
+            m.apply(&doc, "Chart.yaml")?;
             if m.api_version.is_empty() {
                 m.api_version = API_V1.into();
             }
@@ -690,26 +706,15 @@ fn check_values(data: &Data) -> Result<(), String> {
         return Ok(());
     }
     let bytes = data.read_all()?;
-    let text = std::str::from_utf8(&bytes).map_err(|_| {
-        "cannot load values.yaml: it is not UTF-8 text; save it as UTF-8".to_string()
-    })?;
-    for doc in serde_norway::Deserializer::from_str(text) {
-        let v: serde_norway::Value = serde::Deserialize::deserialize(doc).map_err(|e| {
-            format!(
-                "cannot load values.yaml: {}; fix the YAML",
-                e.to_string()
-                    .split_whitespace()
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            )
-        })?;
-        match v {
-            serde_norway::Value::Null | serde_norway::Value::Mapping(_) => {}
-            _ => {
-                return Err(
-                    "cannot load values.yaml: each YAML document in it must be a mapping of keys to values".into(),
-                )
-            }
+    for doc in super::metadata::parse_yaml_documents(&bytes, "values.yaml")? {
+        check_json_convertible(&doc, "values.yaml", None)?;
+        if !matches!(
+            doc,
+            super::goyaml::Value::Null | super::goyaml::Value::Map(_)
+        ) {
+            return Err(
+                "cannot load values.yaml: each YAML document in it must be a mapping of keys to values".into(),
+            );
         }
     }
     Ok(())

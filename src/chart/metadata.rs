@@ -5,8 +5,8 @@
 //! omitempty, Go escaping) and the re-serialised Chart.yaml.
 
 use super::gofmt::{format_float_g, format_json_float, is_lenient_semver, json_string, sanitize};
+use super::goyaml::Value as Yaml;
 use super::yaml_out;
-use serde_norway::Value as Yaml;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -54,37 +54,78 @@ pub struct ChartMeta {
 pub const API_V1: &str = "v1";
 pub const API_V2: &str = "v2";
 
-/// Parse YAML text into a generic value; an empty document is `Null`.
+/// Parse YAML text as `yaml.Unmarshal` does (first document, YAML 1.1
+/// scalars); an empty document is `Null`.
 pub fn parse_yaml(text: &[u8], file: &str) -> Result<Yaml, String> {
-    let text = std::str::from_utf8(text)
-        .map_err(|_| format!("cannot load {file}: it is not UTF-8 text; save it as UTF-8"))?;
-    if text.trim().is_empty() {
-        return Ok(Yaml::Null);
-    }
-    serde_norway::from_str::<Yaml>(text).map_err(|e| {
-        format!(
-            "cannot load {file}: {}; fix the YAML",
-            one_line(&e.to_string())
-        )
-    })
+    utf8(text, file)?;
+    super::goyaml::first_document(text).map_err(|e| yaml_error(file, &e))
+}
+
+/// Every document of a YAML file (values.yaml may hold several).
+pub fn parse_yaml_documents(text: &[u8], file: &str) -> Result<Vec<Yaml>, String> {
+    utf8(text, file)?;
+    super::goyaml::all_documents(text).map_err(|e| yaml_error(file, &e))
+}
+
+fn utf8(text: &[u8], file: &str) -> Result<(), String> {
+    std::str::from_utf8(text)
+        .map(|_| ())
+        .map_err(|_| format!("cannot load {file}: it is not UTF-8 text; save it as UTF-8"))
+}
+
+fn yaml_error(file: &str, e: &str) -> String {
+    format!("cannot load {file}: {}; fix the YAML", one_line(e))
 }
 
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// sigs.k8s.io/yaml turns the YAML into JSON before decoding it: an
+/// infinity or NaN that no string field takes, or a null key, fails there.
+/// Helm 4 first reads Chart.yaml into a struct that holds only apiVersion,
+/// so such a value anywhere but in that field fails Helm 4; refused here
+/// too, or Helm 4 could not load what we push.
+pub fn check_json_convertible(v: &Yaml, file: &str, exempt: Option<&str>) -> Result<(), String> {
+    fn walk(v: &Yaml, exempt: Option<&str>) -> Result<(), String> {
+        match v {
+            Yaml::Float(f) if !f.is_finite() => Err(format!(
+                "error converting YAML to JSON: json: unsupported value: {}; quote the value",
+                format_float_g(*f, false)
+            )),
+            Yaml::Seq(items) => items.iter().try_for_each(|i| walk(i, None)),
+            Yaml::Map(entries) => {
+                for (k, v) in entries {
+                    let Some(key) = key_string(k) else {
+                        return Err(
+                            "error converting YAML to JSON: unsupported map key null; quote the key"
+                                .into(),
+                        );
+                    };
+                    let takes_string = exempt.is_some_and(|e| e.eq_ignore_ascii_case(&key));
+                    if takes_string && !matches!(v, Yaml::Seq(_) | Yaml::Map(_)) {
+                        continue;
+                    }
+                    walk(v, None)?;
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+    walk(v, exempt).map_err(|e| format!("cannot load {file}: {e}"))
+}
+
 /// A YAML mapping's entries with keys as Go's YAML-to-JSON conversion
 /// names them, in the order Go's JSON decoder sees them (sorted bytes).
 fn entries(v: &Yaml, what: &str) -> Result<Vec<(String, Yaml)>, String> {
     let map = match v {
-        Yaml::Mapping(m) => m,
-        Yaml::Tagged(t) => return entries(&t.value, what),
+        Yaml::Map(m) => m,
         other => return Err(format!("{what} must be a mapping, not {}", kind(other))),
     };
     let mut out = Vec::with_capacity(map.len());
     for (k, v) in map {
-        let key =
-            scalar_string(k).ok_or_else(|| format!("{what} has a key that is not a scalar"))?;
+        let key = key_string(k).ok_or_else(|| format!("{what} has a key that is not a scalar"))?;
         out.push((key, v.clone()));
     }
     out.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
@@ -95,39 +136,45 @@ fn kind(v: &Yaml) -> &'static str {
     match v {
         Yaml::Null => "null",
         Yaml::Bool(_) => "a boolean",
-        Yaml::Number(_) => "a number",
-        Yaml::String(_) => "a string",
-        Yaml::Sequence(_) => "a list",
-        Yaml::Mapping(_) => "a mapping",
-        Yaml::Tagged(t) => kind(&t.value),
+        Yaml::Int(_) | Yaml::Uint(_) | Yaml::Float(_) => "a number",
+        Yaml::Str(_) => "a string",
+        Yaml::Seq(_) => "a list",
+        Yaml::Map(_) => "a mapping",
     }
 }
 
-/// A scalar as Go's YAML-to-JSON conversion turns it into a string field:
-/// ints in decimal, floats with `FormatFloat(f, 'g', -1, 32)`, bools as
+/// A scalar as sigs.k8s.io/yaml turns it into a string field: ints in
+/// decimal, floats with `FormatFloat(f, 'g', -1, 32)`, bools as
 /// `true`/`false`. `None` for null and collections.
 fn scalar_string(v: &Yaml) -> Option<String> {
     match v {
-        Yaml::String(s) => Some(s.clone()),
+        Yaml::Str(s) => Some(s.clone()),
         Yaml::Bool(b) => Some(b.to_string()),
-        Yaml::Number(n) => Some(if let Some(i) = n.as_i64() {
-            i.to_string()
-        } else if let Some(u) = n.as_u64() {
-            u.to_string()
-        } else {
-            format_float_g(n.as_f64().unwrap_or(0.0), true)
+        Yaml::Int(i) => Some(i.to_string()),
+        Yaml::Uint(u) => Some(u.to_string()),
+        Yaml::Float(f) => Some(format_float_g(*f, true)),
+        Yaml::Null | Yaml::Seq(_) | Yaml::Map(_) => None,
+    }
+}
+
+/// A map key as sigs.k8s.io/yaml names it in JSON (floats as go-yaml
+/// writes them: `.inf`, `.nan`).
+fn key_string(v: &Yaml) -> Option<String> {
+    match v {
+        Yaml::Float(f) => Some(match format_float_g(*f, true).as_str() {
+            "+Inf" => ".inf".into(),
+            "-Inf" => "-.inf".into(),
+            "NaN" => ".nan".into(),
+            other => other.into(),
         }),
-        Yaml::Tagged(t) => scalar_string(&t.value),
-        Yaml::Null | Yaml::Sequence(_) | Yaml::Mapping(_) => None,
+        other => scalar_string(other),
     }
 }
 
 fn set_string(dst: &mut String, v: &Yaml, field: &str) -> Result<(), String> {
     match v {
         Yaml::Null => Ok(()),
-        Yaml::Sequence(_) | Yaml::Mapping(_) => {
-            Err(format!("{field} must be a string, not {}", kind(v)))
-        }
+        Yaml::Seq(_) | Yaml::Map(_) => Err(format!("{field} must be a string, not {}", kind(v))),
         _ => {
             *dst = scalar_string(v).unwrap_or_default();
             Ok(())
@@ -142,26 +189,6 @@ fn set_bool(dst: &mut bool, v: &Yaml, field: &str) -> Result<(), String> {
             *dst = *b;
             Ok(())
         }
-        // YAML 1.1 booleans, which Go's yaml.v2 reads as bools.
-        Yaml::String(s)
-            if matches!(
-                s.as_str(),
-                "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "y" | "Y"
-            ) =>
-        {
-            *dst = true;
-            Ok(())
-        }
-        Yaml::String(s)
-            if matches!(
-                s.as_str(),
-                "no" | "No" | "NO" | "off" | "Off" | "OFF" | "n" | "N"
-            ) =>
-        {
-            *dst = false;
-            Ok(())
-        }
-        Yaml::Tagged(t) => set_bool(dst, &t.value, field),
         _ => Err(format!("{field} must be true or false, not {}", kind(v))),
     }
 }
@@ -172,7 +199,7 @@ fn set_strings(dst: &mut Vec<String>, v: &Yaml, field: &str) -> Result<(), Strin
             dst.clear();
             Ok(())
         }
-        Yaml::Sequence(items) => {
+        Yaml::Seq(items) => {
             let mut out = Vec::with_capacity(items.len());
             for item in items {
                 let mut s = String::new();
@@ -182,7 +209,6 @@ fn set_strings(dst: &mut Vec<String>, v: &Yaml, field: &str) -> Result<(), Strin
             *dst = out;
             Ok(())
         }
-        Yaml::Tagged(t) => set_strings(dst, &t.value, field),
         _ => Err(format!(
             "{field} must be a list of strings, not {}",
             kind(v)
@@ -193,18 +219,13 @@ fn set_strings(dst: &mut Vec<String>, v: &Yaml, field: &str) -> Result<(), Strin
 fn list<'a>(v: &'a Yaml, field: &str) -> Result<Option<&'a [Yaml]>, String> {
     match v {
         Yaml::Null => Ok(None),
-        Yaml::Sequence(items) => Ok(Some(items)),
-        Yaml::Tagged(t) => list(&t.value, field),
+        Yaml::Seq(items) => Ok(Some(items)),
         _ => Err(format!("{field} must be a list, not {}", kind(v))),
     }
 }
 
 fn is_null(v: &Yaml) -> bool {
-    match v {
-        Yaml::Null => true,
-        Yaml::Tagged(t) => is_null(&t.value),
-        _ => false,
-    }
+    matches!(v, Yaml::Null)
 }
 
 /// Go's JSON decoder picks a struct field by exact name, else by a
@@ -667,25 +688,18 @@ fn yaml_to_json(v: &Yaml) -> serde_json::Value {
     match v {
         Yaml::Null => J::Null,
         Yaml::Bool(b) => J::Bool(*b),
-        Yaml::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                J::from(i)
-            } else if let Some(u) = n.as_u64() {
-                J::from(u)
-            } else {
-                serde_json::Number::from_f64(n.as_f64().unwrap_or(0.0)).map_or(J::Null, J::Number)
-            }
-        }
-        Yaml::String(s) => J::String(s.clone()),
-        Yaml::Sequence(items) => J::Array(items.iter().map(yaml_to_json).collect()),
-        Yaml::Mapping(m) => {
+        Yaml::Int(i) => J::from(*i),
+        Yaml::Uint(u) => J::from(*u),
+        Yaml::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
+        Yaml::Str(s) => J::String(s.clone()),
+        Yaml::Seq(items) => J::Array(items.iter().map(yaml_to_json).collect()),
+        Yaml::Map(m) => {
             let mut out = serde_json::Map::new();
             for (k, v) in m {
-                out.insert(scalar_string(k).unwrap_or_default(), yaml_to_json(v));
+                out.insert(key_string(k).unwrap_or_default(), yaml_to_json(v));
             }
             J::Object(out)
         }
-        Yaml::Tagged(t) => yaml_to_json(&t.value),
     }
 }
 
@@ -896,7 +910,7 @@ mod tests {
         let mut m = meta(
             "apiVersion: v2\nname: a\nversion: 1.0.0\nhome: ' '\nsources: [s]\n\
              maintainers: [{name: A, email: a@x}, {name: B}]\n\
-             annotations: {org.opencontainers.image.title: nope, org.opencontainers.image.url: u, x: y}\n",
+             annotations: {org.opencontainers.image.title: nope, org.opencontainers.image.url: u, x: z, v: y}\n",
         );
         m.validate().expect("valid");
         let a = m.oci_annotations();
@@ -905,7 +919,9 @@ mod tests {
         assert_eq!(get("org.opencontainers.image.url"), Some("u"));
         assert_eq!(get("org.opencontainers.image.authors"), Some("A (a@x), B"));
         assert_eq!(get("org.opencontainers.image.source"), Some("s"));
-        assert_eq!(get("x"), Some("y"));
+        assert_eq!(get("x"), Some("z"));
+        // YAML 1.1, as go-yaml v2 reads it: a plain `y` is the boolean true.
+        assert_eq!(get("v"), Some("true"));
         assert_eq!(get("org.opencontainers.image.description"), None);
     }
 

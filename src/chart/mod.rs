@@ -6,10 +6,12 @@
 pub mod archive;
 pub mod glob;
 pub mod gofmt;
+pub mod goyaml;
 pub mod ignore;
 pub mod load;
 pub mod metadata;
 pub mod pargz;
+pub mod tempfiles;
 pub mod yaml_out;
 
 use std::fmt;
@@ -42,9 +44,12 @@ pub struct Metadata {
 #[derive(Debug)]
 pub struct PackagedChart {
     pub metadata: Metadata,
-    /// The `.tgz`; removed on drop when `temporary`.
+    /// The `.tgz`; removed on drop when `temporary`. An unnamed temporary
+    /// file (Linux) is `/proc/self/fd/N`, valid while `held` is open.
     pub archive: PathBuf,
     pub temporary: bool,
+    /// Keeps an unnamed temporary archive alive; closing it frees it.
+    pub held: Option<std::fs::File>,
     /// `sha256:<hex>` of the archive bytes.
     pub digest: String,
     pub size: u64,
@@ -54,8 +59,9 @@ pub struct PackagedChart {
 
 impl Drop for PackagedChart {
     fn drop(&mut self) {
-        if self.temporary {
+        if self.temporary && self.held.is_none() {
             let _ = std::fs::remove_file(&self.archive);
+            tempfiles::forget(&self.archive);
         }
     }
 }
@@ -162,9 +168,27 @@ fn package_dir(
     let metadata = reloaded_metadata(&chart).map_err(Error)?;
 
     let file_name = format!("{}-{}.tgz", metadata.name, metadata.version);
+    if destination.is_none() {
+        let tmpdir = std::env::temp_dir();
+        if let Some((path, file, held)) = tempfiles::anonymous(&tmpdir) {
+            let written = archive::write(&entries, file, mtime, false)
+                .map_err(|e| Error(where_written(e, None)))?;
+            return Ok(PackagedChart {
+                metadata,
+                archive: path,
+                temporary: true,
+                held: Some(held),
+                digest: written.digest,
+                size: written.size,
+                provenance: None,
+            });
+        }
+        sweep_once(&tmpdir);
+    }
     let (target, tmp, file) = match destination {
         Some(dir) => {
             destination_dir(dir)?;
+            tempfiles::sweep(dir);
             let (tmp, file) = create_unique(dir, &format!(".{file_name}"), false)?;
             (Some(dir.join(&file_name)), tmp, file)
         }
@@ -193,10 +217,17 @@ fn package_dir(
         metadata,
         archive,
         temporary,
+        held: None,
         digest: written.digest,
         size: written.size,
         provenance: None,
     })
+}
+
+/// Tidy TMPDIR of our files that killed runs left, once per process.
+fn sweep_once(dir: &Path) {
+    static SWEPT: std::sync::Once = std::sync::Once::new();
+    SWEPT.call_once(|| tempfiles::sweep(dir));
 }
 
 /// Like `helm package`, an empty override means "not given".
@@ -209,13 +240,12 @@ struct RemoveOnDrop(Option<PathBuf>);
 impl Drop for RemoveOnDrop {
     fn drop(&mut self) {
         if let Some(p) = self.0.take() {
-            let _ = std::fs::remove_file(p);
+            let _ = std::fs::remove_file(&p);
+            tempfiles::forget(&p);
         }
     }
 }
 
-/// Create `--destination` if needed; a file there is an error that says so
-/// (not "File exists").
 /// A failed archive write, with the place it went: --destination, or the
 /// temp dir TMPDIR names (a full disk there is fixed in different ways).
 /// Source-file problems are worded where they happened and pass as they are.
@@ -237,6 +267,8 @@ fn where_written(e: String, destination: Option<&Path>) -> String {
     }
 }
 
+/// Create `--destination` if needed; a file there is an error that says so
+/// (not "File exists").
 fn destination_dir(dir: &Path) -> Result<(), Error> {
     if dir.exists() && !dir.is_dir() {
         return Err(Error(format!(
@@ -271,14 +303,21 @@ fn create_unique(
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let name = format!("{prefix}.{}-{n}-{nanos}.tmp", std::process::id());
         let p = dir.join(name);
+        // Registered before it exists, so no signal finds it unregistered.
+        tempfiles::register(&p);
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, if private { 0o600 } else { 0o666 });
         match options.open(&p) {
+            // Gone on SIGINT, SIGTERM or SIGHUP too, not only on drop.
             Ok(f) => return Ok((p, f)),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                tempfiles::forget(&p);
+                continue;
+            }
             Err(e) => {
+                tempfiles::forget(&p);
                 return Err(Error(format!(
                     "cannot create a file in {}: {e}; {}",
                     dir.display(),
@@ -287,7 +326,7 @@ fn create_unique(
                     } else {
                         "pass a writable destination"
                     }
-                )))
+                )));
             }
         }
     }
@@ -370,7 +409,9 @@ fn keep_file(tmp: &Path, target: &Path) -> Result<(), Error> {
         )));
     }
     std::fs::rename(tmp, target)
-        .map_err(|e| Error(format!("cannot write {}: {e}", target.display())))
+        .map_err(|e| Error(format!("cannot write {}: {e}", target.display())))?;
+    tempfiles::forget(tmp);
+    Ok(())
 }
 
 /// A pre-packaged archive: checked as Helm checks it on load, then used as
@@ -389,6 +430,7 @@ fn packaged(path: &Path, destination: Option<&Path>) -> Result<PackagedChart, Er
             metadata: checked.metadata,
             archive: path.to_path_buf(),
             temporary: false,
+            held: None,
             digest: checked.digest,
             size: checked.size,
             provenance,
@@ -420,6 +462,7 @@ fn packaged(path: &Path, destination: Option<&Path>) -> Result<PackagedChart, Er
             metadata: checked.metadata,
             archive: target,
             temporary: false,
+            held: None,
             digest: checked.digest,
             size: checked.size,
             provenance,
@@ -431,6 +474,7 @@ fn packaged(path: &Path, destination: Option<&Path>) -> Result<PackagedChart, Er
         metadata: checked.metadata,
         archive: target,
         temporary: false,
+        held: None,
         digest: checked.digest,
         size: checked.size,
         provenance,

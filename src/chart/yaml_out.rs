@@ -485,7 +485,9 @@ fn resolves_to_string(s: &str) -> bool {
         return true;
     }
     let plain: String = s.chars().filter(|c| *c != '_').collect();
-    !(is_go_int(&plain) || is_yaml_float(&plain) || is_base60_float(s) || is_timestamp(s))
+    // A float out of range (`1e400`) fails Go's ParseFloat: a string.
+    let float = is_yaml_float(&plain) && plain.parse::<f64>().is_ok_and(f64::is_finite);
+    !(is_go_int(&plain) || float || is_base60_float(s) || is_timestamp(s))
 }
 
 /// `strconv.ParseInt(s, 0, 64)` or `ParseUint` accepts it.
@@ -832,6 +834,7 @@ mod tests {
         assert!(!resolves_to_string("1:30"));
         assert!(!resolves_to_string("-1.5e3"));
         assert!(resolves_to_string("1.2.3"));
+        assert!(resolves_to_string("1e400"));
         assert!(resolves_to_string("v1"));
     }
 }
