@@ -188,6 +188,18 @@ else
   for t in $targets; do
     p=$(go_platform "$t")
     [ -n "$p" ] || die "target $t has no Go platform name (linux, darwin, windows / amd64, arm64)"
+    case $t in
+      *-linux-musl)
+        # ring has C parts: the cc crate wants ARCH-linux-musl-gcc, which
+        # few machines have. musl-gcc (Debian's musl-tools), else the system
+        # cc, builds them (they need no libc headers beyond the compiler's).
+        cc_var=CC_$(printf '%s' "$t" | tr '-' '_')
+        if [ -z "$(eval "printf '%s' \"\${$cc_var:-}\"")" ] && ! command -v "${t%%-*}-linux-musl-gcc" >/dev/null 2>&1; then
+          if command -v musl-gcc >/dev/null 2>&1; then musl_cc=musl-gcc; else musl_cc=cc; fi
+          export "$cc_var=$musl_cc"
+        fi
+        ;;
+    esac
     say "Building helm-ecr $version for $t"
     (cd "$root" && cargo build --release --locked --target "$t") || die "cargo build --target $t failed (see above)"
     # shellcheck disable=SC2086
