@@ -428,15 +428,20 @@ fn register_helper(
     }
     match crate::commands::credential_helper::on_path(&link) {
         PathCheck::Ours => {}
-        PathCheck::Missing(dir) => {
-            say(&format!(
-                "One step left: put {} on PATH so Helm can run it, e.g.\n  {}",
+        PathCheck::Missing(dir) => match crate::commands::credential_helper::link_into_path(&link)? {
+            Some(placed) => say(&format!(
+                "Linked {} (on PATH) to {}: Helm runs it for these registries",
+                placed.display(),
+                link.display()
+            )),
+            None => say(&format!(
+                "One step left: no directory on PATH in your home can hold {}; run\n  {}\n(and add that line to your shell profile, or link it into a directory on PATH)",
                 link.file_name()
                     .map(|n| n.to_string_lossy())
                     .unwrap_or_default(),
                 path_hint(&dir)
-            ));
-        }
+            )),
+        },
         PathCheck::Other(found) => {
             eprintln!(
                 "Warning: PATH finds another {} first; put {} before it on PATH",
