@@ -61,7 +61,10 @@ fn release_root() -> PathBuf {
     let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
     if let Ok(entries) = fs::read_dir(tmp) {
         for e in entries.flatten() {
-            if e.file_name().to_string_lossy().starts_with("release-install-") {
+            if e.file_name()
+                .to_string_lossy()
+                .starts_with("release-install-")
+            {
                 let _ = fs::remove_dir_all(e.path());
             }
         }
@@ -192,8 +195,27 @@ fn tools_dir(parent: &Path, programs: &[&str]) -> PathBuf {
 
 /// What the Helm 3 install hook runs (POSIX sh tools and curl), nothing more.
 const HOOK_TOOLS: &[&str] = &[
-    "sh", "curl", "sha256sum", "tar", "gzip", "mktemp", "sed", "awk", "cut", "head", "tail",
-    "uname", "dirname", "cp", "mv", "chmod", "mkdir", "rm", "grep", "cat", "ls",
+    "sh",
+    "curl",
+    "sha256sum",
+    "tar",
+    "gzip",
+    "mktemp",
+    "sed",
+    "awk",
+    "cut",
+    "head",
+    "tail",
+    "uname",
+    "dirname",
+    "cp",
+    "mv",
+    "chmod",
+    "mkdir",
+    "rm",
+    "grep",
+    "cat",
+    "ls",
 ];
 
 /// An auth file (Docker config format) for the lab registry, user AWS, so no
@@ -303,7 +325,10 @@ fn release_holds_archives_signed_v1_packages_and_checksums() {
         .lines()
         .map(|l| l.split_once("  ").unwrap().1)
         .collect();
-    assert_eq!(listed, want[1..].iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(
+        listed,
+        want[1..].iter().map(String::as_str).collect::<Vec<_>>()
+    );
     run(Command::new("sha256sum")
         .args(["--check", "--strict", "checksums.txt"])
         .current_dir(&r.out))
@@ -337,9 +362,8 @@ fn release_holds_archives_signed_v1_packages_and_checksums() {
             );
         }
         assert!(
-            listing
-                .iter()
-                .any(|e| e.starts_with("-rwx") && e.ends_with(&format!("{plugin}/bin/linux-amd64/helm-ecr"))),
+            listing.iter().any(|e| e.starts_with("-rwx")
+                && e.ends_with(&format!("{plugin}/bin/linux-amd64/helm-ecr"))),
             "{listing:?}"
         );
         let yaml = tar_file(&package, &format!("{plugin}/plugin.yaml"));
@@ -356,10 +380,15 @@ fn release_holds_archives_signed_v1_packages_and_checksums() {
         };
         let legacy: serde_norway::Value =
             serde_norway::from_str(&fs::read_to_string(&legacy_path).unwrap()).unwrap();
-        assert!(legacy.get("apiVersion").is_none(), "the repository keeps the legacy format");
+        assert!(
+            legacy.get("apiVersion").is_none(),
+            "the repository keeps the legacy format"
+        );
         assert_eq!(doc["config"]["shortHelp"], legacy["usage"], "{yaml}");
         assert_eq!(doc["config"]["longHelp"], legacy["description"], "{yaml}");
-        let commands = doc["runtimeConfig"]["platformCommand"].as_sequence().unwrap();
+        let commands = doc["runtimeConfig"]["platformCommand"]
+            .as_sequence()
+            .unwrap();
         assert_eq!(commands.len(), 1, "{yaml}");
         assert_eq!(commands[0]["os"].as_str(), Some("linux"));
         assert_eq!(commands[0]["arch"].as_str(), Some("amd64"));
@@ -408,7 +437,9 @@ fn release_refuses_a_used_out_dir_and_a_helm_that_is_not_4() {
     assert_eq!(fs::read_dir(&used).unwrap().count(), 1);
 
     for old in [HelmCli::V3, HelmCli::V3_10] {
-        let fresh = sb.root().join(format!("fresh-{}", old.name().replace(' ', "")));
+        let fresh = sb
+            .root()
+            .join(format!("fresh-{}", old.name().replace(' ', "")));
         let out = run(&mut release_cmd(&fresh, old.path()));
         out.assert_fail();
         assert_eq!(out.stderr_lines().len(), 1, "{out}");
@@ -421,7 +452,10 @@ fn release_refuses_a_used_out_dir_and_a_helm_that_is_not_4() {
 
 fn assert_installed_signed(out: &Output) {
     out.assert_ok();
-    assert!(out.stdout.contains(&format!("Signed by: {SIGNER}")), "{out}");
+    assert!(
+        out.stdout.contains(&format!("Signed by: {SIGNER}")),
+        "{out}"
+    );
 }
 
 /// Runs `helm ecr-push` with PATH holding only `sh`: no cargo, Go or Python.
@@ -474,7 +508,9 @@ fn helm4_installs_the_signed_packages_from_files_and_pushes_with_no_toolchain() 
         assert_eq!(cols[1..5], [VERSION, "cli/v1", "v1", "signed"], "{row}");
     }
     // Copies of the binary, not links: the plugin stands on its own.
-    let installed = sb.data_home().join("plugins/ecr-push/bin/linux-amd64/helm-ecr");
+    let installed = sb
+        .data_home()
+        .join("plugins/ecr-push/bin/linux-amd64/helm-ecr");
     let meta = fs::symlink_metadata(&installed).unwrap();
     assert!(meta.file_type().is_file());
     push_without_toolchains(&mut sb);
@@ -501,7 +537,13 @@ fn helm4_installs_both_packages_from_an_oci_registry_with_verification() {
         run(Command::new(&lab.oras)
             .args(["push", "--plain-http", "--registry-config"])
             .arg(&auth)
-            .args(["--artifact-type", PLUGIN_ARTIFACT_TYPE, &reference, &tgz, &prov])
+            .args([
+                "--artifact-type",
+                PLUGIN_ARTIFACT_TYPE,
+                &reference,
+                &tgz,
+                &prov,
+            ])
             .current_dir(&r.out))
         .assert_ok();
         let out = sb.helm(&[
@@ -535,7 +577,11 @@ fn helm4_refuses_a_package_changed_after_signing_or_unsigned() {
     // A changed command, as an attacker would make it.
     let yaml = unpacked.join("ecr-push/plugin.yaml");
     let text = fs::read_to_string(&yaml).unwrap();
-    fs::write(&yaml, text.replace("${HELM_PLUGIN_DIR}/bin", "/tmp/evil/bin")).unwrap();
+    fs::write(
+        &yaml,
+        text.replace("${HELM_PLUGIN_DIR}/bin", "/tmp/evil/bin"),
+    )
+    .unwrap();
     run(Command::new("tar")
         .arg("-czf")
         .arg(tampered.join(&tgz))
@@ -632,7 +678,11 @@ fn helm3_installs_through_the_hook_from_a_release_server() {
         let before = server.requests().len();
         let out = sb.helm(&["plugin", "install", path_str(&stage)]);
         out.assert_ok();
-        assert!(out.stderr.contains("sha256 checked"), "{}: {out}", cli.name());
+        assert!(
+            out.stderr.contains("sha256 checked"),
+            "{}: {out}",
+            cli.name()
+        );
         assert!(!out.stderr.contains("cargo"), "{}: {out}", cli.name());
         let asked = server.requests()[before..].to_vec();
         assert_eq!(
@@ -641,13 +691,22 @@ fn helm3_installs_through_the_hook_from_a_release_server() {
             "{}",
             cli.name()
         );
-        assert_eq!(plugin_names(&sb, cli), ["ecr-login", "ecr-push"], "{}", cli.name());
+        assert_eq!(
+            plugin_names(&sb, cli),
+            ["ecr-login", "ecr-push"],
+            "{}",
+            cli.name()
+        );
         let release_binary = fs::read(&r.binary).unwrap();
         for bin in [
             stage.join("bin/helm-ecr"),
             stage.join("plugins/ecr-login/bin/helm-ecr"),
         ] {
-            assert!(fs::read(&bin).unwrap() == release_binary, "{}", bin.display());
+            assert!(
+                fs::read(&bin).unwrap() == release_binary,
+                "{}",
+                bin.display()
+            );
         }
         let version = sb.helm(&["ecr-login", "--version"]);
         version.assert_ok();
