@@ -23,7 +23,7 @@ function Say([string]$Message) { [Console]::Error.WriteLine("helm-ecr: $Message"
 $script:Tmp = $null
 
 function Fail([string]$Message) {
-    Say "error: $Message"
+    $undone = ""
     if ($script:Tmp -and (Test-Path -LiteralPath $script:Tmp)) {
         Remove-Item -LiteralPath $script:Tmp -Recurse -Force -ErrorAction SilentlyContinue
     }
@@ -34,10 +34,11 @@ function Fail([string]$Message) {
             $item = Get-Item -LiteralPath $env:HELM_PLUGIN_DIR -Force -ErrorAction SilentlyContinue
             if ($item) {
                 if ($item.LinkType) { $item.Delete() } else { Remove-Item -LiteralPath $item.FullName -Recurse -Force }
-                Say "nothing was installed; fix the above, then run the same 'helm plugin install' again"
+                $undone = " (nothing was installed: run the same 'helm plugin install' again once that is fixed)"
             }
         }
     }
+    Say "error: $Message$undone"
     exit 1
 }
 

@@ -53,15 +53,15 @@ trap 'exit 130' INT TERM
 # `helm plugin install` works. Only a plugin directly inside HELM_PLUGINS is
 # removed; a link is removed, never what it points to.
 die() {
-  say "error: $*"
+  undone=""
   if [ "$action" = install ] && [ -n "${HELM_PLUGINS:-}" ] && [ -d "$HELM_PLUGINS" ]; then
     parent=$(cd -P "$(dirname "$HELM_PLUGIN_DIR")" 2>/dev/null && pwd || true)
     plugins=$(cd -P "$HELM_PLUGINS" && pwd)
-    if [ "$parent" = "$plugins" ]; then
-      rm -rf "${HELM_PLUGIN_DIR%/}"
-      say "nothing was installed; fix the above, then run the same 'helm plugin install' again"
+    if [ "$parent" = "$plugins" ] && rm -rf "${HELM_PLUGIN_DIR%/}"; then
+      undone=" (nothing was installed: run the same 'helm plugin install' again once that is fixed)"
     fi
   fi
+  say "error: $*$undone"
   exit 1
 }
 

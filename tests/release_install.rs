@@ -741,14 +741,21 @@ fn helm3_hook_with_a_wrong_checksum_installs_nothing() {
         let (mut sb, stage) = hook_sandbox(cli, &server.url);
         let out = sb.helm(&["plugin", "install", path_str(&stage)]);
         out.assert_fail();
-        let errors: Vec<&str> = out
+        // One line of ours, then Helm's "plugin install hook ... exited with error".
+        let lines: Vec<&str> = out
             .stderr_lines()
             .into_iter()
-            .filter(|l| l.contains("error"))
+            .filter(|l| !l.starts_with("helm-ecr: downloading "))
             .collect();
-        assert_eq!(errors.len(), 2, "{}: {out}", cli.name()); // ours, then Helm's
+        assert_eq!(lines.len(), 2, "{}: {out}", cli.name());
         assert!(
-            errors[0].starts_with("helm-ecr: error: checksum mismatch for helm-ecr-"),
+            lines[0].starts_with("helm-ecr: error: checksum mismatch for helm-ecr-")
+                && lines[0].ends_with("(nothing was installed: run the same 'helm plugin install' again once that is fixed)"),
+            "{}: {out}",
+            cli.name()
+        );
+        assert!(
+            lines[1].contains("exited with error"),
             "{}: {out}",
             cli.name()
         );
@@ -775,9 +782,10 @@ fn helm3_hook_without_a_release_or_cargo_says_so_and_installs_nothing() {
     let ours: Vec<&str> = out
         .stderr_lines()
         .into_iter()
-        .filter(|l| l.starts_with("helm-ecr: error:"))
+        .filter(|l| l.starts_with("helm-ecr: ") && !l.starts_with("helm-ecr: downloading "))
         .collect();
     assert_eq!(ours.len(), 1, "{out}");
+    assert!(ours[0].starts_with("helm-ecr: error: "), "{out}");
     assert!(ours[0].contains("no release"), "{out}");
     assert!(ours[0].contains("cargo is not on PATH"), "{out}");
     assert!(plugins_dir_entries(&sb).is_empty());
@@ -809,4 +817,54 @@ fn actionlint_passes_on_every_workflow() {
         .args(&files)
         .current_dir(REPO));
     out.assert_ok();
+}
+
+#[test]
+fn helm3_hook_builds_with_cargo_only_when_the_release_lacks_the_platform() {
+    // A release with a binary for another platform only.
+    let r = release();
+    let other = common::TempDir::new("other-platform");
+    let sums = fs::read_to_string(r.file("checksums.txt")).unwrap();
+    let line = sums.lines().find(|l| l.ends_with(&r.archive())).unwrap();
+    let elsewhere = format!("helm-ecr-{VERSION}-darwin-arm64.tar.gz");
+    fs::write(
+        other.path().join("checksums.txt"),
+        format!("{}  {elsewhere}\n", &line[..64]),
+    )
+    .unwrap();
+    fs::copy(r.file(&r.archive()), other.path().join(&elsewhere)).unwrap();
+    let server = FileServer::start(other.path().to_path_buf());
+
+    let (mut sb, stage) = hook_sandbox(HelmCli::V3_10, &server.url);
+    // A stand-in cargo that "builds" by copying the binary under test, and
+    // records that it ran.
+    let tools = sb.root().join("tools");
+    let log = sb.root().join("cargo.log");
+    common::write(
+        &tools.join("cargo"),
+        &format!(
+            "#!/bin/sh\necho \"$*\" >> '{log}'\nmkdir -p \"$CARGO_TARGET_DIR/release\"\ncp '{BIN}' \"$CARGO_TARGET_DIR/release/helm-ecr\"\n",
+            log = log.display()
+        ),
+    );
+    fs::set_permissions(tools.join("cargo"), fs::Permissions::from_mode(0o755)).unwrap();
+    let target = sb.root().join("target");
+    sb.set_env("CARGO_TARGET_DIR", &target);
+
+    let out = sb.helm(&["plugin", "install", path_str(&stage)]);
+    out.assert_ok();
+    assert!(
+        out.stderr.contains(&format!(
+            "no release binary to install (release {VERSION} has no binary for linux/amd64"
+        )) && out.stderr.contains("building helm-ecr"),
+        "{out}"
+    );
+    assert_eq!(
+        fs::read_to_string(&log).unwrap().trim(),
+        "build --release --locked"
+    );
+    assert_eq!(plugin_names(&sb, HelmCli::V3_10), ["ecr-login", "ecr-push"]);
+    sb.helm(&["ecr-push", "--help"]).assert_ok();
+    // The archive for another platform was never fetched.
+    assert_eq!(server.requests(), ["/checksums.txt"]);
 }
