@@ -34,6 +34,8 @@ struct Release {
     pubring: PathBuf,
     /// The binary release.sh was given (HELM_ECR_RELEASE_BIN).
     binary: PathBuf,
+    /// The throwaway key's secret keyring (legacy format).
+    secring: PathBuf,
     /// release.sh's stdout.
     log: String,
 }
@@ -122,16 +124,24 @@ fn make_release() -> Release {
         .env_remove("HELM_ECR_RELEASE_TARGETS")
         .current_dir(&root);
     let made = run(&mut cmd);
+    let secret = gpg(lab, &gnupg)
+        .args(["--export-secret-keys", SIGN_KEY])
+        .output()
+        .unwrap();
+    let secring = root.join("secring.gpg");
+    fs::write(&secring, &secret.stdout).unwrap();
     // gpg started an agent for this GNUPGHOME: stop it whatever happened.
     let _ = Command::new(lab.gpg.with_file_name("gpgconf"))
         .env("GNUPGHOME", &gnupg)
         .args(["--kill", "all"])
         .status();
     made.assert_ok();
+    assert!(secret.status.success() && !secret.stdout.is_empty());
     Release {
         out,
         pubring,
         binary,
+        secring,
         log: made.stdout.clone(),
     }
 }
@@ -412,6 +422,89 @@ fn release_holds_archives_signed_v1_packages_and_checksums() {
     }
 }
 
+/// The release workflow's shape: binaries for several platforms, built
+/// elsewhere (HELM_ECR_RELEASE_BIN=DIR), the key in a legacy secret keyring
+/// file (HELM_ECR_KEYRING). One package carries every binary and Helm 4
+/// runs the one for its platform.
+#[test]
+fn release_from_a_directory_of_binaries_packages_every_platform() {
+    let r = release();
+    let mut sb = Sandbox::bare();
+    let bins = sb.root().join("bins");
+    let platforms = ["darwin-arm64", "linux-amd64", "windows-amd64"];
+    for p in platforms {
+        let exe = if p.starts_with("windows") { ".exe" } else { "" };
+        let to = bins.join(p).join(format!("helm-ecr{exe}"));
+        fs::create_dir_all(to.parent().unwrap()).unwrap();
+        fs::copy(&r.binary, &to).unwrap();
+    }
+    let out_dir = sb.root().join("dist");
+    let mut cmd = Command::new("sh");
+    cmd.arg(Path::new(REPO).join("scripts/release.sh"))
+        .arg(&out_dir)
+        .env_clear()
+        .envs(sb.env())
+        .env("HELM_BIN", &sb.lab.helm_v4)
+        .env("HELM_ECR_RELEASE_BIN", &bins)
+        .env("HELM_ECR_SIGN_KEY", SIGN_KEY)
+        .env("HELM_ECR_KEYRING", &r.secring)
+        .env("GNUPGHOME", sb.root().join("no-gnupg"));
+    run(&mut cmd).assert_ok();
+    for p in platforms {
+        assert!(out_dir
+            .join(format!("helm-ecr-{VERSION}-{p}.tar.gz"))
+            .is_file());
+    }
+    let package = out_dir.join(format!("ecr-login-{VERSION}.tgz"));
+    let yaml = tar_file(&package, "ecr-login/plugin.yaml");
+    let doc: serde_norway::Value = serde_norway::from_str(&yaml).unwrap();
+    let commands: Vec<(String, String)> = doc["runtimeConfig"]["platformCommand"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                format!(
+                    "{}-{}",
+                    c["os"].as_str().unwrap(),
+                    c["arch"].as_str().unwrap()
+                ),
+                c["command"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        commands,
+        [
+            (
+                "darwin-arm64".into(),
+                "${HELM_PLUGIN_DIR}/bin/darwin-arm64/helm-ecr".into()
+            ),
+            (
+                "linux-amd64".into(),
+                "${HELM_PLUGIN_DIR}/bin/linux-amd64/helm-ecr".into()
+            ),
+            (
+                "windows-amd64".into(),
+                "${HELM_PLUGIN_DIR}/bin/windows-amd64/helm-ecr.exe".into()
+            ),
+        ]
+    );
+    let out = sb.helm(&[
+        "plugin",
+        "install",
+        path_str(&package),
+        "--keyring",
+        path_str(&r.pubring),
+    ]);
+    assert_installed_signed(&out);
+    sb.set_env("PATH", tools_dir(sb.root(), &["sh"]));
+    let registry = sb.lab.registry.clone();
+    let login = sb.helm(&["ecr-login", &registry, "--password-stdout"]);
+    login.assert_ok();
+    assert_eq!(login.stdout.trim(), sb.lab.registry_password);
+}
+
 #[test]
 fn release_refuses_a_used_out_dir_and_a_helm_that_is_not_4() {
     let lab = Lab::get();
@@ -669,11 +762,13 @@ fn hook_sandbox(cli: HelmCli, release_url: &str) -> (Sandbox, PathBuf) {
     (sb, stage)
 }
 
+/// helm 3.10.1 and the current Helm 3 (and Helm 4, which runs the same
+/// legacy hook when installing a directory).
 #[test]
-fn helm3_installs_through_the_hook_from_a_release_server() {
+fn every_helm_installs_a_checkout_through_the_hook_from_a_release_server() {
     let r = release();
     let server = FileServer::start(r.out.clone());
-    for cli in [HelmCli::V3_10, HelmCli::V3] {
+    for cli in [HelmCli::V3_10, HelmCli::V3, HelmCli::V4] {
         let (sb, stage) = hook_sandbox(cli, &server.url);
         let before = server.requests().len();
         let out = sb.helm(&["plugin", "install", path_str(&stage)]);
