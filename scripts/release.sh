@@ -308,7 +308,7 @@ if [ -n "$sign_key" ]; then
     command -v gpg >/dev/null 2>&1 || die "HELM_ECR_SIGN_KEY is set but gpg is not installed: install GnuPG or set HELM_ECR_KEYRING to a secret keyring file"
     keyring=$tmp/secring.gpg
     gpg --batch --export-secret-keys "$sign_key" >"$keyring" 2>"$tmp/gpg.err" || true
-    [ -s "$keyring" ] || die "gpg has no secret key '$sign_key' (GNUPGHOME=${GNUPGHOME:-~/.gnupg}): $(head -n 1 "$tmp/gpg.err")"
+    [ -s "$keyring" ] || die "cannot export the secret key '$sign_key' with gpg (GNUPGHOME=${GNUPGHOME:-~/.gnupg}): $(head -n 1 "$tmp/gpg.err"); import it there, or set HELM_ECR_KEYRING to a legacy secret keyring file holding it"
   fi
   sign_flags="--sign"
 fi

@@ -203,10 +203,18 @@ fn tools_dir(parent: &Path, programs: &[&str]) -> PathBuf {
     dir
 }
 
-/// What the Helm 3 install hook runs (POSIX sh tools and curl), nothing more.
+/// What the Helm 3 install hook runs (POSIX sh tools and curl or wget,
+/// whichever the machine has), nothing more.
+fn hook_tools() -> Vec<&'static str> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let has = |p: &str| std::env::split_paths(&path).any(|d| d.join(p).is_file());
+    let mut tools = HOOK_TOOLS.to_vec();
+    tools.push(if has("curl") { "curl" } else { "wget" });
+    tools
+}
+
 const HOOK_TOOLS: &[&str] = &[
     "sh",
-    "curl",
     "sha256sum",
     "tar",
     "gzip",
@@ -754,7 +762,7 @@ fn stage_checkout(sb: &Sandbox) -> PathBuf {
 
 fn hook_sandbox(cli: HelmCli, release_url: &str) -> (Sandbox, PathBuf) {
     let mut sb = Sandbox::bare_with(cli);
-    let tools = tools_dir(sb.root(), HOOK_TOOLS);
+    let tools = tools_dir(sb.root(), &hook_tools());
     sb.set_env("PATH", &tools)
         .set_env("HELM_ECR_RELEASE_URL", release_url)
         .set_env("HELM_BIN", cli.path());
