@@ -114,15 +114,13 @@ impl JsonLog {
             .collect()
     }
 
+    /// Token requests (GET, or an OAuth2 form POST) for a scope on `repo`.
     fn token_requests(&self, repo: &str) -> Vec<serde_json::Value> {
         let scope = format!("repository:{repo}:");
         self.records()
             .into_iter()
-            .filter(|r| {
-                r["path"]
-                    .as_str()
-                    .is_some_and(|p| p.starts_with("/token") && p.contains(&scope))
-            })
+            .filter(|r| r["kind"] == "token")
+            .filter(|r| r["scope"].as_str().is_some_and(|s| s.contains(&scope)))
             .collect()
     }
 
@@ -253,6 +251,7 @@ fn push_to_public_ecr_aws_lands_without_a_region_and_helm_pulls_it_back() {
         // The same Helm pulls it back through the proxy, anonymously as
         // public.ecr.aws allows, byte for byte what was packaged.
         let dest = TempDir::new("pub-pull");
+        let pull_log = JsonLog::mark(&public.registry_log);
         let pulled = pull(
             &sb,
             &format!("oci://public.ecr.aws/{repo}"),
@@ -265,6 +264,12 @@ fn push_to_public_ecr_aws_lands_without_a_region_and_helm_pulls_it_back() {
             .unwrap_or_else(|e| panic!("{}: {archive} not pulled ({e}):\n{pulled}", cli.name()));
         let want = fs::read(kept.path().join(&archive)).expect("the kept archive");
         assert!(got == want, "{}: the pulled chart differs", cli.name());
+        let tokens = pull_log.token_requests(&repo);
+        assert!(
+            !tokens.is_empty() && tokens.iter().all(|r| r["auth"] == "none"),
+            "{}: an anonymous pull token: {tokens:#?}",
+            cli.name()
+        );
     }
 }
 
@@ -436,6 +441,64 @@ fn create_repository_and_describe_use_the_ecr_public_api_without_the_alias() {
         assert!(
             single_error(&out).contains("oci://public.ecr.aws/ALIAS"),
             "{out}"
+        );
+    }
+}
+
+#[test]
+fn ecr_login_to_public_ecr_aws_without_a_region_lets_every_helm_pull_with_credentials() {
+    let lab = Lab::get();
+    let public = Public::get();
+    for cli in HelmCli::all() {
+        let sb = public.sandbox(cli);
+        let name = common::unique_name("pub-login");
+        let chart = sb.seed_chart(&name);
+        let remote = format!("oci://public.ecr.aws/{}", public.alias);
+        ecr_push(
+            &sb,
+            &[
+                path_str(&chart),
+                &remote,
+                "--ca-file",
+                path_str(&lab.ca_file),
+                "--create-repository",
+            ],
+        )
+        .assert_ok();
+
+        let out = sb.helm(&["ecr-login", "public.ecr.aws"]);
+        out.assert_ok();
+        assert!(
+            out.stdout.starts_with("Login Succeeded: public.ecr.aws"),
+            "{}: {out}",
+            cli.name()
+        );
+        // Helm now asks the realm for its token with the stored
+        // credentials (Basic, or helm 3.10's OAuth2 form), and pulls.
+        let registry_log = JsonLog::mark(&public.registry_log);
+        let dest = TempDir::new("pub-login-pull");
+        let repo = format!("{}/{name}", public.alias);
+        pull(
+            &sb,
+            &format!("oci://public.ecr.aws/{repo}"),
+            "0.1.0",
+            dest.path(),
+        )
+        .assert_ok();
+        assert!(dest.path().join(format!("{name}-0.1.0.tgz")).is_file());
+        let tokens = registry_log.token_requests(&repo);
+        let form = registry_log.records().into_iter().any(|r| {
+            r["method"] == "POST"
+                && r["path"].as_str().is_some_and(|p| p.starts_with("/token"))
+                && r["status"] == 200
+        });
+        assert!(
+            tokens
+                .iter()
+                .any(|r| r["auth"] == "basic" && r["status"] == 200)
+                || form,
+            "{}: no token was given for the stored credentials: {tokens:#?}",
+            cli.name()
         );
     }
 }

@@ -22,7 +22,10 @@ Three listeners on 127.0.0.1, one process, one shared state:
   DescribeRegistries, with ECR's JSON errors.
 
 Each listener logs one JSON object a line (no secrets): the registry front
-and proxy to --registry-log, the API to --api-log.
+and proxy to --registry-log (kind registry, token or proxy; auth none, basic
+(credentials given: a Basic header, or an OAuth2 password form at the realm)
+or bearer; token requests with the scopes asked for), the API to --api-log
+(op, region and service of the signature, request body, status).
 
 Usage: python ecr_public.py --registry-port P --proxy-port P --api-port P
     --cert PEM --key PEM --upstream 127.0.0.1:PORT --alias ALIAS
@@ -175,22 +178,27 @@ class RegistryHandler(http.server.BaseHTTPRequestHandler):
         self.record(status, auth)
 
     def record(self, status, auth):
-        self.state.log(
-            self.state.args.registry_log,
-            {
-                "kind": "registry",
-                "method": self.command,
-                "path": self.path,
-                "host": self.headers.get("Host", ""),
-                "auth": auth,
-                "status": status,
-            },
-        )
+        entry = {
+            "kind": "registry",
+            "method": self.command,
+            "path": self.path,
+            "host": self.headers.get("Host", ""),
+            "auth": auth,
+            "status": status,
+        }
+        # Token requests: the scopes asked for, decoded (GET query or form).
+        scopes = getattr(self, "scopes", None)
+        if scopes is not None:
+            entry["kind"] = "token"
+            entry["scope"] = " ".join(scopes)
+        self.state.log(self.state.args.registry_log, entry)
 
     def error(self, status, code, message, headers=(), auth="none"):
         self.answer(status, {"errors": [{"code": code, "message": message}]}, headers, auth)
 
     def route(self):
+        # One handler serves every request of a kept-alive connection.
+        self.scopes = None
         try:
             body = self.read_body()
         except ValueError:
@@ -282,6 +290,7 @@ class RegistryHandler(http.server.BaseHTTPRequestHandler):
                 given = True
         else:
             return self.error(405, "UNSUPPORTED", "method not allowed")
+        self.scopes = scopes
         auth = "basic" if given else "none"
         if given:
             if user != "AWS" or not hmac.compare_digest(password, self.state.public_password):
