@@ -369,9 +369,9 @@ fn advice(e: &oci::Error, reference: &oci::Reference, keychain: &EcrKeychain) ->
         .unwrap_or_else(|_| "REGION".into());
     match e.kind() {
         oci::ErrorKind::NameUnknown => format!(
-            "repository {repo} does not exist in {}: pass --create-repository, run `aws ecr create-repository --repository-name {repo} --region {region}`, or have ECR create repositories on push with a repository creation template (applied for CREATE_ON_PUSH, prefix ROOT or {})",
+            "repository {repo} does not exist in {}: pass --create-repository, run `aws ecr create-repository --repository-name {repo} --region {region}`, or have ECR create repositories on push with a repository creation template (applied for CREATE_ON_PUSH, prefix {})",
             reference.registry,
-            template_prefix(repo)
+            template_prefixes(repo)
         ),
         oci::ErrorKind::Denied => format!(
             "{}; a push needs ecr:BatchGetImage (it starts with a manifest HEAD), ecr:BatchCheckLayerAvailability, ecr:InitiateLayerUpload, ecr:UploadLayerPart, ecr:CompleteLayerUpload and ecr:PutImage on {repo}, and ecr:GetAuthorizationToken: grant the identity what it lacks",
@@ -381,12 +381,12 @@ fn advice(e: &oci::Error, reference: &oci::Reference, keychain: &EcrKeychain) ->
     }
 }
 
-/// The creation-template prefix that covers `repo`: its first path
-/// component and a slash, or the name itself when it has none.
-fn template_prefix(repo: &str) -> String {
+/// The creation-template prefixes that cover `repo`: ROOT (every
+/// repository), and its namespace's when it has one.
+fn template_prefixes(repo: &str) -> String {
     match repo.split_once('/') {
-        Some((first, _)) => format!("{first}/"),
-        None => repo.to_string(),
+        Some((first, _)) => format!("ROOT or {first}/"),
+        None => "ROOT".to_string(),
     }
 }
 
@@ -673,6 +673,15 @@ mod tests {
             conflicts(&targets),
             vec![None, None, None, Some(0), None, Some(0)]
         );
+    }
+
+    #[test]
+    fn ecr_public_names_and_template_prefixes() {
+        assert_eq!(public_name("myalias/team/chart"), "team/chart");
+        assert_eq!(public_alias("myalias/team/chart"), "myalias");
+        assert_eq!(public_name("chart"), "chart");
+        assert_eq!(template_prefixes("team/sub/chart"), "ROOT or team/");
+        assert_eq!(template_prefixes("chart"), "ROOT");
     }
 
     #[test]

@@ -1039,6 +1039,28 @@ mod tests {
     }
 
     #[test]
+    fn credentials_go_to_the_realm_but_not_where_it_redirects() {
+        let (elsewhere, at_elsewhere) = scripted(|_, _| answer(200, &[], r#"{"token":"tok"}"#));
+        let (realm, at_realm) = scripted(move |hit, _| {
+            let to = format!("http://{elsewhere}{}", hit.path);
+            answer(307, &[("Location", to.as_str())], "")
+        });
+        let (addr, at_registry) = scripted(move |hit, _| match hit.authorization.as_deref() {
+            Some("Bearer tok") => answer(200, &[], ""),
+            _ => {
+                let c = format!(r#"Bearer realm="http://{realm}/token",service="reg""#);
+                answer(401, &[("WWW-Authenticate", c.as_str())], "")
+            }
+        });
+        let reg = plain_registry(Keys::new(false));
+        let url = format!("{}/alias/c/manifests/1", reg.base_url(&addr));
+        assert_eq!(get(&reg, &addr, "HEAD", url).status, 200);
+        assert_eq!(trail(&at_realm), [format!("GET /token {BASIC_PW}")]);
+        assert_eq!(trail(&at_elsewhere), ["GET /token"]);
+        assert_eq!(trail(&at_registry).len(), 2);
+    }
+
+    #[test]
     fn credentials_go_only_to_the_registry_origin() {
         // "Storage" on another port: an upload Location pointing there, and a
         // redirect from it to itself by a relative Location.
