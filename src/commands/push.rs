@@ -69,12 +69,13 @@ Examples:
   helm ecr-push ./mychart
   helm ecr-push ./a ./b dist/c-1.0.0.tgz oci://123456789012.dkr.ecr.eu-west-1.amazonaws.com/charts
   helm ecr-push ./mychart --dry-run --output json
+  helm ecr-push ./mychart oci://public.ecr.aws/myalias --create-repository
 
 Environment:
   AWS_PROFILE, AWS_REGION, AWS_DEFAULT_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
   AWS_SESSION_TOKEN, AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE, AWS_CA_BUNDLE,
-  AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL, HTTPS_PROXY, NO_PROXY, SOURCE_DATE_EPOCH,
-  HELM_REGISTRY_CONFIG, HELM_ECR_TOKEN_CACHE_DIR, HELM_ECR_NO_TOKEN_CACHE=1,
+  AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL_ECR_PUBLIC, AWS_ENDPOINT_URL, HTTPS_PROXY, NO_PROXY,
+  SOURCE_DATE_EPOCH, HELM_REGISTRY_CONFIG, HELM_ECR_TOKEN_CACHE_DIR, HELM_ECR_NO_TOKEN_CACHE=1,
   HELM_ECR_RETRY_SCALE, HELM_ECR_TIMEOUT_SCALE, HELM_DEBUG (helm --debug)";
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
