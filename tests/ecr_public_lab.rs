@@ -12,8 +12,12 @@
 //! SigV4 with the lab user's key (service ecr-public, us-east-1).
 
 mod common;
+mod oci_support;
 
 use common::{path_str, HelmCli, Lab, Output, Sandbox, TempDir};
+use helm_ecr::aws::{AwsOptions, Env, Session};
+use helm_ecr::http::{Http, HttpOptions};
+use helm_ecr::oci::{Client, PushStatus};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -501,4 +505,71 @@ fn ecr_login_to_public_ecr_aws_without_a_region_lets_every_helm_pull_with_creden
             cli.name()
         );
     }
+}
+
+#[test]
+fn basic_sent_first_is_refused_with_400_and_the_client_turns_to_the_realm() {
+    // A client told to send Basic first (as for private ECR) meets
+    // public.ecr.aws's 400 DENIED, asks again without credentials, learns
+    // the Bearer realm, and pushes with tokens; Basic never goes again.
+    let lab = Lab::get();
+    let public = Public::get();
+    let sb = Sandbox::bare();
+    let name = common::unique_name("pub-basic");
+    public.create_repository(&sb, &name);
+    let env = Env::from_pairs([
+        ("HOME", path_str(&sb.home()).to_string()),
+        ("AWS_ACCESS_KEY_ID", lab.access_key_id.clone()),
+        ("AWS_SECRET_ACCESS_KEY", lab.secret_access_key.clone()),
+        ("AWS_ENDPOINT_URL_ECR_PUBLIC", public.api.clone()),
+        ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        ("HELM_ECR_NO_TOKEN_CACHE", "1".into()),
+    ]);
+    let aws_http = Http::new(HttpOptions::default()).expect("http");
+    let token = Session::with_env(&AwsOptions::default(), Some("us-east-1"), aws_http, env)
+        .and_then(|s| s.fetch_public_token())
+        .expect("an ECR Public token from the lab's API");
+    // The registry client reads HTTPS_PROXY from the process environment;
+    // no other test in this file does (their Helms get a cleared one).
+    std::env::set_var("HTTPS_PROXY", &public.proxy);
+    let http = Http::new(HttpOptions {
+        ca_file: Some(lab.ca_file.clone()),
+        ..Default::default()
+    })
+    .expect("http");
+    let credential = helm_ecr::oci::Credential {
+        username: token.username.clone(),
+        password: token.password.clone(),
+    };
+    let keychain = oci_support::StaticKeychain::new(Some(credential), None);
+    let client = Client::new(http, keychain.clone());
+    let repo = format!("{}/{name}", public.alias);
+    let r = oci_support::reference("public.ecr.aws", &repo, "1.0.0");
+    let registry_log = JsonLog::mark(&public.registry_log);
+    let a = oci_support::small_artifact(&name, "1.0.0", 61);
+    assert_eq!(client.push(&r, &a, false).unwrap(), PushStatus::Pushed);
+    let seen = registry_log.registry_requests(&repo);
+    let first: Vec<(String, u64)> = seen
+        .iter()
+        .take(2)
+        .map(|r| {
+            (
+                r["auth"].as_str().unwrap_or("").to_string(),
+                r["status"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(
+        first,
+        [("basic".to_string(), 400), ("none".to_string(), 401)],
+        "{seen:#?}"
+    );
+    assert!(seen[2..].iter().all(|r| r["auth"] == "bearer"), "{seen:#?}");
+    let tokens = registry_log.token_requests(&repo);
+    assert_eq!(tokens.len(), 1, "{tokens:#?}");
+    assert_eq!(
+        keychain.refreshes.load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
+    assert_eq!(client.push(&r, &a, false).unwrap(), PushStatus::Unchanged);
 }
