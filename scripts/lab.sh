@@ -176,7 +176,7 @@ go_tool() { # NAME VERSION PACKAGE BINARY [LDFLAGS]
   rm -rf "$dir.tmp"
   mkdir -p "$dir.tmp"
   GOBIN=$dir.tmp GOMODCACHE=$LAB_DIR/go/mod GOCACHE=$LAB_DIR/go/cache \
-    GOFLAGS=-modcacherw CGO_ENABLED=0 GOPROXY=${GOPROXY:-https://proxy.golang.org,direct} \
+    GOFLAGS=-modcacherw CGO_ENABLED=0 \
     go install -ldflags "$ldflags" "$pkg@v$version" >&2 ||
     die "go install $pkg@v$version failed (see above)"
   rm -rf "$dir"
