@@ -196,7 +196,8 @@ ensure_go_tools() {
   go_tool oras "$ORAS_VERSION" oras.land/oras/cmd/oras oras
   go_tool ecr-login "$ECR_LOGIN_VERSION" \
     github.com/awslabs/amazon-ecr-credential-helper/ecr-login/cli/docker-credential-ecr-login \
-    docker-credential-ecr-login
+    docker-credential-ecr-login \
+    "-X github.com/awslabs/amazon-ecr-credential-helper/ecr-login/version.Version=$ECR_LOGIN_VERSION"
   go_tool actionlint "$ACTIONLINT_VERSION" github.com/rhysd/actionlint/cmd/actionlint actionlint
   local v
   for v in "$HELM_V4_VERSION" "$HELM_V3_VERSION"; do
