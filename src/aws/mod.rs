@@ -319,10 +319,11 @@ impl Session {
             Some(id) => serde_json::json!({ "registryIds": [id] }),
             None => serde_json::json!({}),
         };
-        let token = self.with_api(Flavor::Private, |api| {
+        let mut token = self.with_api(Flavor::Private, |api| {
             let v = api.call("GetAuthorizationToken", &body)?;
             ecr::parse_auth_reply(&v, Flavor::Private)
         })?;
+        token.proxy_endpoint = endpoint::registry_endpoint_for(&token.proxy_endpoint, self.variant);
         self.store(
             self.cache_key(&self.region, &self.ecr_endpoint, registry_id),
             &token,
@@ -467,7 +468,7 @@ mod tests {
         s.follow_host(&host).unwrap();
         assert_eq!(
             s.ecr_endpoint(),
-            "https://ecr-fips.us-gov-west-1.amazonaws.com"
+            "https://api.ecr-fips.us-gov-west-1.amazonaws.com"
         );
         let mut s = session(
             &[("AWS_ENDPOINT_URL_ECR", "http://127.0.0.1:1")],
