@@ -137,7 +137,7 @@ fn base(ctx: &Ctx<'_>, name: &str, p: &Section) -> Result<Credentials, Error> {
         return super::login::resolve(ctx.env, name, session);
     }
     if let Some(cmd) = p.get("credential_process") {
-        return super::process::resolve(name, cmd);
+        return super::process::resolve(ctx.env, name, cmd);
     }
     if p.get("aws_access_key_id").is_some() {
         return static_keys(name, p);
