@@ -380,3 +380,100 @@ fn nothing_found_lists_what_was_tried_quickly() {
         assert!(e.0.contains(want), "{want}: {e}");
     }
 }
+
+/// An IMDS front: IMDSv2 token, the instance's region, and (when `creds`)
+/// an instance role whose credentials are the lab user's.
+fn imds_front(lab: &Lab, region: &str, creds: bool) -> aws_support::Stub {
+    let body = creds_json(lab, "Token", None);
+    let region = region.to_string();
+    serve(move |req| match (req.method.as_str(), req.path()) {
+        ("PUT", "/latest/api/token")
+            if req.header("x-aws-ec2-metadata-token-ttl-seconds").is_some() =>
+        {
+            Resp::new(200, "imds-session")
+        }
+        (_, p) if req.header("x-aws-ec2-metadata-token") != Some("imds-session") => {
+            Resp::new(401, format!("no token for {p}"))
+        }
+        ("GET", "/latest/meta-data/placement/region") => Resp::new(200, region.clone()),
+        ("GET", "/latest/meta-data/iam/security-credentials/") if creds => {
+            Resp::new(200, "lab-role\n")
+        }
+        ("GET", "/latest/meta-data/iam/security-credentials/lab-role") if creds => {
+            let mut b = body.clone();
+            b["Code"] = "Success".into();
+            Resp::json(200, b)
+        }
+        _ => Resp::new(404, "not found"),
+    })
+}
+
+#[test]
+fn region_from_imds_last() {
+    let lab = Lab::get();
+    let imds = imds_front(lab, "eu-north-1", false);
+    let mut w = World::new(lab);
+    w.unset("AWS_REGION")
+        .unset("AWS_EC2_METADATA_DISABLED")
+        .set("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.url());
+    w.with_lab_keys(lab);
+    assert_eq!(w.session(None).unwrap().region, "eu-north-1");
+    let paths: Vec<String> = imds
+        .seen()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path()))
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "PUT /latest/api/token",
+            "GET /latest/meta-data/placement/region"
+        ]
+    );
+    // Anything configured wins, and IMDS is not asked.
+    w.write(".aws/config", "[default]\nregion = ap-southeast-2\n");
+    assert_eq!(w.session(None).unwrap().region, "ap-southeast-2");
+    w.set("AWS_DEFAULT_REGION", "ca-central-1");
+    assert_eq!(w.session(None).unwrap().region, "ca-central-1");
+    assert_eq!(imds.seen().len(), 2);
+    // IMDS off, or answering nothing: one line that says what to set.
+    let mut w = World::new(lab);
+    w.unset("AWS_REGION");
+    let e = w.session(None).unwrap_err();
+    assert!(
+        e.0.contains("no AWS region") && e.0.contains("AWS_EC2_METADATA_DISABLED"),
+        "{e}"
+    );
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", dead.local_addr().unwrap());
+    drop(dead);
+    w.unset("AWS_EC2_METADATA_DISABLED")
+        .set("AWS_EC2_METADATA_SERVICE_ENDPOINT", url.clone());
+    let e = w.session(None).unwrap_err();
+    assert!(
+        e.0.contains("no AWS region") && e.0.contains(&url) && e.0.contains("--region"),
+        "{e}"
+    );
+    assert!(!e.0.contains('\n'));
+}
+
+/// On EC2 with nothing configured: region and credentials both come from
+/// the instance, and login works (the password moto hands out).
+#[test]
+fn login_on_an_instance_with_nothing_configured() {
+    let lab = Lab::get();
+    let imds = imds_front(lab, &lab.region, true);
+    let mut sb = common::Sandbox::bare();
+    sb.unset_env("AWS_REGION")
+        .unset_env("AWS_ACCESS_KEY_ID")
+        .unset_env("AWS_SECRET_ACCESS_KEY")
+        .unset_env("AWS_EC2_METADATA_DISABLED")
+        .set_env("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.url());
+    let out = sb.bin(&["ecr-login", "--password-stdout"]);
+    out.assert_ok();
+    assert_eq!(out.stdout.trim(), lab.registry_password);
+    assert!(imds
+        .seen()
+        .iter()
+        .any(|r| r.path() == "/latest/meta-data/placement/region"));
+}

@@ -131,10 +131,35 @@ impl fmt::Debug for Session {
     }
 }
 
+/// The last link of the SDKs' region chain: the EC2 instance's region from
+/// IMDS (unless AWS_EC2_METADATA_DISABLED).
+fn region_from_imds(
+    env: &Env,
+    http: &crate::http::Http,
+    section: Option<&profile::Section>,
+    profile_name: &str,
+) -> Result<String, Error> {
+    let todo =
+        format!("pass --region, set AWS_REGION, or set region in AWS profile {profile_name:?}");
+    if env.flag("AWS_EC2_METADATA_DISABLED") {
+        return Err(Error(format!(
+            "no AWS region (EC2 instance metadata is off: AWS_EC2_METADATA_DISABLED): {todo}"
+        )));
+    }
+    let endpoint = credentials::imds::endpoint(env, section);
+    credentials::imds::region(env, http, &endpoint).map_err(|e| {
+        Error(format!(
+            "no AWS region (none configured, and EC2 instance metadata at {endpoint} gave none: {}): {todo}",
+            e.0
+        ))
+    })
+}
+
 impl Session {
     /// Region: `region_hint` (an ECR host name's region) wins, then
-    /// `--region`, AWS_REGION, AWS_DEFAULT_REGION, the profile's `region`.
-    /// Reads the config files and the environment; no network.
+    /// `--region`, AWS_REGION, AWS_DEFAULT_REGION, the profile's `region`,
+    /// then the EC2 instance's region from IMDS (the only network call
+    /// here, and only when nothing else names a region).
     pub fn new(
         options: &AwsOptions,
         region_hint: Option<&str>,
@@ -188,11 +213,7 @@ impl Session {
             .or_else(|| env.get("AWS_DEFAULT_REGION").map(str::to_string))
             .or_else(|| section.and_then(|p| p.get("region")).map(str::to_string))
             .map(|r| r.trim().to_string())
-            .ok_or_else(|| {
-                Error(format!(
-                    "no AWS region: pass --region, set AWS_REGION, or set region in AWS profile {profile_name:?}"
-                ))
-            })?;
+            .map_or_else(|| region_from_imds(&env, &http, section, &profile_name), Ok)?;
         endpoint::check_region(&region)?;
         let variant = endpoint::variant(&env, section);
         let ecr_endpoint = endpoint::pick(
@@ -450,7 +471,10 @@ mod tests {
     use super::*;
 
     fn session(pairs: &[(&str, &str)], hint: Option<&str>) -> Result<Session, Error> {
-        let mut env: Vec<(&str, &str)> = vec![("HOME", "/nonexistent-helm-ecr-home")];
+        let mut env: Vec<(&str, &str)> = vec![
+            ("HOME", "/nonexistent-helm-ecr-home"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ];
         env.extend_from_slice(pairs);
         let http = crate::http::Http::new(crate::http::HttpOptions::default()).unwrap();
         Session::with_env(&AwsOptions::default(), hint, http, Env::from_pairs(env))
@@ -482,7 +506,10 @@ mod tests {
     #[test]
     fn session_errors_are_clear() {
         let e = session(&[], None).unwrap_err();
-        assert!(e.0.contains("no AWS region"), "{e}");
+        assert!(
+            e.0.contains("no AWS region") && e.0.contains("AWS_EC2_METADATA_DISABLED"),
+            "{e}"
+        );
         let e = session(&[("AWS_REGION", "us east 1")], None).unwrap_err();
         assert!(e.0.contains("invalid AWS region"), "{e}");
         let e = session(

@@ -6,7 +6,7 @@
 
 mod container;
 mod env_keys;
-mod imds;
+pub(crate) mod imds;
 mod login;
 mod mfa;
 mod process;
