@@ -6,7 +6,7 @@
 //! If the registry refuses what we sent, fetch a fresh ECR token once.
 //! Every target is taken to be ECR, so there is never a challenge round trip.
 
-use crate::aws::{self, AuthToken, AwsOptions, Session};
+use crate::aws::{self, AuthToken, AwsOptions, CredentialScope, Session};
 use crate::http::Http;
 use crate::oci::{Credential, Keychain};
 use std::collections::HashMap;
@@ -29,8 +29,10 @@ pub struct EcrKeychain {
     /// `--registry-id`: the account whose registry a non-ECR host (VPC
     /// endpoint, proxy) fronts; None = the caller's own.
     registry_id: Option<String>,
-    /// One session per region: credentials resolve once per process.
+    /// One session per region, all sharing `credentials`: the chain (and
+    /// an MFA prompt) runs once per command.
     sessions: Mutex<HashMap<String, Arc<Session>>>,
+    credentials: CredentialScope,
     /// Per host, what we last handed out. Holding the lock while fetching
     /// makes concurrent pushes to one host share one token request.
     hosts: Mutex<HashMap<String, (Credential, Source)>>,
@@ -49,6 +51,7 @@ impl EcrKeychain {
             registry_config,
             registry_id,
             sessions: Mutex::new(HashMap::new()),
+            credentials: CredentialScope::default(),
             hosts: Mutex::new(HashMap::new()),
         }
     }
@@ -66,7 +69,8 @@ impl EcrKeychain {
         }
         let session = Arc::new(
             Session::for_ecr_host(&self.aws, &ecr, self.aws_http.clone())
-                .map_err(|e| e.to_string())?,
+                .map_err(|e| e.to_string())?
+                .sharing(&self.credentials),
         );
         sessions.insert(key, Arc::clone(&session));
         Ok(session)
@@ -81,7 +85,8 @@ impl EcrKeychain {
         }
         let session = Arc::new(
             Session::new(&self.aws, region_hint, self.aws_http.clone())
-                .map_err(|e| e.to_string())?,
+                .map_err(|e| e.to_string())?
+                .sharing(&self.credentials),
         );
         sessions.insert(key, Arc::clone(&session));
         Ok(session)

@@ -14,8 +14,9 @@ pub mod token_cache;
 mod transport;
 mod xml;
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 pub use ecr::{CreateRepositoryOptions, ImageDetail};
@@ -102,6 +103,24 @@ impl fmt::Debug for AuthToken {
     }
 }
 
+/// One command's resolved credentials, shared by all its sessions (one per
+/// region): the chain runs once, so an MFA profile prompts once however
+/// many regions or charts the command touches. Per partition, since keys
+/// of one partition mean nothing in another.
+#[derive(Clone, Default)]
+pub struct CredentialScope(Arc<Mutex<HashMap<String, CredentialSlot>>>);
+
+/// The outcome of resolving, kept whole: a failure is not retried within
+/// the command (no second MFA prompt, no second wait on a dead endpoint).
+type CredentialSlot = Arc<Mutex<Option<Result<(Credentials, Option<String>), String>>>>;
+
+impl CredentialScope {
+    fn slot(&self, partition: &str) -> CredentialSlot {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        Arc::clone(map.entry(partition.to_string()).or_default())
+    }
+}
+
 /// ECR Public lives in us-east-1 only.
 const PUBLIC_REGION: &str = "us-east-1";
 
@@ -117,7 +136,7 @@ pub struct Session {
     variant: Variant,
     ecr_endpoint: String,
     cache: TokenCache,
-    credentials: Mutex<Option<Credentials>>,
+    credentials: CredentialSlot,
 }
 
 impl fmt::Debug for Session {
@@ -232,8 +251,15 @@ impl Session {
             variant,
             ecr_endpoint,
             cache,
-            credentials: Mutex::new(None),
+            credentials: CredentialSlot::default(),
         })
+    }
+
+    /// Use (and fill) the command's shared credentials instead of this
+    /// session's own: every session of one command resolves them once.
+    pub fn sharing(mut self, scope: &CredentialScope) -> Session {
+        self.credentials = scope.slot(&endpoint::partition_name(&self.region));
+        self
     }
 
     /// The ECR API URL this session calls.
@@ -246,8 +272,17 @@ impl Session {
         credentials::describe(&self.source)
     }
 
+    /// The cache key names the identity. Where only a container or IMDS URL
+    /// is configured, that takes the credentials (a local call, never an
+    /// AWS one): two roles behind one URL must not share a token.
     fn cache_key(&self, region: &str, endpoint: &str, registry: Option<&str>) -> Option<String> {
-        let identity = credentials::identity_key(&self.source, &self.profiles)?;
+        let identity = match credentials::identity_key(&self.source, &self.profiles)? {
+            credentials::IdentityKey::Known(k) => k,
+            credentials::IdentityKey::AfterResolve(prefix) => {
+                let (creds, named) = self.resolved().ok()?;
+                credentials::complete_identity(&prefix, &creds, named.as_deref())
+            }
+        };
         Some(TokenCache::key(&identity, region, endpoint, registry))
     }
 
@@ -258,7 +293,8 @@ impl Session {
     }
 
     /// A still-valid token from the on-disk cache for (identity, region,
-    /// registry id), found WITHOUT resolving credentials or any network call.
+    /// registry id), found without any AWS call (and without resolving
+    /// credentials, except where only their answer names the identity).
     /// `registry_id` None = the caller's default registry.
     pub fn cached_token(&self, registry_id: Option<&str>) -> Option<AuthToken> {
         let key = self.cache_key(&self.region, &self.ecr_endpoint, registry_id)?;
@@ -271,16 +307,20 @@ impl Session {
         token
     }
 
-    /// The resolved credentials (once per session; again only if they expire).
+    /// The resolved credentials: once per session, or per command when its
+    /// sessions share a [`CredentialScope`]; again only if they expire.
     pub fn credentials(&self) -> Result<Credentials, Error> {
-        let mut slot = self
-            .credentials
-            .lock()
-            .map_err(|_| Error("internal error: credential lock poisoned".into()))?;
-        if let Some(c) = slot.as_ref() {
-            if credentials::fresh(c, Duration::from_secs(60)) {
-                return Ok(c.clone());
+        self.resolved().map(|(c, _)| c)
+    }
+
+    fn resolved(&self) -> Result<(Credentials, Option<String>), Error> {
+        let mut slot = self.credentials.lock().unwrap_or_else(|e| e.into_inner());
+        match slot.as_ref() {
+            Some(Ok((c, who))) if credentials::fresh(c, Duration::from_secs(60)) => {
+                return Ok((c.clone(), who.clone()));
             }
+            Some(Err(e)) => return Err(Error(e.clone())),
+            _ => {}
         }
         let ctx = credentials::Ctx {
             env: &self.env,
@@ -290,14 +330,17 @@ impl Session {
             variant: self.variant,
             profile: self.profiles.profile(&self.profile_name),
         };
-        let c = credentials::resolve(&ctx, &self.source)?;
-        self.debug(&format!(
-            "credentials: {}; key id {}",
-            self.identity_description(),
-            c.access_key_id
-        ));
-        *slot = Some(c.clone());
-        Ok(c)
+        let resolved = credentials::resolve(&ctx, &self.source);
+        match &resolved {
+            Ok((c, _)) => self.debug(&format!(
+                "credentials: {}; key id {}",
+                self.identity_description(),
+                c.access_key_id
+            )),
+            Err(e) => self.debug(&format!("credentials: {e}")),
+        }
+        *slot = Some(resolved.as_ref().map(Clone::clone).map_err(|e| e.0.clone()));
+        resolved
     }
 
     fn with_api<T>(

@@ -86,6 +86,15 @@ pub fn region(env: &Env, http: &crate::http::Http, endpoint: &str) -> Result<Str
 }
 
 pub fn resolve(ctx: &Ctx<'_>, endpoint: &str) -> Result<Credentials, Error> {
+    resolve_identified(ctx, endpoint).map(|(c, _)| c)
+}
+
+/// The credentials and whose they are: the instance role's name (and the
+/// account, where IMDS says).
+pub fn resolve_identified(
+    ctx: &Ctx<'_>,
+    endpoint: &str,
+) -> Result<(Credentials, Option<String>), Error> {
     let token = call_imds(ctx, "PUT", format!("{endpoint}/latest/api/token"), None)
         .map_err(|e| Error(format!("no IMDSv2 token from {endpoint}: {}", e.0)))?;
     let token = token.trim();
@@ -114,7 +123,12 @@ pub fn resolve(ctx: &Ctx<'_>, endpoint: &str) -> Result<Credentials, Error> {
             )));
         }
     }
-    super::from_json(&v, "Token", "EC2 instance metadata")
+    let c = super::from_json(&v, "Token", "EC2 instance metadata")?;
+    let who = match super::reply_identity(&v) {
+        Some(account) => format!("{account}|role:{role}"),
+        None => format!("role:{role}"),
+    };
+    Ok((c, Some(who)))
 }
 
 #[cfg(test)]
