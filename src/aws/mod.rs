@@ -150,6 +150,40 @@ impl fmt::Debug for Session {
     }
 }
 
+/// AWS_MAX_ATTEMPTS / AWS_RETRY_MODE, else the profile's `max_attempts` /
+/// `retry_mode`, checked here (one clear line for a bad value); the
+/// profile's value is carried in the session's environment snapshot, where
+/// every AWS call of the session reads it.
+fn retry_settings(
+    mut env: Env,
+    section: Option<&profile::Section>,
+    profile_name: &str,
+) -> Result<Env, Error> {
+    let from_profile = |key: &str| {
+        section.and_then(|p| p.get(key)).map(|v| {
+            (
+                format!("{key} of AWS profile {profile_name:?}"),
+                v.to_string(),
+            )
+        })
+    };
+    let pick = |var: &str, key: &str| {
+        env.get(var)
+            .map(|v| (var.to_string(), v.to_string()))
+            .or_else(|| from_profile(key))
+    };
+    let attempts = pick("AWS_MAX_ATTEMPTS", "max_attempts");
+    let mode = pick("AWS_RETRY_MODE", "retry_mode");
+    transport::check_retry_settings(
+        attempts.as_ref().map(|(f, v)| (f.as_str(), v.as_str())),
+        mode.as_ref().map(|(f, v)| (f.as_str(), v.as_str())),
+    )?;
+    if let Some((_, v)) = attempts {
+        env.set_if_unset("AWS_MAX_ATTEMPTS", v.trim());
+    }
+    Ok(env)
+}
+
 /// The last link of the SDKs' region chain: the EC2 instance's region from
 /// IMDS (unless AWS_EC2_METADATA_DISABLED).
 fn region_from_imds(
@@ -225,6 +259,7 @@ impl Session {
         let source = credentials::select(&env, &profiles, options.profile.as_deref())?;
         let (profile_name, _) = profile::selected_profile(options.profile.as_deref(), &env);
         let section = profiles.profile(&profile_name);
+        let env = retry_settings(env, section, &profile_name)?;
         let region = region_hint
             .map(str::to_string)
             .or_else(|| options.region.clone().filter(|r| !r.is_empty()))
