@@ -4,7 +4,10 @@
 //! 3. a fresh ECR token (which the AWS part caches).
 //!
 //! If the registry refuses what we sent, fetch a fresh ECR token once.
-//! Every target is taken to be ECR, so there is never a challenge round trip.
+//! Every target is taken to be ECR, so Basic goes on the first request and
+//! there is no challenge round trip; except ECR Public (`public.ecr.aws`,
+//! `ecr-public.aws.com`), whose registry refuses Basic: there the token is
+//! sent to the Bearer realm its challenge names.
 
 use crate::aws::{self, AuthToken, AwsOptions, CredentialScope, Session};
 use crate::http::Http;
@@ -57,8 +60,12 @@ impl EcrKeychain {
     }
 
     /// The AWS session for `host`: an ECR host name's region (and its FIPS
-    /// or dual-stack form) wins over the flags and environment.
+    /// or dual-stack form) wins over the flags and environment; ECR Public
+    /// lives in us-east-1 only, so it needs no region from the user.
     pub fn session_for(&self, host: &str) -> Result<Arc<Session>, String> {
+        if aws::is_ecr_public_host(host) {
+            return self.session(Some(aws::PUBLIC_REGION));
+        }
         let Some(ecr) = aws::parse_ecr_host(host) else {
             return self.session(None);
         };
@@ -180,6 +187,11 @@ impl Keychain for EcrKeychain {
         let cred = self.fetch(registry)?;
         hosts.insert(registry.to_string(), (cred.clone(), Source::Fetched));
         Ok(Some(cred))
+    }
+
+    /// Every ECR registry but ECR Public's takes Basic `AWS:TOKEN`.
+    fn basic_first(&self, registry: &str) -> bool {
+        !aws::is_ecr_public_host(registry)
     }
 }
 

@@ -372,11 +372,13 @@ pub fn registry_endpoint_for(proxy_endpoint: &str, v: Variant) -> String {
     }
 }
 
-/// `public.ecr.aws` (ECR Public's registry).
+/// `public.ecr.aws` (ECR Public's registry) or its dual-stack name
+/// `ecr-public.aws.com`.
 pub fn is_ecr_public_host(host: &str) -> bool {
-    strip_port(host.trim())
-        .trim_end_matches('.')
-        .eq_ignore_ascii_case("public.ecr.aws")
+    let name = strip_port(host.trim()).trim_end_matches('.');
+    ["public.ecr.aws", "ecr-public.aws.com"]
+        .iter()
+        .any(|p| name.eq_ignore_ascii_case(p))
 }
 
 #[cfg(test)]
@@ -729,6 +731,8 @@ mod tests {
         assert!(is_ecr_public_host("public.ecr.aws"));
         assert!(is_ecr_public_host("Public.ECR.aws:443"));
         assert!(!is_ecr_public_host("public.ecr.aws.evil"));
+        assert!(is_ecr_public_host("ecr-public.aws.com"));
+        assert!(!is_ecr_public_host("x.ecr-public.aws.com"));
     }
 
     #[test]

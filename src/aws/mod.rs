@@ -8,6 +8,7 @@ pub mod env;
 mod errors;
 mod form;
 pub mod profile;
+pub mod public;
 mod sign;
 mod sts;
 pub mod token_cache;
@@ -122,7 +123,7 @@ impl CredentialScope {
 }
 
 /// ECR Public lives in us-east-1 only.
-const PUBLIC_REGION: &str = "us-east-1";
+pub const PUBLIC_REGION: &str = "us-east-1";
 
 /// A session: resolved region, where credentials will come from, endpoints,
 /// and an HTTP client for the AWS APIs. Credentials are resolved lazily, once.
