@@ -286,12 +286,15 @@ fn dualstack_registry_suffix(partition: &str) -> Option<&'static str> {
 const DUALSTACK_SUFFIXES: [&str; 2] = ["on.aws", "on.amazonwebservices.com.cn"];
 
 /// Every partition's DNS suffix, from partitions.json.
-fn registry_suffixes() -> Vec<String> {
-    rules::all_partitions()
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|p| p.get("dnsSuffix")?.as_str().map(str::to_string))
-        .collect()
+fn registry_suffixes() -> &'static [String] {
+    static SUFFIXES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    SUFFIXES.get_or_init(|| {
+        rules::all_partitions()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|p| p.get("dnsSuffix")?.as_str().map(str::to_string))
+            .collect()
+    })
 }
 
 /// The registry host for `account` in `region` with the variant on:
