@@ -118,12 +118,6 @@ pub fn run(mut cmd: Command, input: Option<&[u8]>, limits: Limits) -> Result<Out
     })
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());
-    #[cfg(unix)]
-    {
-        // Its own process group: a kill reaches what it started too.
-        use std::os::unix::process::CommandExt;
-        cmd.process_group(0);
-    }
     let started = Instant::now();
     let deadline = started + limits.timeout;
     let mut child = cmd.spawn().map_err(RunError::Spawn)?;
@@ -210,27 +204,73 @@ pub fn run(mut cmd: Command, input: Option<&[u8]>, limits: Limits) -> Result<Out
     }
 }
 
-/// Kill the helper and its process group, and reap it. Reader threads end
-/// when the pipes close; they are not waited for (a process that left the
-/// group could hold a pipe open, and must not hold us).
+/// Kill the helper and what it started, and reap it. Reader threads end
+/// when the pipes close; they are not waited for (a process that escaped
+/// could hold a pipe open, and must not hold us).
+///
+/// The helper stays in our process group (a new group would lose the
+/// terminal: a `credential_process` that asks for an MFA code on /dev/tty
+/// would be stopped by SIGTTIN), so its descendants are found by walking
+/// the process tree: stopped first so none can fork while we look.
 fn kill(child: &mut Child) {
-    #[cfg(unix)]
-    kill_group(child);
+    #[cfg(target_os = "linux")]
+    kill_descendants(child.id());
     let _ = child.kill();
     let _ = child.wait();
 }
 
-#[cfg(unix)]
-fn kill_group(child: &Child) {
-    let Ok(pgid) = libc::pid_t::try_from(child.id()) else {
-        return;
+#[cfg(target_os = "linux")]
+fn kill_descendants(root: u32) {
+    let signal = |pid: u32, sig: libc::c_int| {
+        if let Ok(pid) = libc::pid_t::try_from(pid) {
+            // SAFETY: kill(2) on one process id we found as a descendant
+            // (or the child itself, not yet reaped so its id is ours).
+            unsafe {
+                libc::kill(pid, sig);
+            }
+        }
     };
-    // The group was created for this child (process_group(0)), so its id
-    // is the child's pid, reserved until the child is reaped (after this).
-    // SAFETY: kill(2) with a negative pid signals that process group only.
-    unsafe {
-        libc::kill(-pgid, libc::SIGKILL);
+    signal(root, libc::SIGSTOP);
+    let mut found: Vec<u32> = vec![root];
+    let mut i = 0;
+    // Bounded: a process tree has finitely many members, and each round
+    // only adds processes not seen before.
+    while i < found.len() && found.len() < 4096 {
+        let parent = found[i];
+        for pid in children_of(parent) {
+            if !found.contains(&pid) {
+                signal(pid, libc::SIGSTOP);
+                found.push(pid);
+            }
+        }
+        i += 1;
     }
+    for pid in found.into_iter().skip(1) {
+        signal(pid, libc::SIGKILL);
+    }
+}
+
+/// Processes whose parent is `parent`, from /proc.
+#[cfg(target_os = "linux")]
+fn children_of(parent: u32) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| {
+        let name = e.ok()?.file_name();
+        let pid: u32 = name.to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // `pid (comm) state ppid ...`; comm may hold spaces and parentheses.
+        let ppid: u32 = stat
+            .rsplit_once(')')?
+            .1
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()?;
+        (ppid == parent).then_some(pid)
+    })
+    .collect()
 }
 
 #[cfg(all(test, unix))]
@@ -267,7 +307,7 @@ mod tests {
     }
 
     #[test]
-    fn endless_output_is_cut_and_the_group_killed() {
+    fn endless_output_is_cut_and_the_helper_killed() {
         let e = run(sh("yes x & yes y; wait"), None, limits(64 * 1024, 60_000)).unwrap_err();
         assert!(
             matches!(
