@@ -95,8 +95,7 @@ pub fn rule_set(id: RuleSetId) -> Result<&'static Value, RuleError> {
 
 /// A partition's outputs (`name`, `dnsSuffix`, `dualStackDnsSuffix`, ...)
 /// for a region, as `aws.partition` gives them: an exact region match in
-/// any partition first, then the partitions' regexes in order, else the
-/// first partition (aws). This is the Rust SDK's order; botocore checks
+/// any partition first, then the partitions' regexes in order, else aws. This is the Rust SDK's order; botocore checks
 /// both per partition, which gives the same answers for this data (the
 /// endpoint test compares them).
 pub fn partition_for(region: &str) -> Result<Map<String, Value>, RuleError> {
@@ -139,7 +138,10 @@ fn partition_in(data: &Value, region: &str) -> Result<Map<String, Value>, RuleEr
             return Ok(outputs(p, None));
         }
     }
-    Ok(outputs(&list[0], None))
+    let aws = list
+        .iter()
+        .find(|p| p.get("id") == Some(&Value::from("aws")));
+    Ok(outputs(aws.unwrap_or(&list[0]), None))
 }
 
 /// Every partition's outputs, with its name (for host-name checks).
