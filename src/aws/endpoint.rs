@@ -1,5 +1,10 @@
 //! Regions, partitions and endpoint URLs (ECR, ECR Public, STS, SSO, SSO
 //! OIDC), custom endpoints, and ECR registry host names. Pure logic.
+//!
+//! Endpoint URLs come from AWS's own data, evaluated in `rules.rs`: each
+//! service's endpoint rule set and partitions.json (`endpoint/data/`), so
+//! every partition, FIPS and dual-stack combination resolves as the SDKs
+//! resolve it (`tests/aws_endpoints.rs` checks them all against botocore).
 
 mod rules;
 
