@@ -9,7 +9,7 @@
 //! `ecr-public.aws.com`), whose registry refuses Basic: there the token is
 //! sent to the Bearer realm its challenge names.
 
-use crate::aws::{self, AuthToken, AwsOptions, Session};
+use crate::aws::{self, AuthToken, AwsOptions, CredentialScope, Session};
 use crate::http::Http;
 use crate::oci::{Credential, Keychain};
 use std::collections::HashMap;
@@ -32,8 +32,10 @@ pub struct EcrKeychain {
     /// `--registry-id`: the account whose registry a non-ECR host (VPC
     /// endpoint, proxy) fronts; None = the caller's own.
     registry_id: Option<String>,
-    /// One session per region: credentials resolve once per process.
+    /// One session per region, all sharing `credentials`: the chain (and
+    /// an MFA prompt) runs once per command.
     sessions: Mutex<HashMap<String, Arc<Session>>>,
+    credentials: CredentialScope,
     /// Per host, what we last handed out. Holding the lock while fetching
     /// makes concurrent pushes to one host share one token request.
     hosts: Mutex<HashMap<String, (Credential, Source)>>,
@@ -52,6 +54,7 @@ impl EcrKeychain {
             registry_config,
             registry_id,
             sessions: Mutex::new(HashMap::new()),
+            credentials: CredentialScope::default(),
             hosts: Mutex::new(HashMap::new()),
         }
     }
@@ -73,7 +76,8 @@ impl EcrKeychain {
         }
         let session = Arc::new(
             Session::for_ecr_host(&self.aws, &ecr, self.aws_http.clone())
-                .map_err(|e| e.to_string())?,
+                .map_err(|e| e.to_string())?
+                .sharing(&self.credentials),
         );
         sessions.insert(key, Arc::clone(&session));
         Ok(session)
@@ -88,7 +92,8 @@ impl EcrKeychain {
         }
         let session = Arc::new(
             Session::new(&self.aws, region_hint, self.aws_http.clone())
-                .map_err(|e| e.to_string())?,
+                .map_err(|e| e.to_string())?
+                .sharing(&self.credentials),
         );
         sessions.insert(key, Arc::clone(&session));
         Ok(session)
