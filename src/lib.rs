@@ -6,7 +6,8 @@
 //! `helm` (environment, registry config, credential helpers), `http` (one
 //! configured client). `artifact` maps a chart to Helm's OCI artifact;
 //! `keychain` is the auth rule; `commands` wire it together. `clock` and
-//! `codec` are leaf utilities (dates, base64, hex, digests) every part may use.
+//! `codec` are leaf utilities (dates, base64, hex, digests) every part may use;
+//! so is `subprocess` (helper programs with bounded output and run time).
 
 pub mod artifact;
 pub mod aws;
@@ -19,3 +20,4 @@ pub mod helm;
 pub mod http;
 pub mod keychain;
 pub mod oci;
+pub mod subprocess;

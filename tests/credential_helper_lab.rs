@@ -1,12 +1,12 @@
 //! The credential-helper mode against the lab: `helm ecr-login
-//! --credential-helper` registers helm-ecr in `credHelpers`, and helm 3.10.1
-//! then pushes and pulls with tokens the helper fetches, with no token in
+//! --credential-helper` registers helm-ecr in `credHelpers`, and every Helm
+//! (3.10, current 3, current 4) then pushes and pulls with tokens the helper fetches, with no token in
 //! the registry config. Also the helper's side of the protocol, run as
 //! `docker-credential-helm-ecr` (argv[0] is how it knows).
 
 mod common;
 
-use common::{run_with_stdin, Sandbox, BIN};
+use common::{run_with_stdin, HelmCli, Sandbox, BIN};
 use serde_json::{json, Value};
 use std::fs;
 use std::os::unix::process::CommandExt;
@@ -23,7 +23,14 @@ fn helper_link(sb: &Sandbox) -> PathBuf {
 
 #[test]
 fn helm_pushes_and_pulls_through_the_helper_with_no_token_stored() {
-    let mut sb = Sandbox::new();
+    for cli in HelmCli::all() {
+        through_the_helper(cli);
+    }
+}
+
+fn through_the_helper(cli: HelmCli) {
+    let mut sb = Sandbox::with_helm(cli);
+    let plain = cli.plain_http();
     let registry = sb.lab.registry.clone();
     let out = sb.helm(&["ecr-login", &registry, "--credential-helper"]);
     out.assert_ok();
@@ -56,7 +63,8 @@ fn helm_pushes_and_pulls_through_the_helper_with_no_token_stored() {
 
     // Without the helper on PATH Helm cannot get credentials: proof that
     // the next push and pull really go through it.
-    let out = sb.helm(&["push", "viahelper-0.1.0.tgz", &remote]);
+    let push = [&["push", "viahelper-0.1.0.tgz", remote.as_str()], plain].concat();
+    let out = sb.helm(&push);
     out.assert_fail();
 
     // "A day later": no token cache, a fresh token for every request.
@@ -67,20 +75,31 @@ fn helm_pushes_and_pulls_through_the_helper_with_no_token_stored() {
         std::env::var("PATH").unwrap_or_default()
     );
     sb.set_env("PATH", path);
-    sb.helm(&["push", "viahelper-0.1.0.tgz", &remote])
-        .assert_ok();
-    let dest = sb.root().join("pulled");
-    fs::create_dir_all(&dest).unwrap();
-    sb.helm(&[
-        "pull",
-        &format!("{remote}/viahelper"),
-        "--version",
-        "0.1.0",
-        "-d",
-        dest.to_str().unwrap(),
-    ])
-    .assert_ok();
-    assert!(dest.join("viahelper-0.1.0.tgz").is_file());
+    sb.helm(&push).assert_ok();
+    // Read back through the helper by this Helm and by the other major.
+    let chart_ref = format!("{remote}/viahelper");
+    for reader in [cli, cli.other_major()] {
+        let dest = sb.root().join(common::unique_name("pulled"));
+        fs::create_dir_all(&dest).unwrap();
+        let pull = [
+            &[
+                "pull",
+                chart_ref.as_str(),
+                "--version",
+                "0.1.0",
+                "-d",
+                dest.to_str().unwrap(),
+            ],
+            reader.plain_http(),
+        ]
+        .concat();
+        sb.helm_as(reader, &pull).assert_ok();
+        assert!(
+            dest.join("viahelper-0.1.0.tgz").is_file(),
+            "{}",
+            reader.name()
+        );
+    }
     let text = fs::read_to_string(sb.registry_config()).unwrap();
     assert!(!text.contains("\"auth\""), "a token was stored: {text}");
 

@@ -1,10 +1,11 @@
-//! Both plugins in helm 3.10.1 (the lab's): scripts/install.sh from the
-//! checkout (re-runnable), completion, help, the install hook building
-//! when no binary is there, and uninstall leaving nothing behind.
+//! Both plugins in every Helm we support (helm 3.10.1, the current Helm 3,
+//! the current Helm 4): scripts/install.sh from the checkout (re-runnable),
+//! completion, help, the install hook building when no binary is there, and
+//! uninstall leaving nothing behind.
 
 mod common;
 
-use common::{run, Output, Sandbox, BIN, REPO};
+use common::{run, HelmCli, Output, Sandbox, BIN, REPO};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,7 +17,7 @@ fn sh(sb: &Sandbox, script: &Path) -> Command {
     cmd.arg(script)
         .env_clear()
         .envs(sb.env())
-        .env("HELM_BIN", &sb.lab.helm3)
+        .env("HELM_BIN", sb.cli().path())
         .current_dir(sb.work());
     let home = std::env::var_os("HOME")
         .map(PathBuf::from)
@@ -64,7 +65,13 @@ fn completions(out: &Output) -> Vec<String> {
 
 #[test]
 fn install_script_installs_both_plugins_reruns_and_uninstalls_cleanly() {
-    let sb = Sandbox::bare();
+    for cli in HelmCli::all() {
+        install_script(cli);
+    }
+}
+
+fn install_script(cli: HelmCli) {
+    let sb = Sandbox::bare_with(cli);
     let script = Path::new(REPO).join("scripts/install.sh");
     let out = run(&mut sh(&sb, &script));
     out.assert_ok();

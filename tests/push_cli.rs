@@ -125,16 +125,19 @@ fn helm_pull(sb: &Sandbox, repo: &str, version: &str) -> (PathBuf, String) {
     let dest = sb.root().join(common::unique_name("pulled"));
     fs::create_dir_all(&dest).expect("create pull dir");
     let config = pull_config(sb);
-    let out = sb.helm(&[
+    let reference = format!("oci://{repo}");
+    let mut args = vec![
         "pull",
-        &format!("oci://{repo}"),
+        &reference,
         "--version",
         version,
         "-d",
         path_str(&dest),
         "--registry-config",
         path_str(&config),
-    ]);
+    ];
+    args.extend(sb.cli().plain_http());
+    let out = sb.helm(&args);
     out.assert_ok();
     let digest = out
         .stdout

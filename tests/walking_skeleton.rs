@@ -1,20 +1,21 @@
-//! The walking skeleton (issue 2): both plugins installed into the real helm
-//! 3.10.1, `helm ecr-login` + `helm ecr-push` against moto and distribution,
-//! and the chart read back by helm 3.10.1 and by the Helm 4 SDK.
+//! The walking skeleton: both plugins installed into each real Helm CLI
+//! (helm 3.10.1, the current Helm 3, the current Helm 4), `helm ecr-login` +
+//! `helm ecr-push` against moto and distribution, and the chart read back by
+//! the same Helm, by the other Helm major and by the Helm 4 SDK.
 //!
 //! Run through scripts/test.sh (it brings the lab up).
 
 mod common;
 
-use common::{path_str, LogMark, Sandbox};
+use common::{path_str, HelmCli, LogMark, Sandbox};
 use std::fs;
 
 /// Logs the sandbox in to the plain lab registry the way a person would with
-/// stock Helm (3.10.1 needs --insecure for plain HTTP).
+/// stock helm 3.10.1 (it needs --insecure for plain HTTP).
 fn helm_registry_login(sb: &Sandbox) {
     let lab = sb.lab;
     common::run_with_stdin(
-        sb.helm_cmd().args([
+        sb.helm_cmd_as(HelmCli::V3_10).args([
             "registry",
             "login",
             &lab.registry,
@@ -28,27 +29,47 @@ fn helm_registry_login(sb: &Sandbox) {
     .assert_ok();
 }
 
-/// helm 3.10.1 pulls `oci://REGISTRY/NS/NAME` VERSION into a fresh dir and
-/// renders it; returns the rendered manifests.
-fn helm3_pull_and_template(sb: &Sandbox, repo: &str, version: &str) -> String {
-    let dest = sb.root().join(common::unique_name("pulled3"));
+/// `cli` pulls `oci://REGISTRY/NS/NAME` VERSION into a fresh dir, renders
+/// it, and renders it again straight from the registry; returns the
+/// manifests (checked equal).
+fn pull_and_template(sb: &Sandbox, cli: HelmCli, repo: &str, version: &str) -> String {
+    let dest = sb.root().join(common::unique_name("pulled"));
     fs::create_dir_all(&dest).expect("create pull dir");
-    sb.helm(&[
+    let reference = format!("oci://{repo}");
+    let mut args = vec![
         "pull",
-        &format!("oci://{repo}"),
+        &reference,
         "--version",
         version,
         "-d",
         path_str(&dest),
-    ])
-    .assert_ok();
+    ];
+    args.extend(cli.plain_http());
+    sb.helm_as(cli, &args).assert_ok();
     let name = repo.rsplit('/').next().expect("repo has a name");
     let tgz = dest.join(format!("{name}-{version}.tgz"));
-    assert!(tgz.is_file(), "helm pull left no {}", tgz.display());
-    sb.helm(&["template", "rel", path_str(&tgz)])
+    assert!(
+        tgz.is_file(),
+        "{} pull left no {}",
+        cli.name(),
+        tgz.display()
+    );
+    let local = sb
+        .helm_as(cli, &["template", "rel", path_str(&tgz)])
         .assert_ok()
         .stdout
-        .clone()
+        .clone();
+    let mut args = vec!["template", "rel", &reference, "--version", version];
+    args.extend(cli.plain_http());
+    let remote = sb.helm_as(cli, &args);
+    // helm 3.10 says "Pulled: ..." on stdout before the manifests.
+    let rendered = remote
+        .assert_ok()
+        .stdout
+        .find("---")
+        .map(|i| &remote.stdout[i..]);
+    assert_eq!(rendered, Some(local.as_str()), "{}: {remote}", cli.name());
+    local
 }
 
 fn assert_seed_rendered(manifests: &str) {
@@ -61,18 +82,23 @@ fn assert_seed_rendered(manifests: &str) {
 }
 
 #[test]
-fn both_plugins_are_listed_by_helm_3_10() {
-    let sb = Sandbox::new();
-    let out = sb.helm(&["plugin", "list"]);
-    out.assert_ok();
-    let names: Vec<&str> = out
-        .stdout
-        .lines()
-        .skip(1)
-        .filter_map(|l| l.split_whitespace().next())
-        .collect();
-    assert!(names.contains(&"ecr-push"), "{out}");
-    assert!(names.contains(&"ecr-login"), "{out}");
+fn both_plugins_are_listed_by_every_helm() {
+    for cli in HelmCli::all() {
+        let sb = Sandbox::with_helm(cli);
+        let out = sb.helm(&["plugin", "list"]);
+        out.assert_ok();
+        let names: Vec<&str> = out
+            .stdout
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_whitespace().next())
+            .collect();
+        assert!(names.contains(&"ecr-push"), "{out}");
+        assert!(names.contains(&"ecr-login"), "{out}");
+        // Loaded cleanly: no warning about our plugin.yaml (Helm 4 warns
+        // and skips a plugin it cannot load, and still exits 0).
+        assert!(!out.stderr.contains("plugin"), "{}: {out}", cli.name());
+    }
 }
 
 /// The lab itself: a chart pushed by the Helm 4 SDK is read back by helm
@@ -124,7 +150,7 @@ fn lab_chain_helm4_push_helm3_pull() {
         "{puts:#?}"
     );
 
-    let manifests = helm3_pull_and_template(&sb, &format!("{ns}/mychart"), "0.1.0");
+    let manifests = pull_and_template(&sb, HelmCli::V3_10, &format!("{ns}/mychart"), "0.1.0");
     assert_seed_rendered(&manifests);
 
     // skopeo reaches the TLS registry through the lab CA and the password:
@@ -135,8 +161,14 @@ fn lab_chain_helm4_push_helm3_pull() {
 }
 
 #[test]
-fn login_then_push_then_pull_with_helm_3_and_helm_4() {
-    let sb = Sandbox::new();
+fn login_then_push_then_pull_through_every_helm_and_the_other_major() {
+    for cli in HelmCli::all() {
+        login_push_pull(cli);
+    }
+}
+
+fn login_push_pull(cli: HelmCli) {
+    let sb = Sandbox::with_helm(cli);
     let lab = sb.lab;
     let chart = sb.seed_chart("mychart");
 
@@ -208,9 +240,16 @@ fn login_then_push_then_pull_with_helm_3_and_helm_4() {
     assert_eq!(ours.assert_ok().stdout, theirs.assert_ok().stdout);
     assert!(ours.stdout.starts_with("{\"name\":\"mychart\""), "{ours}");
 
-    let manifests =
-        helm3_pull_and_template(&sb, &format!("{}/{ns}/mychart", lab.registry), "0.1.0");
-    assert_seed_rendered(&manifests);
+    // Read back by the Helm that pushed and by the other Helm major.
+    for reader in [cli, cli.other_major()] {
+        let manifests = pull_and_template(
+            &sb,
+            reader,
+            &format!("{}/{ns}/mychart", lab.registry),
+            "0.1.0",
+        );
+        assert_seed_rendered(&manifests);
+    }
 
     let dest = sb.root().join("pulled4");
     let pulled = sb.helm4(&[
@@ -237,7 +276,13 @@ fn login_then_push_then_pull_with_helm_3_and_helm_4() {
 
 #[test]
 fn wrong_secret_key_fails_with_one_line_and_leaves_registry_config_alone() {
-    let mut sb = Sandbox::new();
+    for cli in HelmCli::all() {
+        wrong_secret_key(cli);
+    }
+}
+
+fn wrong_secret_key(cli: HelmCli) {
+    let mut sb = Sandbox::with_helm(cli);
     let lab = sb.lab;
     let chart = sb.seed_chart("mychart");
     // A config with an unrelated login and a key we do not know: both must survive.
@@ -262,7 +307,7 @@ fn wrong_secret_key_fails_with_one_line_and_leaves_registry_config_alone() {
         ]),
     ];
     for out in &runs {
-        out.assert_fail();
+        assert_eq!(out.status.code(), Some(1), "{}: exit 1:\n{out}", cli.name());
         let lines = out.plugin_stderr_lines();
         assert_eq!(lines.len(), 1, "one line on stderr:\n{out}");
         assert!(
@@ -312,7 +357,7 @@ fn harness_helpers() {
 /// baseline `helm ecr-push` is compared with.
 #[test]
 fn private_registry_counts_a_helm3_push() {
-    let sb = Sandbox::bare();
+    let sb = Sandbox::bare_with(HelmCli::V3_10);
     let reg = common::PrivateRegistry::start();
     common::run_with_stdin(
         sb.helm_cmd().args([

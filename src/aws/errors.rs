@@ -84,7 +84,7 @@ pub struct Ctx<'a> {
     pub key_id: Option<&'a str>,
 }
 
-fn is_clock_skew(f: &ApiFailure, now: SystemTime) -> bool {
+pub(crate) fn is_clock_skew(f: &ApiFailure, now: SystemTime) -> bool {
     let m = f.message.to_ascii_lowercase();
     let by_code = matches!(
         f.code.as_str(),

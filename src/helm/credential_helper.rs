@@ -11,9 +11,9 @@
 //! Helpers print their errors on stdout (that is what Docker reads).
 
 use super::{Auth, Error};
+use crate::subprocess::{self, Limits};
 use serde::{Deserialize, Serialize};
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 /// What a helper prints for a miss; Docker matches this exact text.
 pub const NOT_FOUND: &str = "credentials not found in native keychain";
@@ -102,29 +102,31 @@ struct Outcome {
 }
 
 fn call(name: &str, verb: &str, input: &str) -> Result<Outcome, Error> {
+    let scale = std::env::var("HELM_ECR_TIMEOUT_SCALE")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .unwrap_or(1.0);
+    call_with(name, verb, input, Limits::scaled(scale))
+}
+
+/// Bounded: a helper that prints forever or never exits is stopped (with
+/// what it started) and named in one line.
+fn call_with(name: &str, verb: &str, input: &str, limits: Limits) -> Result<Outcome, Error> {
     let prog = program(name);
-    let mut child = Command::new(&prog)
-        .arg(verb)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                Error(format!(
-                    "credential helper {prog} is not on PATH: install it, or remove it from the registry config"
-                ))
-            } else {
-                Error(format!("cannot run credential helper {prog}: {e}"))
-            }
-        })?;
-    if let Some(mut stdin) = child.stdin.take() {
-        // A helper that exits without reading shows up in its exit status.
-        let _ = stdin.write_all(input.as_bytes());
-    }
-    let out = child
-        .wait_with_output()
-        .map_err(|e| Error(format!("credential helper {prog} {verb}: {e}")))?;
+    let mut cmd = Command::new(&prog);
+    cmd.arg(verb);
+    let out = subprocess::run(cmd, Some(input.as_bytes()), limits).map_err(|e| match e {
+        subprocess::RunError::Spawn(e) if e.kind() == std::io::ErrorKind::NotFound => Error(format!(
+            "credential helper {prog} is not on PATH: install it, or remove it from the registry config"
+        )),
+        subprocess::RunError::Spawn(e) => {
+            Error(format!("cannot run credential helper {prog}: {e}"))
+        }
+        other => Error(format!(
+            "credential helper {prog} {verb} {}: fix or replace the helper (run `{prog} {verb}` by hand to see why)",
+            other.describe()
+        )),
+    })?;
     Ok(Outcome {
         success: out.status.success(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

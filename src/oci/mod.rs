@@ -47,6 +47,14 @@ pub trait Keychain: Send + Sync {
     /// The registry refused what `get` gave: fetch fresh credentials once.
     /// None = nothing fresher than what was refused: the client gives up.
     fn refresh(&self, registry: &str) -> Result<Option<Credential>, String>;
+    /// Whether Basic credentials may go on the very first request, before
+    /// the registry has challenged: a round trip saved where Basic is known
+    /// to be what the registry takes (private ECR). Otherwise the first
+    /// request goes without credentials and the registry's challenge (Basic,
+    /// or a Bearer realm) decides, as go-containerregistry and oras do.
+    fn basic_first(&self, _registry: &str) -> bool {
+        false
+    }
 }
 
 /// Where a blob's bytes are.

@@ -46,8 +46,17 @@ pub const REPO: &str = env!("CARGO_MANIFEST_DIR");
 /// No Debug: it holds the lab user's secret key.
 pub struct Lab {
     pub dir: PathBuf,
-    /// helm v3.10.1.
+    /// helm v3.10.1, the oldest Helm we support.
     pub helm3: PathBuf,
+    /// The current Helm 3 CLI (3.22), built by the lab with `go install`.
+    pub helm_v3: PathBuf,
+    /// The current Helm 4 CLI (4.3), built by the lab with `go install`.
+    pub helm_v4: PathBuf,
+    pub oras: PathBuf,
+    /// AWS's docker-credential-ecr-login (the credential-helper peer).
+    pub ecr_login: PathBuf,
+    pub actionlint: PathBuf,
+    pub gpg: PathBuf,
     /// The venv's python, with helm_python (Helm 4.2.3 SDK) and boto3.
     pub python: PathBuf,
     /// scripts/lab/helm4.py; run through `Sandbox::helm4`.
@@ -108,6 +117,12 @@ impl Lab {
             Lab {
                 dir: var("LAB_DIR").into(),
                 helm3: var("LAB_HELM3").into(),
+                helm_v3: var("LAB_HELM_V3").into(),
+                helm_v4: var("LAB_HELM_V4").into(),
+                oras: var("LAB_ORAS").into(),
+                ecr_login: var("LAB_ECR_LOGIN").into(),
+                actionlint: var("LAB_ACTIONLINT").into(),
+                gpg: var("LAB_GPG").into(),
                 python: var("LAB_PYTHON").into(),
                 helm4: var("LAB_HELM4").into(),
                 aws: var("LAB_AWS").into(),
@@ -157,6 +172,68 @@ impl Mtls {
             client_key: var("LAB_CLIENT_KEY")?.into(),
             client_ca: var("LAB_CLIENT_CA")?.into(),
         })
+    }
+}
+
+// ------------------------------------------------------------------ the Helm CLIs
+
+/// The three Helm CLIs every end-to-end test runs through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(non_camel_case_types)]
+pub enum HelmCli {
+    /// helm 3.10.1, the oldest Helm we support.
+    V3_10,
+    /// The current Helm 3.
+    V3,
+    /// The current Helm 4: the one a new user has, and the default.
+    V4,
+}
+
+impl HelmCli {
+    /// Every Helm we support, newest first.
+    pub fn all() -> [HelmCli; 3] {
+        [HelmCli::V4, HelmCli::V3, HelmCli::V3_10]
+    }
+
+    pub fn path(self) -> &'static Path {
+        let lab = Lab::get();
+        match self {
+            HelmCli::V3_10 => &lab.helm3,
+            HelmCli::V3 => &lab.helm_v3,
+            HelmCli::V4 => &lab.helm_v4,
+        }
+    }
+
+    /// For failure messages: "helm 4", "helm 3", "helm 3.10".
+    pub fn name(self) -> &'static str {
+        match self {
+            HelmCli::V3_10 => "helm 3.10",
+            HelmCli::V3 => "helm 3",
+            HelmCli::V4 => "helm 4",
+        }
+    }
+
+    pub fn is_v4(self) -> bool {
+        self == HelmCli::V4
+    }
+
+    /// The other major: where a push through this Helm is read back.
+    pub fn other_major(self) -> HelmCli {
+        if self.is_v4() {
+            HelmCli::V3
+        } else {
+            HelmCli::V4
+        }
+    }
+
+    /// What pull/show/template need for the plain-HTTP lab registry: 3.10
+    /// has no `--plain-http` (it falls back to HTTP for loopback by itself);
+    /// 3.13+ and Helm 4 need the flag.
+    pub fn plain_http(self) -> &'static [&'static str] {
+        match self {
+            HelmCli::V3_10 => &[],
+            _ => &["--plain-http"],
+        }
     }
 }
 
@@ -447,27 +524,41 @@ sys.exit(code if code >= 0 else 128 - code)
 
 /// Throwaway HELM_CONFIG_HOME, HELM_CACHE_HOME, HELM_DATA_HOME,
 /// HELM_REGISTRY_CONFIG, HOME and token cache, removed on drop; by default
-/// with both plugins installed into the lab's helm 3.10.1.
+/// with both plugins installed into the current Helm 4. Every Helm shares
+/// the sandbox's dirs, so a chart pushed through one is read back by another.
 pub struct Sandbox {
     pub lab: &'static Lab,
+    cli: HelmCli,
     dir: TempDir,
     env: BTreeMap<OsString, Option<OsString>>,
 }
 
 impl Sandbox {
-    /// A sandbox with `ecr-push` and `ecr-login` installed by `helm plugin install`.
+    /// A sandbox with `ecr-push` and `ecr-login` installed by Helm 4's
+    /// `helm plugin install`.
     pub fn new() -> Sandbox {
-        let sb = Sandbox::bare();
+        Sandbox::with_helm(HelmCli::V4)
+    }
+
+    /// A sandbox whose `helm()` is `cli`, with both plugins installed there.
+    pub fn with_helm(cli: HelmCli) -> Sandbox {
+        let sb = Sandbox::bare_with(cli);
         sb.install_plugins();
         sb
     }
 
-    /// A sandbox with no plugin installed.
+    /// A sandbox with no plugin installed (Helm 4).
     pub fn bare() -> Sandbox {
+        Sandbox::bare_with(HelmCli::V4)
+    }
+
+    /// A sandbox with no plugin installed, whose `helm()` is `cli`.
+    pub fn bare_with(cli: HelmCli) -> Sandbox {
         let lab = Lab::get();
         let dir = TempDir::new("helm-ecr-test");
         let sb = Sandbox {
             lab,
+            cli,
             dir,
             env: BTreeMap::new(),
         };
@@ -572,14 +663,29 @@ impl Sandbox {
         cmd
     }
 
-    /// helm 3.10.1 with this sandbox's environment, cwd = `work()`.
-    pub fn helm_cmd(&self) -> Command {
-        self.command(&self.lab.helm3)
+    /// The Helm this sandbox runs.
+    pub fn cli(&self) -> HelmCli {
+        self.cli
     }
 
-    /// Runs helm 3.10.1 with `args`.
+    /// The sandbox's Helm with this sandbox's environment, cwd = `work()`.
+    pub fn helm_cmd(&self) -> Command {
+        self.helm_cmd_as(self.cli)
+    }
+
+    /// Another Helm in this sandbox (same dirs, same plugins directory).
+    pub fn helm_cmd_as(&self, cli: HelmCli) -> Command {
+        self.command(cli.path())
+    }
+
+    /// Runs the sandbox's Helm with `args`.
     pub fn helm(&self, args: &[&str]) -> Output {
         run(self.helm_cmd().args(args))
+    }
+
+    /// Runs another Helm in this sandbox with `args`.
+    pub fn helm_as(&self, cli: HelmCli, args: &[&str]) -> Output {
+        run(self.helm_cmd_as(cli).args(args))
     }
 
     /// The binary under test, run directly (not through helm), with this
@@ -663,9 +769,15 @@ impl Sandbox {
     }
 
     /// The seed chart, made in `parent`.
+    /// Always made by helm 3.10.1, so a chart is the same whichever Helm a
+    /// test runs.
     pub fn seed_chart_in(&self, parent: &Path, name: &str) -> PathBuf {
         fs::create_dir_all(parent).unwrap_or_else(|e| panic!("create {}: {e}", parent.display()));
-        run(self.helm_cmd().current_dir(parent).args(["create", name])).assert_ok();
+        run(self
+            .helm_cmd_as(HelmCli::V3_10)
+            .current_dir(parent)
+            .args(["create", name]))
+        .assert_ok();
         let chart = parent.join(name);
         let templates = chart.join("templates");
         fs::remove_dir_all(&templates).unwrap_or_else(|e| panic!("clear templates: {e}"));

@@ -40,7 +40,8 @@ pub fn lab_credential() -> Credential {
     }
 }
 
-/// Hands out `get` first and `refresh` after; counts both.
+/// Hands out `get` first and `refresh` after; counts both. Sends Basic
+/// first, as the ECR keychain does for private ECR.
 pub struct StaticKeychain {
     pub get: Option<Credential>,
     pub refresh: Option<Credential>,
@@ -70,6 +71,10 @@ impl Keychain for StaticKeychain {
     fn refresh(&self, _: &str) -> Result<Option<Credential>, String> {
         self.refreshes.fetch_add(1, Ordering::SeqCst);
         Ok(self.refresh.clone())
+    }
+    /// As ECR's keychain: Basic on the first request, no challenge first.
+    fn basic_first(&self, _: &str) -> bool {
+        true
     }
 }
 
