@@ -117,7 +117,7 @@ type CredentialSlot = Arc<Mutex<Option<Result<(Credentials, Option<String>), Str
 
 impl CredentialScope {
     fn slot(&self, partition: &str) -> CredentialSlot {
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut map = crate::sync::lock(&self.0);
         Arc::clone(map.entry(partition.to_string()).or_default())
     }
 }
@@ -350,7 +350,7 @@ impl Session {
     }
 
     fn resolved(&self) -> Result<(Credentials, Option<String>), Error> {
-        let mut slot = self.credentials.lock().unwrap_or_else(|e| e.into_inner());
+        let mut slot = crate::sync::lock(&self.credentials);
         match slot.as_ref() {
             Some(Ok((c, who))) if credentials::fresh(c, Duration::from_secs(60)) => {
                 return Ok((c.clone(), who.clone()));
