@@ -63,6 +63,38 @@ impl From<CallError> for Error {
 }
 
 impl Api<'_> {
+    /// CreateRepository unless the repository exists; true when it was
+    /// created. One call when allowed ("already exists" = false); a caller
+    /// without CreateRepository still passes when the repository exists
+    /// (checked with DescribeRepositories). Both ECR APIs take the same
+    /// calls and codes.
+    pub fn create_unless_present(
+        &self,
+        name: &str,
+        options: &CreateRepositoryOptions,
+    ) -> Result<bool, Error> {
+        match self.call("CreateRepository", &create_repository_body(name, options)) {
+            Ok(_) => Ok(true),
+            Err(e) if e.code.as_deref() == Some("RepositoryAlreadyExistsException") => Ok(false),
+            Err(e)
+                if matches!(
+                    e.code.as_deref(),
+                    Some("AccessDeniedException" | "AccessDenied")
+                ) =>
+            {
+                let mut body = serde_json::json!({ "repositoryNames": [name] });
+                if let Some(r) = &options.registry_id {
+                    body["registryId"] = r.as_str().into();
+                }
+                match self.call("DescribeRepositories", &body) {
+                    Ok(_) => Ok(false),
+                    Err(_) => Err(e.error),
+                }
+            }
+            Err(e) => Err(e.error),
+        }
+    }
+
     pub fn call(&self, op: &str, body: &serde_json::Value) -> Result<serde_json::Value, CallError> {
         let what = format!("{} {op}", self.flavor.label());
         let iam_action = format!("{}:{op}", self.flavor.service());

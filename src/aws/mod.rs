@@ -481,31 +481,7 @@ impl Session {
         options: &CreateRepositoryOptions,
     ) -> Result<bool, Error> {
         self.with_api(Flavor::Private, |api| {
-            match api.call(
-                "CreateRepository",
-                &ecr::create_repository_body(name, options),
-            ) {
-                Ok(_) => Ok(true),
-                Err(e) if e.code.as_deref() == Some("RepositoryAlreadyExistsException") => {
-                    Ok(false)
-                }
-                Err(e)
-                    if matches!(
-                        e.code.as_deref(),
-                        Some("AccessDeniedException" | "AccessDenied")
-                    ) =>
-                {
-                    let mut body = serde_json::json!({ "repositoryNames": [name] });
-                    if let Some(r) = &options.registry_id {
-                        body["registryId"] = r.as_str().into();
-                    }
-                    match api.call("DescribeRepositories", &body) {
-                        Ok(_) => Ok(false),
-                        Err(_) => Err(e.error),
-                    }
-                }
-                Err(e) => Err(e.error),
-            }
+            api.create_unless_present(name, options)
         })
     }
 

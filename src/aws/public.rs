@@ -28,21 +28,6 @@ pub fn unsupported_settings(o: &CreateRepositoryOptions) -> Vec<&'static str> {
     out
 }
 
-fn create_body(name: &str, o: &CreateRepositoryOptions) -> serde_json::Value {
-    let mut body = serde_json::json!({ "repositoryName": name });
-    if let Some(r) = &o.registry_id {
-        body["registryId"] = r.as_str().into();
-    }
-    if !o.tags.is_empty() {
-        body["tags"] = o
-            .tags
-            .iter()
-            .map(|(k, v)| serde_json::json!({ "Key": k, "Value": v }))
-            .collect();
-    }
-    body
-}
-
 impl Session {
     /// ECR Public CreateRepository unless the repository exists; true when
     /// it was created. `name` carries no registry alias. As for private
@@ -61,28 +46,7 @@ impl Session {
             )));
         }
         self.with_api(Flavor::Public, |api| {
-            match api.call("CreateRepository", &create_body(name, options)) {
-                Ok(_) => Ok(true),
-                Err(e) if e.code.as_deref() == Some("RepositoryAlreadyExistsException") => {
-                    Ok(false)
-                }
-                Err(e)
-                    if matches!(
-                        e.code.as_deref(),
-                        Some("AccessDeniedException" | "AccessDenied")
-                    ) =>
-                {
-                    let mut body = serde_json::json!({ "repositoryNames": [name] });
-                    if let Some(r) = &options.registry_id {
-                        body["registryId"] = r.as_str().into();
-                    }
-                    match api.call("DescribeRepositories", &body) {
-                        Ok(_) => Ok(false),
-                        Err(_) => Err(e.error),
-                    }
-                }
-                Err(e) => Err(e.error),
-            }
+            api.create_unless_present(name, options)
         })
     }
 
@@ -134,9 +98,11 @@ mod tests {
             tags: vec![("team".into(), "a".into())],
             ..Default::default()
         };
+        // Once the unsupported settings are refused, ECR's body is ECR
+        // Public's.
         assert!(unsupported_settings(&o).is_empty());
         assert_eq!(
-            create_body("chart", &o),
+            ecr::create_repository_body("chart", &o),
             serde_json::json!({
                 "repositoryName": "chart",
                 "registryId": "123456789012",
