@@ -7,8 +7,8 @@
 //! configured client). `artifact` maps a chart to Helm's OCI artifact;
 //! `keychain` is the auth rule; `commands` wire it together. Leaf utilities
 //! every part may use: `clock` (dates), `codec` (base64, hex, digests),
-//! `fsutil` (the one atomic private-file writer), `text` (one-line
-//! messages), `sync` (shared state between threads) and `subprocess`
+//! `fsutil` (the one atomic private-file writer), `secret` (values that
+//! never print), `text` (one-line messages), `sync` (shared state between threads) and `subprocess`
 //! (helper programs with bounded output and run time).
 
 pub mod artifact;
@@ -23,6 +23,7 @@ pub mod helm;
 pub mod http;
 pub mod keychain;
 pub mod oci;
+pub mod secret;
 pub mod subprocess;
 pub mod sync;
 pub mod text;

@@ -192,7 +192,7 @@ pub fn parse_auth_reply(v: &serde_json::Value, flavor: Flavor) -> Result<AuthTok
     };
     Ok(AuthToken {
         username,
-        password,
+        password: password.into(),
         expires_at,
         proxy_endpoint,
     })
@@ -300,7 +300,7 @@ mod tests {
             "proxyEndpoint": "https://123456789012.dkr.ecr.us-east-1.amazonaws.com"}]});
         let t = parse_auth_reply(&v, Flavor::Private).unwrap();
         assert_eq!(
-            (t.username.as_str(), t.password.as_str()),
+            (t.username.as_str(), t.password.expose()),
             ("AWS", "123456789012-auth-token")
         );
         assert_eq!(epoch_secs(t.expires_at), 1420070400);

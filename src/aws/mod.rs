@@ -15,6 +15,7 @@ pub mod token_cache;
 mod transport;
 mod xml;
 
+use crate::secret::Secret;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -81,27 +82,16 @@ pub struct EcrHost {
     pub dualstack: bool,
 }
 
-/// One ECR authorization token.
-#[derive(Clone)]
+/// One ECR authorization token. Debug never shows the password.
+#[derive(Debug, Clone)]
 pub struct AuthToken {
     /// Always `AWS` for ECR.
     pub username: String,
-    pub password: String,
+    pub password: Secret,
     pub expires_at: SystemTime,
     /// `https://ACCT.dkr.ecr.REGION.amazonaws.com` (`https://public.ecr.aws`
     /// for ECR Public).
     pub proxy_endpoint: String,
-}
-
-impl fmt::Debug for AuthToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuthToken")
-            .field("username", &self.username)
-            .field("password", &"<redacted>")
-            .field("expires_at", &self.expires_at)
-            .field("proxy_endpoint", &self.proxy_endpoint)
-            .finish()
-    }
 }
 
 /// One command's resolved credentials, shared by all its sessions (one per

@@ -67,7 +67,7 @@ impl TokenCache {
         }
         let token = AuthToken {
             username: v.get("username")?.as_str()?.to_string(),
-            password: v.get("password")?.as_str()?.to_string(),
+            password: v.get("password")?.as_str()?.into(),
             expires_at: from_epoch_f64(v.get("expiresAt")?.as_f64()?)?,
             proxy_endpoint: v.get("proxyEndpoint")?.as_str()?.to_string(),
         };
@@ -193,7 +193,7 @@ mod tests {
         let t = token(12 * 3600, now);
         assert!(cache.store("k", &t, now).unwrap());
         let back = cache.load("k", now).unwrap();
-        assert_eq!(back.password, "pw");
+        assert_eq!(back.password.expose(), "pw");
         assert_eq!(epoch_secs(back.expires_at), epoch_secs(t.expires_at));
         #[cfg(unix)]
         {
