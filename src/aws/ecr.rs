@@ -95,6 +95,31 @@ impl Api<'_> {
         }
     }
 
+    /// DescribeImages of `name:tag` (in `registry_id`, else the caller's
+    /// registry); None when the tag does not exist. A missing repository is
+    /// the caller's to explain (its code is kept).
+    pub fn describe_image(
+        &self,
+        registry_id: Option<&str>,
+        name: &str,
+        tag: &str,
+    ) -> Result<Option<ImageDetail>, CallError> {
+        let mut body = serde_json::json!({
+            "repositoryName": name,
+            "imageIds": [{ "imageTag": tag }],
+        });
+        if let Some(r) = registry_id {
+            body["registryId"] = r.into();
+        }
+        match self.call("DescribeImages", &body) {
+            Ok(v) => parse_image_details(&v)
+                .map(|d| d.into_iter().next())
+                .map_err(|error| CallError { code: None, error }),
+            Err(e) if e.code.as_deref() == Some("ImageNotFoundException") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     pub fn call(&self, op: &str, body: &serde_json::Value) -> Result<serde_json::Value, CallError> {
         let what = format!("{} {op}", self.flavor.label());
         let iam_action = format!("{}:{op}", self.flavor.service());

@@ -492,21 +492,12 @@ impl Session {
         repository: &str,
         tag: &str,
     ) -> Result<Option<ImageDetail>, Error> {
-        let mut body = serde_json::json!({
-            "repositoryName": repository,
-            "imageIds": [{ "imageTag": tag }],
-        });
-        if let Some(r) = registry_id {
-            body["registryId"] = r.into();
-        }
-        self.with_api(Flavor::Private, |api| match api.call("DescribeImages", &body) {
-            Ok(v) => Ok(ecr::parse_image_details(&v)?.into_iter().next()),
-            Err(e) if e.code.as_deref() == Some("ImageNotFoundException") => Ok(None),
+        self.with_api(Flavor::Private, |api| match api.describe_image(registry_id, repository, tag) {
             Err(e) if e.code.as_deref() == Some("RepositoryNotFoundException") => Err(Error(format!(
                 "ECR repository {repository:?} does not exist in region {}: create it (e.g. with --create-repository) or check the name",
                 self.region
             ))),
-            Err(e) => Err(e.error),
+            other => other.map_err(Error::from),
         })
     }
 }

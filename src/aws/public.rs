@@ -3,7 +3,7 @@
 //! names a repository without the registry alias that the registry's paths
 //! start with: `public.ecr.aws/ALIAS/NAME` is repository `NAME`.
 
-use super::ecr::{self, CreateRepositoryOptions, Flavor, ImageDetail};
+use super::ecr::{CreateRepositoryOptions, Flavor, ImageDetail};
 use super::{Error, Session};
 
 /// `ALIAS/NAME` (a path under public.ecr.aws) -> (`ALIAS`, `NAME`); None
@@ -58,20 +58,11 @@ impl Session {
         name: &str,
         tag: &str,
     ) -> Result<Option<ImageDetail>, Error> {
-        let mut body = serde_json::json!({
-            "repositoryName": name,
-            "imageIds": [{ "imageTag": tag }],
-        });
-        if let Some(r) = registry_id {
-            body["registryId"] = r.into();
-        }
-        self.with_api(Flavor::Public, |api| match api.call("DescribeImages", &body) {
-            Ok(v) => Ok(ecr::parse_image_details(&v)?.into_iter().next()),
-            Err(e) if e.code.as_deref() == Some("ImageNotFoundException") => Ok(None),
+        self.with_api(Flavor::Public, |api| match api.describe_image(registry_id, name, tag) {
             Err(e) if e.code.as_deref() == Some("RepositoryNotFoundException") => Err(Error(format!(
                 "ECR Public repository {name:?} does not exist in your public registry: create it (e.g. with --create-repository) or check the name"
             ))),
-            Err(e) => Err(e.error),
+            other => other.map_err(Error::from),
         })
     }
 }
@@ -102,7 +93,7 @@ mod tests {
         // Public's.
         assert!(unsupported_settings(&o).is_empty());
         assert_eq!(
-            ecr::create_repository_body("chart", &o),
+            crate::aws::ecr::create_repository_body("chart", &o),
             serde_json::json!({
                 "repositoryName": "chart",
                 "registryId": "123456789012",
