@@ -26,7 +26,7 @@ pub fn check_region(region: &str) -> Result<(), Error> {
     if ok {
         Ok(())
     } else {
-        Err(Error(format!(
+        Err(Error::Config(format!(
             "invalid AWS region {region:?}: use a region name such as us-east-1"
         )))
     }
@@ -87,7 +87,7 @@ pub fn resolve(
     check_region(region)?;
     if let Some(url) = configured {
         if !(url.starts_with("https://") || url.starts_with("http://")) {
-            return Err(Error(format!(
+            return Err(Error::Config(format!(
                 "endpoint URL {url:?} must start with https:// or http://"
             )));
         }
@@ -104,7 +104,7 @@ pub fn resolve(
             url: e.url.trim_end_matches('/').to_string(),
         }),
         Err(rules::RuleError::Refused(msg)) => Err(refusal(service, region, configured, &msg)),
-        Err(rules::RuleError::Data(msg)) => Err(Error(format!(
+        Err(rules::RuleError::Data(msg)) => Err(Error::Config(format!(
             "internal error: {} endpoint rules: {msg}",
             service.label()
         ))),
@@ -131,11 +131,11 @@ fn refusal(service: Service, region: &str, configured: Option<&str>, msg: &str) 
     match fix {
         Some(fix) => {
             let (what, todo) = fix.split_once("; ").unwrap_or((fix, ""));
-            Error(format!(
+            Error::Config(format!(
                 "{label} has no {what} in partition {partition} (region {region}): {todo}"
             ))
         }
-        None => Error(format!(
+        None => Error::Config(format!(
             "no {label} endpoint for region {region} (partition {partition}): {msg}: check the region"
         )),
     }
@@ -252,7 +252,7 @@ pub fn pick(
     match configured {
         Some(url) => {
             if !(url.starts_with("https://") || url.starts_with("http://")) {
-                return Err(Error(format!(
+                return Err(Error::Config(format!(
                     "endpoint URL {url:?} must start with https:// or http://"
                 )));
             }
@@ -266,7 +266,7 @@ pub fn pick(
 }
 
 fn custom_with_variant(url: &str) -> Error {
-    Error(format!(
+    Error::Config(format!(
         "a custom endpoint ({url}) cannot be combined with FIPS or dual-stack: unset AWS_USE_FIPS_ENDPOINT / AWS_USE_DUALSTACK_ENDPOINT (or the profile's use_*_endpoint)"
     ))
 }
@@ -507,7 +507,8 @@ mod tests {
     fn refusals_say_what_to_unset() {
         let e = resolve(Service::Ecr, "us-east-1", FIPS, Some("http://127.0.0.1:1")).unwrap_err();
         assert!(
-            e.0.contains("http://127.0.0.1:1") && e.0.contains("AWS_USE_FIPS_ENDPOINT"),
+            e.to_string().contains("http://127.0.0.1:1")
+                && e.to_string().contains("AWS_USE_FIPS_ENDPOINT"),
             "{e}"
         );
         let e = refusal(
@@ -516,7 +517,7 @@ mod tests {
             None,
             "FIPS is enabled but this partition does not support FIPS",
         );
-        assert_eq!(e.0, "ECR has no FIPS endpoints in partition aws-iso (region us-iso-east-1): unset AWS_USE_FIPS_ENDPOINT (or the profile's use_fips_endpoint)");
+        assert_eq!(e.to_string(), "ECR has no FIPS endpoints in partition aws-iso (region us-iso-east-1): unset AWS_USE_FIPS_ENDPOINT (or the profile's use_fips_endpoint)");
         let e = refusal(
             Service::Sts,
             "eusc-de-east-1",
@@ -524,11 +525,12 @@ mod tests {
             "DualStack is enabled but this partition does not support DualStack",
         );
         assert!(
-            e.0.contains("dual-stack") && e.0.contains("AWS_USE_DUALSTACK_ENDPOINT"),
+            e.to_string().contains("dual-stack")
+                && e.to_string().contains("AWS_USE_DUALSTACK_ENDPOINT"),
             "{e}"
         );
         let e = resolve(Service::Ecr, "us-east-1", PLAIN, Some("ftp://x")).unwrap_err();
-        assert!(e.0.contains("https://"), "{e}");
+        assert!(e.to_string().contains("https://"), "{e}");
     }
 
     #[test]

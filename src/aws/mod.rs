@@ -23,6 +23,7 @@ use std::time::{Duration, SystemTime};
 pub use ecr::{CreateRepositoryOptions, ImageDetail};
 pub use endpoint::{is_ecr_public_host, parse_ecr_host};
 pub use env::Env;
+pub use errors::{AwsErrorCode, Error};
 
 use credentials::Source;
 use ecr::{Api, Flavor};
@@ -59,17 +60,6 @@ pub struct AwsOptions {
     pub profile: Option<String>,
     pub region: Option<String>,
 }
-
-#[derive(Debug)]
-pub struct Error(pub String);
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Error {}
 
 /// An ECR registry host name, decoded (`ACCT.dkr.ecr.REGION.amazonaws.com`
 /// and the FIPS, dual-stack and China forms).
@@ -196,15 +186,15 @@ fn region_from_imds(
     let todo =
         format!("pass --region, set AWS_REGION, or set region in AWS profile {profile_name:?}");
     if env.flag("AWS_EC2_METADATA_DISABLED") {
-        return Err(Error(format!(
+        return Err(Error::Config(format!(
             "no AWS region (EC2 instance metadata is off: AWS_EC2_METADATA_DISABLED): {todo}"
         )));
     }
     let endpoint = credentials::imds::endpoint(env, section);
     credentials::imds::region(env, http, &endpoint).map_err(|e| {
-        Error(format!(
+        Error::Config(format!(
             "no AWS region (none configured, and EC2 instance metadata at {endpoint} gave none: {}): {todo}",
-            e.0
+            e
         ))
     })
 }
@@ -355,7 +345,7 @@ impl Session {
             Some(Ok((c, who))) if credentials::fresh(c, Duration::from_secs(60)) => {
                 return Ok((c.clone(), who.clone()));
             }
-            Some(Err(e)) => return Err(Error(e.clone())),
+            Some(Err(e)) => return Err(Error::Config(e.clone())),
             _ => {}
         }
         let ctx = credentials::Ctx {
@@ -375,7 +365,12 @@ impl Session {
             )),
             Err(e) => self.debug(&format!("credentials: {e}")),
         }
-        *slot = Some(resolved.as_ref().map(Clone::clone).map_err(|e| e.0.clone()));
+        *slot = Some(
+            resolved
+                .as_ref()
+                .map(Clone::clone)
+                .map_err(|e| e.to_string().clone()),
+        );
         resolved
     }
 
@@ -471,42 +466,14 @@ impl Session {
         Ok(token)
     }
 
-    /// Create the repository unless it exists; true when it was created.
-    /// One call when allowed (CreateRepository, "already exists" = false);
-    /// a caller without ecr:CreateRepository still passes when the
-    /// repository exists (checked with DescribeRepositories).
+    /// Create the repository unless it exists; true when it was created
+    /// (see [`ecr::Api::ensure_repository`]).
     pub fn create_repository(
         &self,
         name: &str,
         options: &CreateRepositoryOptions,
     ) -> Result<bool, Error> {
-        self.with_api(Flavor::Private, |api| {
-            match api.call(
-                "CreateRepository",
-                &ecr::create_repository_body(name, options),
-            ) {
-                Ok(_) => Ok(true),
-                Err(e) if e.code.as_deref() == Some("RepositoryAlreadyExistsException") => {
-                    Ok(false)
-                }
-                Err(e)
-                    if matches!(
-                        e.code.as_deref(),
-                        Some("AccessDeniedException" | "AccessDenied")
-                    ) =>
-                {
-                    let mut body = serde_json::json!({ "repositoryNames": [name] });
-                    if let Some(r) = &options.registry_id {
-                        body["registryId"] = r.as_str().into();
-                    }
-                    match api.call("DescribeRepositories", &body) {
-                        Ok(_) => Ok(false),
-                        Err(_) => Err(e.error),
-                    }
-                }
-                Err(e) => Err(e.error),
-            }
-        })
+        self.with_api(Flavor::Private, |api| api.ensure_repository(name, options))
     }
 
     /// DescribeImages of `repository:tag` in the caller's registry; None when
@@ -526,21 +493,11 @@ impl Session {
         repository: &str,
         tag: &str,
     ) -> Result<Option<ImageDetail>, Error> {
-        let mut body = serde_json::json!({
-            "repositoryName": repository,
-            "imageIds": [{ "imageTag": tag }],
-        });
-        if let Some(r) = registry_id {
-            body["registryId"] = r.into();
-        }
-        self.with_api(Flavor::Private, |api| match api.call("DescribeImages", &body) {
-            Ok(v) => Ok(ecr::parse_image_details(&v)?.into_iter().next()),
-            Err(e) if e.code.as_deref() == Some("ImageNotFoundException") => Ok(None),
-            Err(e) if e.code.as_deref() == Some("RepositoryNotFoundException") => Err(Error(format!(
+        self.with_api(Flavor::Private, |api| {
+            api.describe_image(registry_id, repository, tag, || format!(
                 "ECR repository {repository:?} does not exist in region {}: create it (e.g. with --create-repository) or check the name",
                 self.region
-            ))),
-            Err(e) => Err(e.error),
+            ))
         })
     }
 }
@@ -586,11 +543,12 @@ mod tests {
     fn session_errors_are_clear() {
         let e = session(&[], None).unwrap_err();
         assert!(
-            e.0.contains("no AWS region") && e.0.contains("AWS_EC2_METADATA_DISABLED"),
+            e.to_string().contains("no AWS region")
+                && e.to_string().contains("AWS_EC2_METADATA_DISABLED"),
             "{e}"
         );
         let e = session(&[("AWS_REGION", "us east 1")], None).unwrap_err();
-        assert!(e.0.contains("invalid AWS region"), "{e}");
+        assert!(e.to_string().contains("invalid AWS region"), "{e}");
         let e = session(
             &[
                 ("AWS_REGION", "us-east-1"),
@@ -600,7 +558,10 @@ mod tests {
             None,
         )
         .unwrap_err();
-        assert!(e.0.contains("cannot be combined with FIPS"), "{e}");
+        assert!(
+            e.to_string().contains("cannot be combined with FIPS"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! names a repository without the registry alias that the registry's paths
 //! start with: `public.ecr.aws/ALIAS/NAME` is repository `NAME`.
 
-use super::ecr::{self, CreateRepositoryOptions, Flavor, ImageDetail};
+use super::ecr::{CreateRepositoryOptions, Flavor, ImageDetail};
 use super::{Error, Session};
 
 /// `ALIAS/NAME` (a path under public.ecr.aws) -> (`ALIAS`, `NAME`); None
@@ -28,21 +28,6 @@ pub fn unsupported_settings(o: &CreateRepositoryOptions) -> Vec<&'static str> {
     out
 }
 
-fn create_body(name: &str, o: &CreateRepositoryOptions) -> serde_json::Value {
-    let mut body = serde_json::json!({ "repositoryName": name });
-    if let Some(r) = &o.registry_id {
-        body["registryId"] = r.as_str().into();
-    }
-    if !o.tags.is_empty() {
-        body["tags"] = o
-            .tags
-            .iter()
-            .map(|(k, v)| serde_json::json!({ "Key": k, "Value": v }))
-            .collect();
-    }
-    body
-}
-
 impl Session {
     /// ECR Public CreateRepository unless the repository exists; true when
     /// it was created. `name` carries no registry alias. As for private
@@ -55,35 +40,12 @@ impl Session {
     ) -> Result<bool, Error> {
         let unsupported = unsupported_settings(options);
         if !unsupported.is_empty() {
-            return Err(Error(format!(
+            return Err(Error::Config(format!(
                 "ECR Public repositories have no tag mutability, scanning or KMS settings: drop {}",
                 unsupported.join(", ")
             )));
         }
-        self.with_api(Flavor::Public, |api| {
-            match api.call("CreateRepository", &create_body(name, options)) {
-                Ok(_) => Ok(true),
-                Err(e) if e.code.as_deref() == Some("RepositoryAlreadyExistsException") => {
-                    Ok(false)
-                }
-                Err(e)
-                    if matches!(
-                        e.code.as_deref(),
-                        Some("AccessDeniedException" | "AccessDenied")
-                    ) =>
-                {
-                    let mut body = serde_json::json!({ "repositoryNames": [name] });
-                    if let Some(r) = &options.registry_id {
-                        body["registryId"] = r.as_str().into();
-                    }
-                    match api.call("DescribeRepositories", &body) {
-                        Ok(_) => Ok(false),
-                        Err(_) => Err(e.error),
-                    }
-                }
-                Err(e) => Err(e.error),
-            }
-        })
+        self.with_api(Flavor::Public, |api| api.ensure_repository(name, options))
     }
 
     /// ECR Public DescribeImages of `name:tag` (`name` without the alias);
@@ -94,20 +56,10 @@ impl Session {
         name: &str,
         tag: &str,
     ) -> Result<Option<ImageDetail>, Error> {
-        let mut body = serde_json::json!({
-            "repositoryName": name,
-            "imageIds": [{ "imageTag": tag }],
-        });
-        if let Some(r) = registry_id {
-            body["registryId"] = r.into();
-        }
-        self.with_api(Flavor::Public, |api| match api.call("DescribeImages", &body) {
-            Ok(v) => Ok(ecr::parse_image_details(&v)?.into_iter().next()),
-            Err(e) if e.code.as_deref() == Some("ImageNotFoundException") => Ok(None),
-            Err(e) if e.code.as_deref() == Some("RepositoryNotFoundException") => Err(Error(format!(
+        self.with_api(Flavor::Public, |api| {
+            api.describe_image(registry_id, name, tag, || format!(
                 "ECR Public repository {name:?} does not exist in your public registry: create it (e.g. with --create-repository) or check the name"
-            ))),
-            Err(e) => Err(e.error),
+            ))
         })
     }
 }
@@ -136,7 +88,7 @@ mod tests {
         };
         assert!(unsupported_settings(&o).is_empty());
         assert_eq!(
-            create_body("chart", &o),
+            crate::aws::ecr::create_repository_body("chart", &o),
             serde_json::json!({
                 "repositoryName": "chart",
                 "registryId": "123456789012",

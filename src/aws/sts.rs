@@ -131,21 +131,20 @@ pub fn assume_role_with_web_identity(
 /// `<Credentials><AccessKeyId/><SecretAccessKey/><SessionToken/><Expiration/>`.
 pub fn parse_credentials(xml: &str, what: &str) -> Result<Credentials, Error> {
     let creds = super::xml::element(xml, "Credentials")
-        .ok_or_else(|| Error(format!("{what}: the reply holds no credentials")))?;
+        .ok_or_else(|| Error::Reply(format!("{what}: the reply holds no credentials")))?;
     let field = |name: &str| {
         super::xml::text(creds, name)
             .filter(|s| !s.is_empty())
-            .ok_or_else(|| Error(format!("{what}: the reply lacks {name}")))
+            .ok_or_else(|| Error::Reply(format!("{what}: the reply lacks {name}")))
     };
     let expiration = field("Expiration")?;
     Ok(Credentials {
         access_key_id: field("AccessKeyId")?,
         secret_access_key: field("SecretAccessKey")?,
         session_token: Some(field("SessionToken")?),
-        expires_at: Some(
-            crate::clock::parse_rfc3339(&expiration)
-                .ok_or_else(|| Error(format!("{what}: unreadable Expiration {expiration:?}")))?,
-        ),
+        expires_at: Some(crate::clock::parse_rfc3339(&expiration).ok_or_else(|| {
+            Error::Reply(format!("{what}: unreadable Expiration {expiration:?}"))
+        })?),
     })
 }
 

@@ -359,7 +359,7 @@ fn store_tokens(resolved: &[(String, &Target, &AuthToken)], config: &Path) -> Re
                     password: token.password.clone(),
                 };
                 helm::store_in(cfg, config, host, &auth)
-                    .map_err(|e| helm::Error(format!("{host}: {e}")))
+                    .map_err(|e| helm::Error::Config(format!("{host}: {e}")))
             })
             .collect::<Result<Vec<Stored>, helm::Error>>()
     })
@@ -485,7 +485,7 @@ fn logout(targets: &[Target], config: &Path) -> Result<(), String> {
                 ours.push(host.clone());
             }
             if !helm::erase_in(cfg, config, host)? {
-                return Err(helm::Error(format!(
+                return Err(helm::Error::Config(format!(
                     "not logged in to {host} (no entry in {}): nothing was changed",
                     config.display()
                 )));

@@ -35,7 +35,7 @@ fn check_full_uri(url: &str) -> Result<(), Error> {
         return Ok(());
     }
     let Some(rest) = url.strip_prefix("http://") else {
-        return Err(Error(format!(
+        return Err(Error::Credentials(format!(
             "AWS_CONTAINER_CREDENTIALS_FULL_URI {url:?} must be an http:// or https:// URL"
         )));
     };
@@ -58,7 +58,7 @@ fn check_full_uri(url: &str) -> Result<(), Error> {
     if allowed {
         Ok(())
     } else {
-        Err(Error(format!(
+        Err(Error::Credentials(format!(
             "AWS_CONTAINER_CREDENTIALS_FULL_URI {url:?} uses plain HTTP to a host that is not loopback or a container agent address: use https://"
         )))
     }
@@ -68,7 +68,7 @@ fn auth_token(env: &Env) -> Result<Option<String>, Error> {
     let token = if let Some(file) = env.get("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE") {
         let path = env.expand_home(file);
         std::fs::read_to_string(&path).map_err(|e| {
-            Error(format!(
+            Error::Credentials(format!(
                 "cannot read AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE {}: {e}",
                 path.display()
             ))
@@ -80,7 +80,7 @@ fn auth_token(env: &Env) -> Result<Option<String>, Error> {
     };
     let token = token.trim().to_string();
     if token.contains(['\r', '\n']) {
-        return Err(Error(
+        return Err(Error::Credentials(
             "the container authorization token holds a line break: fix AWS_CONTAINER_AUTHORIZATION_TOKEN(_FILE)".into(),
         ));
     }
@@ -108,10 +108,10 @@ pub fn resolve_identified(
     }
     let reply = call(ctx.http, ctx.env, &c).map_err(|f| {
         let e = f.into_error(&format!("{what} from {url}"));
-        Error(format!("{}: check the container's task or pod role", e.0))
+        Error::Credentials(format!("{}: check the container's task or pod role", e))
     })?;
     let v: serde_json::Value = serde_json::from_str(&reply.body)
-        .map_err(|_| Error(format!("{what} from {url}: the reply is not JSON")))?;
+        .map_err(|_| Error::Credentials(format!("{what} from {url}: the reply is not JSON")))?;
     let c = super::from_json(&v, "Token", what)?;
     Ok((c, super::reply_identity(&v)))
 }

@@ -18,7 +18,7 @@ pub fn resolve_env(ctx: &Ctx<'_>) -> Result<Credentials, Error> {
         ctx.env.get("AWS_WEB_IDENTITY_TOKEN_FILE"),
         ctx.env.get("AWS_ROLE_ARN"),
     ) else {
-        return Err(Error(
+        return Err(Error::Credentials(
             "web identity needs both AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN".into(),
         ));
     };
@@ -34,14 +34,14 @@ pub fn resolve(
 ) -> Result<Credentials, Error> {
     let path = ctx.env.expand_home(token_file);
     let token = std::fs::read_to_string(&path).map_err(|e| {
-        Error(format!(
+        Error::Credentials(format!(
             "cannot read the web identity token file {}: {e}",
             path.display()
         ))
     })?;
     let token = token.trim();
     if token.is_empty() {
-        return Err(Error(format!(
+        return Err(Error::Credentials(format!(
             "the web identity token file {} is empty",
             path.display()
         )));
