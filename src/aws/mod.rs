@@ -115,6 +115,26 @@ impl CredentialScope {
 /// ECR Public lives in us-east-1 only.
 pub const PUBLIC_REGION: &str = "us-east-1";
 
+/// Whose token: a private registry (an account id; None = the caller's
+/// own) or ECR Public.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registry<'a> {
+    Private(Option<&'a str>),
+    Public,
+}
+
+impl<'a> Registry<'a> {
+    /// The registry a host serves: ECR Public, an ECR host name's account,
+    /// else `registry_id` (the account a proxy or VPC endpoint fronts).
+    pub fn for_host(host: &str, registry_id: Option<&'a str>) -> Registry<'a> {
+        if is_ecr_public_host(host) {
+            Registry::Public
+        } else {
+            Registry::Private(registry_id)
+        }
+    }
+}
+
 /// A session: resolved region, where credentials will come from, endpoints,
 /// and an HTTP client for the AWS APIs. Credentials are resolved lazily, once.
 pub struct Session {
@@ -210,6 +230,24 @@ impl Session {
         http: crate::http::Http,
     ) -> Result<Session, Error> {
         Session::with_env(options, region_hint, http, Env::from_process())
+    }
+
+    /// The session that serves registry `host`: an ECR host name's region
+    /// (and its FIPS or dual-stack form) wins over the flags and
+    /// environment; ECR Public lives in us-east-1 only, so it needs no
+    /// region from the user; any other host uses the configured region.
+    pub fn for_registry_host(
+        options: &AwsOptions,
+        host: &str,
+        http: crate::http::Http,
+    ) -> Result<Session, Error> {
+        if is_ecr_public_host(host) {
+            return Session::new(options, Some(PUBLIC_REGION), http);
+        }
+        match parse_ecr_host(host) {
+            Some(ecr) => Session::for_ecr_host(options, &ecr, http),
+            None => Session::new(options, None, http),
+        }
     }
 
     /// For an ECR registry host: its region wins, and a `-fips` or
@@ -404,6 +442,31 @@ impl Session {
             Ok(true) => self.debug("token cached"),
             Ok(false) => self.debug("token not cached (cache off or token near expiry)"),
             Err(e) => self.debug(&format!("token cache not written: {e}")),
+        }
+    }
+
+    /// A still-valid cached token for `registry`; no AWS call.
+    pub fn cached(&self, registry: Registry<'_>) -> Option<AuthToken> {
+        match registry {
+            Registry::Private(id) => self.cached_token(id),
+            Registry::Public => self.cached_public_token(),
+        }
+    }
+
+    /// A fresh token for `registry` (cached for the next command).
+    pub fn fetch(&self, registry: Registry<'_>) -> Result<AuthToken, Error> {
+        match registry {
+            Registry::Private(id) => self.fetch_token(id),
+            Registry::Public => self.fetch_public_token(),
+        }
+    }
+
+    /// The token source every command uses: a cached token, else a fresh
+    /// one. (The push keychain puts Helm's registry config between the two.)
+    pub fn token(&self, registry: Registry<'_>) -> Result<AuthToken, Error> {
+        match self.cached(registry) {
+            Some(t) => Ok(t),
+            None => self.fetch(registry),
         }
     }
 

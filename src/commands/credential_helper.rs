@@ -7,7 +7,7 @@
 //! `erase` are accepted and ignored, as tokens are derived, not stored.
 //! Errors go to stdout: that is where Docker and Helm read them.
 
-use crate::aws::{self, AwsOptions, Session};
+use crate::aws::{self, AwsOptions, Registry, Session};
 use crate::helm::{self, credential_helper as protocol, helper_settings, HELPER_NAME};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -101,24 +101,11 @@ fn get(server_url: &str) -> (i32, String) {
         .or(settings.registry_id.clone());
     let result = (|| -> Result<aws::AuthToken, String> {
         let http = crate::http::Http::new(crate::cli::CommonArgs::default().aws_http_options())?;
-        let session = match (&ecr, public) {
-            (Some(host), false) => Session::for_ecr_host(&options, host, http),
-            (_, true) => Session::new(&options, Some("us-east-1"), http),
-            (None, false) => Session::new(&options, None, http),
-        }
-        .map_err(|e| e.to_string())?;
-        let token = if public {
-            match session.cached_public_token() {
-                Some(t) => Ok(t),
-                None => session.fetch_public_token(),
-            }
-        } else {
-            match session.cached_token(registry_id.as_deref()) {
-                Some(t) => Ok(t),
-                None => session.fetch_token(registry_id.as_deref()),
-            }
-        };
-        token.map_err(|e| e.to_string())
+        let session =
+            Session::for_registry_host(&options, &host, http).map_err(|e| e.to_string())?;
+        session
+            .token(Registry::for_host(&host, registry_id.as_deref()))
+            .map_err(|e| e.to_string())
     })();
     match result {
         Ok(token) => {

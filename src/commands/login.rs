@@ -7,7 +7,7 @@
 //! targets, fetch every token (one per region and registry id, regions in
 //! parallel), then one locked read-modify-write of the config.
 
-use crate::aws::{self, AuthToken, AwsOptions, CredentialScope, Session};
+use crate::aws::{self, AuthToken, AwsOptions, CredentialScope, Registry, Session};
 use crate::cli::CommonArgs;
 use crate::helm::{self, helper_settings, host_key, Stored, HELPER_NAME};
 use std::collections::BTreeMap;
@@ -275,18 +275,12 @@ fn fetch_region(
     .sharing(credentials);
     let mut out = Vec::new();
     for (id, public) in ids {
-        let token = if *public {
-            match session.cached_public_token() {
-                Some(t) => Ok(t),
-                None => session.fetch_public_token(),
-            }
+        let registry = if *public {
+            Registry::Public
         } else {
-            match session.cached_token(id.as_deref()) {
-                Some(t) => Ok(t),
-                None => session.fetch_token(id.as_deref()),
-            }
+            Registry::Private(id.as_deref())
         };
-        let token = token.map_err(|e| e.to_string())?;
+        let token = session.token(registry).map_err(|e| e.to_string())?;
         out.push(((id.clone(), *public), token));
     }
     Ok((session.region.clone(), out))

@@ -446,7 +446,9 @@ fn create_repository(
     reference: &oci::Reference,
     args: &Args,
 ) -> Result<(), String> {
-    let session = keychain.session_for(&reference.registry)?;
+    let session = keychain
+        .session_for(&reference.registry)
+        .map_err(|e| e.to_string())?;
     if aws::is_ecr_public_host(&reference.registry) {
         let name = public_name(&reference.repository);
         return session
@@ -470,7 +472,9 @@ fn describe(
     reference: &oci::Reference,
     args: &Args,
 ) -> Result<crate::aws::ImageDetail, String> {
-    let session = keychain.session_for(&reference.registry)?;
+    let session = keychain
+        .session_for(&reference.registry)
+        .map_err(|e| e.to_string())?;
     let found = if aws::is_ecr_public_host(&reference.registry) {
         session.describe_public_image(
             args.registry_id.as_deref(),
@@ -549,7 +553,9 @@ fn split_arguments(args: &[String]) -> Result<(Vec<String>, Option<Remote>), Str
 /// No remote given: the caller's own ECR registry, found from the token's
 /// proxyEndpoint; the token is kept for the push itself.
 fn default_remote(keychain: &EcrKeychain) -> Result<Remote, String> {
-    let token = keychain.default_registry_token()?;
+    let token = keychain
+        .default_registry_token()
+        .map_err(|e| e.to_string())?;
     let host = keychain::endpoint_host(&token.proxy_endpoint);
     keychain.remember(&host, &token);
     Ok(Remote {
