@@ -15,7 +15,7 @@ mod common;
 
 use common::{path_str, write, Lab, LogMark, Output, Sandbox};
 use helm_ecr::aws::ecr::{Api, Flavor};
-use helm_ecr::aws::{Credentials, Env};
+use helm_ecr::aws::{AwsErrorCode, Credentials, Env};
 use helm_ecr::http::{Http, HttpOptions};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -208,8 +208,8 @@ impl Moto {
             &serde_json::json!({ "repositoryNames": [name] }),
         ) {
             Ok(v) => Some(v["repositories"][0].clone()),
-            Err(e) if e.code.as_deref() == Some("RepositoryNotFoundException") => None,
-            Err(e) => panic!("DescribeRepositories {name}: {}", e.error),
+            Err(e) if e.code() == Some(&AwsErrorCode::RepositoryNotFoundException) => None,
+            Err(e) => panic!("DescribeRepositories {name}: {e}"),
         }
     }
 }
