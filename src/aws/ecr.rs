@@ -4,10 +4,10 @@ use std::time::SystemTime;
 
 use serde::Deserialize;
 
-use super::env::Env;
-use super::errors::{explain, Ctx as ErrCtx};
+use super::errors::{explain, Caller};
 use super::sign::Signer;
 use super::transport::{call, Call, Failure};
+use super::Context;
 use super::{AuthToken, AwsErrorCode, Credentials, Error};
 use crate::clock::{from_epoch_f64, parse_rfc3339};
 use crate::codec::base64_decode;
@@ -40,10 +40,12 @@ impl Flavor {
     }
 }
 
+/// One ECR (or ECR Public) API endpoint, called in the session's context
+/// with resolved credentials.
 pub struct Api<'a> {
-    pub http: &'a crate::http::Http,
-    pub env: &'a Env,
+    pub ctx: &'a Context<'a>,
     pub url: &'a str,
+    /// The signing region (us-east-1 for ECR Public).
     pub region: &'a str,
     pub flavor: Flavor,
     pub credentials: &'a Credentials,
@@ -55,7 +57,7 @@ impl Api<'_> {
     pub fn call(&self, op: &str, body: &serde_json::Value) -> Result<serde_json::Value, Error> {
         let what = format!("{} {op}", self.flavor.label());
         let iam_action = format!("{}:{op}", self.flavor.service());
-        let mut c = Call::new("POST", format!("{}/", self.url), &what, self.env);
+        let mut c = Call::new("POST", format!("{}/", self.url), &what, self.ctx.env);
         c.headers
             .push(("content-type", "application/x-amz-json-1.1".into()));
         c.headers.push((
@@ -68,10 +70,10 @@ impl Api<'_> {
             region: self.region,
             service: self.flavor.service(),
         });
-        let reply = call(self.http, self.env, &c).map_err(|f| match f {
+        let reply = call(self.ctx.http, self.ctx.env, &c).map_err(|f| match f {
             Failure::Api(a) => explain(
                 &a,
-                &ErrCtx {
+                &Caller {
                     what: &what,
                     iam_action: &iam_action,
                     key_id: Some(&self.credentials.access_key_id),

@@ -334,7 +334,7 @@ pub fn parse_error_body(
 }
 
 /// Who asked and what for, to name them in messages.
-pub struct Ctx<'a> {
+pub struct Caller<'a> {
     /// "ECR GetAuthorizationToken"
     pub what: &'a str,
     /// "ecr:GetAuthorizationToken"
@@ -354,7 +354,7 @@ pub(crate) fn is_clock_skew(f: &ApiFailure, now: SystemTime) -> bool {
 }
 
 /// One line for a failed call, saying why and what to do.
-pub fn explain(f: &ApiFailure, ctx: &Ctx<'_>, now: SystemTime) -> Error {
+pub fn explain(f: &ApiFailure, ctx: &Caller<'_>, now: SystemTime) -> Error {
     let key = ctx
         .key_id
         .map(|k| format!(" for key id {k}"))
@@ -437,7 +437,7 @@ mod tests {
         }
     }
 
-    const CTX: Ctx<'static> = Ctx {
+    const CTX: Caller<'static> = Caller {
         what: "ECR GetAuthorizationToken",
         iam_action: "ecr:GetAuthorizationToken",
         key_id: Some("AKIAEXAMPLE"),

@@ -1,6 +1,7 @@
 //! AWS: the credential chain, SigV4 signing, endpoints and regions, the ECR
 //! API and the token cache. Knows nothing of OCI or Helm.
 
+mod context;
 pub mod credentials;
 pub mod ecr;
 pub mod endpoint;
@@ -20,6 +21,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+pub use context::Context;
 pub use ecr::{CreateRepositoryOptions, ImageDetail};
 pub use endpoint::{is_ecr_public_host, parse_ecr_host};
 pub use env::Env;
@@ -377,6 +379,18 @@ impl Session {
         self.resolved().map(|(c, _)| c)
     }
 
+    /// The context this session's AWS calls are made in.
+    pub fn context(&self) -> Context<'_> {
+        Context {
+            env: &self.env,
+            profiles: &self.profiles,
+            profile: self.profiles.profile(&self.profile_name),
+            http: &self.http,
+            region: &self.region,
+            variant: self.variant,
+        }
+    }
+
     fn resolved(&self) -> Result<(Credentials, Option<String>), Error> {
         let mut slot = self.credentials.lock().unwrap_or_else(|e| e.into_inner());
         match slot.as_ref() {
@@ -386,15 +400,7 @@ impl Session {
             Some(Err(e)) => return Err(Error::Config(e.clone())),
             _ => {}
         }
-        let ctx = credentials::Ctx {
-            env: &self.env,
-            profiles: &self.profiles,
-            http: &self.http,
-            region: &self.region,
-            variant: self.variant,
-            profile: self.profiles.profile(&self.profile_name),
-        };
-        let resolved = credentials::resolve(&ctx, &self.source);
+        let resolved = credentials::resolve(&self.context(), &self.source);
         match &resolved {
             Ok((c, _)) => self.debug(&format!(
                 "credentials: {}; key id {}",
@@ -427,8 +433,7 @@ impl Session {
             }
         };
         f(&Api {
-            http: &self.http,
-            env: &self.env,
+            ctx: &self.context(),
             url,
             region,
             flavor,

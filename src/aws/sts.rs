@@ -3,11 +3,11 @@
 
 use std::time::SystemTime;
 
-use super::credentials::Ctx;
 use super::endpoint::{configured_endpoint, resolve, Resolved, Service};
-use super::errors::{explain, Ctx as ErrCtx};
+use super::errors::{explain, Caller};
 use super::sign::Signer;
 use super::transport::{call, Call, Failure};
+use super::Context;
 use super::{Credentials, Error};
 
 pub struct AssumeRole<'a> {
@@ -20,7 +20,7 @@ pub struct AssumeRole<'a> {
 }
 
 /// STS's URL and signing region (its global endpoint signs for us-east-1).
-pub fn endpoint(ctx: &Ctx<'_>) -> Result<Resolved, Error> {
+pub fn endpoint(ctx: &Context<'_>) -> Result<Resolved, Error> {
     let configured = configured_endpoint(Service::Sts, ctx.env, ctx.profiles, ctx.profile);
     resolve(Service::Sts, ctx.region, ctx.variant, configured.as_deref())
 }
@@ -35,7 +35,7 @@ pub fn default_session_name() -> String {
 }
 
 pub fn assume_role(
-    ctx: &Ctx<'_>,
+    ctx: &Context<'_>,
     base: &Credentials,
     req: &AssumeRole<'_>,
 ) -> Result<Credentials, Error> {
@@ -75,7 +75,7 @@ pub fn assume_role(
     let reply = call(ctx.http, ctx.env, &c).map_err(|f| match f {
         Failure::Api(a) => explain(
             &a,
-            &ErrCtx {
+            &Caller {
                 what: &what,
                 iam_action: "sts:AssumeRole",
                 key_id: Some(&base.access_key_id),
@@ -88,7 +88,7 @@ pub fn assume_role(
 }
 
 pub fn assume_role_with_web_identity(
-    ctx: &Ctx<'_>,
+    ctx: &Context<'_>,
     role_arn: &str,
     token: &str,
     session_name: &str,
@@ -116,7 +116,7 @@ pub fn assume_role_with_web_identity(
     let reply = call(ctx.http, ctx.env, &c).map_err(|f| match f {
         Failure::Api(a) => explain(
             &a,
-            &ErrCtx {
+            &Caller {
                 what: &what,
                 iam_action: "sts:AssumeRoleWithWebIdentity",
                 key_id: None,

@@ -4,9 +4,9 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use super::Ctx;
 use crate::aws::env::Env;
 use crate::aws::transport::{call, Call};
+use crate::aws::Context;
 use crate::aws::{Credentials, Error};
 
 const ECS_HOST: &str = "http://169.254.170.2";
@@ -87,14 +87,14 @@ fn auth_token(env: &Env) -> Result<Option<String>, Error> {
     Ok(Some(token))
 }
 
-pub fn resolve(ctx: &Ctx<'_>, url: &str) -> Result<Credentials, Error> {
+pub fn resolve(ctx: &Context<'_>, url: &str) -> Result<Credentials, Error> {
     resolve_identified(ctx, url).map(|(c, _)| c)
 }
 
 /// The credentials and, when the agent says, whose they are: ECS names the
 /// task role (`RoleArn`), EKS Pod Identity the account (`AccountId`).
 pub fn resolve_identified(
-    ctx: &Ctx<'_>,
+    ctx: &Context<'_>,
     url: &str,
 ) -> Result<(Credentials, Option<String>), Error> {
     let what = "container credentials";

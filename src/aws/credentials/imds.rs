@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use super::Ctx;
 use crate::aws::env::Env;
 use crate::aws::profile::Section;
 use crate::aws::transport::{call, Call};
+use crate::aws::Context;
 use crate::aws::{Credentials, Error};
 
 pub fn endpoint(env: &Env, profile: Option<&Section>) -> String {
@@ -27,7 +27,7 @@ pub fn endpoint(env: &Env, profile: Option<&Section>) -> String {
 }
 
 fn call_imds(
-    ctx: &Ctx<'_>,
+    ctx: &Context<'_>,
     method: &'static str,
     url: String,
     token: Option<&str>,
@@ -85,14 +85,14 @@ pub fn region(env: &Env, http: &crate::http::Http, endpoint: &str) -> Result<Str
     Ok(region)
 }
 
-pub fn resolve(ctx: &Ctx<'_>, endpoint: &str) -> Result<Credentials, Error> {
+pub fn resolve(ctx: &Context<'_>, endpoint: &str) -> Result<Credentials, Error> {
     resolve_identified(ctx, endpoint).map(|(c, _)| c)
 }
 
 /// The credentials and whose they are: the instance role's name (and the
 /// account, where IMDS says).
 pub fn resolve_identified(
-    ctx: &Ctx<'_>,
+    ctx: &Context<'_>,
     endpoint: &str,
 ) -> Result<(Credentials, Option<String>), Error> {
     let token = call_imds(ctx, "PUT", format!("{endpoint}/latest/api/token"), None)

@@ -16,22 +16,10 @@ mod web_identity;
 
 use std::time::{Duration, SystemTime};
 
-use super::endpoint::Variant;
 use super::env::Env;
 use super::profile::{ProfileSet, Section};
+use super::Context;
 use super::{Credentials, Error};
-
-/// What an I/O provider needs: configuration and a client.
-pub struct Ctx<'a> {
-    pub env: &'a Env,
-    pub profiles: &'a ProfileSet,
-    pub http: &'a crate::http::Http,
-    /// The session's region (STS, and SSO when the profile names none).
-    pub region: &'a str,
-    pub variant: Variant,
-    /// The selected profile's section, for endpoint settings.
-    pub profile: Option<&'a Section>,
-}
 
 /// Where credentials will come from, decided without I/O.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -227,7 +215,7 @@ pub fn describe(source: &Source) -> String {
 
 /// Fetch credentials from the chosen source, with whose they are where the
 /// provider says (container and instance metadata).
-pub fn resolve(ctx: &Ctx<'_>, source: &Source) -> Result<(Credentials, Option<String>), Error> {
+pub fn resolve(ctx: &Context<'_>, source: &Source) -> Result<(Credentials, Option<String>), Error> {
     match source {
         Source::Environment { .. } => env_keys::resolve(ctx.env).map(|c| (c, None)),
         Source::Profile { name } => profile_chain::resolve(ctx, name).map(|c| (c, None)),

@@ -15,9 +15,9 @@
 //! - a base profile: `credential_source` > web identity > SSO >
 //!   `login_session` > `credential_process` > static keys.
 
-use super::Ctx;
 use crate::aws::profile::{ProfileSet, Section};
 use crate::aws::sts::{assume_role, default_session_name, AssumeRole};
+use crate::aws::Context;
 use crate::aws::{Credentials, Error};
 
 /// Where a chain starts.
@@ -146,7 +146,7 @@ fn base(name: &str, p: &Section, first: bool, start: Option<&String>) -> Result<
     }))
 }
 
-pub fn resolve(ctx: &Ctx<'_>, name: &str) -> Result<Credentials, Error> {
+pub fn resolve(ctx: &Context<'_>, name: &str) -> Result<Credentials, Error> {
     let c = chain(ctx.profiles, name)?;
     let mut creds = resolve_base(ctx, &c.base)?;
     for role_profile in &c.roles {
@@ -158,13 +158,13 @@ pub fn resolve(ctx: &Ctx<'_>, name: &str) -> Result<Credentials, Error> {
     Ok(creds)
 }
 
-fn section<'a>(ctx: &'a Ctx<'_>, name: &str) -> Result<&'a Section, Error> {
+fn section<'a>(ctx: &'a Context<'_>, name: &str) -> Result<&'a Section, Error> {
     ctx.profiles
         .profile(name)
         .ok_or_else(|| Error::Credentials(format!("AWS profile {name:?} not found")))
 }
 
-fn resolve_base(ctx: &Ctx<'_>, base: &Base) -> Result<Credentials, Error> {
+fn resolve_base(ctx: &Context<'_>, base: &Base) -> Result<Credentials, Error> {
     match base {
         Base::Static { profile } => static_keys(profile, section(ctx, profile)?),
         Base::NamedSource { profile, source } => named_source(ctx, profile, source),
@@ -192,7 +192,7 @@ fn resolve_base(ctx: &Ctx<'_>, base: &Base) -> Result<Credentials, Error> {
 }
 
 fn assume(
-    ctx: &Ctx<'_>,
+    ctx: &Context<'_>,
     name: &str,
     p: &Section,
     source_creds: &Credentials,
@@ -230,7 +230,7 @@ fn duration(name: &str, p: &Section) -> Result<Option<u32>, Error> {
         .transpose()
 }
 
-fn named_source(ctx: &Ctx<'_>, name: &str, source: &str) -> Result<Credentials, Error> {
+fn named_source(ctx: &Context<'_>, name: &str, source: &str) -> Result<Credentials, Error> {
     match source {
         "Environment" => super::env_keys::resolve(ctx.env),
         "Ec2InstanceMetadata" => {

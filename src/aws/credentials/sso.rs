@@ -4,10 +4,10 @@
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use super::Ctx;
 use crate::aws::endpoint::{self, configured_endpoint, Service};
 use crate::aws::profile::Section;
 use crate::aws::transport::{call, Call, Failure};
+use crate::aws::Context;
 use crate::aws::{AwsErrorCode, Credentials, Error};
 use crate::clock::{from_epoch_millis, parse_rfc3339, rfc3339_system};
 use crate::codec::{hex, sha1};
@@ -25,7 +25,7 @@ struct Config<'a> {
     refreshable: bool,
 }
 
-fn config<'a>(ctx: &'a Ctx<'_>, name: &str, p: &'a Section) -> Result<Config<'a>, Error> {
+fn config<'a>(ctx: &'a Context<'_>, name: &str, p: &'a Section) -> Result<Config<'a>, Error> {
     let need = |sec: &'a Section, key: &str, whose: &str| {
         sec.get(key).ok_or_else(|| {
             Error::Credentials(format!(
@@ -65,7 +65,7 @@ fn config<'a>(ctx: &'a Ctx<'_>, name: &str, p: &'a Section) -> Result<Config<'a>
     }
 }
 
-fn cache_file(ctx: &Ctx<'_>, cache_name: &str) -> Option<PathBuf> {
+fn cache_file(ctx: &Context<'_>, cache_name: &str) -> Option<PathBuf> {
     Some(
         ctx.env
             .aws_dir()?
@@ -79,7 +79,7 @@ fn login_hint(name: &str) -> String {
     format!("run `aws sso login --profile {name}`")
 }
 
-pub fn resolve(ctx: &Ctx<'_>, name: &str, p: &Section) -> Result<Credentials, Error> {
+pub fn resolve(ctx: &Context<'_>, name: &str, p: &Section) -> Result<Credentials, Error> {
     let cfg = config(ctx, name, p)?;
     let path = cache_file(ctx, cfg.cache_name).ok_or_else(|| {
         Error::Credentials(format!(
@@ -137,7 +137,7 @@ pub fn resolve(ctx: &Ctx<'_>, name: &str, p: &Section) -> Result<Credentials, Er
 }
 
 fn refresh(
-    ctx: &Ctx<'_>,
+    ctx: &Context<'_>,
     cfg: &Config<'_>,
     cache: &serde_json::Value,
 ) -> Result<serde_json::Value, Error> {
@@ -199,7 +199,7 @@ fn refresh(
 }
 
 fn role_credentials(
-    ctx: &Ctx<'_>,
+    ctx: &Context<'_>,
     name: &str,
     cfg: &Config<'_>,
     token: &str,

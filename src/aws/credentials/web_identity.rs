@@ -1,9 +1,10 @@
 //! Web identity: AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN from the
 //! environment, or `web_identity_token_file` + `role_arn` in a profile.
 
-use super::{Ctx, Source};
+use super::Source;
 use crate::aws::env::Env;
 use crate::aws::sts::{assume_role_with_web_identity, default_session_name};
+use crate::aws::Context;
 use crate::aws::{Credentials, Error};
 
 pub fn from_env(env: &Env) -> Option<Source> {
@@ -13,7 +14,7 @@ pub fn from_env(env: &Env) -> Option<Source> {
     })
 }
 
-pub fn resolve_env(ctx: &Ctx<'_>) -> Result<Credentials, Error> {
+pub fn resolve_env(ctx: &Context<'_>) -> Result<Credentials, Error> {
     let (Some(file), Some(role)) = (
         ctx.env.get("AWS_WEB_IDENTITY_TOKEN_FILE"),
         ctx.env.get("AWS_ROLE_ARN"),
@@ -26,7 +27,7 @@ pub fn resolve_env(ctx: &Ctx<'_>) -> Result<Credentials, Error> {
 }
 
 pub fn resolve(
-    ctx: &Ctx<'_>,
+    ctx: &Context<'_>,
     role_arn: &str,
     token_file: &str,
     session_name: Option<&str>,
