@@ -4,9 +4,9 @@ use std::time::SystemTime;
 
 use serde::Deserialize;
 
-use super::errors::{explain, Caller};
+use super::errors::Caller;
 use super::sign::Signer;
-use super::transport::{call, Call, Failure};
+use super::transport::{call, Call};
 use super::Context;
 use super::{AuthToken, AwsErrorCode, Credentials, Error};
 use crate::clock::{from_epoch_f64, parse_rfc3339};
@@ -70,17 +70,12 @@ impl Api<'_> {
             region: self.region,
             service: self.flavor.service(),
         });
-        let reply = call(self.ctx.http, self.ctx.env, &c).map_err(|f| match f {
-            Failure::Api(a) => explain(
-                &a,
-                &Caller {
-                    what: &what,
-                    iam_action: &iam_action,
-                    key_id: Some(&self.credentials.access_key_id),
-                },
-                SystemTime::now(),
-            ),
-            other => other.into_error(&what),
+        let reply = call(self.ctx.http, self.ctx.env, &c).map_err(|f| {
+            f.explain(&Caller {
+                what: &what,
+                iam_action: &iam_action,
+                key_id: Some(&self.credentials.access_key_id),
+            })
         })?;
         serde_json::from_str(&reply.body).map_err(|e| Error::Json {
             context: format!("{what}: the reply (HTTP {}) is not JSON", reply.status),

@@ -4,9 +4,9 @@
 use std::time::SystemTime;
 
 use super::endpoint::{configured_endpoint, resolve, Resolved, Service};
-use super::errors::{explain, Caller};
+use super::errors::Caller;
 use super::sign::Signer;
-use super::transport::{call, Call, Failure};
+use super::transport::{call, Call};
 use super::Context;
 use super::{Credentials, Error};
 
@@ -72,17 +72,12 @@ pub fn assume_role(
         region: &signing_region,
         service: "sts",
     });
-    let reply = call(ctx.http, ctx.env, &c).map_err(|f| match f {
-        Failure::Api(a) => explain(
-            &a,
-            &Caller {
-                what: &what,
-                iam_action: "sts:AssumeRole",
-                key_id: Some(&base.access_key_id),
-            },
-            SystemTime::now(),
-        ),
-        other => other.into_error(&what),
+    let reply = call(ctx.http, ctx.env, &c).map_err(|f| {
+        f.explain(&Caller {
+            what: &what,
+            iam_action: "sts:AssumeRole",
+            key_id: Some(&base.access_key_id),
+        })
     })?;
     parse_credentials(&reply.body, &what)
 }
@@ -113,17 +108,12 @@ pub fn assume_role_with_web_identity(
         "application/x-www-form-urlencoded; charset=utf-8".into(),
     ));
     c.body = super::form::form_encode(&form).into_bytes();
-    let reply = call(ctx.http, ctx.env, &c).map_err(|f| match f {
-        Failure::Api(a) => explain(
-            &a,
-            &Caller {
-                what: &what,
-                iam_action: "sts:AssumeRoleWithWebIdentity",
-                key_id: None,
-            },
-            SystemTime::now(),
-        ),
-        other => other.into_error(&what),
+    let reply = call(ctx.http, ctx.env, &c).map_err(|f| {
+        f.explain(&Caller {
+            what: &what,
+            iam_action: "sts:AssumeRoleWithWebIdentity",
+            key_id: None,
+        })
     })?;
     parse_credentials(&reply.body, &what)
 }

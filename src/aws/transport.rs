@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use super::env::Env;
-use super::errors::{parse_error_body, ApiFailure};
+use super::errors::{explain, parse_error_body, ApiFailure, Caller};
 use super::sign::{sign_headers, Signer};
 use super::Error;
 use crate::http::retry::{jitter, RetryPolicy};
@@ -112,6 +112,15 @@ impl Failure {
         Failure::Transport {
             message,
             transient: false,
+        }
+    }
+
+    /// The one line for a failed call made by `caller`: an AWS refusal
+    /// explained (what to do about it), anything else as it is.
+    pub fn explain(self, caller: &Caller<'_>) -> Error {
+        match self {
+            Failure::Api(a) => explain(&a, caller, SystemTime::now()),
+            other => other.into_error(caller.what),
         }
     }
 
