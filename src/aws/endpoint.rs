@@ -275,27 +275,35 @@ fn custom_with_variant(url: &str) -> Error {
     ))
 }
 
+/// The four endpoint variants, for the tests here and in `hosts`.
+#[cfg(test)]
+pub(crate) mod test_variants {
+    use super::Variant;
+
+    pub const PLAIN: Variant = Variant {
+        fips: false,
+        dualstack: false,
+    };
+    pub const FIPS: Variant = Variant {
+        fips: true,
+        dualstack: false,
+    };
+    pub const DS: Variant = Variant {
+        fips: false,
+        dualstack: true,
+    };
+    pub const BOTH: Variant = Variant {
+        fips: true,
+        dualstack: true,
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::path::Path;
 
-    const PLAIN: Variant = Variant {
-        fips: false,
-        dualstack: false,
-    };
-    const FIPS: Variant = Variant {
-        fips: true,
-        dualstack: false,
-    };
-    const DS: Variant = Variant {
-        fips: false,
-        dualstack: true,
-    };
-    const BOTH: Variant = Variant {
-        fips: true,
-        dualstack: true,
-    };
+    use crate::aws::endpoint::test_variants::*;
 
     #[test]
     fn ecr_endpoints_from_the_rules() {

@@ -561,11 +561,32 @@ impl Session {
         repository: &str,
         tag: &str,
     ) -> Result<Option<ImageDetail>, Error> {
-        self.with_api(Flavor::Private, |api| {
-            api.describe_image(registry_id, repository, tag, || format!(
-                "ECR repository {repository:?} does not exist in region {}: create it (e.g. with --create-repository) or check the name",
-                self.region
-            ))
+        self.describe(Flavor::Private, registry_id, repository, tag)
+    }
+
+    /// DescribeImages in private ECR or ECR Public; a missing repository
+    /// says where it was looked for.
+    pub(crate) fn describe(
+        &self,
+        flavor: Flavor,
+        registry_id: Option<&str>,
+        repository: &str,
+        tag: &str,
+    ) -> Result<Option<ImageDetail>, Error> {
+        let missing = || {
+            let place = match flavor {
+                Flavor::Private => format!(
+                    "ECR repository {repository:?} does not exist in region {}",
+                    self.region
+                ),
+                Flavor::Public => format!(
+                    "ECR Public repository {repository:?} does not exist in your public registry"
+                ),
+            };
+            format!("{place}: create it (e.g. with --create-repository) or check the name")
+        };
+        self.with_api(flavor, |api| {
+            api.describe_image(registry_id, repository, tag, missing)
         })
     }
 }

@@ -239,6 +239,15 @@ pub fn selected_profile(cli: Option<&str>, env: &Env) -> (String, bool) {
     }
 }
 
+/// A profile set from one config file's text (tests).
+#[cfg(test)]
+pub(crate) fn test_profiles(config: &str) -> ProfileSet {
+    let mut s = ProfileSet::default();
+    s.add(Path::new("config"), config, FileKind::Config)
+        .unwrap();
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

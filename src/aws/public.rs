@@ -56,11 +56,7 @@ impl Session {
         name: &str,
         tag: &str,
     ) -> Result<Option<ImageDetail>, Error> {
-        self.with_api(Flavor::Public, |api| {
-            api.describe_image(registry_id, name, tag, || format!(
-                "ECR Public repository {name:?} does not exist in your public registry: create it (e.g. with --create-repository) or check the name"
-            ))
-        })
+        self.describe(Flavor::Public, registry_id, name, tag)
     }
 }
 

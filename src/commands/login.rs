@@ -7,6 +7,7 @@
 //! targets, fetch every token (one per region and registry id, regions in
 //! parallel), then one locked read-modify-write of the config.
 
+use super::fail;
 use crate::aws::{self, AuthToken, AwsOptions, CredentialScope, Registry, Session};
 use crate::cli::CommonArgs;
 use crate::helm::{self, helper_settings, host_key, Stored, HELPER_NAME};
@@ -502,11 +503,6 @@ fn logout(targets: &[Target], config: &Path) -> Result<(), String> {
 /// reader that went away (`| head`) changes nothing: no panic, no failure.
 fn say(line: &str) {
     let _ = writeln!(std::io::stdout().lock(), "{line}");
-}
-
-fn fail(message: &str) -> i32 {
-    eprintln!("Error: {message}");
-    1
 }
 
 #[cfg(test)]

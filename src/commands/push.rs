@@ -4,6 +4,7 @@
 //! parallel: package -> artifact -> push; results are printed in the order
 //! the charts were given.
 
+use super::fail;
 use crate::aws;
 use crate::chart::{self, Overrides};
 use crate::cli::CommonArgs;
@@ -624,11 +625,6 @@ fn json_line(o: &Outcome) -> String {
         v["warning"] = serde_json::Value::String(w.clone());
     }
     v.to_string()
-}
-
-fn fail(msg: &str) -> i32 {
-    eprintln!("Error: {msg}");
-    1
 }
 
 #[cfg(test)]

@@ -277,15 +277,7 @@ pub(crate) fn from_json(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aws::profile::FileKind;
-    use std::path::Path;
-
-    fn profiles(config: &str) -> ProfileSet {
-        let mut s = ProfileSet::default();
-        s.add(Path::new("config"), config, FileKind::Config)
-            .unwrap();
-        s
-    }
+    use crate::aws::profile::test_profiles as profiles;
 
     #[test]
     fn env_keys_win_over_aws_profile_but_not_over_flag() {

@@ -268,15 +268,7 @@ fn static_keys(name: &str, p: &Section) -> Result<Credentials, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aws::profile::FileKind;
-    use std::path::Path;
-
-    fn profiles(config: &str) -> ProfileSet {
-        let mut s = ProfileSet::default();
-        s.add(Path::new("config"), config, FileKind::Config)
-            .unwrap();
-        s
-    }
+    use crate::aws::profile::test_profiles as profiles;
 
     fn walk(config: &str, name: &str) -> Result<Chain, Error> {
         chain(&profiles(config), name)

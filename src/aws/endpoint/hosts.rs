@@ -127,22 +127,7 @@ pub fn is_ecr_public_host(host: &str) -> bool {
 mod tests {
     use super::*;
 
-    const PLAIN: Variant = Variant {
-        fips: false,
-        dualstack: false,
-    };
-    const FIPS: Variant = Variant {
-        fips: true,
-        dualstack: false,
-    };
-    const DS: Variant = Variant {
-        fips: false,
-        dualstack: true,
-    };
-    const BOTH: Variant = Variant {
-        fips: true,
-        dualstack: true,
-    };
+    use crate::aws::endpoint::test_variants::*;
 
     #[test]
     fn default_registry_follows_the_variant() {

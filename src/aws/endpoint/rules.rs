@@ -108,31 +108,32 @@ pub fn partition_for(region: &str) -> Result<Map<String, Value>, RuleError> {
     partition_in(partitions()?, region)
 }
 
+/// A partition's outputs with its name; a region may override them.
+fn outputs(p: &Value, region_entry: Option<&Value>) -> Map<String, Value> {
+    let mut out = p
+        .get("outputs")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    if let Some(id) = p.get("id") {
+        out.insert("name".into(), id.clone());
+    }
+    if let Some(Value::Object(o)) = region_entry {
+        for (k, v) in o {
+            if k != "description" {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    out
+}
+
 fn partition_in(data: &Value, region: &str) -> Result<Map<String, Value>, RuleError> {
     let list = data
         .get("partitions")
         .and_then(Value::as_array)
         .filter(|l| !l.is_empty())
         .ok_or_else(|| RuleError::Data("partitions.json lists no partitions".into()))?;
-    let outputs = |p: &Value, region_entry: Option<&Value>| {
-        let mut out = p
-            .get("outputs")
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default();
-        if let Some(id) = p.get("id") {
-            out.insert("name".into(), id.clone());
-        }
-        // A region may override its partition's outputs.
-        if let Some(Value::Object(o)) = region_entry {
-            for (k, v) in o {
-                if k != "description" {
-                    out.insert(k.clone(), v.clone());
-                }
-            }
-        }
-        out
-    };
     for p in list {
         if let Some(entry) = p.get("regions").and_then(|r| r.get(region)) {
             return Ok(outputs(p, Some(entry)));
@@ -156,20 +157,7 @@ pub fn all_partitions() -> Result<Vec<Map<String, Value>>, RuleError> {
         .get("partitions")
         .and_then(Value::as_array)
         .ok_or_else(|| RuleError::Data("partitions.json lists no partitions".into()))?;
-    Ok(list
-        .iter()
-        .map(|p| {
-            let mut out = p
-                .get("outputs")
-                .and_then(Value::as_object)
-                .cloned()
-                .unwrap_or_default();
-            if let Some(id) = p.get("id") {
-                out.insert("name".into(), id.clone());
-            }
-            out
-        })
-        .collect())
+    Ok(list.iter().map(|p| outputs(p, None)).collect())
 }
 
 /// The regions partitions.json lists, per partition (for tests and checks).
