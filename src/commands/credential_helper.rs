@@ -140,9 +140,11 @@ pub fn link_name() -> String {
 /// Make `docker-credential-helm-ecr` exist beside our binary: in the
 /// plugin's `bin/` when run as a plugin (a relative link, so it follows the
 /// binary when the plugin is updated), else beside the running executable.
-pub fn install_link() -> Result<PathBuf, String> {
-    let exe =
-        std::env::current_exe().map_err(|e| format!("cannot find the helm-ecr executable: {e}"))?;
+pub fn install_link() -> Result<PathBuf, helm::Error> {
+    let exe = std::env::current_exe().map_err(|e| helm::Error::Io {
+        context: "cannot find the helm-ecr executable".into(),
+        source: e,
+    })?;
     let own_name = format!("helm-ecr{}", std::env::consts::EXE_SUFFIX);
     let plugin_bin = helm::env::var("HELM_PLUGIN_DIR")
         .map(|d| PathBuf::from(d).join("bin"))
@@ -150,10 +152,9 @@ pub fn install_link() -> Result<PathBuf, String> {
     let (dir, target) = match plugin_bin {
         Some(bin) => (bin.clone(), bin.join(&own_name)),
         None => {
-            let dir = exe
-                .parent()
-                .map(Path::to_path_buf)
-                .ok_or("the helm-ecr executable has no directory")?;
+            let dir = exe.parent().map(Path::to_path_buf).ok_or_else(|| {
+                helm::Error::File("the helm-ecr executable has no directory".into())
+            })?;
             (dir, exe.clone())
         }
     };
@@ -162,14 +163,16 @@ pub fn install_link() -> Result<PathBuf, String> {
         return Ok(link);
     }
     if std::fs::symlink_metadata(&link).is_ok() {
-        std::fs::remove_file(&link)
-            .map_err(|e| format!("cannot replace {}: {e}", link.display()))?;
+        std::fs::remove_file(&link).map_err(|e| helm::Error::Io {
+            context: format!("cannot replace {}", link.display()),
+            source: e,
+        })?;
     }
     make_link(&target, &link).map_err(|e| {
-        format!(
+        helm::Error::File(format!(
             "cannot create {}: {e}: make that directory writable or link it yourself",
             link.display()
-        )
+        ))
     })?;
     Ok(link)
 }

@@ -396,7 +396,7 @@ fn register_helper(
     common: &CommonArgs,
     config: &Path,
 ) -> Result<(), String> {
-    let link = crate::commands::credential_helper::install_link()?;
+    let link = crate::commands::credential_helper::install_link().map_err(|e| e.to_string())?;
     let settings_path = helm::env::helper_settings_path();
     for (host, target, _) in resolved {
         // What the helper cannot read from the host name, it reads here:

@@ -141,7 +141,7 @@ fn partition_in(data: &Value, region: &str) -> Result<Map<String, Value>, RuleEr
     }
     for p in list {
         let re = p.get("regionRegex").and_then(Value::as_str).unwrap_or("");
-        if regex_match(re, region).map_err(RuleError::Data)? {
+        if regex_match(re, region)? {
             return Ok(outputs(p, None));
         }
     }

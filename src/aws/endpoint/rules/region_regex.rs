@@ -1,9 +1,15 @@
 //! The partitions' `regionRegex` language, matched by backtracking.
 
+use super::RuleError;
+
 /// The partitions' `regionRegex` language: `^`, `$`, literals, `\` escapes
 /// (`\w`, `\d`, `\-`), groups with `|`, and `+`, `*`, `?`. Enough for every
 /// regionRegex AWS publishes; anything else is an error, not a wrong match.
-pub(super) fn regex_match(re: &str, text: &str) -> Result<bool, String> {
+pub(super) fn regex_match(re: &str, text: &str) -> Result<bool, RuleError> {
+    matches(re, text).map_err(RuleError::Data)
+}
+
+fn matches(re: &str, text: &str) -> Result<bool, String> {
     let mut p = Parser {
         chars: re.chars().collect(),
         pos: 0,
