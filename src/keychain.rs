@@ -12,6 +12,7 @@
 use crate::aws::{self, AuthToken, AwsOptions, CredentialScope, Registry, Session};
 use crate::http::Http;
 use crate::oci::{Credential, Keychain};
+use crate::sync::lock;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -191,12 +192,6 @@ fn credential(token: &AuthToken) -> Credential {
         username: token.username.clone(),
         password: token.password.clone(),
     }
-}
-
-/// A poisoned lock only means another push thread panicked; the map is
-/// still consistent (every insert is a single call).
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The registry host of an ECR proxy endpoint (`https://HOST` -> `HOST`).

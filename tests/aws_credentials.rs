@@ -20,7 +20,7 @@ fn assert_token(w: &World, profile: Option<&str>) {
         .fetch_token(None)
         .unwrap_or_else(|e| panic!("fetch_token: {e}"));
     assert_eq!(t.username, "AWS");
-    assert_eq!(t.password, lab.registry_password);
+    assert_eq!(t.password.expose(), lab.registry_password);
     assert!(
         t.proxy_endpoint.contains(&lab.account),
         "{}",

@@ -18,7 +18,7 @@ fn lab_basic() -> String {
     let c = lab_credential();
     format!(
         "Basic {}",
-        b64(format!("{}:{}", c.username, c.password).as_bytes())
+        b64(format!("{}:{}", c.username, c.password.expose()).as_bytes())
     )
 }
 

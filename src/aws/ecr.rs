@@ -99,7 +99,7 @@ impl Api<'_> {
     /// One call when allowed (CreateRepository, "already exists" = false);
     /// a caller without CreateRepository still passes when the repository
     /// exists (checked with DescribeRepositories).
-    pub fn ensure_repository(
+    pub fn create_unless_present(
         &self,
         name: &str,
         options: &CreateRepositoryOptions,
@@ -207,7 +207,7 @@ pub fn parse_auth_reply(v: &serde_json::Value, flavor: Flavor) -> Result<AuthTok
     };
     Ok(AuthToken {
         username,
-        password,
+        password: password.into(),
         expires_at,
         proxy_endpoint,
     })
@@ -317,7 +317,7 @@ mod tests {
             "proxyEndpoint": "https://123456789012.dkr.ecr.us-east-1.amazonaws.com"}]});
         let t = parse_auth_reply(&v, Flavor::Private).unwrap();
         assert_eq!(
-            (t.username.as_str(), t.password.as_str()),
+            (t.username.as_str(), t.password.expose()),
             ("AWS", "123456789012-auth-token")
         );
         assert_eq!(epoch_secs(t.expires_at), 1420070400);

@@ -289,11 +289,7 @@ fn one_line(s: &str, max_chars: usize) -> String {
         .filter_map(|m| s.find(m))
         .min()
         .unwrap_or(s.len());
-    let s: String = s[..cut].split_whitespace().collect::<Vec<_>>().join(" ");
-    match s.char_indices().nth(max_chars) {
-        Some((i, _)) => format!("{}...", &s[..i]),
-        None => s,
-    }
+    crate::text::one_line(&s[..cut], max_chars)
 }
 
 pub fn parse_error_body(

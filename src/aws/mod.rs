@@ -16,6 +16,7 @@ pub mod token_cache;
 mod transport;
 mod xml;
 
+use crate::secret::Secret;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -73,27 +74,16 @@ pub struct EcrHost {
     pub dualstack: bool,
 }
 
-/// One ECR authorization token.
-#[derive(Clone)]
+/// One ECR authorization token. Debug never shows the password.
+#[derive(Debug, Clone)]
 pub struct AuthToken {
     /// Always `AWS` for ECR.
     pub username: String,
-    pub password: String,
+    pub password: Secret,
     pub expires_at: SystemTime,
     /// `https://ACCT.dkr.ecr.REGION.amazonaws.com` (`https://public.ecr.aws`
     /// for ECR Public).
     pub proxy_endpoint: String,
-}
-
-impl fmt::Debug for AuthToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuthToken")
-            .field("username", &self.username)
-            .field("password", &"<redacted>")
-            .field("expires_at", &self.expires_at)
-            .field("proxy_endpoint", &self.proxy_endpoint)
-            .finish()
-    }
 }
 
 /// One command's resolved credentials, shared by all its sessions (one per
@@ -109,7 +99,7 @@ type CredentialSlot = Arc<Mutex<Option<Result<(Credentials, Option<String>), Str
 
 impl CredentialScope {
     fn slot(&self, partition: &str) -> CredentialSlot {
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut map = crate::sync::lock(&self.0);
         Arc::clone(map.entry(partition.to_string()).or_default())
     }
 }
@@ -392,7 +382,7 @@ impl Session {
     }
 
     fn resolved(&self) -> Result<(Credentials, Option<String>), Error> {
-        let mut slot = self.credentials.lock().unwrap_or_else(|e| e.into_inner());
+        let mut slot = crate::sync::lock(&self.credentials);
         match slot.as_ref() {
             Some(Ok((c, who))) if credentials::fresh(c, Duration::from_secs(60)) => {
                 return Ok((c.clone(), who.clone()));
@@ -535,13 +525,15 @@ impl Session {
     }
 
     /// Create the repository unless it exists; true when it was created
-    /// (see [`ecr::Api::ensure_repository`]).
+    /// (see [`ecr::Api::create_unless_present`]).
     pub fn create_repository(
         &self,
         name: &str,
         options: &CreateRepositoryOptions,
     ) -> Result<bool, Error> {
-        self.with_api(Flavor::Private, |api| api.ensure_repository(name, options))
+        self.with_api(Flavor::Private, |api| {
+            api.create_unless_present(name, options)
+        })
     }
 
     /// DescribeImages of `repository:tag` in the caller's registry; None when

@@ -45,7 +45,9 @@ impl Session {
                 unsupported.join(", ")
             )));
         }
-        self.with_api(Flavor::Public, |api| api.ensure_repository(name, options))
+        self.with_api(Flavor::Public, |api| {
+            api.create_unless_present(name, options)
+        })
     }
 
     /// ECR Public DescribeImages of `name:tag` (`name` without the alias);
@@ -82,6 +84,8 @@ mod tests {
             tags: vec![("team".into(), "a".into())],
             ..Default::default()
         };
+        // Once the unsupported settings are refused, ECR's body is ECR
+        // Public's.
         assert!(unsupported_settings(&o).is_empty());
         assert_eq!(
             crate::aws::ecr::create_repository_body("chart", &o),

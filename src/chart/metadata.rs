@@ -70,7 +70,7 @@ pub fn parse_yaml(text: &[u8], file: &str) -> Result<Yaml, String> {
 }
 
 fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    crate::text::one_line(s, usize::MAX)
 }
 
 /// A YAML mapping's entries with keys as Go's YAML-to-JSON conversion

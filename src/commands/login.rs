@@ -310,7 +310,7 @@ pub fn run(args: Args) -> i32 {
         }
     };
     if args.password_stdout {
-        let mut passwords: Vec<&str> = tokens.values().map(|t| t.password.as_str()).collect();
+        let mut passwords: Vec<&str> = tokens.values().map(|t| t.password.expose()).collect();
         passwords.dedup();
         if passwords.len() != 1 {
             return fail(

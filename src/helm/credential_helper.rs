@@ -11,6 +11,7 @@
 //! Helpers print their errors on stdout (that is what Docker reads).
 
 use super::{Auth, Error};
+use crate::secret::Secret;
 use crate::subprocess::{self, Limits};
 use serde::{Deserialize, Serialize};
 use std::process::Command;
@@ -21,24 +22,15 @@ pub const NOT_FOUND: &str = "credentials not found in native keychain";
 /// The username Docker uses to mark an identity (OAuth refresh) token.
 const IDENTITY_TOKEN_USER: &str = "<token>";
 
-#[derive(Serialize, Deserialize)]
+/// Debug never shows the secret.
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Message {
     #[serde(rename = "ServerURL", default)]
     pub server_url: String,
     #[serde(rename = "Username", default)]
     pub username: String,
     #[serde(rename = "Secret", default)]
-    pub secret: String,
-}
-
-impl std::fmt::Debug for Message {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Message")
-            .field("server_url", &self.server_url)
-            .field("username", &self.username)
-            .field("secret", &"<redacted>")
-            .finish()
-    }
+    pub secret: Secret,
 }
 
 pub fn program(name: &str) -> String {
@@ -202,7 +194,7 @@ mod tests {
         let a = parse_get_response("{\"ServerURL\":\"h\",\"Username\":\"u\",\"Secret\":\"s\"}\n")
             .unwrap()
             .unwrap();
-        assert_eq!((a.username.as_str(), a.password.as_str()), ("u", "s"));
+        assert_eq!((a.username.as_str(), a.password.expose()), ("u", "s"));
         assert_eq!(
             parse_get_response("{\"Username\":\"<token>\",\"Secret\":\"r\"}").unwrap(),
             None

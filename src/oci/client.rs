@@ -6,10 +6,11 @@ use super::auth::{self, Challenge};
 use super::error::{classify, parse_registry_error, Error, ErrorKind};
 use super::{progress, Credential, Keychain};
 use crate::http::{self, retry, Http};
+use crate::sync::lock;
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 #[cfg(test)]
 use std::time::Duration;
 use std::time::{Instant, SystemTime};
@@ -119,12 +120,6 @@ pub(crate) struct Registry {
     pub http: Http,
     keychain: Arc<dyn Keychain>,
     hosts: Mutex<HashMap<String, Arc<Mutex<HostAuth>>>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic elsewhere never leaves this state half-written in a way that
-    // matters more than failing the push would.
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// `scheme://authority` of a URL, lower-cased, without a default port:

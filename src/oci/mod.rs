@@ -15,7 +15,7 @@ mod protocol;
 mod push;
 mod reference;
 
-use std::fmt;
+use crate::secret::Secret;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -25,19 +25,10 @@ pub use reference::{
 };
 
 /// Username and password for a registry. Debug never shows the password.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credential {
     pub username: String,
-    pub password: String,
-}
-
-impl fmt::Debug for Credential {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credential")
-            .field("username", &self.username)
-            .field("password", &"<redacted>")
-            .finish()
-    }
+    pub password: Secret,
 }
 
 /// Host in, credentials out (go-containerregistry's authn.Keychain).

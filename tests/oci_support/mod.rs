@@ -36,7 +36,7 @@ pub fn lab(name: &str) -> String {
 pub fn lab_credential() -> Credential {
     Credential {
         username: "AWS".into(),
-        password: Lab::get().registry_password.clone(),
+        password: Lab::get().registry_password.clone().into(),
     }
 }
 
@@ -199,7 +199,7 @@ pub fn registry_get(base: &str, path: &str, accept: &str) -> (u16, Vec<u8>) {
             "Authorization",
             format!(
                 "Basic {}",
-                b64(format!("{}:{}", c.username, c.password).as_bytes())
+                b64(format!("{}:{}", c.username, c.password.expose()).as_bytes())
             ),
         )
         .call()
