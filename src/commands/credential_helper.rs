@@ -206,7 +206,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
 /// and may write is used (such as ~/.local/bin): never a system directory,
 /// not even as root. Returns the link made, or None when there is no such
 /// directory.
-pub fn link_into_path(link: &Path) -> Result<Option<PathBuf>, String> {
+pub fn link_into_path(link: &Path) -> Result<Option<PathBuf>, helm::Error> {
     let (Some(home), Some(path)) = (dirs::home_dir(), std::env::var_os("PATH")) else {
         return Ok(None);
     };
@@ -219,22 +219,27 @@ pub fn link_into_path(link: &Path) -> Result<Option<PathBuf>, String> {
     let placed = dir.join(name);
     // on_path() found no helper, so anything here is a dangling link.
     if std::fs::symlink_metadata(&placed).is_ok() {
-        std::fs::remove_file(&placed)
-            .map_err(|e| format!("cannot replace {}: {e}", placed.display()))?;
+        std::fs::remove_file(&placed).map_err(|e| helm::Error::Io {
+            context: format!("cannot replace {}", placed.display()),
+            source: e,
+        })?;
     }
     // Through HELM_PLUGINS (not resolved): a reinstalled plugin is found again.
     let target = if link.is_absolute() {
         link.to_path_buf()
     } else {
-        std::fs::canonicalize(link).map_err(|e| format!("{}: {e}", link.display()))?
+        std::fs::canonicalize(link).map_err(|e| helm::Error::Io {
+            context: link.display().to_string(),
+            source: e,
+        })?
     };
     path_link(&target, &placed).map_err(|e| {
-        format!(
+        helm::Error::File(format!(
             "cannot create {}: {e}: link it yourself: ln -s '{}' '{}'",
             placed.display(),
             target.display(),
             placed.display()
-        )
+        ))
     })?;
     Ok(Some(placed))
 }

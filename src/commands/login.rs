@@ -428,7 +428,9 @@ fn register_helper(
     }
     match crate::commands::credential_helper::on_path(&link) {
         PathCheck::Ours => {}
-        PathCheck::Missing(dir) => match crate::commands::credential_helper::link_into_path(&link)? {
+        PathCheck::Missing(dir) => match crate::commands::credential_helper::link_into_path(&link)
+            .map_err(|e| e.to_string())?
+        {
             Some(placed) => say(&format!(
                 "Linked {} (on PATH) to {}: Helm runs it for these registries",
                 placed.display(),

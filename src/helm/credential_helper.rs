@@ -49,7 +49,7 @@ pub fn format_message(server_url: &str, auth: &Auth) -> String {
 
 /// A `get` answer: credentials, or None for an identity token (no use to
 /// a registry that speaks Basic).
-pub fn parse_get_response(stdout: &str) -> Result<Option<Auth>, String> {
+fn parse_get_response(stdout: &str) -> Result<Option<Auth>, String> {
     // serde's message may quote the value it choked on: the secret itself.
     let m: Message = serde_json::from_str(stdout.trim()).map_err(|_| {
         "answered something that is not credentials JSON ({\"ServerURL\",\"Username\",\"Secret\"}): run the helper by hand to see what it prints".to_string()
