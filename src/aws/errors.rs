@@ -46,6 +46,11 @@ pub enum Error {
     /// The credential chain found no usable credentials.
     #[error("{0}")]
     Credentials(String),
+    /// A credential failure, kept and shared by every session of the
+    /// command: the chain runs once per command, failures included (no
+    /// second MFA prompt, no second wait on a dead endpoint).
+    #[error(transparent)]
+    Shared(std::sync::Arc<Error>),
 }
 
 impl Error {
@@ -53,6 +58,7 @@ impl Error {
     pub fn code(&self) -> Option<&AwsErrorCode> {
         match self {
             Error::Api { code, .. } => Some(code),
+            Error::Shared(e) => e.code(),
             _ => None,
         }
     }

@@ -95,7 +95,7 @@ pub struct CredentialScope(Arc<Mutex<HashMap<String, CredentialSlot>>>);
 
 /// The outcome of resolving, kept whole: a failure is not retried within
 /// the command (no second MFA prompt, no second wait on a dead endpoint).
-type CredentialSlot = Arc<Mutex<Option<Result<(Credentials, Option<String>), String>>>>;
+type CredentialSlot = Arc<Mutex<Option<Result<(Credentials, Option<String>), Arc<Error>>>>>;
 
 impl CredentialScope {
     fn slot(&self, partition: &str) -> CredentialSlot {
@@ -387,10 +387,10 @@ impl Session {
             Some(Ok((c, who))) if credentials::fresh(c, Duration::from_secs(60)) => {
                 return Ok((c.clone(), who.clone()));
             }
-            Some(Err(e)) => return Err(Error::Config(e.clone())),
+            Some(Err(e)) => return Err(Error::Shared(Arc::clone(e))),
             _ => {}
         }
-        let resolved = credentials::resolve(&self.context(), &self.source);
+        let resolved = credentials::resolve(&self.context(), &self.source).map_err(Arc::new);
         match &resolved {
             Ok((c, _)) => self.debug(&format!(
                 "credentials: {}; key id {}",
@@ -399,13 +399,8 @@ impl Session {
             )),
             Err(e) => self.debug(&format!("credentials: {e}")),
         }
-        *slot = Some(
-            resolved
-                .as_ref()
-                .map(Clone::clone)
-                .map_err(|e| e.to_string().clone()),
-        );
-        resolved
+        *slot = Some(resolved.clone());
+        resolved.map_err(Error::Shared)
     }
 
     fn with_api<T>(
