@@ -160,7 +160,7 @@ pub fn aws_replies(data: &[u8]) {
     }
     for status in [400, 403, 500] {
         let (code, message) = crate::aws::fuzz::parse_error_body(status, &text, None);
-        one_line("AWS error code", &code);
+        one_line("AWS error code", &code.to_string());
         one_line("AWS error message", &message);
     }
 }
