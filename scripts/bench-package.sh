@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Packaging benchmark (not a test): a large chart (~2,000 files, ~60 MB) is
 # packaged by our library (examples/package.rs, release build) and by
-# helm 3.10.1's `helm package` in the same run; prints the wall-time ratio,
-# both peak memories (from /usr/bin/time -v) and both archive sizes.
+# `helm package` of Helm 4 (the main peer), the current Helm 3 and helm 3.10.1
+# in the same run; prints the wall-time ratios, peak memories (from
+# /usr/bin/time -v) and archive sizes.
 # `ours` keeps the archive in a directory like `helm package -d` (and
 # fsyncs it before it takes its name); `ours (temp)` writes the temporary
 # archive `helm ecr-push` pushes.
 #
-#   scripts/bench-package.sh            uses $LAB_HELM3, else .lab/env
+#   scripts/bench-package.sh            brings the lab up when needed (its Helm CLIs)
 #   FILES=2000 FILE_KB=30 RUNS=3 scripts/bench-package.sh
 #   CONTENT=text scripts/bench-package.sh   YAML-like lines instead of base64
 set -euo pipefail
@@ -18,15 +19,18 @@ FILE_KB=${FILE_KB:-30}
 RUNS=${RUNS:-3}
 CONTENT=${CONTENT:-base64}
 
-if [ -z "${LAB_HELM3:-}" ] && [ -f "$REPO/.lab/env" ]; then
-  # shellcheck disable=SC1091
-  source "$REPO/.lab/env"
-fi
-[ -n "${LAB_HELM3:-}" ] || { echo "LAB_HELM3 is not set: run scripts/lab.sh up first" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "/usr/bin/time is missing: apt-get install time" >&2; exit 1; }
 
+WORK=
+cleanup() {
+  [ -n "$WORK" ] && rm -rf "$WORK"
+  lab_session_end || true
+}
+# shellcheck source=scripts/lab/session.sh
+. "$REPO/scripts/lab/session.sh"
+trap cleanup EXIT
+lab_session_start >/dev/null || { echo "the lab did not come up (see above)" >&2; exit 1; }
 WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
 
 echo "building the chart: $FILES files of ${FILE_KB} KiB" >&2
 CHART=$WORK/big
@@ -77,20 +81,24 @@ read -r ours_wall ours_rss < <(measure "$OURS" "$CHART" "$WORK/out")
 ours_size=$(stat -c %s "$WORK/out/big-1.0.0.tgz")
 mv "$WORK/out/big-1.0.0.tgz" "$WORK/ours.tgz"
 read -r temp_wall temp_rss < <(measure "$OURS" "$CHART" -)
-read -r helm_wall helm_rss < <(measure "$LAB_HELM3" package "$CHART" -d "$WORK/out")
+read -r helm_wall helm_rss < <(measure "$LAB_HELM_V4" package "$CHART" -d "$WORK/out")
 helm_size=$(stat -c %s "$WORK/out/big-1.0.0.tgz")
+read -r helm3_wall helm3_rss < <(measure "$LAB_HELM_V3" package "$CHART" -d "$WORK/out")
+read -r helm310_wall helm310_rss < <(measure "$LAB_HELM3" package "$CHART" -d "$WORK/out")
 
 # A fast archive is worth nothing unless every reader takes it: gzip, tar,
-# helm 3 (Go's compress/gzip) and, when the lab has it, the Helm 4 SDK.
+# every Helm (Go's compress/gzip) and the Helm 4 SDK.
 gzip -t "$WORK/ours.tgz"
 entries=$(tar tzf "$WORK/ours.tgz" | wc -l)
 [ "$entries" -eq $((FILES + 2)) ] || { echo "our archive holds $entries entries, not $((FILES + 2))" >&2; exit 1; }
-"$LAB_HELM3" show chart "$WORK/ours.tgz" >/dev/null
-if [ -n "${LAB_PYTHON:-}" ] && [ -n "${LAB_HELM4:-}" ]; then
-  "$LAB_PYTHON" "$LAB_HELM4" show-chart "$WORK/ours.tgz" >/dev/null
-fi
+for h in "$LAB_HELM_V4" "$LAB_HELM_V3" "$LAB_HELM3"; do
+  "$h" show chart "$WORK/ours.tgz" >/dev/null
+done
+"$LAB_PYTHON" "$LAB_HELM4" show-chart "$WORK/ours.tgz" >/dev/null
 
 printf 'ours:         %6.2f s wall, %7d KiB peak RSS, %10d bytes\n' "$ours_wall" "$ours_rss" "$ours_size"
 printf 'ours (temp):  %6.2f s wall, %7d KiB peak RSS\n' "$temp_wall" "$temp_rss"
-printf 'helm package: %6.2f s wall, %7d KiB peak RSS, %10d bytes\n' "$helm_wall" "$helm_rss" "$helm_size"
-awk -v o="$ours_wall" -v h="$helm_wall" 'BEGIN { if (o > 0) printf "wall-time ratio (helm / ours): %.2fx\n", h / o }'
+printf 'helm 4 package:    %6.2f s wall, %7d KiB peak RSS, %10d bytes  (%s)\n' "$helm_wall" "$helm_rss" "$helm_size" "$("$LAB_HELM_V4" version --short)"
+printf 'helm 3 package:    %6.2f s wall, %7d KiB peak RSS  (%s)\n' "$helm3_wall" "$helm3_rss" "$("$LAB_HELM_V3" version --short)"
+printf 'helm 3.10 package: %6.2f s wall, %7d KiB peak RSS\n' "$helm310_wall" "$helm310_rss"
+awk -v o="$ours_wall" -v h="$helm_wall" -v h3="$helm3_wall" -v h310="$helm310_wall" 'BEGIN { if (o > 0) printf "wall-time ratio (helm / ours): Helm 4 %.2fx, Helm 3 %.2fx, helm 3.10 %.2fx\n", h / o, h3 / o, h310 / o }'

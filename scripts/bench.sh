@@ -2,9 +2,10 @@
 # The push benchmark of issue 4 (a benchmark, not a test: it never fails on
 # timings; it exits non-zero only when something could not run).
 #
-# `helm ecr-push` runs through the real helm 3.10.1 with both plugins installed
-# by scripts/install.sh (release build) into throwaway Helm dirs. The peer is
-# what users run today: awscli v1 and helm 3.10.1, also in throwaway dirs.
+# `helm ecr-push` runs through the real Helm 4 (the main peer) and the current
+# Helm 3 (beside it), with both plugins installed by scripts/install.sh
+# (release build) into throwaway Helm dirs. The peer is what users run today:
+# awscli v1 and the same Helm, also in throwaway dirs.
 #   (a) cold, 1 chart, empty token cache: helm ecr-push ./chart
 #       vs aws ecr get-login-password | helm registry login ; helm package ; helm push
 #   (b) warm, 1 chart, token cached / logged in: helm ecr-push ./chart
@@ -13,6 +14,11 @@
 #       vs a loop of helm package ; helm push
 #   (d) (a)-(c) again with DELAY ms (default 50) added to every request to the
 #       registry and to the ECR API, by scripts/bench/proxy.py (no netem here).
+#   (e) credential helpers, same Helm 4, same registry: `helm pull` with
+#       docker-credential-helm-ecr vs AWS's docker-credential-ecr-login in
+#       credHelpers, token cold (each helper's cache emptied) and cached. The
+#       registry is named as ECR (ACCT.dkr.ecr.REGION.amazonaws.com:PORT, which
+#       AWS's helper insists on) and reached through a local HTTP proxy.
 # Every push is a real push: each chart's version is bumped before each run.
 #
 # Registry: a private CNCF distribution instance (the lab's htpasswd, its own
@@ -109,13 +115,19 @@ export HELM_ECR_TOKEN_CACHE_DIR=$WORK/ours/token-cache
 PEER_ENV=(HELM_CONFIG_HOME="$WORK/peer/config" HELM_CACHE_HOME="$WORK/peer/cache"
   HELM_DATA_HOME="$WORK/peer/data" HELM_REGISTRY_CONFIG="$WORK/peer/registry.json")
 
-section "Building helm-ecr and installing the plugins into helm $("$LAB_HELM3" version --short)"
-HELM_BIN=$LAB_HELM3 sh "$REPO/scripts/install.sh" >"$WORK/install.log" 2>&1 || {
+H4=$LAB_HELM_V4
+H3=$LAB_HELM_V3
+H4_VERSION=$("$H4" version --short)
+H3_VERSION=$("$H3" version --short)
+section "Building helm-ecr and installing the plugins into helm $H4_VERSION (helm $H3_VERSION shares the plugin dir)"
+HELM_BIN=$H4 sh "$REPO/scripts/install.sh" >"$WORK/install.log" 2>&1 || {
   cat "$WORK/install.log" >&2
   die "scripts/install.sh failed"
 }
 BIN=$REPO/bin/helm-ecr
-"$LAB_HELM3" plugin list | grep -q '^ecr-push' || die "ecr-push is not in 'helm plugin list' after install.sh"
+for h in "$H4" "$H3"; do
+  "$h" plugin list | grep -q '^ecr-push' || die "ecr-push is not in '$h plugin list' after install.sh"
+done
 
 # ------------------------------------------------------------ services
 
@@ -179,13 +191,16 @@ CONN_LOG=$WORK/conn.log   # the registry delay proxy: connections and turns
 start_proxy FRONT_FAST ecr "$ECR_UPSTREAM" 0 "$API_LOG"
 start_proxy FRONT_SLOW ecr "$ECR_UPSTREAM" "$DELAY" "$API_LOG"
 start_proxy REG_SLOW tcp "127.0.0.1:$REG_PORT" "$DELAY" "$CONN_LOG"
+# (e): an HTTP proxy for the ECR-named registry (distribution, a Go server,
+# takes the absolute-form request lines a proxy client sends).
+start_proxy REG_NAMED proxy "127.0.0.1:$REG_PORT" 0 "$WORK/named.log"
 
 # ------------------------------------------------------------ charts
 
 # N copies of examples/hello per side, named bench01..; versions bumped per run.
 VERSION_N=0
 for side in ours peer; do
-  for i in $(seq -w 1 "$N"); do
+  for i in $(seq -f '%02g' 1 "$N"); do
     d=$WORK/$side/charts/bench$i
     mkdir -p "$d"
     cp -R "$REPO/examples/hello/." "$d/"
@@ -214,22 +229,22 @@ if [ "$mode" = cold ]; then
   {
     "$LAB_AWS" --endpoint-url "$AWS_ENDPOINT_URL_ECR" ecr get-login-password
     echo "aws $t0 $EPOCHREALTIME" >>"$PEER_STEPS"
-  } | "$LAB_HELM3" registry login --insecure --username AWS --password-stdin "$host" >/dev/null
+  } | "$PEER_HELM" registry login --plain-http --username AWS --password-stdin "$host" >/dev/null
   echo "login $t0 $EPOCHREALTIME" >>"$PEER_STEPS"
 fi
 for c in "$@"; do
   pkg=$(mktemp -d "$PEER_PKG/p.XXXXXX")
   t0=$EPOCHREALTIME
-  "$LAB_HELM3" package "$c" -d "$pkg" >/dev/null
+  "$PEER_HELM" package "$c" -d "$pkg" >/dev/null
   t1=$EPOCHREALTIME
-  "$LAB_HELM3" push "$pkg"/*.tgz "oci://$host/$ns" 2>/dev/null
+  "$PEER_HELM" push "$pkg"/*.tgz "oci://$host/$ns" --plain-http 2>/dev/null
   echo "package $t0 $t1" >>"$PEER_STEPS"
   echo "push $t1 $EPOCHREALTIME" >>"$PEER_STEPS"
 done
 PEER
 chmod +x "$WORK/peer.sh"
 mkdir -p "$WORK/peer/pkg"
-export LAB_AWS LAB_HELM3 PEER_PKG=$WORK/peer/pkg PEER_STEPS=$WORK/res/warmup.steps
+export LAB_AWS PEER_PKG=$WORK/peer/pkg PEER_STEPS=$WORK/res/warmup.steps
 
 # ------------------------------------------------------------ measuring
 
@@ -284,10 +299,13 @@ step_min() {
 calc() { awk "BEGIN { $1 }"; } # calc 'printf ..., expr': awk arithmetic in one place
 
 # Commands, not functions: GNU time runs them. DIRECT is the plugin binary
-# without helm in front, with the environment helm would give it.
-OURS=("$LAB_HELM3" ecr-push --plain-http)
+# without helm in front, with the environment helm would give it. OURS and
+# PEER are set per Helm by use_helm.
 DIRECT=("$BIN" ecr-push --plain-http)
-PEER=(env "${PEER_ENV[@]}" "$WORK/peer.sh")
+use_helm() { # HELM_BINARY
+  OURS=("$1" ecr-push --plain-http)
+  PEER=(env "${PEER_ENV[@]}" PEER_HELM="$1" "$WORK/peer.sh")
+}
 
 OURS1=$WORK/ours/charts/bench01
 PEER1=$WORK/peer/charts/bench01
@@ -340,17 +358,72 @@ run_network() {
   done
 }
 
+# run_helpers: scenario (e). Both helpers answer Helm 4's `helm pull` for
+# the ECR-named registry; each has its own registry config naming it in
+# credHelpers, and its own token cache.
+run_helpers() {
+  local host=$LAB_ACCOUNT.dkr.ecr.$LAB_REGION.amazonaws.com:$REG_PORT r side
+  local proxy=http://127.0.0.1:$REG_NAMED
+  mkdir -p "$WORK/helpers/bin" "$WORK/helpers/pull"
+  ln -sf "$LAB_ECR_LOGIN" "$WORK/helpers/bin/docker-credential-ecr-login"
+  export AWS_ENDPOINT_URL_ECR=http://127.0.0.1:$FRONT_FAST
+  # The chart to pull, pushed by us through the same proxy.
+  bump "$OURS1"
+  HTTP_PROXY=$proxy "$BIN" ecr-push "$OURS1" "oci://$host/helpers" --plain-http >/dev/null ||
+    die "could not push the chart scenario (e) pulls"
+  local version
+  version=$(sed -n 's/^version: //p' "$OURS1/Chart.yaml")
+  HELM_REGISTRY_CONFIG=$WORK/helpers/ours.json HELM_ECR_HELPER_CONFIG=$WORK/helpers/ours-settings.json \
+    "$H4" ecr-login "$host" --credential-helper >"$WORK/helpers/login.out" ||
+    die "helm ecr-login --credential-helper failed: $(cat "$WORK/helpers/login.out")"
+  ln -sf "$BIN" "$WORK/helpers/bin/docker-credential-helm-ecr"
+  printf '{"credHelpers":{"%s":"ecr-login"}}\n' "$host" >"$WORK/helpers/aws.json"
+  # pull.sh SIDE: one helm pull through that side's helper (a script, so
+  # GNU time sees all of it).
+  cat >"$WORK/helpers/pull.sh" <<'PULL'
+#!/usr/bin/env bash
+set -euo pipefail
+cfg=$HELPERS/ours.json
+[ "$1" = aws ] && cfg=$HELPERS/aws.json
+rm -rf "$HELPERS/pull"
+mkdir -p "$HELPERS/pull"
+exec env HTTP_PROXY="$HELPERS_PROXY" PATH="$HELPERS/bin:$PATH" HELM_REGISTRY_CONFIG="$cfg" \
+  HELM_ECR_HELPER_CONFIG="$HELPERS/ours-settings.json" AWS_ECR_CACHE_DIR="$HELPERS/aws-cache" \
+  "$HELPERS_HELM" pull "oci://$HELPERS_HOST/helpers/bench01" --version "$HELPERS_VERSION" --plain-http -d "$HELPERS/pull"
+PULL
+  chmod +x "$WORK/helpers/pull.sh"
+  export HELPERS=$WORK/helpers HELPERS_PROXY=$proxy HELPERS_HELM=$H4 HELPERS_HOST=$host HELPERS_VERSION=$version
+  for side in ours aws; do
+    "$WORK/helpers/pull.sh" "$side" >"$WORK/helpers/first-$side.log" 2>&1 ||
+      die "helm pull through the $side helper failed: $(cat "$WORK/helpers/first-$side.log")"
+  done
+  for r in $(seq "$REPS"); do
+    progress "(e) credential helpers: run $r/$REPS"
+    for side in ours aws; do
+      rm -rf "$HELM_ECR_TOKEN_CACHE_DIR" "$WORK/helpers/aws-cache"
+      measure e-cold "$side" 1 "$WORK/helpers/pull.sh" "$side"
+      measure e-warm "$side" 1 "$WORK/helpers/pull.sh" "$side"
+    done
+  done
+}
+
 START=$EPOCHREALTIME
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 section "Helm's own start-up (helm version), the floor of any helm plugin"
 for r in $(seq "$REPS"); do
-  measure helm floor 1 "$LAB_HELM3" version --short
+  measure helm floor-h4 1 "$H4" version --short
+  measure helm floor-h3 1 "$H3" version --short
 done
-section "Loopback (registry 127.0.0.1:$REG_PORT, ECR API front 127.0.0.1:$FRONT_FAST)"
-run_network lo "127.0.0.1:$REG_PORT" "http://127.0.0.1:$FRONT_FAST"
-LAST_LO=$(sed -n 's/^version: //p' "$OURS1/Chart.yaml")
-section "+$DELAY_MS ms on every request (registry and ECR API behind scripts/bench/proxy.py)"
-run_network slow "127.0.0.1:$REG_SLOW" "http://127.0.0.1:$FRONT_SLOW"
+for hv in h4 h3; do
+  if [ $hv = h4 ]; then use_helm "$H4"; else use_helm "$H3"; fi
+  section "helm $([ $hv = h4 ] && echo "$H4_VERSION" || echo "$H3_VERSION"): loopback (registry 127.0.0.1:$REG_PORT, ECR API front 127.0.0.1:$FRONT_FAST)"
+  run_network "lo-$hv" "127.0.0.1:$REG_PORT" "http://127.0.0.1:$FRONT_FAST"
+  [ $hv = h4 ] && LAST_LO=$(sed -n 's/^version: //p' "$OURS1/Chart.yaml")
+  section "helm $([ $hv = h4 ] && echo "$H4_VERSION" || echo "$H3_VERSION"): +$DELAY_MS ms on every request (registry and ECR API behind scripts/bench/proxy.py)"
+  run_network "slow-$hv" "127.0.0.1:$REG_SLOW" "http://127.0.0.1:$FRONT_SLOW"
+done
+section "Credential helpers: helm pull through docker-credential-helm-ecr vs docker-credential-ecr-login"
+run_helpers
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # Exit 0 is not enough: helm itself reads back the last chart we pushed.
@@ -359,7 +432,7 @@ LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
   printf '{"auths":{"127.0.0.1:%s":{"auth":"%s"}}}\n' "$REG_PORT" \
     "$(printf 'AWS:%s' "$LAB_REGISTRY_PASSWORD" | base64 -w0)" >"$WORK/readback.json"
 )
-HELM_REGISTRY_CONFIG=$WORK/readback.json "$LAB_HELM3" show chart "oci://127.0.0.1:$REG_PORT/ours-lo/bench01" --version "$LAST_LO" 2>&1 |
+HELM_REGISTRY_CONFIG=$WORK/readback.json "$H3" show chart "oci://127.0.0.1:$REG_PORT/ours-lo-h4/bench01" --version "$LAST_LO" --plain-http 2>&1 |
   grep -qx "version: $LAST_LO" || die "helm show chart could not read back bench01 $LAST_LO pushed by helm ecr-push"
 
 # ------------------------------------------------------------ report
@@ -382,61 +455,79 @@ row() { # KEY LABEL TARGET (the peer's time divided by at least this)
     "$(num "$(col "$key" ours 4)")" "$(num "$(col "$key" peer 4)")"
 }
 
+hrow() { # KEY LABEL: a credential-helper row, ours vs AWS's
+  local key=$1 label=$2 o p
+  o=$(col "$key" ours 1)
+  p=$(col "$key" aws 1)
+  printf '| %s | %s | %s | %s | %s / %s MiB | %s / %s |\n' "$label" \
+    "$(secs "$o") ($(secs "$(colmin "$key" ours 1)"))" "$(secs "$p") ($(secs "$(colmin "$key" aws 1)"))" \
+    "$(calc "printf \"%.3f (x%.1f faster)\", $o / $p, $p / $o")" \
+    "$(colmax "$key" ours 2)" "$(colmax "$key" aws 2)" "$(num "$(col "$key" ours 6)")" "$(num "$(col "$key" aws 6)")"
+}
+
 {
   echo
   echo "## Push benchmark (scripts/bench.sh)"
   echo
-  echo "helm-ecr $("$BIN" --version 2>/dev/null | awk '{ print $2; exit }') as a plugin of helm $("$LAB_HELM3" version --short)" \
+  echo "helm-ecr $("$BIN" --version 2>/dev/null | awk '{ print $2; exit }') as a plugin of helm $H4_VERSION (main peer) and helm $H3_VERSION" \
     "against awscli $("$LAB_AWS" --version 2>&1 | awk '{ print $1 }' | cut -d/ -f2) + the same helm." \
     "Registry: CNCF distribution $(docker-registry --version 2>/dev/null | awk '{ print $3 }') (htpasswd, bcrypt) on loopback;" \
     "ECR API: moto. $(nproc) cores, load average $LOAD_START at the start, $LOAD_END at the end." \
-    "Median of $REPS runs ($REPS_MANY for $N charts); every run pushes a new chart version."
+    "Median (fastest) of $REPS runs ($REPS_MANY for $N charts); every run pushes a new chart version."
+  for hv in h4 h3; do
+    echo
+    if [ $hv = h4 ]; then echo "### Through helm $H4_VERSION"; else echo "### Through helm $H3_VERSION"; fi
+    echo
+    echo "| Scenario | helm ecr-push | peer | ours / peer | target | peak RSS: ours (helm-ecr alone) / peer | registry requests per chart: ours / peer | 401s per chart: ours / peer |"
+    echo "|---|---|---|---|---|---|---|---|"
+    row "a-lo-$hv" "(a) cold: token + package + push, 1 chart" 10
+    row "b-lo-$hv" "(b) warm: package + push, 1 chart" 2
+    row "c-lo-$hv" "(c) $N charts, one call vs a loop" 5
+    row "a-slow-$hv" "(d) = (a) with +$DELAY_MS ms per request" 10
+    row "b-slow-$hv" "(d) = (b) with +$DELAY_MS ms per request" 2
+    row "c-slow-$hv" "(d) = (c) with +$DELAY_MS ms per request" 5
+  done
   echo
-  echo "| Scenario | helm ecr-push | peer | ours / peer | target | peak RSS: ours (helm-ecr alone) / peer | registry requests per chart: ours / peer | 401s per chart: ours / peer |"
-  echo "|---|---|---|---|---|---|---|---|"
-  row a-lo "(a) cold: token + package + push, 1 chart" 10
-  row b-lo "(b) warm: package + push, 1 chart" 2
-  row c-lo "(c) $N charts, one call vs a loop" 5
-  row a-slow "(d) = (a) with +$DELAY_MS ms per request" 10
-  row b-slow "(d) = (b) with +$DELAY_MS ms per request" 2
-  row c-slow "(d) = (c) with +$DELAY_MS ms per request" 5
+  echo "### (e) Credential helpers: \`helm pull\` through helm $H4_VERSION"
   echo
-  echo "- Ours: \`helm ecr-push CHART... oci://HOST/NS --plain-http\` through helm 3.10.1 (plugins installed by scripts/install.sh);" \
+  echo "| Token | docker-credential-helm-ecr | docker-credential-ecr-login $("$LAB_ECR_LOGIN" version 2>/dev/null | awk '{ print $NF; exit }') | ours / AWS's | peak RSS: ours / AWS's | ECR API calls: ours / AWS's |"
+  echo "|---|---|---|---|---|---|"
+  hrow e-cold "cold (each helper's cache empty)"
+  hrow e-warm "cached"
+  echo
+  echo "- Ours: \`helm ecr-push CHART... oci://HOST/NS --plain-http\` through each Helm (plugins installed by scripts/install.sh);" \
     "token cache empty in (a), holding the token in (b) and (c)."
-  echo "- Peer: (a) \`aws ecr get-login-password | helm registry login --insecure --username AWS --password-stdin HOST\`" \
-    "+ \`helm package\` + \`helm push\`; (b) \`helm package\` + \`helm push\`, logged in; (c) a loop of $N of (b)."
+  echo "- Peer: (a) \`aws ecr get-login-password | helm registry login --plain-http --username AWS --password-stdin HOST\`" \
+    "+ \`helm package\` + \`helm push --plain-http\`; (b) \`helm package\` + \`helm push\`, logged in; (c) a loop of $N of (b)."
   echo "- Wall time per run, median (fastest) (for $N charts: the whole batch). Peak RSS: the largest process of the run," \
-    "for ours that is helm 3.10.1 itself; in brackets the helm-ecr binary run alone. Requests and 401s: the registry's access log."
+    "for ours that is helm itself; in brackets the helm-ecr binary run alone. Requests and 401s: the registry's access log."
   echo "- (d): scripts/bench/proxy.py in front of the registry and of the ECR API holds every request $DELAY_MS ms."
-  echo "- Lab, not AWS: plain HTTP, so no TLS set-up on new connections (both tools open 2 registry connections per chart);" \
-    "helm 3.10.1's \`registry login\` first tries HTTPS and falls back to HTTP (one more delayed request in (d) cold);" \
+  echo "- (e): the same registry named ACCT.dkr.ecr.REGION.amazonaws.com:PORT (AWS's helper only answers for ECR names)," \
+    "reached through a local HTTP proxy; credHelpers names each helper; the whole \`helm pull\` is timed."
+  echo "- Lab, not AWS: plain HTTP, so no TLS set-up on new connections;" \
     "the registry checks a bcrypt password on every request and shares the $(nproc) cores with the clients."
   echo
   echo "### Where the time goes"
   echo
   echo "Wall times here are each kind's fastest run, the one least disturbed by other load on the machine."
   echo
-  echo "- helm 3.10.1 alone (\`helm version\`) takes $(secs "$(colmin helm floor 1)") and $(colmax helm floor 2) MiB:" \
-    "the floor of any helm plugin. helm ecr-push minus the helm-ecr binary run alone:" \
-    "$(ms "$(colmin a-lo ours 1) - $(colmin a-lo direct 1)") (a), $(ms "$(colmin b-lo ours 1) - $(colmin b-lo direct 1)") (b)," \
-    "$(ms "$(colmin c-lo ours 1) - $(colmin c-lo direct 1)") (c)."
-  echo "- helm-ecr alone, loopback: cold $(secs "$(colmin a-lo direct 1)"), warm $(secs "$(colmin b-lo direct 1)")," \
-    "$N charts $(secs "$(colmin c-lo direct 1)"); the token fetch (cold minus warm, $(num "$(col a-lo direct 6)") ECR API call)" \
-    "costs $(ms "$(colmin a-lo direct 1) - $(colmin b-lo direct 1)"). Its own CPU: $(ms "$(col b-lo direct 7)") per warm push," \
-    "$(ms "$(col c-lo direct 7)") for $N charts."
-  echo "- The registry's CPU per chart: ours $(ms "$(col b-lo direct 8)") (warm), $(ms "$(col c-lo direct 8) / $N") ($N charts);" \
-    "peer $(ms "$(col b-lo peer 8)"), $(ms "$(col c-lo peer 8) / $N"). With $(nproc) cores shared by client and registry," \
-    "the $N-chart call is bound by the registry's CPU (bcrypt on every request), not by the network."
-  echo "- Peer, loopback: \`aws ecr get-login-password\` $(secs "$(step_min a-lo aws)") (Python start-up)," \
-    "the whole login pipe $(secs "$(step_min a-lo login)"), \`helm package\` $(secs "$(step_min b-lo package)")," \
-    "\`helm push\` $(secs "$(step_min b-lo push)") per chart."
-  echo "- +$DELAY_MS ms per request, time added to loopback (÷ $DELAY_MS ms = requests waited for in sequence):"
+  echo "- helm $H4_VERSION alone (\`helm version\`) takes $(secs "$(colmin helm floor-h4 1)") and $(colmax helm floor-h4 2) MiB;" \
+    "helm $H3_VERSION $(secs "$(colmin helm floor-h3 1)") and $(colmax helm floor-h3 2) MiB: the floor of any helm plugin." \
+    "helm ecr-push (Helm 4) minus the helm-ecr binary run alone:" \
+    "$(ms "$(colmin a-lo-h4 ours 1) - $(colmin a-lo-h4 direct 1)") (a), $(ms "$(colmin b-lo-h4 ours 1) - $(colmin b-lo-h4 direct 1)") (b)," \
+    "$(ms "$(colmin c-lo-h4 ours 1) - $(colmin c-lo-h4 direct 1)") (c)."
+  echo "- helm-ecr alone, loopback: cold $(secs "$(colmin a-lo-h4 direct 1)"), warm $(secs "$(colmin b-lo-h4 direct 1)")," \
+    "$N charts $(secs "$(colmin c-lo-h4 direct 1)"); the binary alone vs the Helm 4 peer: (a) $(calc "printf \"%.3f\", $(col a-lo-h4 direct 1) / $(col a-lo-h4 peer 1)")," \
+    "(b) $(calc "printf \"%.3f\", $(col b-lo-h4 direct 1) / $(col b-lo-h4 peer 1)"), (c) $(calc "printf \"%.3f\", $(col c-lo-h4 direct 1) / $(col c-lo-h4 peer 1)")." \
+    "Its own CPU: $(ms "$(col b-lo-h4 direct 7)") per warm push, $(ms "$(col c-lo-h4 direct 7)") for $N charts."
+  echo "- Peer (Helm 4), loopback: \`aws ecr get-login-password\` $(secs "$(step_min a-lo-h4 aws)") (Python start-up)," \
+    "the whole login pipe $(secs "$(step_min a-lo-h4 login)"), \`helm package\` $(secs "$(step_min b-lo-h4 package)")," \
+    "\`helm push\` $(secs "$(step_min b-lo-h4 push)") per chart."
+  echo "- +$DELAY_MS ms per request (Helm 4), time added to loopback (÷ $DELAY_MS ms = requests waited for in sequence):"
   for key in a b c; do
-    echo "  ($key) ours $(calc "d = $(colmin "$key-slow" ours 1) - $(colmin "$key-lo" ours 1); printf \"%.0f ms (%.1f)\", d * 1000, d / $DELAY")," \
-      "peer $(calc "d = $(colmin "$key-slow" peer 1) - $(colmin "$key-lo" peer 1); printf \"%.0f ms (%.1f)\", d * 1000, d / $DELAY")."
+    echo "  ($key) ours $(calc "d = $(colmin "$key-slow-h4" ours 1) - $(colmin "$key-lo-h4" ours 1); printf \"%.0f ms (%.1f)\", d * 1000, d / $DELAY")," \
+      "peer $(calc "d = $(colmin "$key-slow-h4" peer 1) - $(colmin "$key-lo-h4" peer 1); printf \"%.0f ms (%.1f)\", d * 1000, d / $DELAY")."
   done
-  echo "  Registry connections per chart: ours $(num "$(col b-slow ours 5)") (warm), $(num "$(col c-slow ours 5)") ($N charts);" \
-    "peer $(num "$(col b-slow peer 5)"), $(num "$(col c-slow peer 5)"). Peer \`helm push\` per chart: $(secs "$(step_min b-slow push)")."
   echo
   echo "Benchmark run: ${ELAPSED} s, plus the build."
 } | tee "$WORK/report.md"

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The README's first command: on a fresh machine, with no AWS account, show
 # helm-ecr doing its job end to end against the local lab:
-#   lab up -> build + install both plugins into helm 3.10.1 (throwaway Helm
-#   dirs) -> helm ecr-login -> helm ecr-push examples/hello -> helm pull it
-#   back -> helm template it -> lab down (if this run started it).
+#   lab up -> build + install both plugins into Helm 4 (the Helm a new user
+#   has; throwaway Helm dirs) -> helm ecr-login -> helm ecr-push
+#   examples/hello -> helm pull it back (Helm 4, and the current Helm 3) ->
+#   helm template it -> lab down (if this run started it).
 # Nothing outside the lab's state dir and a temp dir is touched.
 set -euo pipefail
 
@@ -17,7 +18,7 @@ say() {
   printf '\n\033[1m==> %d. %s\033[0m\n' "$step" "$*"
 }
 show() { # print a command the way a person would type it, then run it
-  printf '$ %s\n' "$*" | sed "s|$LAB_HELM3|helm|; s|$DEMO/||g"
+  printf '$ %s\n' "$*" | sed "s|$LAB_HELM_V4|helm|; s|$LAB_HELM_V3|helm3|; s|$DEMO/||g"
   "$@"
 }
 
@@ -36,7 +37,7 @@ cleanup() {
 . "$REPO/scripts/lab/session.sh"
 trap cleanup EXIT
 
-say "Bringing up the lab: moto as the ECR API, a CNCF distribution registry, helm 3.10.1"
+say "Bringing up the lab: moto as the ECR API, a CNCF distribution registry, Helm 4 and Helm 3"
 lab_session_start
 echo "ECR API: $LAB_ECR_ENDPOINT   registry: $LAB_REGISTRY (plain HTTP)   account: $LAB_ACCOUNT"
 
@@ -45,14 +46,16 @@ DEMO=$(mktemp -d "${TMPDIR:-/tmp}/helm-ecr-demo.XXXXXX")
 # caller's own ~/.aws and Helm config stay untouched and unread.
 export HELM_CONFIG_HOME=$DEMO/helm/config HELM_CACHE_HOME=$DEMO/helm/cache HELM_DATA_HOME=$DEMO/helm/data
 export HELM_REGISTRY_CONFIG=$HELM_CONFIG_HOME/registry/config.json
-export HELM_BIN=$LAB_HELM3 HELM_ECR_TOKEN_CACHE_DIR=$DEMO/token-cache
+HELM=$LAB_HELM_V4
+export HELM_BIN=$HELM HELM_ECR_TOKEN_CACHE_DIR=$DEMO/token-cache
 unset AWS_PROFILE AWS_SESSION_TOKEN AWS_DEFAULT_PROFILE AWS_ENDPOINT_URL
 export AWS_CONFIG_FILE=$DEMO/aws/config AWS_SHARED_CREDENTIALS_FILE=$DEMO/aws/credentials
 export AWS_ACCESS_KEY_ID=$LAB_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY=$LAB_SECRET_ACCESS_KEY
 export AWS_REGION=$LAB_REGION AWS_ENDPOINT_URL_ECR=$LAB_ECR_ENDPOINT AWS_EC2_METADATA_DISABLED=true
 export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
 
-say "Building helm-ecr and installing both plugins into helm 3.10.1"
+"$HELM" version --short
+say "Building helm-ecr and installing both plugins into Helm 4"
 if [ -f scripts/install.sh ]; then
   bash scripts/install.sh
 else
@@ -70,23 +73,27 @@ else
     mkdir -p "$d/bin"
     ln -sf "${CARGO_TARGET_DIR:-$REPO/target}/release/helm-ecr" "$d/bin/helm-ecr"
   done
-  "$LAB_HELM3" plugin install "$stage" >/dev/null
-  "$LAB_HELM3" plugin install "$stage/plugins/ecr-login" >/dev/null
+  "$HELM" plugin install "$stage" >/dev/null
+  "$HELM" plugin install "$stage/plugins/ecr-login" >/dev/null
 fi
-show "$LAB_HELM3" plugin list
+show "$HELM" plugin list
 
 say "Logging Helm in to the registry with an ECR token (SigV4-signed GetAuthorizationToken)"
-show "$LAB_HELM3" ecr-login "$LAB_REGISTRY"
+show "$HELM" ecr-login "$LAB_REGISTRY"
 
 say "Packaging and pushing the example chart"
-show "$LAB_HELM3" ecr-push "$CHART" "oci://$LAB_REGISTRY/demo" --plain-http
+show "$HELM" ecr-push "$CHART" "oci://$LAB_REGISTRY/demo" --plain-http
 
 say "Pulling it back with stock Helm"
 mkdir -p "$DEMO/pulled"
-show "$LAB_HELM3" pull "oci://$LAB_REGISTRY/demo/hello" --version 0.1.0 -d "$DEMO/pulled"
-show "$LAB_HELM3" show chart "$DEMO/pulled/hello-0.1.0.tgz"
+show "$HELM" pull "oci://$LAB_REGISTRY/demo/hello" --version 0.1.0 -d "$DEMO/pulled" --plain-http
+show "$HELM" show chart "$DEMO/pulled/hello-0.1.0.tgz"
+mkdir -p "$DEMO/pulled3"
+show "$LAB_HELM_V3" pull "oci://$LAB_REGISTRY/demo/hello" --version 0.1.0 -d "$DEMO/pulled3" --plain-http
+cmp "$DEMO/pulled/hello-0.1.0.tgz" "$DEMO/pulled3/hello-0.1.0.tgz"
+echo "Helm 3 pulled the same bytes."
 
 say "Rendering it"
-show "$LAB_HELM3" template demo "$DEMO/pulled/hello-0.1.0.tgz"
+show "$HELM" template demo "$DEMO/pulled/hello-0.1.0.tgz"
 
 say "Tearing down"

@@ -54,10 +54,30 @@
 #   LAB_CLIENT_CERT          PEM client certificate LAB_REGISTRY_MTLS accepts
 #   LAB_CLIENT_KEY           its private key (PKCS#8 PEM, 0600)
 #   LAB_CLIENT_CA            PEM of the client CA (what the registry trusts)
+#   LAB_PUBLIC_PROXY         http://127.0.0.1:PORT, a CONNECT proxy (use as
+#                            HTTPS_PROXY) that reaches public.ecr.aws and
+#                            ecr-public.aws.com (only those): a front of ours
+#                            answering as ECR Public's registry does (Bearer
+#                            realm, 400 DENIED to Basic), TLS with a certificate
+#                            from LAB_CA_FILE, forwarding to LAB_REGISTRY
+#                            (scripts/lab/ecr_public.py)
+#   LAB_PUBLIC_ALIAS         the registry alias there (myalias):
+#                            oci://public.ecr.aws/myalias
+#   LAB_PUBLIC_REGISTRY_LOG  JSON lines: every request the front answered
+#                            (method, path, auth scheme, status) and CONNECT
+#   LAB_ECR_PUBLIC_ENDPOINT  http://127.0.0.1:PORT, the ECR Public API (use as
+#                            AWS_ENDPOINT_URL_ECR_PUBLIC): SigV4 checked with
+#                            the lab user's key (service ecr-public, us-east-1);
+#                            GetAuthorizationToken, CreateRepository,
+#                            DescribeRepositories, DescribeImages,
+#                            DescribeRegistries. Repositories must be created
+#                            there before the registry takes a push.
+#   LAB_ECR_PUBLIC_LOG       JSON lines: every API call (op, region, service,
+#                            request body, status)
 #
-# A lab started by an older lab.sh (no LAB_REGISTRY_MTLS in its env) is
-# upgraded in place by `up`: the mTLS registry is started beside the running
-# services, which are left alone.
+# A lab started by an older lab.sh (no LAB_REGISTRY_MTLS or LAB_PUBLIC_PROXY
+# in its env) is upgraded in place by `up`: the missing services are started
+# beside the running ones, which are left alone.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -156,7 +176,7 @@ go_tool() { # NAME VERSION PACKAGE BINARY [LDFLAGS]
   rm -rf "$dir.tmp"
   mkdir -p "$dir.tmp"
   GOBIN=$dir.tmp GOMODCACHE=$LAB_DIR/go/mod GOCACHE=$LAB_DIR/go/cache \
-    GOFLAGS=-modcacherw CGO_ENABLED=0 GOPROXY=${GOPROXY:-https://proxy.golang.org,direct} \
+    GOFLAGS=-modcacherw CGO_ENABLED=0 \
     go install -ldflags "$ldflags" "$pkg@v$version" >&2 ||
     die "go install $pkg@v$version failed (see above)"
   rm -rf "$dir"
@@ -176,7 +196,8 @@ ensure_go_tools() {
   go_tool oras "$ORAS_VERSION" oras.land/oras/cmd/oras oras
   go_tool ecr-login "$ECR_LOGIN_VERSION" \
     github.com/awslabs/amazon-ecr-credential-helper/ecr-login/cli/docker-credential-ecr-login \
-    docker-credential-ecr-login
+    docker-credential-ecr-login \
+    "-X github.com/awslabs/amazon-ecr-credential-helper/ecr-login/version.Version=$ECR_LOGIN_VERSION"
   go_tool actionlint "$ACTIONLINT_VERSION" github.com/rhysd/actionlint/cmd/actionlint actionlint
   local v
   for v in "$HELM_V4_VERSION" "$HELM_V3_VERSION"; do
@@ -276,6 +297,7 @@ answers() { # NAME PORT
   registry-mtls) code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 --cacert "$LAB_DIR/tls/ca.pem" \
     --cert "$LAB_DIR/tls/client.pem" --key "$LAB_DIR/tls/client.key" "https://127.0.0.1:$2/v2/" || true)
     [ "$code" = 401 ] ;;
+  ecr-public) public_answers "$2" ;;
   *) return 1 ;;
   esac
 }
@@ -356,7 +378,7 @@ mtls_up() {
 }
 
 all_up() {
-  core_up && mtls_up && [ "$(wc -l <"$RUN/pids")" -eq 5 ]
+  core_up && mtls_up && public_up && [ "$(wc -l <"$RUN/pids")" -eq 6 ]
 }
 
 free_ports() { # N: distinct free loopback ports, all held open while choosing
@@ -525,6 +547,87 @@ add_mtls() {
   done
 }
 
+# ---------------------------------------------------------------- ECR Public
+
+# Through the CONNECT proxy on PORT, public.ecr.aws answers /v2/ with its
+# Bearer challenge, verified with the lab CA.
+public_answers() { # PROXY_PORT
+  local code
+  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 --proxy "http://127.0.0.1:$1" \
+    --noproxy '' --cacert "$LAB_DIR/tls/ca.pem" "https://public.ecr.aws/v2/" || true)
+  [ "$code" = 401 ]
+}
+
+public_up() {
+  service_up ecr-public && grep -q '^export LAB_PUBLIC_PROXY=' "$LAB_DIR/env"
+}
+
+# A per-run certificate for the ECR Public names, signed by the lab CA.
+public_cert() { # DIR
+  mkdir -p "$1" || return 1
+  (
+    cd "$1" || exit 1
+    openssl req -new -nodes -newkey rsa:2048 -sha256 -subj "/CN=public.ecr.aws" \
+      -keyout public.key -out public.csr 2>/dev/null || exit 1
+    printf '%s\n' "basicConstraints=critical,CA:FALSE" \
+      "keyUsage=critical,digitalSignature,keyEncipherment" \
+      "extendedKeyUsage=serverAuth" \
+      "subjectAltName=DNS:public.ecr.aws,DNS:ecr-public.aws.com" \
+      "authorityKeyIdentifier=keyid" "subjectKeyIdentifier=hash" >public.ext
+    openssl x509 -req -in public.csr -CA "$LAB_DIR/tls/ca.pem" -CAkey "$LAB_DIR/tls/ca.key" \
+      -CAcreateserial -CAserial public.srl -days 3650 -sha256 -extfile public.ext \
+      -out public.pem 2>/dev/null || exit 1
+    chmod 600 public.key
+  )
+}
+
+# ECR Public's registry, its API and the CONNECT proxy (one process), before
+# the lab registry; needs the env written by start_lab.
+start_public() {
+  local ports reg_port proxy_port api_port upstream password key_id secret account
+  [ -s "$LAB_DIR/env" ] || return 1
+  read -r upstream password key_id secret account < <(
+    # shellcheck disable=SC1091
+    . "$LAB_DIR/env" && echo "$LAB_REGISTRY $LAB_REGISTRY_PASSWORD $LAB_ACCESS_KEY_ID $LAB_SECRET_ACCESS_KEY $LAB_ACCOUNT"
+  ) || return 1
+  [ -n "$account" ] || return 1
+  ports=$(free_ports 3) || return 1
+  read -r reg_port proxy_port api_port <<<"$ports"
+  public_cert "$RUN/public-tls" || return 1
+  : >"$RUN/public-registry.log"
+  : >"$RUN/ecr-public-api.log"
+  # Secrets go through the environment, never the command line.
+  spawn ecr-public "ecr_public.py --registry-port $reg_port" "$proxy_port" "$RUN/ecr-public.out" "$RUN/ecr-public.out" \
+    env LAB_REGISTRY_PASSWORD="$password" LAB_ACCESS_KEY_ID="$key_id" LAB_SECRET_ACCESS_KEY="$secret" \
+    LAB_ACCOUNT="$account" LAB_PUBLIC_PASSWORD="ecr-public-$account-auth-token" \
+    "$LAB_DIR/venv/bin/python" "$REPO/scripts/lab/ecr_public.py" --registry-port "$reg_port" \
+    --proxy-port "$proxy_port" --api-port "$api_port" \
+    --cert "$RUN/public-tls/public.pem" --key "$RUN/public-tls/public.key" \
+    --upstream "$upstream" --alias myalias \
+    --registry-log "$RUN/public-registry.log" --api-log "$RUN/ecr-public-api.log"
+  wait_ready ecr-public "$proxy_port" "$RUN/ecr-public.out" || return 1
+  update_env \
+    "LAB_PUBLIC_PROXY=http://127.0.0.1:$proxy_port" \
+    "LAB_PUBLIC_ALIAS=myalias" \
+    "LAB_PUBLIC_REGISTRY_LOG=$RUN/public-registry.log" \
+    "LAB_ECR_PUBLIC_ENDPOINT=http://127.0.0.1:$api_port" \
+    "LAB_ECR_PUBLIC_LOG=$RUN/ecr-public-api.log"
+}
+
+# Brings up ECR Public beside a running lab that lacks it, leaving every
+# other service alone.
+add_public() {
+  local attempt
+  ensure_venv
+  for attempt in 1 2 3; do
+    stop_service ecr-public
+    start_public && return 0
+    stop_service ecr-public
+    [ $attempt = 3 ] && die "ECR Public did not come up (logs in $RUN)"
+    log "retrying on fresh ports"
+  done
+}
+
 # ---------------------------------------------------------------- commands
 
 lock() {
@@ -545,9 +648,10 @@ cmd_up() {
   if core_up; then
     ensure_packages
     ensure_go_tools
-    add_mtls
+    mtls_up || add_mtls
+    public_up || add_public
     tool_env
-    log "up (added registry-mtls; state in $LAB_DIR)"
+    log "up (added the missing services; state in $LAB_DIR)"
     cat "$LAB_DIR/env"
     return 0
   fi
@@ -564,7 +668,7 @@ cmd_up() {
     stop_recorded
     rm -rf "$RUN" "$LAB_DIR/env"
     mkdir -p "$RUN"
-    start_lab && start_mtls && tool_env && break
+    start_lab && start_mtls && start_public && tool_env && break
     stop_recorded
     [ $attempt = 3 ] && die "the lab did not come up (logs in $RUN)"
     log "retrying on fresh ports"
@@ -603,6 +707,10 @@ cmd_status() {
   done <"$RUN/pids"
   if ! grep -q '^registry-mtls ' "$RUN/pids"; then
     echo "registry-mtls: not started (scripts/lab.sh up adds it)"
+    ok=3
+  fi
+  if ! grep -q '^ecr-public ' "$RUN/pids"; then
+    echo "ecr-public: not started (scripts/lab.sh up adds it)"
     ok=3
   fi
   return $ok

@@ -98,10 +98,94 @@ pub fn run() -> i32 {
     if let Some(code) = crate::commands::credential_helper::run_if_invoked_as_helper() {
         return code;
     }
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     match cli.command {
         Command::Push(args) => crate::commands::push::run(args),
         Command::Login(args) => crate::commands::login::run(args),
         Command::CredentialHelper(args) => crate::commands::credential_helper::run(args),
+    }
+}
+
+/// clap's help and version go out as clap prints them; a usage error
+/// becomes one line like every other error (clap's own is five: message,
+/// tip, usage, hint), exit status 2 as clap's.
+fn usage_error(e: clap::Error) -> i32 {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = e.print();
+        return e.exit_code();
+    }
+    let command = std::env::args()
+        .nth(1)
+        .filter(|c| c == "ecr-push" || c == "ecr-login")
+        .map(|c| format!("helm {c}"))
+        .unwrap_or_else(|| "helm-ecr".into());
+    eprintln!(
+        "Error: {} (see '{command} --help')",
+        one_line_usage(&e.render().to_string())
+    );
+    e.exit_code()
+}
+
+/// The message and tips of a rendered clap error on one line, without the
+/// usage block that follows them.
+fn one_line_usage(rendered: &str) -> String {
+    let text: Vec<&str> = rendered
+        .lines()
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let mut joined = String::new();
+    for l in text {
+        if !joined.is_empty() {
+            joined.push_str(if l.starts_with("tip:") { "; " } else { " " });
+        }
+        joined.push_str(l);
+    }
+    joined
+        .strip_prefix("error: ")
+        .unwrap_or(&joined)
+        .to_string()
+}
+
+#[cfg(test)]
+mod usage_tests {
+    use super::*;
+    use clap::Parser;
+
+    fn line(args: &[&str]) -> String {
+        match Cli::try_parse_from(args) {
+            Ok(_) => panic!("{args:?} parsed"),
+            Err(e) => one_line_usage(&e.render().to_string()),
+        }
+    }
+
+    #[test]
+    fn usage_errors_fit_one_line_and_keep_what_matters() {
+        let unknown = line(&["helm-ecr", "ecr-push", "--bogus", "c"]);
+        assert!(
+            unknown.starts_with("unexpected argument '--bogus' found"),
+            "{unknown}"
+        );
+        assert!(unknown.contains("tip:"), "{unknown}");
+        let missing = line(&["helm-ecr", "ecr-push"]);
+        assert!(
+            missing.contains("required") && missing.contains("CHART"),
+            "{missing}"
+        );
+        let value = line(&["helm-ecr", "ecr-push", "c", "--output", "yaml"]);
+        assert!(value.contains("yaml") && value.contains("json"), "{value}");
+        for l in [unknown, missing, value] {
+            assert!(!l.contains('\n') && !l.contains("Usage:"), "{l}");
+        }
     }
 }

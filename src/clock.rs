@@ -1,19 +1,32 @@
-//! Dates without a date crate: RFC 3339 in UTC (manifest `created`, token
-//! expiry, AWS JSON and XML), epoch seconds and milliseconds, and the HTTP
-//! date (`Date`, `Retry-After`). A leaf: depends on nothing else in the crate.
+//! Dates, one name for each form we meet: RFC 3339 in UTC (manifest
+//! `created`, token expiry, AWS JSON and XML), epoch seconds and
+//! milliseconds, and the HTTP date (`Date`, `Retry-After`). The calendar and
+//! the grammars are the `time` crate's (already in the tree through
+//! aws-sigv4); what stays here is the tolerance AWS's files need. A leaf:
+//! depends on nothing else in the crate.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// `YYYY-MM-DDTHH:MM:SSZ` for seconds since the Unix epoch (negative allowed).
+use time::format_description::well_known::Rfc3339;
+use time::{OffsetDateTime, PrimitiveDateTime};
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for seconds since the Unix epoch (negative
+/// allowed; clamped to the years -9999..=9999 `time` can hold, far past
+/// anything a chart or a token carries).
 pub fn rfc3339(epoch_secs: i64) -> String {
-    let days = epoch_secs.div_euclid(86_400);
-    let secs = epoch_secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
+    let t = OffsetDateTime::from_unix_timestamp(epoch_secs).unwrap_or(if epoch_secs < 0 {
+        PrimitiveDateTime::MIN.assume_utc()
+    } else {
+        PrimitiveDateTime::MAX.assume_utc()
+    });
     format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
     )
 }
 
@@ -62,126 +75,37 @@ fn at_epoch(secs: i64, nanos: u32) -> Option<SystemTime> {
 }
 
 /// RFC 3339 / ISO 8601 timestamps: `2024-01-02T03:04:05Z`, with optional
-/// fraction and `+hh:mm` offset; also the `...UTC` suffix older AWS CLI
-/// versions wrote into the SSO cache.
+/// fraction and `+hh:mm` offset; `T`, `t` or a space between date and time;
+/// also the `...UTC` suffix older AWS CLI versions wrote into the SSO cache,
+/// and no offset at all (UTC), as some `credential_process` tools write.
 pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
     let s = s.trim();
-    if s.len() < 19 || !s.as_bytes()[..19].is_ascii() {
+    let body = s.strip_suffix("UTC").unwrap_or(s);
+    // `time` accepts any separator byte (RFC 3339 section 5.6 allows it);
+    // ISO 8601 and AWS only ever write these three.
+    if !matches!(body.as_bytes().get(10), Some(b'T' | b't' | b' ')) {
         return None;
     }
-    let (date, rest) = s.split_at(10);
-    let mut parts = date.split('-');
-    let (y, mo, d) = (parts.next()?, parts.next()?, parts.next()?);
-    if y.len() != 4 || mo.len() != 2 || d.len() != 2 {
-        return None;
-    }
-    let rest = rest.strip_prefix(['T', 't', ' '])?;
-    let (hms, mut tail) = rest.split_at(8);
-    let secs = civil_secs(num(y)?, num(mo)?, num(d)?, hms)?;
-    let mut nanos = 0u32;
-    if let Some(frac) = tail.strip_prefix('.') {
-        let end = frac
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(frac.len());
-        let digits = &frac[..end.min(9)];
-        if digits.is_empty() {
-            return None;
-        }
-        nanos = num(digits)? * 10u32.pow(9 - digits.len() as u32);
-        tail = &frac[end..];
-    }
-    let offset: i64 = match tail {
-        "Z" | "z" | "UTC" | "" => 0,
-        _ => {
-            let sign = match tail.as_bytes().first()? {
-                b'+' => 1,
-                b'-' => -1,
-                _ => return None,
-            };
-            let (oh, om) = tail[1..].split_once(':')?;
-            sign * (i64::from(num(oh)?) * 3600 + i64::from(num(om)?) * 60)
-        }
+    let has_offset = body
+        .get(19..)
+        .is_some_and(|tail| tail.contains(['Z', 'z', '+', '-']));
+    let t = if has_offset {
+        OffsetDateTime::parse(body, &Rfc3339)
+    } else {
+        OffsetDateTime::parse(&format!("{body}Z"), &Rfc3339)
     };
-    at_epoch(secs - offset, nanos)
+    Some(t.ok()?.into())
 }
 
 /// The HTTP date (RFC 9110 section 5.6.7 IMF-fixdate,
 /// `Sun, 06 Nov 1994 08:49:37 GMT`), as in `Date` and `Retry-After`.
 pub fn parse_http_date(s: &str) -> Option<SystemTime> {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let mut it = s.split_whitespace();
-    let _weekday = it.next()?;
-    let d = num(it.next()?)?;
-    let mon = it.next()?;
-    let m = MONTHS.iter().position(|x| x.eq_ignore_ascii_case(mon))? as u32 + 1;
-    let y = num(it.next()?)?;
-    let hms = it.next()?;
-    if it.next()? != "GMT" {
-        return None;
-    }
-    at_epoch(civil_secs(y, m, d, hms)?, 0)
-}
-
-/// Seconds since the epoch for a UTC date and an `HH:MM:SS` time, None when
-/// a field is out of range (a leap second, 60, is allowed).
-fn civil_secs(y: u32, m: u32, d: u32, hms: &str) -> Option<i64> {
-    let mut parts = hms.split(':');
-    let (h, mi, se) = (
-        num(parts.next()?)?,
-        num(parts.next()?)?,
-        num(parts.next()?)?,
-    );
-    if parts.next().is_some()
-        || !(1..=12).contains(&m)
-        || !(1..=31).contains(&d)
-        || h > 23
-        || mi > 59
-        || se > 60
-    {
-        return None;
-    }
-    Some(
-        days_from_civil(i64::from(y), m, d) * 86_400
-            + i64::from(h) * 3600
-            + i64::from(mi) * 60
-            + i64::from(se),
-    )
-}
-
-/// Unsigned decimal digits only (no sign, no spaces).
-fn num(s: &str) -> Option<u32> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    s.parse().ok()
-}
-
-/// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's
-/// algorithm).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The inverse of [`days_from_civil`].
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
+    const IMF_FIXDATE: &[time::format_description::BorrowedFormatItem<'_>] =
+        time::macros::format_description!(
+            "[weekday repr:short case_sensitive:false], [day] [month repr:short case_sensitive:false] [year] [hour]:[minute]:[second] GMT"
+        );
+    let t = PrimitiveDateTime::parse(s.trim(), IMF_FIXDATE).ok()?;
+    Some(t.assume_utc().into())
 }
 
 #[cfg(test)]
@@ -200,6 +124,9 @@ mod tests {
         assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
         assert_eq!(rfc3339(4_102_444_800), "2100-01-01T00:00:00Z");
         assert_eq!(rfc3339_system(at(1420070400)), "2015-01-01T00:00:00Z");
+        // Beyond the years `time` holds: clamped, never a panic.
+        assert_eq!(rfc3339(i64::MAX), "9999-12-31T23:59:59Z");
+        assert!(rfc3339(i64::MIN).starts_with("-9999-01-01"));
     }
 
     #[test]
@@ -219,6 +146,20 @@ mod tests {
             Some(UNIX_EPOCH + Duration::from_millis(1420070400500))
         );
         assert_eq!(parse_rfc3339("2024-02-29T12:00:00Z"), Some(at(1709208000)));
+        // The forms AWS tools write besides the strict one.
+        for same in [
+            "2015-01-01 00:00:00Z",
+            "2015-01-01t00:00:00z",
+            "2015-01-01T00:00:00",
+            " 2015-01-01T00:00:00Z\n",
+            "2014-12-31T19:00:00-05:00",
+        ] {
+            assert_eq!(parse_rfc3339(same), Some(at(1420070400)), "{same}");
+        }
+        assert_eq!(
+            parse_rfc3339("2015-01-01T00:00:00.123456789123Z"),
+            Some(UNIX_EPOCH + Duration::from_nanos(1_420_070_400_123_456_789))
+        );
         for bad in [
             "",
             "2015-01-01",
@@ -226,6 +167,9 @@ mod tests {
             "2015-01-01T00:00:00X",
             "x015-01-01T00:00:00Z",
             "2015-01-01T24:00:00Z",
+            "2015-01-01X00:00:00Z",
+            "2015-01-01T00:00:00.Z",
+            "2015-01-01T00:00:00+0200",
         ] {
             assert_eq!(parse_rfc3339(bad), None, "{bad}");
         }
@@ -242,6 +186,10 @@ mod tests {
     fn http_date() {
         assert_eq!(
             parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(at(784111777))
+        );
+        assert_eq!(
+            parse_http_date("sun, 06 NOV 1994 08:49:37 GMT"),
             Some(at(784111777))
         );
         for bad in [

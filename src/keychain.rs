@@ -4,11 +4,15 @@
 //! 3. a fresh ECR token (which the AWS part caches).
 //!
 //! If the registry refuses what we sent, fetch a fresh ECR token once.
-//! Every target is taken to be ECR, so there is never a challenge round trip.
+//! Every target is taken to be ECR, so Basic goes on the first request and
+//! there is no challenge round trip; except ECR Public (`public.ecr.aws`,
+//! `ecr-public.aws.com`), whose registry refuses Basic: there the token is
+//! sent to the Bearer realm its challenge names.
 
-use crate::aws::{self, AuthToken, AwsOptions, Session};
+use crate::aws::{self, AuthToken, AwsOptions, CredentialScope, Session};
 use crate::http::Http;
 use crate::oci::{Credential, Keychain};
+use crate::sync::lock;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -29,8 +33,10 @@ pub struct EcrKeychain {
     /// `--registry-id`: the account whose registry a non-ECR host (VPC
     /// endpoint, proxy) fronts; None = the caller's own.
     registry_id: Option<String>,
-    /// One session per region: credentials resolve once per process.
+    /// One session per region, all sharing `credentials`: the chain (and
+    /// an MFA prompt) runs once per command.
     sessions: Mutex<HashMap<String, Arc<Session>>>,
+    credentials: CredentialScope,
     /// Per host, what we last handed out. Holding the lock while fetching
     /// makes concurrent pushes to one host share one token request.
     hosts: Mutex<HashMap<String, (Credential, Source)>>,
@@ -49,13 +55,18 @@ impl EcrKeychain {
             registry_config,
             registry_id,
             sessions: Mutex::new(HashMap::new()),
+            credentials: CredentialScope::default(),
             hosts: Mutex::new(HashMap::new()),
         }
     }
 
     /// The AWS session for `host`: an ECR host name's region (and its FIPS
-    /// or dual-stack form) wins over the flags and environment.
+    /// or dual-stack form) wins over the flags and environment; ECR Public
+    /// lives in us-east-1 only, so it needs no region from the user.
     pub fn session_for(&self, host: &str) -> Result<Arc<Session>, String> {
+        if aws::is_ecr_public_host(host) {
+            return self.session(Some(aws::PUBLIC_REGION));
+        }
         let Some(ecr) = aws::parse_ecr_host(host) else {
             return self.session(None);
         };
@@ -66,7 +77,8 @@ impl EcrKeychain {
         }
         let session = Arc::new(
             Session::for_ecr_host(&self.aws, &ecr, self.aws_http.clone())
-                .map_err(|e| e.to_string())?,
+                .map_err(|e| e.to_string())?
+                .sharing(&self.credentials),
         );
         sessions.insert(key, Arc::clone(&session));
         Ok(session)
@@ -81,7 +93,8 @@ impl EcrKeychain {
         }
         let session = Arc::new(
             Session::new(&self.aws, region_hint, self.aws_http.clone())
-                .map_err(|e| e.to_string())?,
+                .map_err(|e| e.to_string())?
+                .sharing(&self.credentials),
         );
         sessions.insert(key, Arc::clone(&session));
         Ok(session)
@@ -176,6 +189,11 @@ impl Keychain for EcrKeychain {
         hosts.insert(registry.to_string(), (cred.clone(), Source::Fetched));
         Ok(Some(cred))
     }
+
+    /// Every ECR registry but ECR Public's takes Basic `AWS:TOKEN`.
+    fn basic_first(&self, registry: &str) -> bool {
+        !aws::is_ecr_public_host(registry)
+    }
 }
 
 fn credential(token: &AuthToken) -> Credential {
@@ -183,12 +201,6 @@ fn credential(token: &AuthToken) -> Credential {
         username: token.username.clone(),
         password: token.password.clone(),
     }
-}
-
-/// A poisoned lock only means another push thread panicked; the map is
-/// still consistent (every insert is a single call).
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The registry host of an ECR proxy endpoint (`https://HOST` -> `HOST`).

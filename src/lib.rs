@@ -5,8 +5,11 @@
 //! through `oci::Keychain`), `aws` (credentials, SigV4, ECR API, token cache),
 //! `helm` (environment, registry config, credential helpers), `http` (one
 //! configured client). `artifact` maps a chart to Helm's OCI artifact;
-//! `keychain` is the auth rule; `commands` wire it together. `clock` and
-//! `codec` are leaf utilities (dates, base64, hex, digests) every part may use.
+//! `keychain` is the auth rule; `commands` wire it together. Leaf utilities
+//! every part may use: `clock` (dates), `codec` (base64, hex, digests),
+//! `fsutil` (the one atomic private-file writer), `secret` (values that
+//! never print), `text` (one-line messages), `sync` (shared state between threads) and `subprocess`
+//! (helper programs with bounded output and run time).
 
 pub mod artifact;
 pub mod aws;
@@ -15,7 +18,12 @@ pub mod cli;
 pub mod clock;
 pub mod codec;
 pub mod commands;
+pub mod fsutil;
 pub mod helm;
 pub mod http;
 pub mod keychain;
 pub mod oci;
+pub mod secret;
+pub mod subprocess;
+pub mod sync;
+pub mod text;

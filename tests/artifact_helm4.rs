@@ -21,27 +21,6 @@ fn put(dir: &Path, rel: &str, contents: &str) {
     fs::write(&p, contents).expect("write");
 }
 
-fn base64(input: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in input.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 struct Registry {
     host: String,
     auth: String,
@@ -51,7 +30,7 @@ struct Registry {
 impl Registry {
     fn new(sb: &Sandbox, dir: &Path) -> Registry {
         let lab = sb.lab;
-        let auth = base64(format!("AWS:{}", lab.registry_password).as_bytes());
+        let auth = common::base64_encode(format!("AWS:{}", lab.registry_password).as_bytes());
         let creds = dir.join("config.json");
         fs::write(
             &creds,

@@ -20,7 +20,7 @@ fn assert_token(w: &World, profile: Option<&str>) {
         .fetch_token(None)
         .unwrap_or_else(|e| panic!("fetch_token: {e}"));
     assert_eq!(t.username, "AWS");
-    assert_eq!(t.password, lab.registry_password);
+    assert_eq!(t.password.expose(), lab.registry_password);
     assert!(
         t.proxy_endpoint.contains(&lab.account),
         "{}",
@@ -379,4 +379,206 @@ fn nothing_found_lists_what_was_tried_quickly() {
     ] {
         assert!(e.0.contains(want), "{want}: {e}");
     }
+}
+
+/// An IMDS front: IMDSv2 token, the instance's region, and (when `creds`)
+/// an instance role whose credentials are the lab user's.
+fn imds_front(lab: &Lab, region: &str, creds: bool) -> aws_support::Stub {
+    let body = creds_json(lab, "Token", None);
+    let region = region.to_string();
+    serve(move |req| match (req.method.as_str(), req.path()) {
+        ("PUT", "/latest/api/token")
+            if req.header("x-aws-ec2-metadata-token-ttl-seconds").is_some() =>
+        {
+            Resp::new(200, "imds-session")
+        }
+        (_, p) if req.header("x-aws-ec2-metadata-token") != Some("imds-session") => {
+            Resp::new(401, format!("no token for {p}"))
+        }
+        ("GET", "/latest/meta-data/placement/region") => Resp::new(200, region.clone()),
+        ("GET", "/latest/meta-data/iam/security-credentials/") if creds => {
+            Resp::new(200, "lab-role\n")
+        }
+        ("GET", "/latest/meta-data/iam/security-credentials/lab-role") if creds => {
+            let mut b = body.clone();
+            b["Code"] = "Success".into();
+            Resp::json(200, b)
+        }
+        _ => Resp::new(404, "not found"),
+    })
+}
+
+#[test]
+fn region_from_imds_last() {
+    let lab = Lab::get();
+    let imds = imds_front(lab, "eu-north-1", false);
+    let mut w = World::new(lab);
+    w.unset("AWS_REGION")
+        .unset("AWS_EC2_METADATA_DISABLED")
+        .set("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.url());
+    w.with_lab_keys(lab);
+    assert_eq!(w.session(None).unwrap().region, "eu-north-1");
+    let paths: Vec<String> = imds
+        .seen()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path()))
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "PUT /latest/api/token",
+            "GET /latest/meta-data/placement/region"
+        ]
+    );
+    // Anything configured wins, and IMDS is not asked.
+    w.write(".aws/config", "[default]\nregion = ap-southeast-2\n");
+    assert_eq!(w.session(None).unwrap().region, "ap-southeast-2");
+    w.set("AWS_DEFAULT_REGION", "ca-central-1");
+    assert_eq!(w.session(None).unwrap().region, "ca-central-1");
+    assert_eq!(imds.seen().len(), 2);
+    // IMDS off, or answering nothing: one line that says what to set.
+    let mut w = World::new(lab);
+    w.unset("AWS_REGION");
+    let e = w.session(None).unwrap_err();
+    assert!(
+        e.0.contains("no AWS region") && e.0.contains("AWS_EC2_METADATA_DISABLED"),
+        "{e}"
+    );
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", dead.local_addr().unwrap());
+    drop(dead);
+    w.unset("AWS_EC2_METADATA_DISABLED")
+        .set("AWS_EC2_METADATA_SERVICE_ENDPOINT", url.clone());
+    let e = w.session(None).unwrap_err();
+    assert!(
+        e.0.contains("no AWS region") && e.0.contains(&url) && e.0.contains("--region"),
+        "{e}"
+    );
+    assert!(!e.0.contains('\n'));
+}
+
+/// On EC2 with nothing configured: region and credentials both come from
+/// the instance, and login works (the password moto hands out).
+#[test]
+fn login_on_an_instance_with_nothing_configured() {
+    let lab = Lab::get();
+    let imds = imds_front(lab, &lab.region, true);
+    let mut sb = common::Sandbox::bare();
+    sb.unset_env("AWS_REGION")
+        .unset_env("AWS_ACCESS_KEY_ID")
+        .unset_env("AWS_SECRET_ACCESS_KEY")
+        .unset_env("AWS_EC2_METADATA_DISABLED")
+        .set_env("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.url());
+    let out = sb.bin(&["ecr-login", "--password-stdout"]);
+    out.assert_ok();
+    assert_eq!(out.stdout.trim(), lab.registry_password);
+    assert!(imds
+        .seen()
+        .iter()
+        .any(|r| r.path() == "/latest/meta-data/placement/region"));
+}
+
+/// Profile chains as the SDKs build them, against moto's STS through a
+/// recording front: after the first profile, static keys win over a
+/// role_arn (one AssumeRole, not two); role_arn + web_identity_token_file
+/// is a base provider even beside source_profile.
+#[test]
+fn profile_chains_as_the_sdks_build_them() {
+    let lab = Lab::get();
+    let up = lab.ecr_endpoint.clone();
+    let sts = serve(move |req| aws_support::forward(&up, req));
+    let mut w = World::new(lab);
+    w.set("AWS_ENDPOINT_URL_STS", sts.url());
+    w.write(
+        ".aws/config",
+        &format!(
+            "[profile outer]\nrole_arn = {r}\nsource_profile = middle\n\
+             [profile middle]\nrole_arn = arn:aws:iam::123456789012:role/never-assumed\n\
+             source_profile = missing-profile\naws_access_key_id = {k}\naws_secret_access_key = {s}\n",
+            r = lab.role_arn,
+            k = lab.access_key_id,
+            s = lab.secret_access_key
+        ),
+    );
+    let c = w.session(Some("outer")).unwrap().credentials().unwrap();
+    assert!(c.session_token.is_some(), "the outer role was assumed");
+    let bodies: Vec<String> = sts
+        .seen()
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect();
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    assert!(
+        bodies[0].contains("Action=AssumeRole") && !bodies[0].contains("never-assumed"),
+        "{bodies:?}"
+    );
+    assert_token(&w, Some("outer"));
+
+    // Web identity beside source_profile: the token file, not the source.
+    let noauth = lab.ecr_noauth_endpoint.clone();
+    let sts = serve(move |req| aws_support::forward(&noauth, req));
+    let mut w = World::new(lab);
+    w.set("AWS_ENDPOINT_URL_STS", sts.url());
+    let token = w.write("token", "eyJhbGciOiJSUzI1NiJ9.e30.sig");
+    w.write(
+        ".aws/config",
+        &format!(
+            "[profile wi]\nrole_arn = {}\nweb_identity_token_file = {}\nsource_profile = missing-profile\n",
+            lab.role_arn,
+            token.display()
+        ),
+    );
+    let c = w.session(Some("wi")).unwrap().credentials().unwrap();
+    assert!(c.session_token.is_some());
+    let bodies: Vec<String> = sts
+        .seen()
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect();
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    assert!(
+        bodies[0].contains("Action=AssumeRoleWithWebIdentity"),
+        "{bodies:?}"
+    );
+}
+
+/// Credentials resolve once per command: `ecr-login` for three registries
+/// in three regions runs the profile's credential_process once.
+#[test]
+fn credentials_resolve_once_per_command() {
+    let lab = Lab::get();
+    let mut sb = common::Sandbox::bare();
+    let log = sb.root().join("process.log");
+    let json = creds_json(lab, "SessionToken", None);
+    let mut json = json;
+    json["Version"] = 1.into();
+    let script = sb.root().join("creds.sh");
+    common::write(
+        &script,
+        &format!(
+            "echo run >> '{}'\ncat <<'EOF'\n{}\nEOF\n",
+            log.display(),
+            json
+        ),
+    );
+    common::write(
+        &sb.home().join(".aws/config"),
+        &format!(
+            "[profile p]\ncredential_process = sh '{}'\n",
+            script.display()
+        ),
+    );
+    sb.unset_env("AWS_ACCESS_KEY_ID")
+        .unset_env("AWS_SECRET_ACCESS_KEY")
+        .set_env("HELM_ECR_NO_TOKEN_CACHE", "1");
+    let acct = &lab.account;
+    let hosts: Vec<String> = ["us-east-1", "eu-west-1", "ap-south-1"]
+        .iter()
+        .map(|r| format!("{acct}.dkr.ecr.{r}.amazonaws.com"))
+        .collect();
+    let mut args = vec!["ecr-login", "--profile", "p"];
+    args.extend(hosts.iter().map(String::as_str));
+    sb.bin(&args).assert_ok();
+    let runs = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(runs.lines().count(), 1, "credential_process ran {runs:?}");
 }

@@ -188,7 +188,7 @@ fn server_errors_are_retried_then_reported() {
     let mut w = World::new(lab);
     w.with_lab_keys(lab).set("AWS_ENDPOINT_URL", flaky.url());
     let t = w.session(None).unwrap().fetch_token(None).unwrap();
-    assert_eq!(t.password, lab.registry_password);
+    assert_eq!(t.password.expose(), lab.registry_password);
     assert_eq!(n.load(Ordering::SeqCst), 3);
 
     let down = serve(|_| Resp::new(503, "<html>down</html>"));
@@ -281,7 +281,7 @@ fn ecr_public_token_is_signed_for_ecr_public_in_us_east_1() {
         .set("AWS_ENDPOINT_URL_ECR_PUBLIC", public.url());
     let t = w.session(None).unwrap().fetch_public_token().unwrap();
     assert_eq!(
-        (t.username.as_str(), t.password.as_str()),
+        (t.username.as_str(), t.password.expose()),
         ("AWS", "public-pw")
     );
     assert_eq!(t.proxy_endpoint, "https://public.ecr.aws");

@@ -176,3 +176,36 @@ fn a_code_that_is_not_six_digits_is_refused_before_sts() {
     );
     assert!(assume_role_calls(&front).is_empty(), "{:?}", front.seen());
 }
+
+/// One command, two regions (two ECR registries): the chain runs once, so
+/// the MFA code is asked once and STS sees one AssumeRole, while each
+/// region gets its own token.
+#[test]
+fn one_prompt_however_many_regions() {
+    let front = sts_front();
+    let sb = mfa_sandbox(&front);
+    let acct = &sb.lab.account;
+    let east = format!("{acct}.dkr.ecr.us-east-1.amazonaws.com");
+    let west = format!("{acct}.dkr.ecr.eu-west-1.amazonaws.com");
+    let mut cmd = sb.bin_cmd();
+    cmd.args(["ecr-login", "--profile", "mfa", &east, &west]);
+    let out = run_on_tty(&cmd, Some((PROMPT, "654321")));
+    out.assert_ok();
+    assert_eq!(out.stdout.matches(PROMPT).count(), 1, "{out}");
+    assert_eq!(assume_role_calls(&front).len(), 1, "{:?}", front.seen());
+    let regions: Vec<String> = front
+        .seen()
+        .iter()
+        .filter(|r| {
+            r.header("x-amz-target")
+                .is_some_and(|t| t.ends_with(".GetAuthorizationToken"))
+        })
+        .filter_map(|r| {
+            let auth = r.header("authorization")?;
+            Some(auth.split('/').nth(2)?.to_string())
+        })
+        .collect();
+    let mut regions = regions;
+    regions.sort();
+    assert_eq!(regions, ["eu-west-1", "us-east-1"]);
+}

@@ -95,7 +95,7 @@ fn sso_session_with_a_valid_token() {
     let w = world(lab, &stub);
     write_cache(&w, "corp", "valid-token", 7200, true);
     let t = w.session(Some("dev")).unwrap().fetch_token(None).unwrap();
-    assert_eq!(t.password, lab.registry_password);
+    assert_eq!(t.password.expose(), lab.registry_password);
     let seen = stub.seen();
     assert_eq!(seen.len(), 1, "no refresh while the token has life");
     assert_eq!(seen[0].path(), "/federation/credentials");

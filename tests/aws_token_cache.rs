@@ -105,3 +105,77 @@ fn motos_expired_token_is_never_cached() {
     assert!(s.cached_token(None).is_none());
     assert!(files(&cache.path().join("tokens")).is_empty());
 }
+
+/// Two roles behind one container-agent URL (or one IMDS endpoint) are two
+/// identities: the second never gets the first one's token, and each finds
+/// its own again. The agent here answers with the lab user's keys (so moto
+/// accepts them) under the role it is told to play.
+#[test]
+fn two_roles_behind_one_credentials_url_never_share_a_token() {
+    use std::sync::{Arc, Mutex};
+    let lab = Lab::get();
+    let f = front(&lab.ecr_endpoint);
+    let cache = TempDir::new("token-cache");
+    let role = Arc::new(Mutex::new("arn:aws:iam::123456789012:role/a".to_string()));
+    let body = aws_support::creds_json(lab, "Token", None);
+    let playing = role.clone();
+    let agent = aws_support::serve(move |_| {
+        let mut b = body.clone();
+        b["RoleArn"] = playing.lock().unwrap().clone().into();
+        aws_support::Resp::json(200, b)
+    });
+    let mut w = cached_world(lab, f.stub.url(), &cache);
+    w.unset("AWS_ACCESS_KEY_ID")
+        .unset("AWS_SECRET_ACCESS_KEY")
+        .set(
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            format!("{}/creds", agent.url()),
+        );
+    let a = w.session(None).unwrap();
+    assert!(a.cached_token(None).is_none());
+    a.fetch_token(None).unwrap();
+    assert!(w.session(None).unwrap().cached_token(None).is_some());
+
+    *role.lock().unwrap() = "arn:aws:iam::123456789012:role/b".into();
+    let b = w.session(None).unwrap();
+    assert!(b.cached_token(None).is_none(), "role b got role a's token");
+    b.fetch_token(None).unwrap();
+    assert_eq!(f.token_calls.load(Ordering::SeqCst), 2);
+
+    *role.lock().unwrap() = "arn:aws:iam::123456789012:role/a".into();
+    assert!(w.session(None).unwrap().cached_token(None).is_some());
+    assert_eq!(f.token_calls.load(Ordering::SeqCst), 2);
+    // A cache hit still makes no AWS call: only the agent was asked.
+    assert_eq!(f.stub.seen().len(), 2);
+
+    // The same for instance roles behind one IMDS endpoint.
+    let instance_role = Arc::new(Mutex::new("role-a".to_string()));
+    let body = aws_support::creds_json(lab, "Token", None);
+    let current = instance_role.clone();
+    let imds = aws_support::serve(move |req| {
+        let name = current.lock().unwrap().clone();
+        match (req.method.as_str(), req.path()) {
+            ("PUT", "/latest/api/token") => aws_support::Resp::new(200, "t"),
+            ("GET", "/latest/meta-data/iam/security-credentials/") => {
+                aws_support::Resp::new(200, name)
+            }
+            ("GET", p) if p == format!("/latest/meta-data/iam/security-credentials/{name}") => {
+                aws_support::Resp::json(200, body.clone())
+            }
+            _ => aws_support::Resp::new(404, "no"),
+        }
+    });
+    let cache2 = TempDir::new("token-cache");
+    let mut w = cached_world(lab, f.stub.url(), &cache2);
+    w.unset("AWS_ACCESS_KEY_ID")
+        .unset("AWS_SECRET_ACCESS_KEY")
+        .unset("AWS_EC2_METADATA_DISABLED")
+        .set("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.url());
+    w.session(None).unwrap().fetch_token(None).unwrap();
+    assert!(w.session(None).unwrap().cached_token(None).is_some());
+    *instance_role.lock().unwrap() = "role-b".into();
+    assert!(
+        w.session(None).unwrap().cached_token(None).is_none(),
+        "instance role b got role a's token"
+    );
+}

@@ -79,7 +79,7 @@ fn redirect_to_another_host_drops_authorization() {
     let c = lab_credential();
     let own = format!(
         "Basic {}",
-        b64(format!("{}:{}", c.username, c.password).as_bytes())
+        b64(format!("{}:{}", c.username, c.password.expose()).as_bytes())
     );
     let storage = Front::start(&registry, move |_, _| Action::Forward {
         authorization: Some(own.clone()),
@@ -133,7 +133,7 @@ fn bearer_token_flow() {
     let c = lab_credential();
     let basic = format!(
         "Basic {}",
-        b64(format!("{}:{}", c.username, c.password).as_bytes())
+        b64(format!("{}:{}", c.username, c.password.expose()).as_bytes())
     );
     let token_calls = Arc::new(AtomicUsize::new(0));
     let tc = token_calls.clone();

@@ -7,6 +7,10 @@
       HTTP request. Bytes pass unchanged. LOG gets one line per connection
       ("conn") and per request turn ("turn").
 
+  proxy.py proxy UPSTREAM DELAY LOG PARENT_PID
+      The same as an HTTP proxy whose every target is UPSTREAM: CONNECT is
+      answered 200 and tunnelled, absolute-form requests pass unchanged.
+
   proxy.py ecr UPSTREAM DELAY LOG PARENT_PID
       An HTTP front for the ECR emulator (moto). It forwards every request
       unchanged (Host header included, so SigV4 still verifies) after DELAY
@@ -60,7 +64,7 @@ def watchdog(parent):
 # ------------------------------------------------------------------ tcp
 
 
-def tcp_proxy(upstream, delay, logfile):
+def tcp_proxy(upstream, delay, logfile, http_proxy=False):
     host, port = upstream.rsplit(":", 1)
     slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
     listener = socket.socket()
@@ -96,6 +100,8 @@ def tcp_proxy(upstream, delay, logfile):
             except OSError:
                 return
             client.settimeout(IO_TIMEOUT)
+            if http_proxy and not accept_connect(client, upstream_sock):
+                return
             state = {"last": None}
             back = threading.Thread(target=pipe, args=(upstream_sock, client, state, "server"), daemon=True)
             back.start()
@@ -110,6 +116,30 @@ def tcp_proxy(upstream, delay, logfile):
         slots.acquire()
         conn, _ = listener.accept()
         threading.Thread(target=handle, args=(conn,), daemon=True).start()
+
+
+def accept_connect(client, upstream_sock):
+    """As an HTTP proxy whose every target is UPSTREAM: a CONNECT (what
+    rustls-based clients send even for http://) is answered 200 and becomes
+    a tunnel; any other first request (Go's absolute-form GET) is passed on
+    as it is, since Go's HTTP server reads absolute-form request lines."""
+    head = b""
+    while b"\r\n\r\n" not in head:
+        data = client.recv(65536)
+        if not data or len(head) > 65536:
+            return False
+        head += data
+        if not b"CONNECT ".startswith(head[:8]):
+            break
+    if head.startswith(b"CONNECT "):
+        end = head.index(b"\r\n\r\n") + 4
+        client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        rest = head[end:]
+    else:
+        rest = head
+    if rest:
+        upstream_sock.sendall(rest)
+    return True
 
 
 # ------------------------------------------------------------------ ecr
@@ -167,11 +197,14 @@ def ecr_front(upstream, delay, logfile):
 
 
 def main():
-    if len(sys.argv) != 6 or sys.argv[1] not in ("tcp", "ecr"):
+    if len(sys.argv) != 6 or sys.argv[1] not in ("tcp", "proxy", "ecr"):
         sys.exit("usage: proxy.py tcp|ecr UPSTREAM_HOST:PORT DELAY_SECONDS LOG PARENT_PID")
     mode, upstream, delay, logfile, parent = sys.argv[1:]
     threading.Thread(target=watchdog, args=(int(parent),), daemon=True).start()
-    (tcp_proxy if mode == "tcp" else ecr_front)(upstream, float(delay), logfile)
+    if mode == "ecr":
+        ecr_front(upstream, float(delay), logfile)
+    else:
+        tcp_proxy(upstream, float(delay), logfile, http_proxy=mode == "proxy")
 
 
 if __name__ == "__main__":

@@ -63,6 +63,63 @@ impl From<CallError> for Error {
 }
 
 impl Api<'_> {
+    /// CreateRepository unless the repository exists; true when it was
+    /// created. One call when allowed ("already exists" = false); a caller
+    /// without CreateRepository still passes when the repository exists
+    /// (checked with DescribeRepositories). Both ECR APIs take the same
+    /// calls and codes.
+    pub fn create_unless_present(
+        &self,
+        name: &str,
+        options: &CreateRepositoryOptions,
+    ) -> Result<bool, Error> {
+        match self.call("CreateRepository", &create_repository_body(name, options)) {
+            Ok(_) => Ok(true),
+            Err(e) if e.code.as_deref() == Some("RepositoryAlreadyExistsException") => Ok(false),
+            Err(e)
+                if matches!(
+                    e.code.as_deref(),
+                    Some("AccessDeniedException" | "AccessDenied")
+                ) =>
+            {
+                let mut body = serde_json::json!({ "repositoryNames": [name] });
+                if let Some(r) = &options.registry_id {
+                    body["registryId"] = r.as_str().into();
+                }
+                match self.call("DescribeRepositories", &body) {
+                    Ok(_) => Ok(false),
+                    Err(_) => Err(e.error),
+                }
+            }
+            Err(e) => Err(e.error),
+        }
+    }
+
+    /// DescribeImages of `name:tag` (in `registry_id`, else the caller's
+    /// registry); None when the tag does not exist. A missing repository is
+    /// the caller's to explain (its code is kept).
+    pub fn describe_image(
+        &self,
+        registry_id: Option<&str>,
+        name: &str,
+        tag: &str,
+    ) -> Result<Option<ImageDetail>, CallError> {
+        let mut body = serde_json::json!({
+            "repositoryName": name,
+            "imageIds": [{ "imageTag": tag }],
+        });
+        if let Some(r) = registry_id {
+            body["registryId"] = r.into();
+        }
+        match self.call("DescribeImages", &body) {
+            Ok(v) => parse_image_details(&v)
+                .map(|d| d.into_iter().next())
+                .map_err(|error| CallError { code: None, error }),
+            Err(e) if e.code.as_deref() == Some("ImageNotFoundException") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     pub fn call(&self, op: &str, body: &serde_json::Value) -> Result<serde_json::Value, CallError> {
         let what = format!("{} {op}", self.flavor.label());
         let iam_action = format!("{}:{op}", self.flavor.service());
@@ -160,7 +217,7 @@ pub fn parse_auth_reply(v: &serde_json::Value, flavor: Flavor) -> Result<AuthTok
     };
     Ok(AuthToken {
         username,
-        password,
+        password: password.into(),
         expires_at,
         proxy_endpoint,
     })
@@ -268,7 +325,7 @@ mod tests {
             "proxyEndpoint": "https://123456789012.dkr.ecr.us-east-1.amazonaws.com"}]});
         let t = parse_auth_reply(&v, Flavor::Private).unwrap();
         assert_eq!(
-            (t.username.as_str(), t.password.as_str()),
+            (t.username.as_str(), t.password.expose()),
             ("AWS", "123456789012-auth-token")
         );
         assert_eq!(epoch_secs(t.expires_at), 1420070400);

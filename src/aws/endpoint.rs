@@ -1,54 +1,18 @@
 //! Regions, partitions and endpoint URLs (ECR, ECR Public, STS, SSO, SSO
 //! OIDC), custom endpoints, and ECR registry host names. Pure logic.
+//!
+//! Endpoint URLs come from AWS's own data, evaluated in `rules.rs`: each
+//! service's endpoint rule set and partitions.json (`endpoint/data/`), so
+//! every partition, FIPS and dual-stack combination resolves as the SDKs
+//! resolve it (`tests/aws_endpoints.rs` checks them all against botocore).
+
+mod rules;
 
 use super::env::Env;
 use super::profile::{ProfileSet, Section};
 use super::{EcrHost, Error};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Partition {
-    pub name: &'static str,
-    pub dns_suffix: &'static str,
-    /// None where the partition has no dual-stack endpoints.
-    pub dualstack_suffix: Option<&'static str>,
-}
-
-const AWS: Partition = Partition {
-    name: "aws",
-    dns_suffix: "amazonaws.com",
-    dualstack_suffix: Some("api.aws"),
-};
-
-/// The partition a region belongs to, by the same name patterns the SDKs'
-/// partitions.json uses; unknown names fall in `aws`.
-pub fn partition(region: &str) -> Partition {
-    let (name, dns, ds) = if region.starts_with("cn-") {
-        (
-            "aws-cn",
-            "amazonaws.com.cn",
-            Some("api.amazonwebservices.com.cn"),
-        )
-    } else if region.starts_with("us-gov-") {
-        ("aws-us-gov", "amazonaws.com", Some("api.aws"))
-    } else if region.starts_with("us-isob-") {
-        ("aws-iso-b", "sc2s.sgov.gov", None)
-    } else if region.starts_with("us-isof-") {
-        ("aws-iso-f", "csp.hci.ic.gov", None)
-    } else if region.starts_with("us-iso-") {
-        ("aws-iso", "c2s.ic.gov", None)
-    } else if region.starts_with("eu-isoe-") {
-        ("aws-iso-e", "cloud.adc-e.uk", None)
-    } else if region.starts_with("eusc-") {
-        ("aws-eusc", "amazonaws.eu", None)
-    } else {
-        return AWS;
-    };
-    Partition {
-        name,
-        dns_suffix: dns,
-        dualstack_suffix: ds,
-    }
-}
+pub use rules::known_regions;
 
 /// A region name must be a DNS label: it ends up in a host name.
 pub fn check_region(region: &str) -> Result<(), Error> {
@@ -88,57 +52,113 @@ pub fn variant(env: &Env, profile: Option<&Section>) -> Variant {
     }
 }
 
-fn suffix(p: &Partition, v: Variant) -> Result<&'static str, Error> {
-    if v.dualstack {
-        p.dualstack_suffix.ok_or_else(|| {
-            Error(format!(
-                "dual-stack endpoints do not exist in partition {}: unset AWS_USE_DUALSTACK_ENDPOINT",
-                p.name
-            ))
-        })
-    } else {
-        Ok(p.dns_suffix)
-    }
-}
-
-/// The ECR API URL, following ECR's published endpoint rules.
+/// The ECR API URL, as the SDKs' endpoint rules give it.
 pub fn ecr_api_url(region: &str, v: Variant) -> Result<String, Error> {
-    check_region(region)?;
-    let p = partition(region);
-    let sfx = suffix(&p, v)?;
-    let fips = if v.fips { "-fips" } else { "" };
-    let commercial = p.name == "aws" || p.name == "aws-us-gov";
-    Ok(if commercial && (v.fips || v.dualstack) {
-        format!("https://ecr{fips}.{region}.{sfx}")
-    } else if p.name == "aws-cn" && v.dualstack && !v.fips {
-        format!("https://ecr.{region}.{sfx}")
-    } else {
-        format!("https://api.ecr{fips}.{region}.{sfx}")
-    })
+    service_url(Service::Ecr, region, v)
 }
 
-/// ECR Public has one API endpoint, in us-east-1.
+/// ECR Public's API lives in us-east-1 only.
 pub fn ecr_public_api_url(v: Variant) -> Result<String, Error> {
-    if v.fips {
-        return Err(Error(
-            "ECR Public has no FIPS endpoint: unset AWS_USE_FIPS_ENDPOINT for public.ecr.aws"
-                .into(),
-        ));
-    }
-    Ok(if v.dualstack {
-        "https://ecr-public.us-east-1.api.aws".into()
-    } else {
-        "https://api.ecr-public.us-east-1.amazonaws.com".into()
-    })
+    service_url(Service::EcrPublic, "us-east-1", v)
 }
 
-/// `{prefix}[-fips].{region}.{suffix}`: STS, the SSO portal and SSO OIDC.
-pub fn regional_url(prefix: &str, region: &str, v: Variant) -> Result<String, Error> {
+/// A service's default URL for a region (no configured endpoint).
+pub fn service_url(service: Service, region: &str, v: Variant) -> Result<String, Error> {
+    resolve(service, region, v, None).map(|e| e.url)
+}
+
+/// A resolved endpoint: its URL and the region to sign for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    pub url: String,
+    pub signing_region: String,
+}
+
+/// The endpoint the SDKs would use for `service` in `region`, with the
+/// FIPS / dual-stack variant and an optional configured endpoint, from
+/// AWS's own endpoint rules (`endpoint/rules.rs`). What the rules refuse,
+/// we refuse, in one line that says which setting to change.
+pub fn resolve(
+    service: Service,
+    region: &str,
+    v: Variant,
+    configured: Option<&str>,
+) -> Result<Resolved, Error> {
     check_region(region)?;
-    let p = partition(region);
-    let sfx = suffix(&p, v)?;
-    let fips = if v.fips { "-fips" } else { "" };
-    Ok(format!("https://{prefix}{fips}.{region}.{sfx}"))
+    if let Some(url) = configured {
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(Error(format!(
+                "endpoint URL {url:?} must start with https:// or http://"
+            )));
+        }
+    }
+    let params = rules::Params {
+        region: Some(region),
+        use_fips: v.fips,
+        use_dual_stack: v.dualstack,
+        endpoint: configured,
+    };
+    match rules::resolve(service.rule_set(), &params) {
+        Ok(e) => Ok(Resolved {
+            signing_region: e.signing_region.unwrap_or_else(|| region.to_string()),
+            url: e.url.trim_end_matches('/').to_string(),
+        }),
+        Err(rules::RuleError::Refused(msg)) => Err(refusal(service, region, configured, &msg)),
+        Err(rules::RuleError::Data(msg)) => Err(Error(format!(
+            "internal error: {} endpoint rules: {msg}",
+            service.label()
+        ))),
+    }
+}
+
+/// The rules' refusals, as one line saying what to change.
+fn refusal(service: Service, region: &str, configured: Option<&str>, msg: &str) -> Error {
+    let partition = partition_name(region);
+    let label = service.label();
+    let m = msg.to_ascii_lowercase();
+    if let Some(url) = configured.filter(|_| m.contains("custom endpoint")) {
+        return custom_with_variant(url);
+    }
+    let fix = if m.contains("fips and dualstack") {
+        Some("FIPS and dual-stack endpoints together; unset AWS_USE_FIPS_ENDPOINT or AWS_USE_DUALSTACK_ENDPOINT (or the profile's use_fips_endpoint / use_dualstack_endpoint)")
+    } else if m.contains("fips") {
+        Some("FIPS endpoints; unset AWS_USE_FIPS_ENDPOINT (or the profile's use_fips_endpoint)")
+    } else if m.contains("dualstack") {
+        Some("dual-stack endpoints; unset AWS_USE_DUALSTACK_ENDPOINT (or the profile's use_dualstack_endpoint)")
+    } else {
+        None
+    };
+    match fix {
+        Some(fix) => {
+            let (what, todo) = fix.split_once("; ").unwrap_or((fix, ""));
+            Error(format!(
+                "{label} has no {what} in partition {partition} (region {region}): {todo}"
+            ))
+        }
+        None => Error(format!(
+            "no {label} endpoint for region {region} (partition {partition}): {msg}: check the region"
+        )),
+    }
+}
+
+/// The partition a region belongs to, as `aws.partition` decides.
+pub fn partition_name(region: &str) -> String {
+    rules::partition_for(region)
+        .ok()
+        .and_then(|p| p.get("name").and_then(|n| n.as_str()).map(str::to_string))
+        .unwrap_or_else(|| "aws".into())
+}
+
+/// The DNS suffix of a region's partition (`amazonaws.com`, `c2s.ic.gov`).
+pub fn dns_suffix(region: &str) -> String {
+    rules::partition_for(region)
+        .ok()
+        .and_then(|p| {
+            p.get("dnsSuffix")
+                .and_then(|n| n.as_str())
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| "amazonaws.com".into())
 }
 
 /// A service as the endpoint settings name it.
@@ -152,6 +172,24 @@ pub enum Service {
 }
 
 impl Service {
+    fn rule_set(self) -> rules::RuleSetId {
+        match self {
+            Service::Ecr => rules::RuleSetId::Ecr,
+            Service::EcrPublic => rules::RuleSetId::EcrPublic,
+            Service::Sts => rules::RuleSetId::Sts,
+            Service::Sso => rules::RuleSetId::Sso,
+            Service::SsoOidc => rules::RuleSetId::SsoOidc,
+        }
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            Service::Ecr => "ECR",
+            Service::EcrPublic => "ECR Public",
+            Service::Sts => "STS",
+            Service::Sso => "IAM Identity Center",
+            Service::SsoOidc => "IAM Identity Center OIDC",
+        }
+    }
     fn env_suffix(self) -> &'static str {
         match self {
             Service::Ecr => "ECR",
@@ -203,8 +241,9 @@ pub fn configured_endpoint(
         .map(|u| u.trim().trim_end_matches('/').to_string())
 }
 
-/// A configured endpoint wins over the variant; asking for both is a
-/// contradiction the SDKs refuse too.
+/// A configured endpoint, else `default` (the rules' URL for the region).
+/// A configured endpoint with FIPS or dual-stack on is refused, as the
+/// rules refuse it (`resolve` with `configured` says the same).
 pub fn pick(
     configured: Option<String>,
     v: Variant,
@@ -218,14 +257,18 @@ pub fn pick(
                 )));
             }
             if v.fips || v.dualstack {
-                return Err(Error(format!(
-                    "a custom endpoint ({url}) cannot be combined with FIPS or dual-stack: unset AWS_USE_FIPS_ENDPOINT / AWS_USE_DUALSTACK_ENDPOINT (or the profile's use_*_endpoint)"
-                )));
+                return Err(custom_with_variant(&url));
             }
             Ok(url)
         }
         None => default(),
     }
+}
+
+fn custom_with_variant(url: &str) -> Error {
+    Error(format!(
+        "a custom endpoint ({url}) cannot be combined with FIPS or dual-stack: unset AWS_USE_FIPS_ENDPOINT / AWS_USE_DUALSTACK_ENDPOINT (or the profile's use_*_endpoint)"
+    ))
 }
 
 /// The host part of a URL, for SigV4's Host header and messages.
@@ -234,17 +277,48 @@ pub fn url_host(url: &str) -> &str {
     rest.split(['/', '?', '#']).next().unwrap_or(rest)
 }
 
-const ECR_SUFFIXES: [&str; 7] = [
-    "amazonaws.com",
-    "amazonaws.com.cn",
-    "c2s.ic.gov",
-    "sc2s.sgov.gov",
-    "cloud.adc-e.uk",
-    "csp.hci.ic.gov",
-    "amazonaws.eu",
-];
+/// Dual-stack registry host suffixes (`ACCT.dkr-ecr.REGION.on.aws`). AWS
+/// publishes them for these partitions only; partitions.json has no
+/// registry names, so this is the one table kept by hand.
+fn dualstack_registry_suffix(partition: &str) -> Option<&'static str> {
+    match partition {
+        "aws" | "aws-us-gov" => Some("on.aws"),
+        "aws-cn" => Some("on.amazonwebservices.com.cn"),
+        _ => None,
+    }
+}
 
 const DUALSTACK_SUFFIXES: [&str; 2] = ["on.aws", "on.amazonwebservices.com.cn"];
+
+/// Every partition's DNS suffix, from partitions.json.
+fn registry_suffixes() -> &'static [String] {
+    static SUFFIXES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    SUFFIXES.get_or_init(|| {
+        rules::all_partitions()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|p| p.get("dnsSuffix")?.as_str().map(str::to_string))
+            .collect()
+    })
+}
+
+/// The registry host for `account` in `region` with the variant on:
+/// `ACCT.dkr.ecr[-fips].REGION.DNS_SUFFIX`, dual-stack
+/// `ACCT.dkr-ecr[-fips].REGION.on.aws`. None where AWS names no dual-stack
+/// registry host (the isolated partitions): the caller keeps the host
+/// GetAuthorizationToken named.
+pub fn registry_host(account: &str, region: &str, v: Variant) -> Option<String> {
+    let fips = if v.fips { "-fips" } else { "" };
+    if v.dualstack {
+        let sfx = dualstack_registry_suffix(&partition_name(region))?;
+        Some(format!("{account}.dkr-ecr{fips}.{region}.{sfx}"))
+    } else {
+        Some(format!(
+            "{account}.dkr.ecr{fips}.{region}.{}",
+            dns_suffix(region)
+        ))
+    }
+}
 
 fn strip_port(host: &str) -> &str {
     match host.rsplit_once(':') {
@@ -277,7 +351,7 @@ pub fn parse_ecr_host(host: &str) -> Option<EcrHost> {
     let known = if dualstack {
         DUALSTACK_SUFFIXES.contains(&suffix)
     } else {
-        ECR_SUFFIXES.contains(&suffix)
+        registry_suffixes().iter().any(|s| s == suffix)
     };
     if !known || check_region(region).is_err() {
         return None;
@@ -290,11 +364,29 @@ pub fn parse_ecr_host(host: &str) -> Option<EcrHost> {
     })
 }
 
-/// `public.ecr.aws` (ECR Public's registry).
+/// GetAuthorizationToken's proxyEndpoint names the plain registry host;
+/// with FIPS or dual-stack on, the default registry is the matching form
+/// of that host (kept as is where AWS names none).
+pub fn registry_endpoint_for(proxy_endpoint: &str, v: Variant) -> String {
+    if !(v.fips || v.dualstack) {
+        return proxy_endpoint.to_string();
+    }
+    let Some(host) = parse_ecr_host(url_host(proxy_endpoint)) else {
+        return proxy_endpoint.to_string();
+    };
+    match registry_host(&host.account, &host.region, v) {
+        Some(h) => format!("https://{h}"),
+        None => proxy_endpoint.to_string(),
+    }
+}
+
+/// `public.ecr.aws` (ECR Public's registry) or its dual-stack name
+/// `ecr-public.aws.com`.
 pub fn is_ecr_public_host(host: &str) -> bool {
-    strip_port(host.trim())
-        .trim_end_matches('.')
-        .eq_ignore_ascii_case("public.ecr.aws")
+    let name = strip_port(host.trim()).trim_end_matches('.');
+    ["public.ecr.aws", "ecr-public.aws.com"]
+        .iter()
+        .any(|p| name.eq_ignore_ascii_case(p))
 }
 
 #[cfg(test)]
@@ -320,7 +412,9 @@ mod tests {
     };
 
     #[test]
-    fn ecr_endpoints_for_every_partition() {
+    fn ecr_endpoints_from_the_rules() {
+        // Spot checks; tests/aws_endpoints.rs compares every combination
+        // with botocore.
         let cases: &[(&str, Variant, &str)] = &[
             (
                 "us-east-1",
@@ -330,15 +424,10 @@ mod tests {
             (
                 "us-east-1",
                 FIPS,
-                "https://ecr-fips.us-east-1.amazonaws.com",
+                "https://api.ecr-fips.us-east-1.amazonaws.com",
             ),
             ("us-east-1", DS, "https://ecr.us-east-1.api.aws"),
             ("us-east-1", BOTH, "https://ecr-fips.us-east-1.api.aws"),
-            (
-                "eu-central-1",
-                PLAIN,
-                "https://api.ecr.eu-central-1.amazonaws.com",
-            ),
             (
                 "cn-north-1",
                 PLAIN,
@@ -346,49 +435,18 @@ mod tests {
             ),
             (
                 "cn-north-1",
-                FIPS,
-                "https://api.ecr-fips.cn-north-1.amazonaws.com.cn",
-            ),
-            (
-                "cn-north-1",
                 DS,
                 "https://ecr.cn-north-1.api.amazonwebservices.com.cn",
             ),
             (
-                "cn-northwest-1",
-                BOTH,
-                "https://api.ecr-fips.cn-northwest-1.api.amazonwebservices.com.cn",
-            ),
-            (
-                "us-gov-west-1",
-                PLAIN,
-                "https://api.ecr.us-gov-west-1.amazonaws.com",
-            ),
-            (
                 "us-gov-west-1",
                 FIPS,
-                "https://ecr-fips.us-gov-west-1.amazonaws.com",
+                "https://api.ecr-fips.us-gov-west-1.amazonaws.com",
             ),
-            ("us-gov-east-1", DS, "https://ecr.us-gov-east-1.api.aws"),
             (
                 "us-iso-east-1",
                 PLAIN,
                 "https://api.ecr.us-iso-east-1.c2s.ic.gov",
-            ),
-            (
-                "us-iso-east-1",
-                FIPS,
-                "https://api.ecr-fips.us-iso-east-1.c2s.ic.gov",
-            ),
-            (
-                "us-isob-east-1",
-                PLAIN,
-                "https://api.ecr.us-isob-east-1.sc2s.sgov.gov",
-            ),
-            (
-                "us-isof-south-1",
-                PLAIN,
-                "https://api.ecr.us-isof-south-1.csp.hci.ic.gov",
             ),
             (
                 "eu-isoe-west-1",
@@ -399,46 +457,141 @@ mod tests {
         for (region, v, want) in cases {
             assert_eq!(ecr_api_url(region, *v).unwrap(), *want, "{region} {v:?}");
         }
-        let e = ecr_api_url("us-iso-east-1", DS).unwrap_err();
-        assert!(
-            e.0.contains("aws-iso") && e.0.contains("AWS_USE_DUALSTACK_ENDPOINT"),
-            "{e}"
-        );
         assert!(ecr_api_url("us east", PLAIN).is_err());
         assert!(ecr_api_url("evil.com/x", PLAIN).is_err());
     }
 
     #[test]
     fn sts_sso_and_public_endpoints() {
+        let url = |s, r: &str, v| service_url(s, r, v).unwrap();
         assert_eq!(
-            regional_url("sts", "us-east-1", PLAIN).unwrap(),
+            url(Service::Sts, "us-east-1", PLAIN),
             "https://sts.us-east-1.amazonaws.com"
         );
         assert_eq!(
-            regional_url("sts", "us-east-1", FIPS).unwrap(),
+            url(Service::Sts, "us-east-1", FIPS),
             "https://sts-fips.us-east-1.amazonaws.com"
         );
         assert_eq!(
-            regional_url("sts", "eu-west-1", DS).unwrap(),
+            url(Service::Sts, "us-gov-west-1", FIPS),
+            "https://sts.us-gov-west-1.amazonaws.com"
+        );
+        assert_eq!(
+            url(Service::Sts, "eu-west-1", DS),
             "https://sts.eu-west-1.api.aws"
         );
         assert_eq!(
-            regional_url("sts", "cn-north-1", PLAIN).unwrap(),
-            "https://sts.cn-north-1.amazonaws.com.cn"
-        );
-        assert_eq!(
-            regional_url("portal.sso", "eu-west-1", PLAIN).unwrap(),
+            url(Service::Sso, "eu-west-1", PLAIN),
             "https://portal.sso.eu-west-1.amazonaws.com"
         );
         assert_eq!(
-            regional_url("oidc", "eu-west-1", PLAIN).unwrap(),
+            url(Service::SsoOidc, "eu-west-1", PLAIN),
             "https://oidc.eu-west-1.amazonaws.com"
         );
         assert_eq!(
             ecr_public_api_url(PLAIN).unwrap(),
             "https://api.ecr-public.us-east-1.amazonaws.com"
         );
-        assert!(ecr_public_api_url(FIPS).is_err());
+        assert_eq!(
+            ecr_public_api_url(DS).unwrap(),
+            "https://ecr-public.us-east-1.api.aws"
+        );
+        let r = resolve(Service::Sts, "aws-global", PLAIN, None).unwrap();
+        assert_eq!(
+            (r.url.as_str(), r.signing_region.as_str()),
+            ("https://sts.amazonaws.com", "us-east-1")
+        );
+    }
+
+    #[test]
+    fn refusals_say_what_to_unset() {
+        let e = resolve(Service::Ecr, "us-east-1", FIPS, Some("http://127.0.0.1:1")).unwrap_err();
+        assert!(
+            e.0.contains("http://127.0.0.1:1") && e.0.contains("AWS_USE_FIPS_ENDPOINT"),
+            "{e}"
+        );
+        let e = refusal(
+            Service::Ecr,
+            "us-iso-east-1",
+            None,
+            "FIPS is enabled but this partition does not support FIPS",
+        );
+        assert_eq!(e.0, "ECR has no FIPS endpoints in partition aws-iso (region us-iso-east-1): unset AWS_USE_FIPS_ENDPOINT (or the profile's use_fips_endpoint)");
+        let e = refusal(
+            Service::Sts,
+            "eusc-de-east-1",
+            None,
+            "DualStack is enabled but this partition does not support DualStack",
+        );
+        assert!(
+            e.0.contains("dual-stack") && e.0.contains("AWS_USE_DUALSTACK_ENDPOINT"),
+            "{e}"
+        );
+        let e = resolve(Service::Ecr, "us-east-1", PLAIN, Some("ftp://x")).unwrap_err();
+        assert!(e.0.contains("https://"), "{e}");
+    }
+
+    #[test]
+    fn default_registry_follows_the_variant() {
+        let p = "https://123456789012.dkr.ecr.us-east-1.amazonaws.com";
+        assert_eq!(registry_endpoint_for(p, PLAIN), p);
+        assert_eq!(
+            registry_endpoint_for(p, FIPS),
+            "https://123456789012.dkr.ecr-fips.us-east-1.amazonaws.com"
+        );
+        assert_eq!(
+            registry_endpoint_for(p, BOTH),
+            "https://123456789012.dkr-ecr-fips.us-east-1.on.aws"
+        );
+        let iso = "https://123456789012.dkr.ecr.us-iso-east-1.c2s.ic.gov";
+        assert_eq!(registry_endpoint_for(iso, DS), iso);
+        assert_eq!(
+            registry_endpoint_for("http://127.0.0.1:5000", FIPS),
+            "http://127.0.0.1:5000"
+        );
+    }
+
+    #[test]
+    fn registry_hosts_follow_the_variant() {
+        let a = "123456789012";
+        let host = |r: &str, v| registry_host(a, r, v);
+        assert_eq!(
+            host("us-east-1", PLAIN).as_deref(),
+            Some("123456789012.dkr.ecr.us-east-1.amazonaws.com")
+        );
+        assert_eq!(
+            host("us-east-1", FIPS).as_deref(),
+            Some("123456789012.dkr.ecr-fips.us-east-1.amazonaws.com")
+        );
+        assert_eq!(
+            host("us-west-2", DS).as_deref(),
+            Some("123456789012.dkr-ecr.us-west-2.on.aws")
+        );
+        assert_eq!(
+            host("us-gov-east-1", BOTH).as_deref(),
+            Some("123456789012.dkr-ecr-fips.us-gov-east-1.on.aws")
+        );
+        assert_eq!(
+            host("cn-north-1", DS).as_deref(),
+            Some("123456789012.dkr-ecr.cn-north-1.on.amazonwebservices.com.cn")
+        );
+        assert_eq!(
+            host("us-iso-east-1", PLAIN).as_deref(),
+            Some("123456789012.dkr.ecr.us-iso-east-1.c2s.ic.gov")
+        );
+        assert_eq!(host("us-iso-east-1", DS), None);
+        // Every host we build parses back to itself.
+        for r in ["us-east-1", "cn-north-1", "us-gov-west-1", "eu-isoe-west-1"] {
+            for v in [PLAIN, FIPS, DS, BOTH] {
+                if let Some(h) = host(r, v) {
+                    let p = parse_ecr_host(&h).unwrap();
+                    assert_eq!(
+                        (p.region.as_str(), p.fips, p.dualstack),
+                        (r, v.fips, v.dualstack)
+                    );
+                }
+            }
+        }
     }
 
     #[test]
@@ -586,6 +739,8 @@ mod tests {
         assert!(is_ecr_public_host("public.ecr.aws"));
         assert!(is_ecr_public_host("Public.ECR.aws:443"));
         assert!(!is_ecr_public_host("public.ecr.aws.evil"));
+        assert!(is_ecr_public_host("ecr-public.aws.com"));
+        assert!(!is_ecr_public_host("x.ecr-public.aws.com"));
     }
 
     #[test]

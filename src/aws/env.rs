@@ -41,6 +41,14 @@ impl Env {
         }
     }
 
+    /// Fill a setting the environment lacks from a lower-precedence source
+    /// (the profile), so later readers see one answer.
+    pub fn set_if_unset(&mut self, name: &str, value: &str) {
+        if self.get(name).is_none() {
+            self.vars.insert(name.to_string(), value.to_string());
+        }
+    }
+
     /// The value, with empty values treated as unset (as the SDKs do).
     pub fn get(&self, name: &str) -> Option<&str> {
         self.vars

@@ -37,11 +37,7 @@ fn one_line(s: &str, max_chars: usize) -> String {
         .filter_map(|m| s.find(m))
         .min()
         .unwrap_or(s.len());
-    let s: String = s[..cut].split_whitespace().collect::<Vec<_>>().join(" ");
-    match s.char_indices().nth(max_chars) {
-        Some((i, _)) => format!("{}...", &s[..i]),
-        None => s,
-    }
+    crate::text::one_line(&s[..cut], max_chars)
 }
 
 pub fn parse_error_body(status: u16, body: &str, error_type: Option<&str>) -> (String, String) {
@@ -84,7 +80,7 @@ pub struct Ctx<'a> {
     pub key_id: Option<&'a str>,
 }
 
-fn is_clock_skew(f: &ApiFailure, now: SystemTime) -> bool {
+pub(crate) fn is_clock_skew(f: &ApiFailure, now: SystemTime) -> bool {
     let m = f.message.to_ascii_lowercase();
     let by_code = matches!(
         f.code.as_str(),

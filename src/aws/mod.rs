@@ -8,14 +8,17 @@ pub mod env;
 mod errors;
 mod form;
 pub mod profile;
+pub mod public;
 mod sign;
 mod sts;
 pub mod token_cache;
 mod transport;
 mod xml;
 
+use crate::secret::Secret;
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 pub use ecr::{CreateRepositoryOptions, ImageDetail};
@@ -79,31 +82,38 @@ pub struct EcrHost {
     pub dualstack: bool,
 }
 
-/// One ECR authorization token.
-#[derive(Clone)]
+/// One ECR authorization token. Debug never shows the password.
+#[derive(Debug, Clone)]
 pub struct AuthToken {
     /// Always `AWS` for ECR.
     pub username: String,
-    pub password: String,
+    pub password: Secret,
     pub expires_at: SystemTime,
     /// `https://ACCT.dkr.ecr.REGION.amazonaws.com` (`https://public.ecr.aws`
     /// for ECR Public).
     pub proxy_endpoint: String,
 }
 
-impl fmt::Debug for AuthToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuthToken")
-            .field("username", &self.username)
-            .field("password", &"<redacted>")
-            .field("expires_at", &self.expires_at)
-            .field("proxy_endpoint", &self.proxy_endpoint)
-            .finish()
+/// One command's resolved credentials, shared by all its sessions (one per
+/// region): the chain runs once, so an MFA profile prompts once however
+/// many regions or charts the command touches. Per partition, since keys
+/// of one partition mean nothing in another.
+#[derive(Clone, Default)]
+pub struct CredentialScope(Arc<Mutex<HashMap<String, CredentialSlot>>>);
+
+/// The outcome of resolving, kept whole: a failure is not retried within
+/// the command (no second MFA prompt, no second wait on a dead endpoint).
+type CredentialSlot = Arc<Mutex<Option<Result<(Credentials, Option<String>), String>>>>;
+
+impl CredentialScope {
+    fn slot(&self, partition: &str) -> CredentialSlot {
+        let mut map = crate::sync::lock(&self.0);
+        Arc::clone(map.entry(partition.to_string()).or_default())
     }
 }
 
 /// ECR Public lives in us-east-1 only.
-const PUBLIC_REGION: &str = "us-east-1";
+pub const PUBLIC_REGION: &str = "us-east-1";
 
 /// A session: resolved region, where credentials will come from, endpoints,
 /// and an HTTP client for the AWS APIs. Credentials are resolved lazily, once.
@@ -117,7 +127,7 @@ pub struct Session {
     variant: Variant,
     ecr_endpoint: String,
     cache: TokenCache,
-    credentials: Mutex<Option<Credentials>>,
+    credentials: CredentialSlot,
 }
 
 impl fmt::Debug for Session {
@@ -131,10 +141,69 @@ impl fmt::Debug for Session {
     }
 }
 
+/// AWS_MAX_ATTEMPTS / AWS_RETRY_MODE, else the profile's `max_attempts` /
+/// `retry_mode`, checked here (one clear line for a bad value); the
+/// profile's value is carried in the session's environment snapshot, where
+/// every AWS call of the session reads it.
+fn retry_settings(
+    mut env: Env,
+    section: Option<&profile::Section>,
+    profile_name: &str,
+) -> Result<Env, Error> {
+    let from_profile = |key: &str| {
+        section.and_then(|p| p.get(key)).map(|v| {
+            (
+                format!("{key} of AWS profile {profile_name:?}"),
+                v.to_string(),
+            )
+        })
+    };
+    let pick = |var: &str, key: &str| {
+        env.get(var)
+            .map(|v| (var.to_string(), v.to_string()))
+            .or_else(|| from_profile(key))
+    };
+    let attempts = pick("AWS_MAX_ATTEMPTS", "max_attempts");
+    let mode = pick("AWS_RETRY_MODE", "retry_mode");
+    transport::check_retry_settings(
+        attempts.as_ref().map(|(f, v)| (f.as_str(), v.as_str())),
+        mode.as_ref().map(|(f, v)| (f.as_str(), v.as_str())),
+    )?;
+    if let Some((_, v)) = attempts {
+        env.set_if_unset("AWS_MAX_ATTEMPTS", v.trim());
+    }
+    Ok(env)
+}
+
+/// The last link of the SDKs' region chain: the EC2 instance's region from
+/// IMDS (unless AWS_EC2_METADATA_DISABLED).
+fn region_from_imds(
+    env: &Env,
+    http: &crate::http::Http,
+    section: Option<&profile::Section>,
+    profile_name: &str,
+) -> Result<String, Error> {
+    let todo =
+        format!("pass --region, set AWS_REGION, or set region in AWS profile {profile_name:?}");
+    if env.flag("AWS_EC2_METADATA_DISABLED") {
+        return Err(Error(format!(
+            "no AWS region (EC2 instance metadata is off: AWS_EC2_METADATA_DISABLED): {todo}"
+        )));
+    }
+    let endpoint = credentials::imds::endpoint(env, section);
+    credentials::imds::region(env, http, &endpoint).map_err(|e| {
+        Error(format!(
+            "no AWS region (none configured, and EC2 instance metadata at {endpoint} gave none: {}): {todo}",
+            e.0
+        ))
+    })
+}
+
 impl Session {
     /// Region: `region_hint` (an ECR host name's region) wins, then
-    /// `--region`, AWS_REGION, AWS_DEFAULT_REGION, the profile's `region`.
-    /// Reads the config files and the environment; no network.
+    /// `--region`, AWS_REGION, AWS_DEFAULT_REGION, the profile's `region`,
+    /// then the EC2 instance's region from IMDS (the only network call
+    /// here, and only when nothing else names a region).
     pub fn new(
         options: &AwsOptions,
         region_hint: Option<&str>,
@@ -181,6 +250,7 @@ impl Session {
         let source = credentials::select(&env, &profiles, options.profile.as_deref())?;
         let (profile_name, _) = profile::selected_profile(options.profile.as_deref(), &env);
         let section = profiles.profile(&profile_name);
+        let env = retry_settings(env, section, &profile_name)?;
         let region = region_hint
             .map(str::to_string)
             .or_else(|| options.region.clone().filter(|r| !r.is_empty()))
@@ -188,11 +258,7 @@ impl Session {
             .or_else(|| env.get("AWS_DEFAULT_REGION").map(str::to_string))
             .or_else(|| section.and_then(|p| p.get("region")).map(str::to_string))
             .map(|r| r.trim().to_string())
-            .ok_or_else(|| {
-                Error(format!(
-                    "no AWS region: pass --region, set AWS_REGION, or set region in AWS profile {profile_name:?}"
-                ))
-            })?;
+            .map_or_else(|| region_from_imds(&env, &http, section, &profile_name), Ok)?;
         endpoint::check_region(&region)?;
         let variant = endpoint::variant(&env, section);
         let ecr_endpoint = endpoint::pick(
@@ -211,8 +277,15 @@ impl Session {
             variant,
             ecr_endpoint,
             cache,
-            credentials: Mutex::new(None),
+            credentials: CredentialSlot::default(),
         })
+    }
+
+    /// Use (and fill) the command's shared credentials instead of this
+    /// session's own: every session of one command resolves them once.
+    pub fn sharing(mut self, scope: &CredentialScope) -> Session {
+        self.credentials = scope.slot(&endpoint::partition_name(&self.region));
+        self
     }
 
     /// The ECR API URL this session calls.
@@ -225,8 +298,17 @@ impl Session {
         credentials::describe(&self.source)
     }
 
+    /// The cache key names the identity. Where only a container or IMDS URL
+    /// is configured, that takes the credentials (a local call, never an
+    /// AWS one): two roles behind one URL must not share a token.
     fn cache_key(&self, region: &str, endpoint: &str, registry: Option<&str>) -> Option<String> {
-        let identity = credentials::identity_key(&self.source, &self.profiles)?;
+        let identity = match credentials::identity_key(&self.source, &self.profiles)? {
+            credentials::IdentityKey::Known(k) => k,
+            credentials::IdentityKey::AfterResolve(prefix) => {
+                let (creds, named) = self.resolved().ok()?;
+                credentials::complete_identity(&prefix, &creds, named.as_deref())
+            }
+        };
         Some(TokenCache::key(&identity, region, endpoint, registry))
     }
 
@@ -237,7 +319,8 @@ impl Session {
     }
 
     /// A still-valid token from the on-disk cache for (identity, region,
-    /// registry id), found WITHOUT resolving credentials or any network call.
+    /// registry id), found without any AWS call (and without resolving
+    /// credentials, except where only their answer names the identity).
     /// `registry_id` None = the caller's default registry.
     pub fn cached_token(&self, registry_id: Option<&str>) -> Option<AuthToken> {
         let key = self.cache_key(&self.region, &self.ecr_endpoint, registry_id)?;
@@ -250,16 +333,20 @@ impl Session {
         token
     }
 
-    /// The resolved credentials (once per session; again only if they expire).
+    /// The resolved credentials: once per session, or per command when its
+    /// sessions share a [`CredentialScope`]; again only if they expire.
     pub fn credentials(&self) -> Result<Credentials, Error> {
-        let mut slot = self
-            .credentials
-            .lock()
-            .map_err(|_| Error("internal error: credential lock poisoned".into()))?;
-        if let Some(c) = slot.as_ref() {
-            if credentials::fresh(c, Duration::from_secs(60)) {
-                return Ok(c.clone());
+        self.resolved().map(|(c, _)| c)
+    }
+
+    fn resolved(&self) -> Result<(Credentials, Option<String>), Error> {
+        let mut slot = crate::sync::lock(&self.credentials);
+        match slot.as_ref() {
+            Some(Ok((c, who))) if credentials::fresh(c, Duration::from_secs(60)) => {
+                return Ok((c.clone(), who.clone()));
             }
+            Some(Err(e)) => return Err(Error(e.clone())),
+            _ => {}
         }
         let ctx = credentials::Ctx {
             env: &self.env,
@@ -269,14 +356,17 @@ impl Session {
             variant: self.variant,
             profile: self.profiles.profile(&self.profile_name),
         };
-        let c = credentials::resolve(&ctx, &self.source)?;
-        self.debug(&format!(
-            "credentials: {}; key id {}",
-            self.identity_description(),
-            c.access_key_id
-        ));
-        *slot = Some(c.clone());
-        Ok(c)
+        let resolved = credentials::resolve(&ctx, &self.source);
+        match &resolved {
+            Ok((c, _)) => self.debug(&format!(
+                "credentials: {}; key id {}",
+                self.identity_description(),
+                c.access_key_id
+            )),
+            Err(e) => self.debug(&format!("credentials: {e}")),
+        }
+        *slot = Some(resolved.as_ref().map(Clone::clone).map_err(|e| e.0.clone()));
+        resolved
     }
 
     fn with_api<T>(
@@ -319,10 +409,11 @@ impl Session {
             Some(id) => serde_json::json!({ "registryIds": [id] }),
             None => serde_json::json!({}),
         };
-        let token = self.with_api(Flavor::Private, |api| {
+        let mut token = self.with_api(Flavor::Private, |api| {
             let v = api.call("GetAuthorizationToken", &body)?;
             ecr::parse_auth_reply(&v, Flavor::Private)
         })?;
+        token.proxy_endpoint = endpoint::registry_endpoint_for(&token.proxy_endpoint, self.variant);
         self.store(
             self.cache_key(&self.region, &self.ecr_endpoint, registry_id),
             &token,
@@ -380,31 +471,7 @@ impl Session {
         options: &CreateRepositoryOptions,
     ) -> Result<bool, Error> {
         self.with_api(Flavor::Private, |api| {
-            match api.call(
-                "CreateRepository",
-                &ecr::create_repository_body(name, options),
-            ) {
-                Ok(_) => Ok(true),
-                Err(e) if e.code.as_deref() == Some("RepositoryAlreadyExistsException") => {
-                    Ok(false)
-                }
-                Err(e)
-                    if matches!(
-                        e.code.as_deref(),
-                        Some("AccessDeniedException" | "AccessDenied")
-                    ) =>
-                {
-                    let mut body = serde_json::json!({ "repositoryNames": [name] });
-                    if let Some(r) = &options.registry_id {
-                        body["registryId"] = r.as_str().into();
-                    }
-                    match api.call("DescribeRepositories", &body) {
-                        Ok(_) => Ok(false),
-                        Err(_) => Err(e.error),
-                    }
-                }
-                Err(e) => Err(e.error),
-            }
+            api.create_unless_present(name, options)
         })
     }
 
@@ -425,21 +492,12 @@ impl Session {
         repository: &str,
         tag: &str,
     ) -> Result<Option<ImageDetail>, Error> {
-        let mut body = serde_json::json!({
-            "repositoryName": repository,
-            "imageIds": [{ "imageTag": tag }],
-        });
-        if let Some(r) = registry_id {
-            body["registryId"] = r.into();
-        }
-        self.with_api(Flavor::Private, |api| match api.call("DescribeImages", &body) {
-            Ok(v) => Ok(ecr::parse_image_details(&v)?.into_iter().next()),
-            Err(e) if e.code.as_deref() == Some("ImageNotFoundException") => Ok(None),
+        self.with_api(Flavor::Private, |api| match api.describe_image(registry_id, repository, tag) {
             Err(e) if e.code.as_deref() == Some("RepositoryNotFoundException") => Err(Error(format!(
                 "ECR repository {repository:?} does not exist in region {}: create it (e.g. with --create-repository) or check the name",
                 self.region
             ))),
-            Err(e) => Err(e.error),
+            other => other.map_err(Error::from),
         })
     }
 }
@@ -449,7 +507,10 @@ mod tests {
     use super::*;
 
     fn session(pairs: &[(&str, &str)], hint: Option<&str>) -> Result<Session, Error> {
-        let mut env: Vec<(&str, &str)> = vec![("HOME", "/nonexistent-helm-ecr-home")];
+        let mut env: Vec<(&str, &str)> = vec![
+            ("HOME", "/nonexistent-helm-ecr-home"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ];
         env.extend_from_slice(pairs);
         let http = crate::http::Http::new(crate::http::HttpOptions::default()).unwrap();
         Session::with_env(&AwsOptions::default(), hint, http, Env::from_pairs(env))
@@ -467,7 +528,7 @@ mod tests {
         s.follow_host(&host).unwrap();
         assert_eq!(
             s.ecr_endpoint(),
-            "https://ecr-fips.us-gov-west-1.amazonaws.com"
+            "https://api.ecr-fips.us-gov-west-1.amazonaws.com"
         );
         let mut s = session(
             &[("AWS_ENDPOINT_URL_ECR", "http://127.0.0.1:1")],
@@ -481,7 +542,10 @@ mod tests {
     #[test]
     fn session_errors_are_clear() {
         let e = session(&[], None).unwrap_err();
-        assert!(e.0.contains("no AWS region"), "{e}");
+        assert!(
+            e.0.contains("no AWS region") && e.0.contains("AWS_EC2_METADATA_DISABLED"),
+            "{e}"
+        );
         let e = session(&[("AWS_REGION", "us east 1")], None).unwrap_err();
         assert!(e.0.contains("invalid AWS region"), "{e}");
         let e = session(

@@ -4,7 +4,7 @@
 use std::time::SystemTime;
 
 use super::credentials::Ctx;
-use super::endpoint::{configured_endpoint, pick, regional_url, Service};
+use super::endpoint::{configured_endpoint, resolve, Resolved, Service};
 use super::errors::{explain, Ctx as ErrCtx};
 use super::sign::Signer;
 use super::transport::{call, Call, Failure};
@@ -19,12 +19,10 @@ pub struct AssumeRole<'a> {
     pub mfa: Option<(&'a str, String)>,
 }
 
-pub fn endpoint(ctx: &Ctx<'_>) -> Result<String, Error> {
-    pick(
-        configured_endpoint(Service::Sts, ctx.env, ctx.profiles, ctx.profile),
-        ctx.variant,
-        || regional_url("sts", ctx.region, ctx.variant),
-    )
+/// STS's URL and signing region (its global endpoint signs for us-east-1).
+pub fn endpoint(ctx: &Ctx<'_>) -> Result<Resolved, Error> {
+    let configured = configured_endpoint(Service::Sts, ctx.env, ctx.profiles, ctx.profile);
+    resolve(Service::Sts, ctx.region, ctx.variant, configured.as_deref())
 }
 
 /// A default session name, as the SDKs make one: unique enough per call.
@@ -41,7 +39,10 @@ pub fn assume_role(
     base: &Credentials,
     req: &AssumeRole<'_>,
 ) -> Result<Credentials, Error> {
-    let url = endpoint(ctx)?;
+    let Resolved {
+        url,
+        signing_region,
+    } = endpoint(ctx)?;
     let duration = req.duration_seconds.map(|d| d.to_string());
     let mut form: Vec<(&str, &str)> = vec![
         ("Action", "AssumeRole"),
@@ -68,7 +69,7 @@ pub fn assume_role(
     c.body = super::form::form_encode(&form).into_bytes();
     c.signer = Some(Signer {
         credentials: base,
-        region: ctx.region,
+        region: &signing_region,
         service: "sts",
     });
     let reply = call(ctx.http, ctx.env, &c).map_err(|f| match f {
@@ -93,7 +94,7 @@ pub fn assume_role_with_web_identity(
     session_name: &str,
     duration_seconds: Option<u32>,
 ) -> Result<Credentials, Error> {
-    let url = endpoint(ctx)?;
+    let url = endpoint(ctx)?.url;
     let duration = duration_seconds.map(|d| d.to_string());
     let mut form: Vec<(&str, &str)> = vec![
         ("Action", "AssumeRoleWithWebIdentity"),

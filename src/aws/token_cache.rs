@@ -3,7 +3,6 @@
 //! Files are 0600 in a 0700 directory, written atomically; anything
 //! unreadable, foreign or near expiry is ignored (and later overwritten).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -68,7 +67,7 @@ impl TokenCache {
         }
         let token = AuthToken {
             username: v.get("username")?.as_str()?.to_string(),
-            password: v.get("password")?.as_str()?.to_string(),
+            password: v.get("password")?.as_str()?.into(),
             expires_at: from_epoch_f64(v.get("expiresAt")?.as_f64()?)?,
             proxy_endpoint: v.get("proxyEndpoint")?.as_str()?.to_string(),
         };
@@ -103,65 +102,22 @@ pub fn usable(token: &AuthToken, now: SystemTime) -> bool {
     token.expires_at > now + MARGIN
 }
 
-/// Write `bytes` to `path` atomically (temp file + rename), mode 0600, in a
-/// directory created 0700.
+/// Write `bytes` to `path` with [`crate::fsutil::write_private`], in a
+/// directory created 0700 (and tightened to 0700, see [`tighten_dir`]).
 pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| std::io::Error::other("no parent directory"))?;
-    create_private_dir(dir)?;
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .ok_or_else(|| std::io::Error::other("bad file name"))?;
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let tmp = dir.join(format!(".{name}.{}.{nanos}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = open_private(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    let dir = crate::fsutil::parent_dir(path);
+    crate::fsutil::create_private_dir(&dir)?;
+    tighten_dir(&dir)?;
+    crate::fsutil::write_private(path, bytes)
 }
 
+/// An existing directory others can read is tightened, unless it is
+/// shared by design (sticky, like /tmp: HELM_ECR_TOKEN_CACHE_DIR=/tmp as
+/// root must not lock everyone else out of /tmp). Best effort: the files
+/// are 0600 whatever the directory's mode.
 #[cfg(unix)]
-fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-}
-
-#[cfg(not(unix))]
-fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-}
-
-#[cfg(unix)]
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    if !dir.exists() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)?;
-    }
-    // An existing directory others can read is tightened, unless it is
-    // shared by design (sticky, like /tmp: HELM_ECR_TOKEN_CACHE_DIR=/tmp as
-    // root must not lock everyone else out of /tmp). Best effort: the files
-    // are 0600 whatever the directory's mode.
+fn tighten_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(dir)?.permissions().mode();
     if mode & 0o077 != 0 && mode & 0o1000 == 0 {
         let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
@@ -170,8 +126,8 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 #[cfg(not(unix))]
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)
+fn tighten_dir(_dir: &Path) -> std::io::Result<()> {
+    Ok(())
 }
 
 #[cfg(test)]
@@ -237,7 +193,7 @@ mod tests {
         let t = token(12 * 3600, now);
         assert!(cache.store("k", &t, now).unwrap());
         let back = cache.load("k", now).unwrap();
-        assert_eq!(back.password, "pw");
+        assert_eq!(back.password.expose(), "pw");
         assert_eq!(epoch_secs(back.expires_at), epoch_secs(t.expires_at));
         #[cfg(unix)]
         {

@@ -1,6 +1,9 @@
 //! One AWS API call over the shared HTTP client: sign each attempt afresh,
-//! bound every request in time, retry throttling and server errors with
-//! capped exponential back-off, and hand back the reply or a parsed failure.
+//! bound every request in time, retry as the SDKs' standard mode does
+//! (transient failures only, full-jitter back-off from the one
+//! `http::RetryPolicy`, AWS_MAX_ATTEMPTS / `max_attempts`), re-sign once
+//! with the server's clock after a clock-skew refusal, and hand back the
+//! reply or a parsed failure.
 
 use std::time::{Duration, Instant, SystemTime};
 
@@ -8,6 +11,7 @@ use super::env::Env;
 use super::errors::{parse_error_body, ApiFailure};
 use super::sign::{sign_headers, Signer};
 use super::Error;
+use crate::http::retry::{jitter, RetryPolicy};
 
 pub struct Call<'a> {
     pub method: &'a str,
@@ -38,10 +42,50 @@ impl<'a> Call<'a> {
             what,
             timeout: scaled(Duration::from_secs(30), scale),
             connect_timeout: scaled(Duration::from_secs(10), scale),
-            max_attempts: 3,
+            max_attempts: max_attempts(env).unwrap_or(DEFAULT_MAX_ATTEMPTS),
             direct: false,
         }
     }
+}
+
+/// The SDKs' default for the standard retry mode.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
+
+/// AWS_MAX_ATTEMPTS (the session fills it from the profile's `max_attempts`
+/// when the environment has none); None when unset. Invalid values are
+/// refused when the session is made ([`check_retry_settings`]).
+pub fn max_attempts(env: &Env) -> Option<u32> {
+    env.get("AWS_MAX_ATTEMPTS")
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .filter(|n| *n > 0)
+}
+
+/// `max_attempts` must be a whole number from 1, and `retry_mode` one the
+/// SDKs know (standard; legacy and adaptive are accepted and retried the
+/// standard way).
+pub fn check_retry_settings(
+    attempts: Option<(&str, &str)>,
+    mode: Option<(&str, &str)>,
+) -> Result<(), Error> {
+    if let Some((from, v)) = attempts {
+        if !v.trim().parse::<u32>().is_ok_and(|n| n > 0) {
+            return Err(Error(format!(
+                "{from} {v:?} is not a number of attempts: use a whole number from 1 (3 is the default)"
+            )));
+        }
+    }
+    if let Some((from, v)) = mode {
+        let v = v.trim();
+        if !["standard", "legacy", "adaptive"]
+            .iter()
+            .any(|m| m.eq_ignore_ascii_case(v))
+        {
+            return Err(Error(format!(
+                "{from} {v:?} is not a retry mode: use standard, adaptive or legacy"
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn scaled(d: Duration, scale: f64) -> Duration {
@@ -54,16 +98,27 @@ pub struct Reply {
 }
 
 pub enum Failure {
-    /// No HTTP answer: refused, reset, timed out, DNS, TLS.
-    Transport(String),
+    /// No HTTP answer: refused, reset, timed out, DNS, TLS, or the request
+    /// could not be built or signed. `transient`: worth another attempt.
+    Transport {
+        message: String,
+        transient: bool,
+    },
     Api(ApiFailure),
 }
 
 impl Failure {
+    fn permanent(message: String) -> Failure {
+        Failure::Transport {
+            message,
+            transient: false,
+        }
+    }
+
     /// A failure with no AWS-specific meaning, as one line.
     pub fn into_error(self, what: &str) -> Error {
         match self {
-            Failure::Transport(m) => Error(m),
+            Failure::Transport { message, .. } => Error(message),
             Failure::Api(f) => Error(format!(
                 "{what} failed: {}{} (HTTP {})",
                 f.code,
@@ -78,65 +133,110 @@ impl Failure {
     }
 }
 
-const RETRYABLE_CODES: [&str; 14] = [
+/// The SDKs' transient and throttling error codes (smithy-rs
+/// `aws-runtime` retry classifiers, botocore `standard.py`).
+const RETRYABLE_CODES: [&str; 18] = [
+    "RequestTimeout",
+    "RequestTimeoutException",
     "Throttling",
     "ThrottlingException",
     "ThrottledException",
     "RequestThrottledException",
     "TooManyRequestsException",
     "ProvisionedThroughputExceededException",
+    "TransactionInProgressException",
     "RequestLimitExceeded",
+    "BandwidthLimitExceeded",
+    "LimitExceededException",
     "RequestThrottled",
     "SlowDown",
-    "RequestTimeout",
-    "RequestTimeoutException",
     "PriorRequestNotComplete",
+    "EC2ThrottledException",
     "InternalError",
     "ServiceUnavailable",
 ];
 
+/// The statuses the SDKs retry whatever the code.
+const RETRYABLE_STATUSES: [u16; 4] = [500, 502, 503, 504];
+
+/// AWS's classification for the shared retry policy: throttling and
+/// transient codes, 500/502/503/504, and transport failures the HTTP layer
+/// calls transient (timeouts, resets; never DNS "not found", a TLS
+/// certificate problem, or a request we could not sign).
 fn retryable(f: &Failure) -> bool {
     match f {
-        Failure::Transport(_) => true,
+        Failure::Transport { transient, .. } => *transient,
         Failure::Api(a) => {
-            a.status >= 500 || a.status == 429 || RETRYABLE_CODES.contains(&a.code.as_str())
+            RETRYABLE_STATUSES.contains(&a.status) || RETRYABLE_CODES.contains(&a.code.as_str())
         }
     }
 }
 
-/// Capped exponential back-off with jitter; HELM_ECR_RETRY_SCALE scales it
-/// (tests set it near 0).
-pub fn backoff(attempt: u32, scale: f64) -> Duration {
-    let base = 0.25 * f64::from(1u32 << attempt.min(6));
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let jitter = 0.5 + f64::from(nanos % 1000) / 2000.0;
-    Duration::from_secs_f64((base * jitter).min(10.0) * scale)
+/// After a clock-skew refusal, how far the server's clock is from ours
+/// (seconds to add to ours). None when it is no skew or the server sent no
+/// Date header.
+fn skew_offset(f: &Failure, now: SystemTime) -> Option<i64> {
+    let Failure::Api(a) = f else { return None };
+    let server = a.server_date?;
+    if !super::errors::is_clock_skew(a, now) {
+        return None;
+    }
+    Some(crate::clock::epoch_secs(server) - crate::clock::epoch_secs(now))
+}
+
+fn shifted(now: SystemTime, offset: i64) -> SystemTime {
+    let d = Duration::from_secs(offset.unsigned_abs());
+    if offset >= 0 {
+        now + d
+    } else {
+        now.checked_sub(d).unwrap_or(now)
+    }
 }
 
 /// Send with retries. Ok only for 2xx.
 pub fn call(http: &crate::http::Http, env: &Env, c: &Call<'_>) -> Result<Reply, Failure> {
-    let scale = env.scale("HELM_ECR_RETRY_SCALE");
+    let policy = RetryPolicy::aws_standard(c.max_attempts, env.scale("HELM_ECR_RETRY_SCALE"));
     let mut attempt = 0;
+    // Seconds to add to our clock when signing; set once, from the server's
+    // Date header, after a clock-skew refusal.
+    let mut offset: Option<i64> = None;
     loop {
         attempt += 1;
-        let result = once(http, c);
-        match result {
-            Err(f) if attempt < c.max_attempts && retryable(&f) => {
-                std::thread::sleep(backoff(attempt, scale));
+        let result = once(http, c, offset.unwrap_or(0));
+        let failure = match result {
+            Ok(reply) => return Ok(reply),
+            Err(f) => f,
+        };
+        if offset.is_none() && c.signer.is_some() {
+            if let Some(o) = skew_offset(&failure, SystemTime::now()) {
+                // As the SDKs: re-sign once with the server's time, at once.
+                if http.options.debug {
+                    eprintln!(
+                        "helm-ecr: aws: {}: clock skew of {o} s; signing again with the server's time",
+                        c.what
+                    );
+                }
+                offset = Some(o);
+                continue;
             }
-            Err(Failure::Api(mut a)) => {
+        }
+        let delay = if retryable(&failure) {
+            policy.next_delay(attempt, None, jitter())
+        } else {
+            None
+        };
+        match (delay, failure) {
+            (Some(d), _) => std::thread::sleep(d),
+            (None, Failure::Api(mut a)) => {
                 a.attempts = attempt;
                 return Err(Failure::Api(a));
             }
-            other => return other,
+            (None, other) => return Err(other),
         }
     }
 }
 
-fn once(http: &crate::http::Http, c: &Call<'_>) -> Result<Reply, Failure> {
+fn once(http: &crate::http::Http, c: &Call<'_>, clock_offset: i64) -> Result<Reply, Failure> {
     let host = super::endpoint::url_host(&c.url);
     let mut builder = ureq::http::Request::builder().method(c.method).uri(&c.url);
     for (k, v) in &c.headers {
@@ -144,15 +244,16 @@ fn once(http: &crate::http::Http, c: &Call<'_>) -> Result<Reply, Failure> {
     }
     if let Some(signer) = &c.signer {
         let pairs: Vec<(&str, &str)> = c.headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let signed = sign_headers(signer, c.method, &c.url, &pairs, &c.body, SystemTime::now())
-            .map_err(|e| Failure::Transport(e.0))?;
+        let time = shifted(SystemTime::now(), clock_offset);
+        let signed = sign_headers(signer, c.method, &c.url, &pairs, &c.body, time)
+            .map_err(|e| Failure::permanent(e.0))?;
         for (k, v) in signed {
             builder = builder.header(k, v);
         }
     }
     let request = builder
         .body(c.body.clone())
-        .map_err(|e| Failure::Transport(format!("invalid request to {}: {e}", c.url)))?;
+        .map_err(|e| Failure::permanent(format!("invalid request to {}: {e}", c.url)))?;
     // Per URL: NO_PROXY and loopback endpoints (the lab, VPC endpoints) go direct.
     let agent = http.agent_for(&c.url);
     let mut cfg = agent
@@ -170,7 +271,10 @@ fn once(http: &crate::http::Http, c: &Call<'_>) -> Result<Reply, Failure> {
         Ok(r) => r,
         Err(e) => {
             trace(http, c, "failed", started);
-            return Err(Failure::Transport(transport_message(c, host, &e)));
+            return Err(Failure::Transport {
+                message: transport_message(c, host, &e),
+                transient: crate::http::is_retryable_error(&e),
+            });
         }
     };
     let status = response.status().as_u16();
@@ -189,7 +293,10 @@ fn once(http: &crate::http::Http, c: &Call<'_>) -> Result<Reply, Failure> {
         .with_config()
         .limit(4 * 1024 * 1024)
         .read_to_string()
-        .map_err(|e| Failure::Transport(transport_message(c, host, &e)))?;
+        .map_err(|e| Failure::Transport {
+            message: transport_message(c, host, &e),
+            transient: crate::http::is_retryable_error(&e),
+        })?;
     if (200..300).contains(&status) {
         return Ok(Reply { status, body });
     }
@@ -204,6 +311,16 @@ fn once(http: &crate::http::Http, c: &Call<'_>) -> Result<Reply, Failure> {
 }
 
 fn transport_message(c: &Call<'_>, host: &str, e: &ureq::Error) -> String {
+    let text = e.to_string();
+    if matches!(e, ureq::Error::Tls(_) | ureq::Error::Rustls(_))
+        || text.contains("certificate")
+        || text.contains("UnknownIssuer")
+    {
+        return format!(
+            "{} cannot trust {host}: {e}: set AWS_CA_BUNDLE to the CA that signed its certificate, or check the endpoint",
+            c.what
+        );
+    }
     match e {
         ureq::Error::Timeout(_) => format!(
             "{} timed out talking to {host} after {:?}: check the network, proxy settings and the endpoint",
@@ -235,12 +352,53 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_grows_is_capped_and_scales() {
-        assert!(backoff(1, 1.0) <= Duration::from_millis(500));
-        assert!(backoff(1, 1.0) >= Duration::from_millis(250));
-        assert!(backoff(3, 1.0) >= Duration::from_secs(1));
-        assert!(backoff(30, 1.0) <= Duration::from_secs(10));
-        assert_eq!(backoff(3, 0.0), Duration::ZERO);
+    fn retry_settings_are_checked() {
+        assert!(
+            check_retry_settings(Some(("AWS_MAX_ATTEMPTS", "5")), Some(("m", "Adaptive"))).is_ok()
+        );
+        assert!(check_retry_settings(None, Some(("m", "legacy"))).is_ok());
+        let e = check_retry_settings(Some(("AWS_MAX_ATTEMPTS", "0")), None).unwrap_err();
+        assert!(
+            e.0.contains("AWS_MAX_ATTEMPTS \"0\"") && e.0.contains("whole number"),
+            "{e}"
+        );
+        assert!(check_retry_settings(Some(("x", "three")), None).is_err());
+        let e = check_retry_settings(None, Some(("AWS_RETRY_MODE", "eager"))).unwrap_err();
+        assert!(e.0.contains("standard, adaptive or legacy"), "{e}");
+        assert_eq!(
+            max_attempts(&Env::from_pairs([("AWS_MAX_ATTEMPTS", "7")])),
+            Some(7)
+        );
+        assert_eq!(max_attempts(&Env::default()), None);
+    }
+
+    #[test]
+    fn skew_offset_from_the_server_date() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let skew = |code: &str, date: Option<SystemTime>| {
+            skew_offset(
+                &Failure::Api(ApiFailure {
+                    status: 403,
+                    code: code.into(),
+                    message: String::new(),
+                    server_date: date,
+                    attempts: 1,
+                }),
+                now,
+            )
+        };
+        let later = now + Duration::from_secs(3600);
+        assert_eq!(skew("RequestTimeTooSkewed", Some(later)), Some(3600));
+        assert_eq!(
+            skew(
+                "InvalidSignatureException",
+                Some(now - Duration::from_secs(900))
+            ),
+            Some(-900)
+        );
+        assert_eq!(skew("RequestTimeTooSkewed", None), None);
+        assert_eq!(skew("AccessDeniedException", Some(later)), None);
+        assert_eq!(shifted(now, -60), now - Duration::from_secs(60));
     }
 
     #[test]
@@ -255,11 +413,20 @@ mod tests {
             })
         };
         assert!(retryable(&api(400, "ThrottlingException")));
-        assert!(retryable(&api(503, "ServiceUnavailable")));
-        assert!(retryable(&api(500, "")));
-        assert!(retryable(&api(429, "")));
-        assert!(retryable(&Failure::Transport("reset".into())));
+        assert!(retryable(&api(429, "TooManyRequestsException")));
+        assert!(retryable(&api(400, "RequestTimeoutException")));
+        for status in [500, 502, 503, 504] {
+            assert!(retryable(&api(status, "")), "{status}");
+        }
+        assert!(!retryable(&api(501, "")));
+        let transport = |transient| Failure::Transport {
+            message: "x".into(),
+            transient,
+        };
+        assert!(retryable(&transport(true)));
+        assert!(!retryable(&transport(false)));
         assert!(!retryable(&api(400, "AccessDeniedException")));
         assert!(!retryable(&api(403, "SignatureDoesNotMatch")));
+        assert!(!retryable(&api(400, "ExpiredTokenException")));
     }
 }

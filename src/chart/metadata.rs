@@ -78,7 +78,7 @@ fn yaml_error(file: &str, e: &str) -> String {
 }
 
 fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    crate::text::one_line(s, usize::MAX)
 }
 
 /// sigs.k8s.io/yaml turns the YAML into JSON before decoding it: an

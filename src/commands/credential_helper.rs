@@ -210,6 +210,79 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
+/// Puts a link to `link` (the helper in the plugin's bin/) into a directory
+/// on PATH where Helm will find it, so registering the helper leaves nothing
+/// to do by hand. Only a directory inside the user's home that the user owns
+/// and may write is used (such as ~/.local/bin): never a system directory,
+/// not even as root. Returns the link made, or None when there is no such
+/// directory.
+pub fn link_into_path(link: &Path) -> Result<Option<PathBuf>, String> {
+    let (Some(home), Some(path)) = (dirs::home_dir(), std::env::var_os("PATH")) else {
+        return Ok(None);
+    };
+    let Some(dir) = user_path_dir(&path, &home) else {
+        return Ok(None);
+    };
+    let Some(name) = link.file_name() else {
+        return Ok(None);
+    };
+    let placed = dir.join(name);
+    // on_path() found no helper, so anything here is a dangling link.
+    if std::fs::symlink_metadata(&placed).is_ok() {
+        std::fs::remove_file(&placed)
+            .map_err(|e| format!("cannot replace {}: {e}", placed.display()))?;
+    }
+    // Through HELM_PLUGINS (not resolved): a reinstalled plugin is found again.
+    let target = if link.is_absolute() {
+        link.to_path_buf()
+    } else {
+        std::fs::canonicalize(link).map_err(|e| format!("{}: {e}", link.display()))?
+    };
+    path_link(&target, &placed).map_err(|e| {
+        format!(
+            "cannot create {}: {e}: link it yourself: ln -s '{}' '{}'",
+            placed.display(),
+            target.display(),
+            placed.display()
+        )
+    })?;
+    Ok(Some(placed))
+}
+
+#[cfg(unix)]
+fn path_link(target: &Path, link: &Path) -> std::io::Result<()> {
+    std::os::unix::fs::symlink(target, link)
+}
+
+#[cfg(not(unix))]
+fn path_link(_target: &Path, _link: &Path) -> std::io::Result<()> {
+    Err(std::io::Error::other("not done on this OS"))
+}
+
+/// The first PATH entry inside `home` that is a directory owned by home's
+/// owner with the owner-write bit set. Unix only: elsewhere the user adds
+/// the plugin's bin/ to PATH.
+#[cfg(unix)]
+pub fn user_path_dir(path: &std::ffi::OsStr, home: &Path) -> Option<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let home = std::fs::canonicalize(home).ok()?;
+    let owner = std::fs::metadata(&home).ok()?.uid();
+    std::env::split_paths(path)
+        .filter(|d| d.is_absolute())
+        .filter_map(|d| std::fs::canonicalize(d).ok())
+        .find(|d| {
+            d.starts_with(&home)
+                && std::fs::metadata(d)
+                    .map(|m| m.is_dir() && m.uid() == owner && m.mode() & 0o200 != 0)
+                    .unwrap_or(false)
+        })
+}
+
+#[cfg(not(unix))]
+pub fn user_path_dir(_path: &std::ffi::OsStr, _home: &Path) -> Option<PathBuf> {
+    None
+}
+
 /// What PATH finds under the helper's name.
 #[derive(Debug, PartialEq, Eq)]
 pub enum PathCheck {
@@ -237,4 +310,52 @@ pub fn on_path(link: &Path) -> PathCheck {
         }
     }
     PathCheck::Missing(dir)
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "helm-ecr-unit-{name}-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::canonicalize(dir).unwrap()
+    }
+
+    #[test]
+    fn path_dir_is_a_writable_one_inside_home_never_a_system_one() {
+        let root = scratch("pathdir");
+        let home = root.join("home");
+        let local = home.join(".local/bin");
+        let locked = home.join("locked");
+        let outside = root.join("outside");
+        for d in [&local, &locked, &outside] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o555)).unwrap();
+        let path = |dirs: &[&Path]| std::env::join_paths(dirs).unwrap();
+
+        assert_eq!(
+            user_path_dir(&path(&[&outside, &locked, &local]), &home),
+            Some(local.clone())
+        );
+        // Not inside home, not writable, missing, relative: none of them.
+        assert_eq!(user_path_dir(&path(&[&outside, &locked]), &home), None);
+        assert_eq!(
+            user_path_dir(&path(&[&home.join("absent"), Path::new("bin")]), &home),
+            None
+        );
+        assert_eq!(
+            user_path_dir(&path(&[Path::new("/usr/bin"), Path::new("/bin")]), &home),
+            None
+        );
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let _ = std::fs::remove_dir_all(&root);
+    }
 }

@@ -7,7 +7,7 @@
 //! targets, fetch every token (one per region and registry id, regions in
 //! parallel), then one locked read-modify-write of the config.
 
-use crate::aws::{self, AuthToken, AwsOptions, Session};
+use crate::aws::{self, AuthToken, AwsOptions, CredentialScope, Session};
 use crate::cli::CommonArgs;
 use crate::helm::{self, helper_settings, host_key, Stored, HELPER_NAME};
 use std::collections::BTreeMap;
@@ -208,13 +208,16 @@ fn fetch_tokens(targets: &[Target], common: &CommonArgs) -> Result<(Tokens, Regi
     }
     let options = common.aws_options();
     let http = crate::http::Http::new(common.aws_http_options()).map_err(|e| vec![e])?;
+    // Regions run in parallel but resolve credentials once (one MFA prompt).
+    let scope = CredentialScope::default();
     type RegionResult = Result<RegionTokens, String>;
-    let results: Vec<(Option<String>, RegionResult)> = std::thread::scope(|scope| {
+    let results: Vec<(Option<String>, RegionResult)> = std::thread::scope(|threads| {
         let handles: Vec<_> = by_region
             .iter()
             .map(|(key, ids)| {
-                let (options, http) = (&options, &http);
-                let handle = scope.spawn(move || fetch_region(options, key, ids, http.clone()));
+                let (options, http, credentials) = (&options, &http, &scope);
+                let handle = threads
+                    .spawn(move || fetch_region(options, credentials, key, ids, http.clone()));
                 (key.0.clone(), handle)
             })
             .collect();
@@ -251,6 +254,7 @@ fn fetch_tokens(targets: &[Target], common: &CommonArgs) -> Result<(Tokens, Regi
 
 fn fetch_region(
     options: &AwsOptions,
+    credentials: &CredentialScope,
     key: &RegionKey,
     ids: &[(Option<String>, bool)],
     http: crate::http::Http,
@@ -267,7 +271,8 @@ fn fetch_region(
         }
         (hint, _, _) => Session::new(options, hint.as_deref(), http),
     }
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| e.to_string())?
+    .sharing(credentials);
     let mut out = Vec::new();
     for (id, public) in ids {
         let token = if *public {
@@ -310,7 +315,7 @@ pub fn run(args: Args) -> i32 {
         }
     };
     if args.password_stdout {
-        let mut passwords: Vec<&str> = tokens.values().map(|t| t.password.as_str()).collect();
+        let mut passwords: Vec<&str> = tokens.values().map(|t| t.password.expose()).collect();
         passwords.dedup();
         if passwords.len() != 1 {
             return fail(
@@ -428,15 +433,20 @@ fn register_helper(
     }
     match crate::commands::credential_helper::on_path(&link) {
         PathCheck::Ours => {}
-        PathCheck::Missing(dir) => {
-            say(&format!(
-                "One step left: put {} on PATH so Helm can run it, e.g.\n  {}",
+        PathCheck::Missing(dir) => match crate::commands::credential_helper::link_into_path(&link)? {
+            Some(placed) => say(&format!(
+                "Linked {} (on PATH) to {}: Helm runs it for these registries",
+                placed.display(),
+                link.display()
+            )),
+            None => say(&format!(
+                "One step left: no directory on PATH in your home can hold {}; run\n  {}\n(and add that line to your shell profile, or link it into a directory on PATH)",
                 link.file_name()
                     .map(|n| n.to_string_lossy())
                     .unwrap_or_default(),
                 path_hint(&dir)
-            ));
-        }
+            )),
+        },
         PathCheck::Other(found) => {
             eprintln!(
                 "Warning: PATH finds another {} first; put {} before it on PATH",

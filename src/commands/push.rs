@@ -4,6 +4,7 @@
 //! parallel: package -> artifact -> push; results are printed in the order
 //! the charts were given.
 
+use crate::aws;
 use crate::chart::{self, Overrides};
 use crate::cli::CommonArgs;
 use crate::keychain::{self, EcrKeychain};
@@ -68,12 +69,13 @@ Examples:
   helm ecr-push ./mychart
   helm ecr-push ./a ./b dist/c-1.0.0.tgz oci://123456789012.dkr.ecr.eu-west-1.amazonaws.com/charts
   helm ecr-push ./mychart --dry-run --output json
+  helm ecr-push ./mychart oci://public.ecr.aws/myalias --create-repository
 
 Environment:
   AWS_PROFILE, AWS_REGION, AWS_DEFAULT_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
   AWS_SESSION_TOKEN, AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE, AWS_CA_BUNDLE,
-  AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL, HTTPS_PROXY, NO_PROXY, SOURCE_DATE_EPOCH,
-  HELM_REGISTRY_CONFIG, HELM_ECR_TOKEN_CACHE_DIR, HELM_ECR_NO_TOKEN_CACHE=1,
+  AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL_ECR_PUBLIC, AWS_ENDPOINT_URL, HTTPS_PROXY, NO_PROXY,
+  SOURCE_DATE_EPOCH, HELM_REGISTRY_CONFIG, HELM_ECR_TOKEN_CACHE_DIR, HELM_ECR_NO_TOKEN_CACHE=1,
   HELM_ECR_RETRY_SCALE, HELM_ECR_TIMEOUT_SCALE, HELM_DEBUG (helm --debug)";
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,6 +109,11 @@ pub fn run(args: Args) -> i32 {
         Ok(split) => split,
         Err(e) => return fail(&e),
     };
+    if let Some(r) = &remote {
+        if let Err(e) = check_public_remote(r, &args) {
+            return fail(&e);
+        }
+    }
     let http = match crate::http::Http::new(args.common.http_options()) {
         Ok(h) => h,
         Err(e) => return fail(&e),
@@ -315,7 +322,7 @@ fn publish(
         }
     }
     if args.describe && !args.dry_run {
-        match describe(keychain, reference) {
+        match describe(keychain, reference, args) {
             Ok(detail) => {
                 out.description = Some(describe_lines(&detail));
                 out.image = Some(detail.raw);
@@ -328,27 +335,109 @@ fn publish(
     out
 }
 
+/// An ECR Public remote names the registry alias (`public.ecr.aws/ALIAS`),
+/// and its repositories take none of the private-ECR settings: both said
+/// before anything is packaged.
+fn check_public_remote(remote: &Remote, args: &Args) -> Result<(), String> {
+    if !aws::is_ecr_public_host(&remote.registry) {
+        return Ok(());
+    }
+    if remote.namespace.is_empty() {
+        return Err(format!(
+            "oci://{}: name your ECR Public registry alias: oci://{}/ALIAS (see `aws ecr-public describe-registries --region us-east-1`)",
+            remote.registry, remote.registry
+        ));
+    }
+    let unsupported = aws::public::unsupported_settings(&repository_options(args));
+    if !unsupported.is_empty() {
+        return Err(format!(
+            "ECR Public repositories have no tag mutability, scanning or KMS settings: drop {}",
+            unsupported.join(", ")
+        ));
+    }
+    Ok(())
+}
+
 /// ECR's registry answers, turned into what to do about them.
 fn advice(e: &oci::Error, reference: &oci::Reference, keychain: &EcrKeychain) -> String {
     let repo = &reference.repository;
+    if aws::is_ecr_public_host(&reference.registry) {
+        return public_advice(e, reference);
+    }
     let region = keychain
         .session_for(&reference.registry)
         .map(|s| s.region.clone())
         .unwrap_or_else(|_| "REGION".into());
     match e.kind() {
         oci::ErrorKind::NameUnknown => format!(
-            "repository {repo} does not exist in {}: pass --create-repository, or run `aws ecr create-repository --repository-name {repo} --region {region}`",
-            reference.registry
-        ),
-        oci::ErrorKind::TagImmutable => format!(
-            "tag {} already exists in {repo} with other content and the repository's tags are immutable: bump the chart version",
-            reference.tag
+            "repository {repo} does not exist in {}: pass --create-repository, run `aws ecr create-repository --repository-name {repo} --region {region}`, or have ECR create repositories on push with a repository creation template (applied for CREATE_ON_PUSH, prefix {})",
+            reference.registry,
+            template_prefixes(repo)
         ),
         oci::ErrorKind::Denied => format!(
-            "{}; the identity likely lacks ecr:InitiateLayerUpload, ecr:UploadLayerPart, ecr:CompleteLayerUpload, ecr:PutImage or ecr:BatchCheckLayerAvailability on {repo}",
+            "{}; a push needs ecr:BatchGetImage (it starts with a manifest HEAD), ecr:BatchCheckLayerAvailability, ecr:InitiateLayerUpload, ecr:UploadLayerPart, ecr:CompleteLayerUpload and ecr:PutImage on {repo}, and ecr:GetAuthorizationToken: grant the identity what it lacks",
             e.message()
         ),
+        _ => advice_common(e, reference),
+    }
+}
+
+/// The creation-template prefixes that cover `repo`: ROOT (every
+/// repository), and its namespace's when it has one.
+fn template_prefixes(repo: &str) -> String {
+    match repo.split_once('/') {
+        Some((first, _)) => format!("ROOT or {first}/"),
+        None => "ROOT".to_string(),
+    }
+}
+
+/// As [`advice`], for ECR Public: its API names repositories without the
+/// registry alias, and its IAM actions are `ecr-public:*`.
+fn public_advice(e: &oci::Error, reference: &oci::Reference) -> String {
+    let name = public_name(&reference.repository);
+    match e.kind() {
+        oci::ErrorKind::NameUnknown => format!(
+            "repository {name} does not exist in your ECR Public registry ({}/{}): pass --create-repository, or run `aws ecr-public create-repository --repository-name {name} --region {}`",
+            reference.registry,
+            public_alias(&reference.repository),
+            aws::PUBLIC_REGION
+        ),
+        oci::ErrorKind::Denied | oci::ErrorKind::Unauthorized => format!(
+            "{}; a push to ECR Public needs ecr-public:GetAuthorizationToken and sts:GetServiceBearerToken, and ecr-public:BatchCheckLayerAvailability, ecr-public:InitiateLayerUpload, ecr-public:UploadLayerPart, ecr-public:CompleteLayerUpload and ecr-public:PutImage on {name}: grant the identity what it lacks",
+            e.message()
+        ),
+        _ => advice_common(e, reference),
+    }
+}
+
+fn advice_common(e: &oci::Error, reference: &oci::Reference) -> String {
+    match e.kind() {
+        oci::ErrorKind::TagImmutable => format!(
+            "tag {} already exists in {} with other content and the repository's tags are immutable: bump the chart version",
+            reference.tag, reference.repository
+        ),
         _ => e.to_string(),
+    }
+}
+
+/// `ALIAS/NAME` -> `NAME`, the repository as the ECR Public API names it.
+fn public_name(repository: &str) -> &str {
+    aws::public::split_alias(repository).map_or(repository, |(_, name)| name)
+}
+
+fn public_alias(repository: &str) -> &str {
+    aws::public::split_alias(repository).map_or("", |(alias, _)| alias)
+}
+
+/// The CreateRepository settings the flags ask for.
+fn repository_options(args: &Args) -> aws::CreateRepositoryOptions {
+    aws::CreateRepositoryOptions {
+        registry_id: args.registry_id.clone(),
+        image_tag_mutability: args.image_tag_mutability.clone(),
+        scan_on_push: args.scan_on_push.then_some(true),
+        encryption_type: None,
+        kms_key: args.kms_key.clone(),
+        tags: args.tags.clone(),
     }
 }
 
@@ -358,35 +447,45 @@ fn create_repository(
     args: &Args,
 ) -> Result<(), String> {
     let session = keychain.session_for(&reference.registry)?;
-    let options = crate::aws::CreateRepositoryOptions {
-        registry_id: crate::aws::parse_ecr_host(&reference.registry)
-            .map(|h| h.account)
-            .or_else(|| args.registry_id.clone()),
-        image_tag_mutability: args.image_tag_mutability.clone(),
-        scan_on_push: args.scan_on_push.then_some(true),
-        encryption_type: None,
-        kms_key: args.kms_key.clone(),
-        tags: args.tags.clone(),
-    };
+    if aws::is_ecr_public_host(&reference.registry) {
+        let name = public_name(&reference.repository);
+        return session
+            .create_public_repository(name, &repository_options(args))
+            .map(|_| ())
+            .map_err(|e| format!("creating ECR Public repository {name}: {e}"));
+    }
+    let mut options = repository_options(args);
+    if let Some(h) = aws::parse_ecr_host(&reference.registry) {
+        options.registry_id = Some(h.account);
+    }
     session
         .create_repository(&reference.repository, &options)
         .map(|_| ())
         .map_err(|e| format!("creating repository {}: {e}", reference.repository))
 }
 
-/// ECR's DescribeImages for the pushed tag.
+/// ECR's DescribeImages for the pushed tag (ECR Public's for its hosts).
 fn describe(
     keychain: &EcrKeychain,
     reference: &oci::Reference,
+    args: &Args,
 ) -> Result<crate::aws::ImageDetail, String> {
     let session = keychain.session_for(&reference.registry)?;
-    let registry_id = crate::aws::parse_ecr_host(&reference.registry).map(|h| h.account);
-    session
-        .describe_images_in(
+    let found = if aws::is_ecr_public_host(&reference.registry) {
+        session.describe_public_image(
+            args.registry_id.as_deref(),
+            public_name(&reference.repository),
+            &reference.tag,
+        )
+    } else {
+        let registry_id = aws::parse_ecr_host(&reference.registry).map(|h| h.account);
+        session.describe_images_in(
             registry_id.as_deref(),
             &reference.repository,
             &reference.tag,
         )
+    };
+    found
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("ECR has no image tagged {}", reference.tag))
 }
@@ -575,6 +674,15 @@ mod tests {
             conflicts(&targets),
             vec![None, None, None, Some(0), None, Some(0)]
         );
+    }
+
+    #[test]
+    fn ecr_public_names_and_template_prefixes() {
+        assert_eq!(public_name("myalias/team/chart"), "team/chart");
+        assert_eq!(public_alias("myalias/team/chart"), "myalias");
+        assert_eq!(public_name("chart"), "chart");
+        assert_eq!(template_prefixes("team/sub/chart"), "ROOT or team/");
+        assert_eq!(template_prefixes("chart"), "ROOT");
     }
 
     #[test]

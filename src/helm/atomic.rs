@@ -6,14 +6,11 @@
 //! parse is never overwritten.
 
 use super::Error;
+use crate::fsutil::{create_private_dir, parent_dir, private_file, temp_prefix, write_private};
 use serde_json::{Map, Value};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
-
-/// Test-only knob: sleep this many milliseconds between writing the temp
-/// file and renaming it, so a test can kill a writer mid-write.
-const PAUSE_VAR: &str = "HELM_ECR_TEST_PAUSE_BEFORE_RENAME_MS";
 
 /// The file's contents as a JSON object; None when it does not exist. An
 /// empty file reads as an empty object (Docker treats it so).
@@ -62,7 +59,7 @@ pub fn update<T>(
     let mut doc = before.clone().unwrap_or_default();
     let out = f(&mut doc)?;
     if before.as_ref() != Some(&doc) {
-        write_atomic(&path, &to_bytes(&doc))
+        write_private(&path, &to_bytes(&doc))
             .map_err(|e| Error(format!("cannot write {}: {e}", path.display())))?;
     }
     drop(lock);
@@ -95,27 +92,6 @@ fn resolve_symlink(path: &Path) -> Result<PathBuf, Error> {
     }
 }
 
-fn parent_dir(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
-}
-
-fn create_private_dir(dir: &Path) -> io::Result<()> {
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
-}
-
-fn private_file(options: &mut OpenOptions) -> &mut OpenOptions {
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(options, 0o600);
-    options
-}
-
 fn file_name(path: &Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -137,10 +113,6 @@ fn lock_beside(path: &Path) -> Result<File, Error> {
     Ok(file)
 }
 
-fn temp_prefix(path: &Path) -> String {
-    format!(".{}.tmp-", file_name(path))
-}
-
 /// Temp files only exist while their writer holds the lock, so any we find
 /// while holding it are left by a writer that died (they may hold secrets).
 fn remove_stale_temps(path: &Path) {
@@ -152,42 +124,6 @@ fn remove_stale_temps(path: &Path) {
             }
         }
     }
-}
-
-fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = parent_dir(path);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let tmp = dir.join(format!(
-        "{}{}-{nanos}",
-        temp_prefix(path),
-        std::process::id()
-    ));
-    let result = (|| {
-        let mut file = private_file(OpenOptions::new().write(true).create_new(true)).open(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        drop(file);
-        if let Some(ms) = std::env::var(PAUSE_VAR)
-            .ok()
-            .and_then(|v| v.parse::<u64>().ok())
-        {
-            std::thread::sleep(std::time::Duration::from_millis(ms));
-        }
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result?;
-    // Make the rename itself durable; not possible (nor needed) on Windows.
-    #[cfg(unix)]
-    if let Ok(d) = File::open(&dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
 }
 
 #[cfg(test)]

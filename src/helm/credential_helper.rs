@@ -11,9 +11,10 @@
 //! Helpers print their errors on stdout (that is what Docker reads).
 
 use super::{Auth, Error};
+use crate::secret::Secret;
+use crate::subprocess::{self, Limits};
 use serde::{Deserialize, Serialize};
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 /// What a helper prints for a miss; Docker matches this exact text.
 pub const NOT_FOUND: &str = "credentials not found in native keychain";
@@ -21,24 +22,15 @@ pub const NOT_FOUND: &str = "credentials not found in native keychain";
 /// The username Docker uses to mark an identity (OAuth refresh) token.
 const IDENTITY_TOKEN_USER: &str = "<token>";
 
-#[derive(Serialize, Deserialize)]
+/// Debug never shows the secret.
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Message {
     #[serde(rename = "ServerURL", default)]
     pub server_url: String,
     #[serde(rename = "Username", default)]
     pub username: String,
     #[serde(rename = "Secret", default)]
-    pub secret: String,
-}
-
-impl std::fmt::Debug for Message {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Message")
-            .field("server_url", &self.server_url)
-            .field("username", &self.username)
-            .field("secret", &"<redacted>")
-            .finish()
-    }
+    pub secret: Secret,
 }
 
 pub fn program(name: &str) -> String {
@@ -102,29 +94,31 @@ struct Outcome {
 }
 
 fn call(name: &str, verb: &str, input: &str) -> Result<Outcome, Error> {
+    let scale = std::env::var("HELM_ECR_TIMEOUT_SCALE")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .unwrap_or(1.0);
+    call_with(name, verb, input, Limits::scaled(scale))
+}
+
+/// Bounded: a helper that prints forever or never exits is stopped (with
+/// what it started) and named in one line.
+fn call_with(name: &str, verb: &str, input: &str, limits: Limits) -> Result<Outcome, Error> {
     let prog = program(name);
-    let mut child = Command::new(&prog)
-        .arg(verb)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                Error(format!(
-                    "credential helper {prog} is not on PATH: install it, or remove it from the registry config"
-                ))
-            } else {
-                Error(format!("cannot run credential helper {prog}: {e}"))
-            }
-        })?;
-    if let Some(mut stdin) = child.stdin.take() {
-        // A helper that exits without reading shows up in its exit status.
-        let _ = stdin.write_all(input.as_bytes());
-    }
-    let out = child
-        .wait_with_output()
-        .map_err(|e| Error(format!("credential helper {prog} {verb}: {e}")))?;
+    let mut cmd = Command::new(&prog);
+    cmd.arg(verb);
+    let out = subprocess::run(cmd, Some(input.as_bytes()), limits).map_err(|e| match e {
+        subprocess::RunError::Spawn(e) if e.kind() == std::io::ErrorKind::NotFound => Error(format!(
+            "credential helper {prog} is not on PATH: install it, or remove it from the registry config"
+        )),
+        subprocess::RunError::Spawn(e) => {
+            Error(format!("cannot run credential helper {prog}: {e}"))
+        }
+        other => Error(format!(
+            "credential helper {prog} {verb} {}: fix or replace the helper (run `{prog} {verb}` by hand to see why)",
+            other.describe()
+        )),
+    })?;
     Ok(Outcome {
         success: out.status.success(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -199,7 +193,7 @@ mod tests {
         let a = parse_get_response("{\"ServerURL\":\"h\",\"Username\":\"u\",\"Secret\":\"s\"}\n")
             .unwrap()
             .unwrap();
-        assert_eq!((a.username.as_str(), a.password.as_str()), ("u", "s"));
+        assert_eq!((a.username.as_str(), a.password.expose()), ("u", "s"));
         assert_eq!(
             parse_get_response("{\"Username\":\"<token>\",\"Secret\":\"r\"}").unwrap(),
             None

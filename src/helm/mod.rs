@@ -7,6 +7,7 @@ pub mod env;
 pub mod helper_settings;
 pub mod registry_config;
 
+use crate::secret::Secret;
 use registry_config::{Config, Store};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -30,19 +31,10 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 /// A username and password from the registry config. Debug hides the password.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Auth {
     pub username: String,
-    pub password: String,
-}
-
-impl fmt::Debug for Auth {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Auth")
-            .field("username", &self.username)
-            .field("password", &"<redacted>")
-            .finish()
-    }
+    pub password: Secret,
 }
 
 /// Where Helm keeps its registry config: HELM_REGISTRY_CONFIG, else

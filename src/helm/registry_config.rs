@@ -173,13 +173,13 @@ impl Config {
             let (user, pass) = text.split_once(':').ok_or_else(bad)?;
             return Ok(Some(Auth {
                 username: user.to_string(),
-                password: pass.to_string(),
+                password: pass.into(),
             }));
         }
         if !field("username").is_empty() || !field("password").is_empty() {
             return Ok(Some(Auth {
                 username: field("username").to_string(),
-                password: field("password").to_string(),
+                password: field("password").into(),
             }));
         }
         Ok(None)
@@ -188,7 +188,8 @@ impl Config {
     /// `auths[host] = {"auth": base64(user:pass)}`, keeping any other field
     /// of the entry (e.g. `email`) and dropping stale secret fields.
     pub fn set_file_auth(&mut self, host: &str, auth: &Auth) {
-        let encoded = base64_encode(format!("{}:{}", auth.username, auth.password).as_bytes());
+        let encoded =
+            base64_encode(format!("{}:{}", auth.username, auth.password.expose()).as_bytes());
         let entry = self
             .auths_mut()
             .entry(host)

@@ -3,7 +3,19 @@
 
 use std::time::{Duration, SystemTime};
 
-/// Bounded exponential back-off with jitter.
+/// How the random part of a back-off is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Jitter {
+    /// At least half the exponential step, plus a random rest (registry
+    /// pushes: retries keep spreading out).
+    Equal,
+    /// Anywhere from zero to the step: the AWS SDKs' standard mode.
+    Full,
+}
+
+/// Bounded exponential back-off with jitter: one policy for every protocol
+/// (the registry and the AWS APIs); each protocol only says which failures
+/// are transient.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RetryPolicy {
     /// Attempts in all, the first one included.
@@ -15,6 +27,7 @@ pub struct RetryPolicy {
     /// A Retry-After longer than this is not waited for: the caller gives up
     /// with a clear error instead of hanging for minutes.
     pub max_retry_after: Duration,
+    pub jitter: Jitter,
 }
 
 impl RetryPolicy {
@@ -26,6 +39,21 @@ impl RetryPolicy {
             base: scale_duration(Duration::from_millis(250), scale),
             cap: scale_duration(Duration::from_secs(8), scale),
             max_retry_after: scale_duration(Duration::from_secs(60), scale),
+            jitter: Jitter::Equal,
+        }
+    }
+
+    /// The AWS SDKs' standard retry mode: `max_attempts` in all (3 unless
+    /// AWS_MAX_ATTEMPTS or the profile's `max_attempts` say otherwise),
+    /// full-jitter back-off `rand * min(1 s * 2^n, 20 s)`, durations
+    /// multiplied by `scale` (HELM_ECR_RETRY_SCALE).
+    pub fn aws_standard(max_attempts: u32, scale: f64) -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: max_attempts.max(1),
+            base: scale_duration(Duration::from_secs(1), scale),
+            cap: scale_duration(Duration::from_secs(20), scale),
+            max_retry_after: Duration::ZERO,
+            jitter: Jitter::Full,
         }
     }
 
@@ -44,15 +72,20 @@ impl RetryPolicy {
         if let Some(wait) = retry_after {
             return (wait <= self.max_retry_after).then_some(wait);
         }
-        // "Equal jitter": at least half the exponential step, so retries keep
-        // spreading out, and a random rest so parallel clients do not march
-        // in lock step.
         let exp = self
             .base
             .saturating_mul(1u32 << (attempt - 1).min(16))
             .min(self.cap);
-        let half = exp / 2;
-        Some(half + half.mul_f64(jitter.clamp(0.0, 1.0)))
+        let jitter = jitter.clamp(0.0, 1.0);
+        Some(match self.jitter {
+            // At least half the step, so retries keep spreading out, and a
+            // random rest so parallel clients do not march in lock step.
+            Jitter::Equal => {
+                let half = exp / 2;
+                half + half.mul_f64(jitter)
+            }
+            Jitter::Full => exp.mul_f64(jitter),
+        })
     }
 }
 
@@ -130,6 +163,28 @@ mod tests {
             Some(Duration::from_secs(4))
         );
         assert!(capped.next_delay(30, None, 0.99).unwrap() < Duration::from_secs(8));
+    }
+
+    #[test]
+    fn aws_standard_is_full_jitter_capped_at_20_s() {
+        let p = RetryPolicy::aws_standard(3, 1.0);
+        assert_eq!(p.next_delay(1, None, 0.0), Some(Duration::ZERO));
+        assert_eq!(p.next_delay(1, None, 0.5), Some(Duration::from_millis(500)));
+        assert_eq!(p.next_delay(2, None, 0.5), Some(Duration::from_secs(1)));
+        assert_eq!(p.next_delay(3, None, 0.5), None, "3 attempts in all");
+        let many = RetryPolicy::aws_standard(40, 1.0);
+        assert_eq!(many.next_delay(5, None, 1.0), Some(Duration::from_secs(16)));
+        assert_eq!(many.next_delay(6, None, 1.0), Some(Duration::from_secs(20)));
+        assert_eq!(
+            many.next_delay(30, None, 0.5),
+            Some(Duration::from_secs(10))
+        );
+        let scaled = RetryPolicy::aws_standard(3, 0.01);
+        assert_eq!(
+            scaled.next_delay(2, None, 0.5),
+            Some(Duration::from_millis(10))
+        );
+        assert_eq!(RetryPolicy::aws_standard(0, 1.0).max_attempts, 1);
     }
 
     #[test]

@@ -101,7 +101,7 @@ impl Parser<'_> {
 pub fn basic_header(cred: &Credential) -> String {
     format!(
         "Basic {}",
-        base64_encode(format!("{}:{}", cred.username, cred.password).as_bytes())
+        base64_encode(format!("{}:{}", cred.username, cred.password.expose()).as_bytes())
     )
 }
 

@@ -6,10 +6,11 @@ use super::auth::{self, Challenge};
 use super::error::{classify, parse_registry_error, Error, ErrorKind};
 use super::{progress, Credential, Keychain};
 use crate::http::{self, retry, Http};
+use crate::sync::lock;
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 #[cfg(test)]
 use std::time::Duration;
 use std::time::{Instant, SystemTime};
@@ -17,8 +18,9 @@ use std::time::{Instant, SystemTime};
 /// Error bodies and token answers are small; anything bigger is cut here.
 const MAX_BODY: u64 = 1 << 20;
 const MAX_REDIRECTS: usize = 5;
-/// Refusal rounds per exchange: learn Bearer, refresh credentials, give up.
-const MAX_AUTH_ROUNDS: usize = 3;
+/// Auth rounds per exchange: Basic refused outright (400), the challenge
+/// learnt, credentials refreshed once, the last try.
+const MAX_AUTH_ROUNDS: usize = 4;
 
 pub(crate) enum Body<'a> {
     Empty,
@@ -67,8 +69,17 @@ impl Resp {
     }
 }
 
+/// How a registry host takes credentials.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Scheme {
+    /// Not known yet: send nothing and let the registry's challenge say.
+    Unknown,
+    Basic,
+    /// A token from the challenge's realm, per scope.
+    Bearer(Challenge),
+}
+
 /// What we know about one registry host's authentication.
-#[derive(Default)]
 struct HostAuth {
     loaded: bool,
     cred: Option<Credential>,
@@ -76,10 +87,33 @@ struct HostAuth {
     /// credentials retry with the new ones instead of refreshing again.
     generation: u64,
     refreshed: bool,
-    /// Set once the registry asked for Bearer tokens.
-    bearer: Option<Challenge>,
+    scheme: Scheme,
     /// scope -> token
     tokens: HashMap<String, String>,
+}
+
+impl HostAuth {
+    fn new(basic_first: bool) -> HostAuth {
+        HostAuth {
+            loaded: false,
+            cred: None,
+            generation: 0,
+            refreshed: false,
+            scheme: if basic_first {
+                Scheme::Basic
+            } else {
+                Scheme::Unknown
+            },
+            tokens: HashMap::new(),
+        }
+    }
+
+    /// A new scheme is a new generation: parallel requests refused under
+    /// the old one try again with it rather than refresh credentials.
+    fn learn(&mut self, scheme: Scheme) {
+        self.scheme = scheme;
+        self.generation += 1;
+    }
 }
 
 pub(crate) struct Registry {
@@ -88,17 +122,26 @@ pub(crate) struct Registry {
     hosts: Mutex<HashMap<String, Arc<Mutex<HostAuth>>>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic elsewhere never leaves this state half-written in a way that
-    // matters more than failing the push would.
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// `scheme://authority` of a URL, lower-cased.
+/// `scheme://authority` of a URL, lower-cased, without a default port:
+/// credentials go to exactly this and nowhere else.
 pub(crate) fn origin(url: &str) -> String {
     let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    format!("{scheme}://{}", authority.to_ascii_lowercase())
+    let scheme = scheme.to_ascii_lowercase();
+    let authority = rest
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "https" => ":443",
+        "http" => ":80",
+        _ => "",
+    };
+    let authority = match authority.strip_suffix(default_port) {
+        Some(a) if !default_port.is_empty() && !a.is_empty() && !a.ends_with(':') => a,
+        _ => authority.as_str(),
+    };
+    format!("{scheme}://{authority}")
 }
 
 /// Resolve a `Location` header against the URL it came from.
@@ -146,7 +189,11 @@ impl Registry {
     fn host(&self, registry: &str) -> Arc<Mutex<HostAuth>> {
         lock(&self.hosts)
             .entry(registry.to_string())
-            .or_default()
+            .or_insert_with(|| {
+                Arc::new(Mutex::new(HostAuth::new(
+                    self.keychain.basic_first(registry),
+                )))
+            })
             .clone()
     }
 
@@ -184,19 +231,41 @@ impl Registry {
         }
     }
 
-    /// One exchange: credentials on the first request, challenges answered,
-    /// one credential refresh on refusal, redirects followed by hand.
+    /// One exchange: credentials on the first request where the keychain
+    /// says Basic is taken, else after the registry's challenge; one
+    /// credential refresh on refusal; redirects followed by hand.
+    /// Credentials go only to the registry's own origin.
     pub fn send(&self, registry: &str, req: &Req) -> Result<Resp, Error> {
         let host = self.host(registry);
         let scope = auth::push_scope(req.repository);
+        let registry_origin = origin(&self.base_url(registry));
         for _ in 0..MAX_AUTH_ROUNDS {
             let (authorization, generation) = self.authorization(registry, &host, &scope)?;
-            let resp = self.follow(req, authorization.as_deref())?;
-            let refused = resp.status == 401 || (resp.status == 403 && resp.authed);
-            if !refused || !same_origin(&resp.url, &req.url) {
+            let resp = self.follow(req, authorization.as_deref(), &registry_origin)?;
+            if origin(&resp.url) != registry_origin {
+                // Another host's refusal is no challenge of the registry's.
                 return Ok(resp);
             }
-            if !self.on_refused(registry, &host, &resp, generation)? {
+            let sent_basic = authorization
+                .as_deref()
+                .is_some_and(|a| a.starts_with("Basic "));
+            if sent_basic && resp.authed && refuses_basic(req.method, &resp) {
+                // Ask without credentials: a Bearer challenge means tokens
+                // are what it takes; anything else, the 400 stands.
+                let probe = self.follow(req, None, &registry_origin)?;
+                match bearer_challenge(&probe).filter(|_| probe.status == 401) {
+                    Some(bearer) => {
+                        let mut h = lock(&host);
+                        if !matches!(h.scheme, Scheme::Bearer(_)) {
+                            h.learn(Scheme::Bearer(bearer));
+                        }
+                        continue;
+                    }
+                    None => return Ok(resp),
+                }
+            }
+            let refused = resp.status == 401 || (resp.status == 403 && resp.authed);
+            if !refused || !self.on_refused(registry, &host, &resp, generation)? {
                 return Ok(resp);
             }
         }
@@ -218,18 +287,15 @@ impl Registry {
         scope: &str,
     ) -> Result<(Option<String>, u64), Error> {
         let mut h = lock(host);
-        if !h.loaded {
-            h.cred = self.keychain.get(registry).map_err(|e| {
-                Error::with_kind(
-                    ErrorKind::Credentials,
-                    format!("credentials for {registry}: {e}"),
-                )
-            })?;
-            h.loaded = true;
-        }
-        let Some(challenge) = h.bearer.clone() else {
-            return Ok((h.cred.as_ref().map(auth::basic_header), h.generation));
+        let challenge = match h.scheme.clone() {
+            Scheme::Unknown => return Ok((None, h.generation)),
+            Scheme::Basic => {
+                self.load(registry, &mut h)?;
+                return Ok((h.cred.as_ref().map(auth::basic_header), h.generation));
+            }
+            Scheme::Bearer(c) => c,
         };
+        self.load(registry, &mut h)?;
         if let Some(t) = h.tokens.get(scope) {
             return Ok((Some(format!("Bearer {t}")), h.generation));
         }
@@ -244,6 +310,20 @@ impl Registry {
         };
         h.tokens.insert(scope.to_string(), token.clone());
         Ok((Some(format!("Bearer {token}")), h.generation))
+    }
+
+    /// The keychain's credentials for `registry`, asked for once.
+    fn load(&self, registry: &str, h: &mut HostAuth) -> Result<(), Error> {
+        if !h.loaded {
+            h.cred = self.keychain.get(registry).map_err(|e| {
+                Error::with_kind(
+                    ErrorKind::Credentials,
+                    format!("credentials for {registry}: {e}"),
+                )
+            })?;
+            h.loaded = true;
+        }
+        Ok(())
     }
 
     /// Ask the keychain once for fresher credentials; false when it has
@@ -266,7 +346,8 @@ impl Registry {
         Ok(true)
     }
 
-    /// After a 401/403: learn a Bearer challenge, or refresh the credentials
+    /// After a 401/403: learn the challenge (a Bearer realm, or Basic after
+    /// a request sent without credentials), or refresh the credentials
     /// once. Returns whether to try again.
     fn on_refused(
         &self,
@@ -276,15 +357,20 @@ impl Registry {
         generation: u64,
     ) -> Result<bool, Error> {
         let mut h = lock(host);
-        let challenges = resp
-            .header("www-authenticate")
-            .map(auth::parse_challenges)
-            .unwrap_or_default();
-        if let Some(bearer) = challenges.into_iter().find(|c| c.scheme == "bearer") {
-            if h.bearer.is_none() {
-                h.bearer = Some(bearer);
+        match (&h.scheme, bearer_challenge(resp)) {
+            (Scheme::Bearer(_), _) => {}
+            (_, Some(bearer)) => {
+                h.learn(Scheme::Bearer(bearer));
                 return Ok(true);
             }
+            // Refused without credentials and no realm named: Basic (a
+            // 401 without any challenge asks for credentials all the same).
+            (Scheme::Unknown, None) => {
+                h.learn(Scheme::Basic);
+                self.load(registry, &mut h)?;
+                return Ok(h.cred.is_some());
+            }
+            (Scheme::Basic, None) => {}
         }
         if h.generation != generation {
             return Ok(true);
@@ -325,8 +411,10 @@ impl Registry {
             repository: "",
             label: "",
         };
+        // The realm's origin is the only other place credentials may go.
+        let realm_origin = origin(&url);
         let resp = self.retrying(|| {
-            let r = self.follow(&req, authorization.as_deref())?;
+            let r = self.follow(&req, authorization.as_deref(), &realm_origin)?;
             check(r, &[200], "token request")
         })?;
         auth::parse_token(&resp.body).ok_or_else(|| {
@@ -340,14 +428,20 @@ impl Registry {
         })
     }
 
-    /// Send `req`, following redirects; Authorization goes only to the
-    /// request's own origin.
-    fn follow(&self, req: &Req, authorization: Option<&str>) -> Result<Resp, Error> {
+    /// Send `req`, following redirects; Authorization goes only to
+    /// `auth_origin` (the registry's, or the token realm's), never to a host
+    /// an upload Location or a redirect names.
+    fn follow(
+        &self,
+        req: &Req,
+        authorization: Option<&str>,
+        auth_origin: &str,
+    ) -> Result<Resp, Error> {
         let mut url = req.url.clone();
         let mut method = req.method;
         let mut body = &req.body;
         for _ in 0..=MAX_REDIRECTS {
-            let authed = authorization.is_some() && same_origin(&url, &req.url);
+            let authed = authorization.is_some() && origin(&url) == auth_origin;
             let a = if authed { authorization } else { None };
             let mut resp = self.once(method, &url, &req.headers, body, a, req.label)?;
             resp.authed = authed;
@@ -511,8 +605,30 @@ fn downgrades(token_url: &str, plain_http: bool) -> bool {
             .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
 }
 
+#[cfg(test)]
 fn same_origin(a: &str, b: &str) -> bool {
     origin(a) == origin(b)
+}
+
+/// The Bearer challenge in a refusal's `WWW-Authenticate`, if any.
+fn bearer_challenge(resp: &Resp) -> Option<Challenge> {
+    resp.header("www-authenticate")
+        .map(auth::parse_challenges)?
+        .into_iter()
+        .find(|c| c.scheme == "bearer")
+}
+
+/// A registry that takes only tokens may refuse Basic with 400 instead of a
+/// 401 challenge: public.ecr.aws answers `DENIED "Your Authorization Token
+/// is invalid."` (a HEAD's answer has no body to say so).
+fn refuses_basic(method: &str, resp: &Resp) -> bool {
+    if resp.status != 400 {
+        return false;
+    }
+    if method == "HEAD" {
+        return true;
+    }
+    parse_registry_error(&resp.body).is_some_and(|e| e.code == "DENIED")
 }
 
 /// `resp` if its status is expected; else the error it stands for, marked
@@ -607,6 +723,389 @@ mod tests {
             "https://reg/v2/x",
             "https://s3.amazonaws.com/bucket"
         ));
+        // Default ports are the same origin; any user info is another.
+        assert!(same_origin("https://reg:443/v2/", "HTTPS://REG/v2/"));
+        assert!(same_origin("http://reg:80/v2/", "http://reg/"));
+        assert!(!same_origin("http://reg:443/v2/", "http://reg/"));
+        assert!(!same_origin(
+            "https://reg@evil.example/v2/",
+            "https://reg/v2/"
+        ));
+        assert!(!same_origin("https://reg.evil.example/", "https://reg/"));
+        assert_eq!(
+            origin("https://Public.ECR.aws:443/token/?x"),
+            "https://public.ecr.aws"
+        );
+    }
+
+    #[test]
+    fn basic_refusals_are_told_from_other_400s() {
+        let denied = resp(
+            400,
+            r#"{"errors":[{"code":"DENIED","message":"Your Authorization Token is invalid."}]}"#,
+            &[],
+        );
+        assert!(refuses_basic("POST", &denied));
+        assert!(refuses_basic("HEAD", &resp(400, "", &[])));
+        let invalid = resp(
+            400,
+            r#"{"errors":[{"code":"MANIFEST_INVALID","message":"x"}]}"#,
+            &[],
+        );
+        assert!(!refuses_basic("PUT", &invalid));
+        assert!(!refuses_basic("HEAD", &resp(401, "", &[])));
+        let challenged = resp(
+            401,
+            "",
+            &[(
+                "www-authenticate",
+                r#"Bearer realm="https://public.ecr.aws/token/",service="public.ecr.aws""#,
+            )],
+        );
+        let c = bearer_challenge(&challenged).unwrap();
+        assert_eq!(c.param("service"), Some("public.ecr.aws"));
+        assert_eq!(
+            bearer_challenge(&resp(401, "", &[("www-authenticate", "Basic realm=x")])),
+            None
+        );
+    }
+
+    /// One request as a scripted server saw it.
+    #[derive(Debug, Clone)]
+    struct Hit {
+        method: String,
+        path: String,
+        authorization: Option<String>,
+    }
+
+    type Answer = (u16, Vec<(String, String)>, String);
+
+    /// A plain-HTTP server that answers each request by `script` (given the
+    /// request and its own address) and records what it saw.
+    fn scripted(
+        script: impl Fn(&Hit, &str) -> Answer + Send + Sync + 'static,
+    ) -> (String, Arc<Mutex<Vec<Hit>>>) {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let hits: Arc<Mutex<Vec<Hit>>> = Arc::default();
+        let (seen, me, script) = (hits.clone(), addr.clone(), Arc::new(script));
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let (seen, me, script) = (seen.clone(), me.clone(), script.clone());
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(conn);
+                    loop {
+                        let mut first = String::new();
+                        if reader.read_line(&mut first).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let mut parts = first.split_whitespace();
+                        let method = parts.next().unwrap_or("").to_string();
+                        let path = parts.next().unwrap_or("").to_string();
+                        let (mut len, mut authorization) = (0usize, None);
+                        loop {
+                            let mut line = String::new();
+                            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                                return;
+                            }
+                            if line == "\r\n" {
+                                break;
+                            }
+                            if let Some((k, v)) = line.split_once(':') {
+                                let v = v.trim().to_string();
+                                if k.eq_ignore_ascii_case("content-length") {
+                                    len = v.parse().unwrap_or(0);
+                                } else if k.eq_ignore_ascii_case("authorization") {
+                                    authorization = Some(v);
+                                }
+                            }
+                        }
+                        let mut body = vec![0u8; len];
+                        if reader.read_exact(&mut body).is_err() {
+                            return;
+                        }
+                        let hit = Hit {
+                            method,
+                            path,
+                            authorization,
+                        };
+                        seen.lock().unwrap().push(hit.clone());
+                        let (status, headers, body) = script(&hit, &me);
+                        let mut out =
+                            format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\n", body.len());
+                        for (k, v) in headers {
+                            out.push_str(&format!("{k}: {v}\r\n"));
+                        }
+                        out.push_str("\r\n");
+                        if hit.method != "HEAD" {
+                            out.push_str(&body);
+                        }
+                        if reader.get_mut().write_all(out.as_bytes()).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (addr, hits)
+    }
+
+    fn answer(status: u16, headers: &[(&str, &str)], body: &str) -> Answer {
+        (
+            status,
+            headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            body.to_string(),
+        )
+    }
+
+    /// Hands out `AWS:pw`; counts refreshes; says whether Basic goes first.
+    struct Keys {
+        basic_first: bool,
+        refreshes: std::sync::atomic::AtomicUsize,
+    }
+
+    impl Keys {
+        fn new(basic_first: bool) -> Arc<Keys> {
+            Arc::new(Keys {
+                basic_first,
+                refreshes: Default::default(),
+            })
+        }
+    }
+
+    impl Keychain for Keys {
+        fn get(&self, _: &str) -> Result<Option<Credential>, String> {
+            Ok(Some(Credential {
+                username: "AWS".into(),
+                password: "pw".into(),
+            }))
+        }
+        fn refresh(&self, _: &str) -> Result<Option<Credential>, String> {
+            self.refreshes
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(None)
+        }
+        fn basic_first(&self, _: &str) -> bool {
+            self.basic_first
+        }
+    }
+
+    const BASIC_PW: &str = "Basic QVdTOnB3";
+
+    /// Answers as public.ecr.aws does: 401 with a Bearer realm to a request
+    /// without credentials, 400 DENIED to Basic, a token from the realm for
+    /// Basic AWS:pw, and 200 to that token.
+    fn public_like(hit: &Hit, me: &str) -> Answer {
+        if hit.path.starts_with("/token/") {
+            let scoped = hit.path.contains("service=public.ecr.aws")
+                && hit.path.contains("scope=repository:alias/c:pull,push");
+            return if hit.authorization.as_deref() == Some(BASIC_PW) && scoped {
+                answer(200, &[], r#"{"token":"tok"}"#)
+            } else {
+                answer(401, &[], "")
+            };
+        }
+        match hit.authorization.as_deref() {
+            Some("Bearer tok") => answer(200, &[], ""),
+            Some(a) if a.starts_with("Basic ") => answer(
+                400,
+                &[],
+                r#"{"errors":[{"code":"DENIED","message":"Your Authorization Token is invalid."}]}"#,
+            ),
+            _ => {
+                let realm =
+                    format!(r#"Bearer realm="http://{me}/token/",service="public.ecr.aws""#);
+                answer(401, &[("WWW-Authenticate", realm.as_str())], "")
+            }
+        }
+    }
+
+    fn plain_registry(keychain: Arc<dyn Keychain>) -> Registry {
+        let http = Http::new(crate::http::HttpOptions {
+            plain_http: true,
+            ..Default::default()
+        })
+        .unwrap();
+        Registry::new(http, keychain)
+    }
+
+    fn get(reg: &Registry, registry: &str, method: &'static str, url: String) -> Resp {
+        let req = Req {
+            method,
+            url,
+            headers: Vec::new(),
+            body: Body::Empty,
+            repository: "alias/c",
+            label: "",
+        };
+        reg.send(registry, &req).unwrap()
+    }
+
+    fn trail(hits: &Mutex<Vec<Hit>>) -> Vec<String> {
+        let hits = std::mem::take(&mut *hits.lock().unwrap());
+        hits.iter()
+            .map(|h| {
+                let path = h.path.split('?').next().unwrap_or("");
+                match &h.authorization {
+                    Some(a) => format!("{} {path} {}", h.method, a),
+                    None => format!("{} {path}", h.method),
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn challenge_first_learns_the_bearer_realm_and_reuses_the_token() {
+        let (addr, hits) = scripted(public_like);
+        let keys = Keys::new(false);
+        let reg = plain_registry(keys.clone());
+        let url = format!("{}/alias/c/manifests/1", reg.base_url(&addr));
+        assert_eq!(get(&reg, &addr, "HEAD", url.clone()).status, 200);
+        assert_eq!(
+            trail(&hits),
+            [
+                "HEAD /v2/alias/c/manifests/1".to_string(),
+                format!("GET /token/ {BASIC_PW}"),
+                "HEAD /v2/alias/c/manifests/1 Bearer tok".into(),
+            ]
+        );
+        assert_eq!(get(&reg, &addr, "GET", url).status, 200);
+        assert_eq!(trail(&hits), ["GET /v2/alias/c/manifests/1 Bearer tok"]);
+        assert_eq!(keys.refreshes.load(std::sync::atomic::Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn basic_refused_with_400_denied_turns_to_the_bearer_realm() {
+        for method in ["HEAD", "POST"] {
+            let (addr, hits) = scripted(public_like);
+            let reg = plain_registry(Keys::new(true));
+            let url = format!("{}/alias/c/blobs/uploads/", reg.base_url(&addr));
+            assert_eq!(get(&reg, &addr, method, url.clone()).status, 200);
+            let path = "/v2/alias/c/blobs/uploads/";
+            assert_eq!(
+                trail(&hits),
+                [
+                    format!("{method} {path} {BASIC_PW}"),
+                    format!("{method} {path}"),
+                    format!("GET /token/ {BASIC_PW}"),
+                    format!("{method} {path} Bearer tok"),
+                ]
+            );
+            // Basic never goes to the registry again.
+            get(&reg, &addr, method, url);
+            assert_eq!(trail(&hits), [format!("{method} {path} Bearer tok")]);
+        }
+    }
+
+    #[test]
+    fn a_400_that_is_no_basic_refusal_stands() {
+        let (addr, hits) = scripted(|hit, _| match hit.authorization {
+            Some(_) => answer(400, &[], r#"{"errors":[{"code":"DENIED","message":"no"}]}"#),
+            None => answer(401, &[("WWW-Authenticate", "Basic realm=x")], ""),
+        });
+        let reg = plain_registry(Keys::new(true));
+        let url = format!("{}/alias/c/blobs/uploads/", reg.base_url(&addr));
+        let resp = get(&reg, &addr, "POST", url);
+        assert_eq!(resp.status, 400);
+        assert_eq!(trail(&hits).len(), 2, "the Basic try and one probe");
+    }
+
+    #[test]
+    fn challenge_first_against_a_basic_registry_costs_one_challenge_and_no_refresh() {
+        let (addr, hits) = scripted(|hit, _| match hit.authorization.as_deref() {
+            Some(BASIC_PW) => answer(200, &[], ""),
+            _ => answer(401, &[("WWW-Authenticate", r#"Basic realm="reg""#)], ""),
+        });
+        let keys = Keys::new(false);
+        let reg = plain_registry(keys.clone());
+        let url = format!("{}/alias/c/manifests/1", reg.base_url(&addr));
+        assert_eq!(get(&reg, &addr, "HEAD", url.clone()).status, 200);
+        assert_eq!(trail(&hits).len(), 2);
+        assert_eq!(get(&reg, &addr, "HEAD", url).status, 200);
+        assert_eq!(
+            trail(&hits),
+            [format!("HEAD /v2/alias/c/manifests/1 {BASIC_PW}")]
+        );
+        assert_eq!(keys.refreshes.load(std::sync::atomic::Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn credentials_go_to_the_realm_but_not_where_it_redirects() {
+        let (elsewhere, at_elsewhere) = scripted(|_, _| answer(200, &[], r#"{"token":"tok"}"#));
+        let (realm, at_realm) = scripted(move |hit, _| {
+            let to = format!("http://{elsewhere}{}", hit.path);
+            answer(307, &[("Location", to.as_str())], "")
+        });
+        let (addr, at_registry) = scripted(move |hit, _| match hit.authorization.as_deref() {
+            Some("Bearer tok") => answer(200, &[], ""),
+            _ => {
+                let c = format!(r#"Bearer realm="http://{realm}/token",service="reg""#);
+                answer(401, &[("WWW-Authenticate", c.as_str())], "")
+            }
+        });
+        let reg = plain_registry(Keys::new(false));
+        let url = format!("{}/alias/c/manifests/1", reg.base_url(&addr));
+        assert_eq!(get(&reg, &addr, "HEAD", url).status, 200);
+        assert_eq!(trail(&at_realm), [format!("GET /token {BASIC_PW}")]);
+        assert_eq!(trail(&at_elsewhere), ["GET /token"]);
+        assert_eq!(trail(&at_registry).len(), 2);
+    }
+
+    #[test]
+    fn credentials_go_only_to_the_registry_origin() {
+        // "Storage" on another port: an upload Location pointing there, and a
+        // redirect from it to itself by a relative Location.
+        let (storage, at_storage) = scripted(|hit, _| {
+            if hit.path.starts_with("/first") {
+                answer(307, &[("Location", "/second?x=1")], "")
+            } else {
+                answer(201, &[], "")
+            }
+        });
+        let storage_url = format!("http://{storage}/first?_state=s");
+        let (addr, at_registry) = scripted(move |hit, _| {
+            if hit.authorization.as_deref() != Some(BASIC_PW) {
+                answer(401, &[("WWW-Authenticate", "Basic realm=reg")], "")
+            } else if hit.path.starts_with("/v2/alias/c/blobs/uploads/") {
+                answer(307, &[("Location", storage_url.as_str())], "")
+            } else {
+                answer(201, &[], "")
+            }
+        });
+        for basic_first in [true, false] {
+            let reg = plain_registry(Keys::new(basic_first));
+            // Learn the scheme first, so credentials are in hand.
+            let start = format!("{}/alias/c/manifests/1", reg.base_url(&addr));
+            get(&reg, &addr, "HEAD", start);
+            // A Location naming the storage host, used as the next URL.
+            let put = get(
+                &reg,
+                &addr,
+                "PUT",
+                format!("http://{storage}/first?_state=s"),
+            );
+            assert_eq!(put.status, 201);
+            // A redirect from the registry to the storage host.
+            let put = get(
+                &reg,
+                &addr,
+                "PUT",
+                format!("{}/alias/c/blobs/uploads/u1", reg.base_url(&addr)),
+            );
+            assert_eq!(put.status, 201);
+            let seen = std::mem::take(&mut *at_storage.lock().unwrap());
+            assert_eq!(seen.len(), 4, "{seen:?}");
+            assert!(
+                seen.iter().all(|h| h.authorization.is_none()),
+                "credentials reached another origin: {seen:?}"
+            );
+            let seen = std::mem::take(&mut *at_registry.lock().unwrap());
+            assert!(seen.iter().any(|h| h.authorization.is_some()), "{seen:?}");
+        }
     }
 
     fn resp(status: u16, body: &str, headers: &[(&str, &str)]) -> Resp {
@@ -666,6 +1165,9 @@ mod tests {
         }
         fn refresh(&self, _: &str) -> Result<Option<Credential>, String> {
             Ok(None)
+        }
+        fn basic_first(&self, _: &str) -> bool {
+            true
         }
     }
 

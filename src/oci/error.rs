@@ -1,6 +1,7 @@
 //! The OCI part's error: a kind the command can act on, and one line for
 //! the user.
 
+use crate::text::one_line;
 use std::fmt;
 use std::time::Duration;
 
@@ -102,14 +103,6 @@ pub fn parse_registry_error(body: &[u8]) -> Option<RegistryError> {
         code: s("code", 64),
         message: s("message", 300),
     })
-}
-
-fn one_line(s: &str, max_chars: usize) -> String {
-    let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    match s.char_indices().nth(max_chars) {
-        Some((i, _)) => format!("{}...", &s[..i]),
-        None => s,
-    }
 }
 
 /// The kind for a refusal, from the registry's error code and the status.

@@ -15,7 +15,7 @@ mod protocol;
 mod push;
 mod reference;
 
-use std::fmt;
+use crate::secret::Secret;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -25,19 +25,10 @@ pub use reference::{
 };
 
 /// Username and password for a registry. Debug never shows the password.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credential {
     pub username: String,
-    pub password: String,
-}
-
-impl fmt::Debug for Credential {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credential")
-            .field("username", &self.username)
-            .field("password", &"<redacted>")
-            .finish()
-    }
+    pub password: Secret,
 }
 
 /// Host in, credentials out (go-containerregistry's authn.Keychain).
@@ -47,6 +38,14 @@ pub trait Keychain: Send + Sync {
     /// The registry refused what `get` gave: fetch fresh credentials once.
     /// None = nothing fresher than what was refused: the client gives up.
     fn refresh(&self, registry: &str) -> Result<Option<Credential>, String>;
+    /// Whether Basic credentials may go on the very first request, before
+    /// the registry has challenged: a round trip saved where Basic is known
+    /// to be what the registry takes (private ECR). Otherwise the first
+    /// request goes without credentials and the registry's challenge (Basic,
+    /// or a Bearer realm) decides, as go-containerregistry and oras do.
+    fn basic_first(&self, _registry: &str) -> bool {
+        false
+    }
 }
 
 /// Where a blob's bytes are.

@@ -121,7 +121,7 @@ pub(crate) fn parallel<T: Sync, R: Send>(
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(item) = items.get(i) else { break };
                 let r = f(item);
-                *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+                *crate::sync::lock(&slots[i]) = Some(r);
             });
         }
     });

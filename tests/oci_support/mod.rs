@@ -36,11 +36,12 @@ pub fn lab(name: &str) -> String {
 pub fn lab_credential() -> Credential {
     Credential {
         username: "AWS".into(),
-        password: Lab::get().registry_password.clone(),
+        password: Lab::get().registry_password.clone().into(),
     }
 }
 
-/// Hands out `get` first and `refresh` after; counts both.
+/// Hands out `get` first and `refresh` after; counts both. Sends Basic
+/// first, as the ECR keychain does for private ECR.
 pub struct StaticKeychain {
     pub get: Option<Credential>,
     pub refresh: Option<Credential>,
@@ -70,6 +71,10 @@ impl Keychain for StaticKeychain {
     fn refresh(&self, _: &str) -> Result<Option<Credential>, String> {
         self.refreshes.fetch_add(1, Ordering::SeqCst);
         Ok(self.refresh.clone())
+    }
+    /// As ECR's keychain: Basic on the first request, no challenge first.
+    fn basic_first(&self, _: &str) -> bool {
+        true
     }
 }
 
@@ -194,7 +199,7 @@ pub fn registry_get(base: &str, path: &str, accept: &str) -> (u16, Vec<u8>) {
             "Authorization",
             format!(
                 "Basic {}",
-                b64(format!("{}:{}", c.username, c.password).as_bytes())
+                b64(format!("{}:{}", c.username, c.password.expose()).as_bytes())
             ),
         )
         .call()

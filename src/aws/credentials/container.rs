@@ -88,6 +88,15 @@ fn auth_token(env: &Env) -> Result<Option<String>, Error> {
 }
 
 pub fn resolve(ctx: &Ctx<'_>, url: &str) -> Result<Credentials, Error> {
+    resolve_identified(ctx, url).map(|(c, _)| c)
+}
+
+/// The credentials and, when the agent says, whose they are: ECS names the
+/// task role (`RoleArn`), EKS Pod Identity the account (`AccountId`).
+pub fn resolve_identified(
+    ctx: &Ctx<'_>,
+    url: &str,
+) -> Result<(Credentials, Option<String>), Error> {
     let what = "container credentials";
     let mut c = Call::new("GET", url.to_string(), what, ctx.env);
     let scale = ctx.env.scale("HELM_ECR_TIMEOUT_SCALE");
@@ -103,7 +112,8 @@ pub fn resolve(ctx: &Ctx<'_>, url: &str) -> Result<Credentials, Error> {
     })?;
     let v: serde_json::Value = serde_json::from_str(&reply.body)
         .map_err(|_| Error(format!("{what} from {url}: the reply is not JSON")))?;
-    super::from_json(&v, "Token", what)
+    let c = super::from_json(&v, "Token", what)?;
+    Ok((c, super::reply_identity(&v)))
 }
 
 #[cfg(test)]

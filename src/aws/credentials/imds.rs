@@ -32,8 +32,18 @@ fn call_imds(
     url: String,
     token: Option<&str>,
 ) -> Result<String, Error> {
-    let mut c = Call::new(method, url, "EC2 instance metadata", ctx.env);
-    let t = Duration::from_secs(1).mul_f64(ctx.env.scale("HELM_ECR_TIMEOUT_SCALE"));
+    call_with(ctx.env, ctx.http, method, url, token)
+}
+
+fn call_with(
+    env: &Env,
+    http: &crate::http::Http,
+    method: &'static str,
+    url: String,
+    token: Option<&str>,
+) -> Result<String, Error> {
+    let mut c = Call::new(method, url, "EC2 instance metadata", env);
+    let t = Duration::from_secs(1).mul_f64(env.scale("HELM_ECR_TIMEOUT_SCALE"));
     c.timeout = t;
     c.connect_timeout = t;
     c.max_attempts = 1;
@@ -46,12 +56,45 @@ fn call_imds(
             .headers
             .push(("x-aws-ec2-metadata-token-ttl-seconds", "21600".into())),
     }
-    call(ctx.http, ctx.env, &c)
+    call(http, env, &c)
         .map(|r| r.body)
         .map_err(|f| f.into_error("EC2 instance metadata"))
 }
 
+/// The instance's region (`placement/region`), the last link of the SDKs'
+/// region chain. One IMDSv2 session token, 1 s timeouts, no retries: off
+/// EC2 nothing answers and the command must not hang.
+pub fn region(env: &Env, http: &crate::http::Http, endpoint: &str) -> Result<String, Error> {
+    let token = call_with(
+        env,
+        http,
+        "PUT",
+        format!("{endpoint}/latest/api/token"),
+        None,
+    )?;
+    let region = call_with(
+        env,
+        http,
+        "GET",
+        format!("{endpoint}/latest/meta-data/placement/region"),
+        Some(token.trim()),
+    )?;
+    let region = region.trim().to_string();
+    crate::aws::endpoint::check_region(&region)
+        .map_err(|_| Error(format!("{endpoint} answered an invalid region")))?;
+    Ok(region)
+}
+
 pub fn resolve(ctx: &Ctx<'_>, endpoint: &str) -> Result<Credentials, Error> {
+    resolve_identified(ctx, endpoint).map(|(c, _)| c)
+}
+
+/// The credentials and whose they are: the instance role's name (and the
+/// account, where IMDS says).
+pub fn resolve_identified(
+    ctx: &Ctx<'_>,
+    endpoint: &str,
+) -> Result<(Credentials, Option<String>), Error> {
     let token = call_imds(ctx, "PUT", format!("{endpoint}/latest/api/token"), None)
         .map_err(|e| Error(format!("no IMDSv2 token from {endpoint}: {}", e.0)))?;
     let token = token.trim();
@@ -80,7 +123,12 @@ pub fn resolve(ctx: &Ctx<'_>, endpoint: &str) -> Result<Credentials, Error> {
             )));
         }
     }
-    super::from_json(&v, "Token", "EC2 instance metadata")
+    let c = super::from_json(&v, "Token", "EC2 instance metadata")?;
+    let who = match super::reply_identity(&v) {
+        Some(account) => format!("{account}|role:{role}"),
+        None => format!("role:{role}"),
+    };
+    Ok((c, Some(who)))
 }
 
 #[cfg(test)]

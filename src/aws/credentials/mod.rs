@@ -6,7 +6,7 @@
 
 mod container;
 mod env_keys;
-mod imds;
+pub(crate) mod imds;
 mod login;
 mod mfa;
 mod process;
@@ -128,22 +128,62 @@ pub fn select(
     })
 }
 
-/// A stable description of the identity for the token cache key: names and
-/// non-secret settings only (never secret keys or tokens).
-pub fn identity_key(source: &Source, profiles: &ProfileSet) -> Option<String> {
-    match source {
-        Source::Environment { access_key_id } => Some(format!("env:{access_key_id}")),
+/// The token cache key's identity part, decided without I/O where the
+/// configuration names the identity (keys, profiles, roles). A container
+/// or instance-metadata URL does not: many roles can sit behind one URL,
+/// so those keys are completed from the answer ([`complete_identity`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdentityKey {
+    Known(String),
+    /// Needs the resolved credentials: prefix, then what they say.
+    AfterResolve(String),
+}
+
+pub fn identity_key(source: &Source, profiles: &ProfileSet) -> Option<IdentityKey> {
+    Some(match source {
+        Source::Environment { access_key_id } => IdentityKey::Known(format!("env:{access_key_id}")),
         Source::Profile { name } => {
             let mut out = String::new();
             let mut seen = Vec::new();
             fingerprint(profiles, name, &mut seen, &mut out);
-            Some(out)
+            // A chain that assumes a role names it; one that stops at a
+            // credential_source (container, IMDS) names only a URL.
+            match profile_chain::chain(profiles, name) {
+                Ok(c)
+                    if c.roles.is_empty()
+                        && matches!(c.base, profile_chain::Base::NamedSource { .. }) =>
+                {
+                    IdentityKey::AfterResolve(out)
+                }
+                _ => IdentityKey::Known(out),
+            }
         }
-        Source::WebIdentity { role_arn, .. } => Some(format!("web-identity:{role_arn}")),
-        Source::Container { url } => Some(format!("container:{url}")),
-        Source::Imds { endpoint } => Some(format!("imds:{endpoint}")),
-        Source::Nothing { .. } => None,
+        Source::WebIdentity { role_arn, .. } => {
+            IdentityKey::Known(format!("web-identity:{role_arn}"))
+        }
+        Source::Container { url } => IdentityKey::AfterResolve(format!("container:{url}")),
+        Source::Imds { endpoint } => IdentityKey::AfterResolve(format!("imds:{endpoint}")),
+        Source::Nothing { .. } => return None,
+    })
+}
+
+/// Finish an [`IdentityKey::AfterResolve`] key with who the credentials
+/// belong to: the role or account the provider named, else the access key
+/// id (one key id is one identity, never shared between roles).
+pub fn complete_identity(prefix: &str, creds: &Credentials, named: Option<&str>) -> String {
+    match named {
+        Some(who) => format!("{prefix}|{who}"),
+        None => format!("{prefix}|key:{}", creds.access_key_id),
     }
+}
+
+/// `RoleArn` (ECS) or `AccountId` (EKS Pod Identity, extended IMDS) in a
+/// credentials reply.
+fn reply_identity(v: &serde_json::Value) -> Option<String> {
+    let s = |k: &str| v.get(k).and_then(|x| x.as_str()).filter(|x| !x.is_empty());
+    s("RoleArn")
+        .map(|r| format!("role-arn:{r}"))
+        .or_else(|| s("AccountId").map(|a| format!("account:{a}")))
 }
 
 const SECRET_KEYS: [&str; 2] = ["aws_secret_access_key", "aws_session_token"];
@@ -185,14 +225,15 @@ pub fn describe(source: &Source) -> String {
     }
 }
 
-/// Fetch credentials from the chosen source.
-pub fn resolve(ctx: &Ctx<'_>, source: &Source) -> Result<Credentials, Error> {
+/// Fetch credentials from the chosen source, with whose they are where the
+/// provider says (container and instance metadata).
+pub fn resolve(ctx: &Ctx<'_>, source: &Source) -> Result<(Credentials, Option<String>), Error> {
     match source {
-        Source::Environment { .. } => env_keys::resolve(ctx.env),
-        Source::Profile { name } => profile_chain::resolve(ctx, name),
-        Source::WebIdentity { .. } => web_identity::resolve_env(ctx),
-        Source::Container { url } => container::resolve(ctx, url),
-        Source::Imds { endpoint } => imds::resolve(ctx, endpoint).map_err(|e| {
+        Source::Environment { .. } => env_keys::resolve(ctx.env).map(|c| (c, None)),
+        Source::Profile { name } => profile_chain::resolve(ctx, name).map(|c| (c, None)),
+        Source::WebIdentity { .. } => web_identity::resolve_env(ctx).map(|c| (c, None)),
+        Source::Container { url } => container::resolve_identified(ctx, url),
+        Source::Imds { endpoint } => imds::resolve_identified(ctx, endpoint).map_err(|e| {
             Error(format!(
                 "no AWS credentials found: tried environment, profiles in {}, web identity, container and EC2 instance metadata ({}): set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, pass --profile, or run `aws configure`",
                 ctx.profiles.describe_files(),
@@ -347,7 +388,10 @@ mod tests {
         let ps = profiles(
             "[profile a]\nrole_arn = arn:aws:iam::1:role/r\nsource_profile = b\n[profile b]\naws_access_key_id = AKIAB\naws_secret_access_key = SECRET\n",
         );
-        let k = identity_key(&Source::Profile { name: "a".into() }, &ps).unwrap();
+        let Some(IdentityKey::Known(k)) = identity_key(&Source::Profile { name: "a".into() }, &ps)
+        else {
+            panic!("a role chain names its identity")
+        };
         assert!(
             k.contains("role/r") && k.contains("AKIAB") && !k.contains("SECRET"),
             "{k}"
@@ -356,13 +400,75 @@ mod tests {
             "[profile a]\nrole_arn = arn:aws:iam::1:role/other\nsource_profile = b\n[profile b]\naws_access_key_id = AKIAB\n",
         );
         assert_ne!(
-            identity_key(&Source::Profile { name: "a".into() }, &ps2).unwrap(),
-            k
+            identity_key(&Source::Profile { name: "a".into() }, &ps2),
+            Some(IdentityKey::Known(k))
         );
         // A cycle still yields a finite key.
         let ps3 = profiles("[profile a]\nsource_profile = b\nrole_arn=x\n[profile b]\nsource_profile = a\nrole_arn=y\n");
         assert!(identity_key(&Source::Profile { name: "a".into() }, &ps3).is_some());
         assert_eq!(identity_key(&Source::Nothing { tried: vec![] }, &ps), None);
+    }
+
+    #[test]
+    fn a_credentials_url_is_never_the_whole_identity() {
+        let ps = ProfileSet::default();
+        let url = "http://127.0.0.1:9/creds";
+        let Some(IdentityKey::AfterResolve(prefix)) =
+            identity_key(&Source::Container { url: url.into() }, &ps)
+        else {
+            panic!("container keys need the answer")
+        };
+        let creds = |id: &str| Credentials {
+            access_key_id: id.into(),
+            secret_access_key: "s".into(),
+            session_token: None,
+            expires_at: None,
+        };
+        let a = complete_identity(
+            &prefix,
+            &creds("ASIA1"),
+            Some("role-arn:arn:aws:iam::1:role/a"),
+        );
+        let b = complete_identity(
+            &prefix,
+            &creds("ASIA1"),
+            Some("role-arn:arn:aws:iam::1:role/b"),
+        );
+        assert_ne!(a, b);
+        assert_ne!(
+            complete_identity(&prefix, &creds("ASIA1"), None),
+            complete_identity(&prefix, &creds("ASIA2"), None)
+        );
+        assert!(matches!(
+            identity_key(
+                &Source::Imds {
+                    endpoint: url.into()
+                },
+                &ps
+            ),
+            Some(IdentityKey::AfterResolve(_))
+        ));
+        // A profile whose chain stops at a credential_source is a URL too.
+        let ps = profiles(
+            "[profile c]
+credential_source = EcsContainer
+[profile r]
+role_arn = R
+credential_source = EcsContainer
+",
+        );
+        assert!(matches!(
+            identity_key(&Source::Profile { name: "c".into() }, &ps),
+            Some(IdentityKey::AfterResolve(_))
+        ));
+        assert!(matches!(
+            identity_key(&Source::Profile { name: "r".into() }, &ps),
+            Some(IdentityKey::Known(_))
+        ));
+        let v = serde_json::json!({"RoleArn": "arn:r", "AccountId": "1"});
+        assert_eq!(reply_identity(&v).as_deref(), Some("role-arn:arn:r"));
+        let v = serde_json::json!({"AccountId": "1"});
+        assert_eq!(reply_identity(&v).as_deref(), Some("account:1"));
     }
 
     #[test]

@@ -1,24 +1,41 @@
 //! `credential_process`: run the command, read `{"Version":1,...}` on stdout.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 
+use crate::aws::env::Env;
 use crate::aws::{Credentials, Error};
+use crate::subprocess::{self, Limits};
 
-pub fn resolve(profile: &str, command: &str) -> Result<Credentials, Error> {
+/// Run it with bounded output and run time (HELM_ECR_TIMEOUT_SCALE scales
+/// the 60 s limit): a process that prints forever or never exits is
+/// stopped, with everything it started, and named in one line.
+pub fn resolve(env: &Env, profile: &str, command: &str) -> Result<Credentials, Error> {
+    resolve_with(
+        profile,
+        command,
+        Limits::scaled(env.scale("HELM_ECR_TIMEOUT_SCALE")),
+    )
+}
+
+fn resolve_with(profile: &str, command: &str, limits: Limits) -> Result<Credentials, Error> {
     let what = format!("credential_process of AWS profile {profile:?}");
     // The SDKs run it through the shell, so quoting works as users expect.
-    let output = if cfg!(windows) {
-        Command::new("cmd")
-            .args(["/C", command])
-            .stdin(Stdio::null())
-            .output()
+    let cmd = if cfg!(windows) {
+        let mut c = Command::new("cmd");
+        c.args(["/C", command]);
+        c
     } else {
-        Command::new("sh")
-            .args(["-c", command])
-            .stdin(Stdio::null())
-            .output()
-    }
-    .map_err(|e| Error(format!("{what}: cannot run it: {e}")))?;
+        let mut c = Command::new("sh");
+        c.args(["-c", command]);
+        c
+    };
+    let output = subprocess::run(cmd, None, limits).map_err(|e| match e {
+        subprocess::RunError::Spawn(e) => Error(format!("{what}: cannot run it: {e}")),
+        other => Error(format!(
+            "{what} {}: fix the command (it must print one JSON object and exit) or run it by hand to see why",
+            other.describe()
+        )),
+    })?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let first = stderr
@@ -78,15 +95,41 @@ mod tests {
 
     #[test]
     fn runs_through_the_shell_and_reports_failures() {
+        let env = Env::default();
         let c = resolve(
+            &env,
             "t",
             r#"printf '%s' '{"Version":1,"AccessKeyId":"A","SecretAccessKey":"S"}'"#,
         )
         .unwrap();
         assert_eq!(c.secret_access_key, "S");
-        let e = resolve("t", "echo oops >&2; exit 3").unwrap_err();
+        let e = resolve(&env, "t", "echo oops >&2; exit 3").unwrap_err();
         assert!(
             e.0.contains("oops") && e.0.contains("exit status: 3"),
+            "{e}"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn endless_or_stuck_processes_are_stopped() {
+        let limits = Limits {
+            max_output: 1024 * 1024,
+            timeout: std::time::Duration::from_millis(300),
+        };
+        let e = resolve_with(
+            "chatty",
+            "yes '{}'",
+            Limits {
+                timeout: std::time::Duration::from_secs(60),
+                ..limits
+            },
+        )
+        .unwrap_err();
+        assert_eq!(e.0, "credential_process of AWS profile \"chatty\" printed more than 1 MiB on stdout and was stopped: fix the command (it must print one JSON object and exit) or run it by hand to see why");
+        let e = resolve_with("stuck", "sleep 1000", limits).unwrap_err();
+        assert!(
+            e.0.starts_with("credential_process of AWS profile \"stuck\" did not finish within 0.3 s and was stopped"),
             "{e}"
         );
     }

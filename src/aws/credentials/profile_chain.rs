@@ -1,83 +1,211 @@
-//! One profile's credentials: role chains (`source_profile`,
-//! `credential_source`), web identity, SSO, `login_session`,
-//! `credential_process`, static keys — in the SDKs' order.
+//! One profile's credentials, built as the SDKs build them (smithy-rs
+//! `aws-config/src/profile/credentials/repr.rs`, botocore alike): first a
+//! pure walk from the selected profile to a *base* provider, collecting the
+//! roles to assume on the way; then the base provider's credentials, and
+//! each role assumed in turn, innermost first.
+//!
+//! The walk's rules:
+//! - a profile with `role_arn` (and no `web_identity_token_file`) is a
+//!   role step; its source is `source_profile` (the next profile),
+//!   `credential_source`, or itself when `source_profile` names itself;
+//! - `role_arn` + `web_identity_token_file` is a base provider, even beside
+//!   `source_profile` (web identity profiles are never chained through);
+//! - after the first profile, a profile's static keys win over its
+//!   `role_arn`;
+//! - a base profile: `credential_source` > web identity > SSO >
+//!   `login_session` > `credential_process` > static keys.
 
 use super::Ctx;
-use crate::aws::profile::Section;
+use crate::aws::profile::{ProfileSet, Section};
 use crate::aws::sts::{assume_role, default_session_name, AssumeRole};
 use crate::aws::{Credentials, Error};
 
+/// Where a chain starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Base {
+    Static { profile: String },
+    NamedSource { profile: String, source: String },
+    WebIdentity { profile: String },
+    Sso { profile: String },
+    Login { profile: String, session: String },
+    Process { profile: String, command: String },
+}
+
+/// The base, then the profiles whose roles are assumed, innermost first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chain {
+    pub base: Base,
+    pub roles: Vec<String>,
+}
+
+/// Walk from `name` to its base provider; no I/O.
+pub fn chain(profiles: &ProfileSet, name: &str) -> Result<Chain, Error> {
+    let mut visited: Vec<String> = Vec::new();
+    let mut roles: Vec<String> = Vec::new();
+    let mut current = name.to_string();
+    let base = loop {
+        let p = profiles.profile(&current).ok_or_else(|| {
+            Error(format!(
+                "AWS profile {current:?}{} not found in {}",
+                visited
+                    .last()
+                    .map(|r| format!(" (source_profile of {r:?})"))
+                    .unwrap_or_default(),
+                profiles.describe_files()
+            ))
+        })?;
+        if visited.contains(&current) {
+            visited.push(current);
+            return Err(Error(format!(
+                "AWS profile chain loops ({}): fix source_profile so it ends at a profile with credentials",
+                visited.join(" -> ")
+            )));
+        }
+        visited.push(current.clone());
+        if visited.len() > 1 && has_static_keys(p) {
+            break Base::Static { profile: current };
+        }
+        let is_role = p.get("role_arn").is_some() && p.get("web_identity_token_file").is_none();
+        if !is_role {
+            break base(&current, p, visited.len() == 1, visited.first())?;
+        }
+        roles.push(current.clone());
+        match (p.get("source_profile"), p.get("credential_source")) {
+            (Some(_), Some(_)) => {
+                return Err(Error(format!(
+                    "AWS profile {current:?} sets both source_profile and credential_source: keep one"
+                )))
+            }
+            (None, None) => {
+                return Err(Error(format!(
+                    "AWS profile {current:?} has role_arn but no source_profile, credential_source or web_identity_token_file: add one"
+                )))
+            }
+            (None, Some(source)) => {
+                break Base::NamedSource {
+                    profile: current,
+                    source: source.to_string(),
+                }
+            }
+            // A profile naming itself uses its own base credentials.
+            (Some(src), None) if src == current => {
+                break base(&current, p, true, visited.first())?;
+            }
+            (Some(src), None) => current = src.to_string(),
+        }
+    };
+    roles.reverse();
+    Ok(Chain { base, roles })
+}
+
+fn has_static_keys(p: &Section) -> bool {
+    p.get("aws_access_key_id").is_some() && p.get("aws_secret_access_key").is_some()
+}
+
+fn base(name: &str, p: &Section, first: bool, start: Option<&String>) -> Result<Base, Error> {
+    let profile = name.to_string();
+    if let Some(source) = p.get("credential_source") {
+        return Ok(Base::NamedSource {
+            profile,
+            source: source.to_string(),
+        });
+    }
+    if p.get("role_arn").is_some() && p.get("web_identity_token_file").is_some() {
+        return Ok(Base::WebIdentity { profile });
+    }
+    if p.get("sso_session").is_some()
+        || p.get("sso_start_url").is_some()
+        || p.get("sso_account_id").is_some()
+    {
+        return Ok(Base::Sso { profile });
+    }
+    if let Some(session) = p.get("login_session") {
+        return Ok(Base::Login {
+            profile,
+            session: session.to_string(),
+        });
+    }
+    if let Some(command) = p.get("credential_process") {
+        return Ok(Base::Process {
+            profile,
+            command: command.to_string(),
+        });
+    }
+    if p.get("aws_access_key_id").is_some() {
+        return Ok(Base::Static { profile });
+    }
+    Err(Error(if first {
+        format!(
+            "AWS profile {name:?} has no credentials (no aws_access_key_id, role_arn, sso_session, credential_process or login_session): run `aws configure --profile {name}`"
+        )
+    } else {
+        format!(
+            "AWS profile {name:?} (source_profile in the chain of {:?}) has no credentials: give it aws_access_key_id/aws_secret_access_key, credential_process or SSO settings",
+            start.map(String::as_str).unwrap_or(name)
+        )
+    }))
+}
+
 pub fn resolve(ctx: &Ctx<'_>, name: &str) -> Result<Credentials, Error> {
-    let mut chain = Vec::new();
-    resolve_in(ctx, name, &mut chain)
+    let c = chain(ctx.profiles, name)?;
+    let mut creds = resolve_base(ctx, &c.base)?;
+    for role_profile in &c.roles {
+        let p = ctx
+            .profiles
+            .profile(role_profile)
+            .ok_or_else(|| Error(format!("AWS profile {role_profile:?} disappeared")))?;
+        creds = assume(ctx, role_profile, p, &creds)?;
+    }
+    Ok(creds)
 }
 
-fn resolve_in(ctx: &Ctx<'_>, name: &str, chain: &mut Vec<String>) -> Result<Credentials, Error> {
-    if chain.iter().any(|n| n == name) {
-        chain.push(name.to_string());
-        return Err(Error(format!(
-            "AWS profile chain loops ({}): fix source_profile so it ends at a profile with credentials",
-            chain.join(" -> ")
-        )));
-    }
-    let referrer = chain.last().cloned();
-    chain.push(name.to_string());
-    let p = ctx.profiles.profile(name).ok_or_else(|| {
-        Error(format!(
-            "AWS profile {name:?}{} not found in {}",
-            referrer
-                .map(|r| format!(" (source_profile of {r:?})"))
-                .unwrap_or_default(),
-            ctx.profiles.describe_files()
-        ))
-    })?;
-    if let Some(role_arn) = p.get("role_arn") {
-        return role(ctx, name, p, role_arn, chain);
-    }
-    base(ctx, name, p)
+fn section<'a>(ctx: &'a Ctx<'_>, name: &str) -> Result<&'a Section, Error> {
+    ctx.profiles
+        .profile(name)
+        .ok_or_else(|| Error(format!("AWS profile {name:?} not found")))
 }
 
-fn role(
+fn resolve_base(ctx: &Ctx<'_>, base: &Base) -> Result<Credentials, Error> {
+    match base {
+        Base::Static { profile } => static_keys(profile, section(ctx, profile)?),
+        Base::NamedSource { profile, source } => named_source(ctx, profile, source),
+        Base::WebIdentity { profile } => {
+            let p = section(ctx, profile)?;
+            let (Some(role_arn), Some(file)) =
+                (p.get("role_arn"), p.get("web_identity_token_file"))
+            else {
+                return Err(Error(format!(
+                    "AWS profile {profile:?} needs role_arn and web_identity_token_file"
+                )));
+            };
+            super::web_identity::resolve(
+                ctx,
+                role_arn,
+                file,
+                p.get("role_session_name"),
+                duration(profile, p)?,
+            )
+        }
+        Base::Sso { profile } => super::sso::resolve(ctx, profile, section(ctx, profile)?),
+        Base::Login { profile, session } => super::login::resolve(ctx.env, profile, session),
+        Base::Process { profile, command } => super::process::resolve(ctx.env, profile, command),
+    }
+}
+
+fn assume(
     ctx: &Ctx<'_>,
     name: &str,
     p: &Section,
-    role_arn: &str,
-    chain: &mut Vec<String>,
+    source_creds: &Credentials,
 ) -> Result<Credentials, Error> {
-    let source_creds = match (p.get("source_profile"), p.get("credential_source")) {
-        (Some(_), Some(_)) => {
-            return Err(Error(format!(
-                "AWS profile {name:?} sets both source_profile and credential_source: keep one"
-            )))
-        }
-        (None, Some(cs)) => named_source(ctx, name, cs)?,
-        // A profile may name itself as source_profile to use its own keys.
-        (Some(src), None) if src == name && p.get("aws_access_key_id").is_some() => {
-            static_keys(name, p)?
-        }
-        (Some(src), None) => resolve_in(ctx, src, chain)?,
-        (None, None) => {
-            if let Some(file) = p.get("web_identity_token_file") {
-                return super::web_identity::resolve(
-                    ctx,
-                    role_arn,
-                    file,
-                    p.get("role_session_name"),
-                    duration(name, p)?,
-                );
-            }
-            return Err(Error(format!(
-                "AWS profile {name:?} has role_arn but no source_profile, credential_source or web_identity_token_file: add one"
-            )));
-        }
-    };
+    let role_arn = p.get("role_arn").unwrap_or_default();
     let mfa = match p.get("mfa_serial") {
         Some(serial) => Some((serial, super::mfa::ask_code(name, serial)?)),
         None => None,
     };
     assume_role(
         ctx,
-        &source_creds,
+        source_creds,
         &AssumeRole {
             role_arn,
             session_name: p
@@ -123,30 +251,6 @@ fn named_source(ctx: &Ctx<'_>, name: &str, source: &str) -> Result<Credentials, 
     }
 }
 
-fn base(ctx: &Ctx<'_>, name: &str, p: &Section) -> Result<Credentials, Error> {
-    if let Some(cs) = p.get("credential_source") {
-        return named_source(ctx, name, cs);
-    }
-    if p.get("sso_session").is_some()
-        || p.get("sso_start_url").is_some()
-        || p.get("sso_account_id").is_some()
-    {
-        return super::sso::resolve(ctx, name, p);
-    }
-    if let Some(session) = p.get("login_session") {
-        return super::login::resolve(ctx.env, name, session);
-    }
-    if let Some(cmd) = p.get("credential_process") {
-        return super::process::resolve(name, cmd);
-    }
-    if p.get("aws_access_key_id").is_some() {
-        return static_keys(name, p);
-    }
-    Err(Error(format!(
-        "AWS profile {name:?} has no credentials (no aws_access_key_id, role_arn, sso_session, credential_process or login_session): run `aws configure --profile {name}`"
-    )))
-}
-
 fn static_keys(name: &str, p: &Section) -> Result<Credentials, Error> {
     let id = p.get("aws_access_key_id").unwrap_or_default();
     let secret = p.get("aws_secret_access_key").ok_or_else(|| {
@@ -160,4 +264,158 @@ fn static_keys(name: &str, p: &Section) -> Result<Credentials, Error> {
         session_token: p.get("aws_session_token").map(str::to_string),
         expires_at: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::profile::FileKind;
+    use std::path::Path;
+
+    fn profiles(config: &str) -> ProfileSet {
+        let mut s = ProfileSet::default();
+        s.add(Path::new("config"), config, FileKind::Config)
+            .unwrap();
+        s
+    }
+
+    fn walk(config: &str, name: &str) -> Result<Chain, Error> {
+        chain(&profiles(config), name)
+    }
+
+    fn static_base(p: &str) -> Base {
+        Base::Static { profile: p.into() }
+    }
+
+    #[test]
+    fn role_chain_to_static_keys() {
+        let c = walk(
+            "[profile a]\nrole_arn = A\nsource_profile = b\n[profile b]\nrole_arn = B\nsource_profile = c\n[profile c]\naws_access_key_id = K\naws_secret_access_key = S\n",
+            "a",
+        )
+        .unwrap();
+        assert_eq!(c.base, static_base("c"));
+        assert_eq!(c.roles, ["b", "a"]);
+    }
+
+    #[test]
+    fn after_the_first_profile_static_keys_win_over_role_arn() {
+        let cfg = "[profile a]\nrole_arn = A\nsource_profile = b\n[profile b]\nrole_arn = B\nsource_profile = c\naws_access_key_id = K\naws_secret_access_key = S\n";
+        let c = walk(cfg, "a").unwrap();
+        assert_eq!(c.base, static_base("b"));
+        assert_eq!(c.roles, ["a"]);
+        // The first profile's own role_arn still wins over its keys.
+        let c = walk(cfg, "b").unwrap_err();
+        assert!(
+            c.0.contains("\"c\" not found") || c.0.contains("\"c\""),
+            "{c}"
+        );
+        let c = walk(
+            "[profile b]\nrole_arn = B\nsource_profile = b\naws_access_key_id = K\naws_secret_access_key = S\n",
+            "b",
+        )
+        .unwrap();
+        assert_eq!((c.base, c.roles), (static_base("b"), vec!["b".to_string()]));
+    }
+
+    #[test]
+    fn web_identity_is_a_base_even_beside_source_profile() {
+        let c = walk(
+            "[profile a]\nrole_arn = A\nsource_profile = w\n[profile w]\nrole_arn = W\nweb_identity_token_file = /t\nsource_profile = x\n",
+            "a",
+        )
+        .unwrap();
+        assert_eq!(
+            c.base,
+            Base::WebIdentity {
+                profile: "w".into()
+            }
+        );
+        assert_eq!(c.roles, ["a"]);
+        let c = walk(
+            "[profile w]\nrole_arn = W\nweb_identity_token_file = /t\nsource_profile = nowhere\n",
+            "w",
+        )
+        .unwrap();
+        assert_eq!(
+            (c.base, c.roles.len()),
+            (
+                Base::WebIdentity {
+                    profile: "w".into()
+                },
+                0
+            )
+        );
+    }
+
+    #[test]
+    fn self_reference_credential_source_and_bases() {
+        let c = walk(
+            "[profile s]\nrole_arn = R\nsource_profile = s\ncredential_process = x\n",
+            "s",
+        )
+        .unwrap();
+        assert_eq!(
+            c.base,
+            Base::Process {
+                profile: "s".into(),
+                command: "x".into()
+            }
+        );
+        assert_eq!(c.roles, ["s"]);
+        let c = walk(
+            "[profile e]\nrole_arn = R\ncredential_source = Environment\n",
+            "e",
+        )
+        .unwrap();
+        assert_eq!(
+            c.base,
+            Base::NamedSource {
+                profile: "e".into(),
+                source: "Environment".into()
+            }
+        );
+        let c = walk(
+            "[profile p]\ncredential_process = x\naws_access_key_id = K\n",
+            "p",
+        )
+        .unwrap();
+        assert!(matches!(c.base, Base::Process { .. }));
+        let c = walk(
+            "[profile p]\nsso_session = s\ncredential_process = x\n",
+            "p",
+        )
+        .unwrap();
+        assert_eq!(
+            c.base,
+            Base::Sso {
+                profile: "p".into()
+            }
+        );
+    }
+
+    #[test]
+    fn errors_name_the_profile() {
+        let e = walk("[profile a]\nrole_arn = A\nsource_profile = b\n[profile b]\nsource_profile = a\nrole_arn = B\n", "a").unwrap_err();
+        assert!(e.0.contains("a -> b -> a"), "{e}");
+        let e = walk("[profile a]\nrole_arn = A\n", "a").unwrap_err();
+        assert!(e.0.contains("no source_profile"), "{e}");
+        let e = walk(
+            "[profile a]\nrole_arn = A\nsource_profile = b\ncredential_source = Environment\n",
+            "a",
+        )
+        .unwrap_err();
+        assert!(e.0.contains("both"), "{e}");
+        let e = walk(
+            "[profile a]\nrole_arn = A\nsource_profile = b\n[profile b]\nregion = x\n",
+            "a",
+        )
+        .unwrap_err();
+        assert!(
+            e.0.contains("\"b\"") && e.0.contains("chain of \"a\""),
+            "{e}"
+        );
+        let e = walk("[profile a]\nregion = x\n", "a").unwrap_err();
+        assert!(e.0.contains("aws configure --profile a"), "{e}");
+    }
 }

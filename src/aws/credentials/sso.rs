@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use super::Ctx;
-use crate::aws::endpoint::{configured_endpoint, pick, regional_url, Service};
+use crate::aws::endpoint::{self, configured_endpoint, Service};
 use crate::aws::profile::Section;
 use crate::aws::transport::{call, Call, Failure};
 use crate::aws::{Credentials, Error};
@@ -158,11 +158,14 @@ fn refresh(
     {
         return Err(Error("client registration expired".into()));
     }
-    let url = pick(
-        configured_endpoint(Service::SsoOidc, ctx.env, ctx.profiles, ctx.profile),
-        Default::default(),
-        || regional_url("oidc", cfg.region, Default::default()),
-    )?;
+    let configured = configured_endpoint(Service::SsoOidc, ctx.env, ctx.profiles, ctx.profile);
+    let url = endpoint::resolve(
+        Service::SsoOidc,
+        cfg.region,
+        ctx.variant,
+        configured.as_deref(),
+    )?
+    .url;
     let body = serde_json::json!({
         "clientId": client_id,
         "clientSecret": client_secret,
@@ -201,11 +204,8 @@ fn role_credentials(
     cfg: &Config<'_>,
     token: &str,
 ) -> Result<Credentials, Error> {
-    let url = pick(
-        configured_endpoint(Service::Sso, ctx.env, ctx.profiles, ctx.profile),
-        Default::default(),
-        || regional_url("portal.sso", cfg.region, Default::default()),
-    )?;
+    let configured = configured_endpoint(Service::Sso, ctx.env, ctx.profiles, ctx.profile);
+    let url = endpoint::resolve(Service::Sso, cfg.region, ctx.variant, configured.as_deref())?.url;
     let what = "IAM Identity Center GetRoleCredentials";
     let url = format!(
         "{url}/federation/credentials?account_id={}&role_name={}",

@@ -1,0 +1,319 @@
+//! AWS API retries as the SDKs' standard mode, through fronts before the
+//! lab's moto that play documented AWS faults: throttling codes and
+//! 500/502/503/504 are retried (3 attempts unless AWS_MAX_ATTEMPTS or the
+//! profile's max_attempts say otherwise), a dropped connection too; other
+//! refusals, DNS "not found" and untrusted certificates are not; after a
+//! clock-skew refusal the request is signed again once with the server's
+//! clock (its Date header).
+
+mod aws_support;
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_support::{forward, serve, Req, Resp, Stub, World};
+use common::{Lab, Sandbox};
+
+fn is_token_call(req: &Req) -> bool {
+    req.header("x-amz-target")
+        .is_some_and(|t| t.ends_with(".GetAuthorizationToken"))
+}
+
+/// Answers the first `fail` calls with `status`/`code`, then forwards.
+fn faulty(fail: usize, status: u16, code: &'static str) -> Stub {
+    let up = Lab::get().ecr_endpoint.clone();
+    let n = Arc::new(AtomicUsize::new(0));
+    serve(move |req| {
+        if n.fetch_add(1, Ordering::SeqCst) < fail {
+            let body = serde_json::json!({"__type": code, "message": "injected"});
+            return Resp::json(status, body);
+        }
+        forward(&up, req)
+    })
+}
+
+fn world(endpoint: &str) -> World {
+    let lab = Lab::get();
+    let mut w = World::new(lab);
+    w.with_lab_keys(lab).set("AWS_ENDPOINT_URL", endpoint);
+    w
+}
+
+#[test]
+fn throttling_and_server_errors_are_retried_up_to_max_attempts() {
+    let lab = Lab::get();
+    let f = faulty(2, 400, "ThrottlingException");
+    let t = world(&f.url())
+        .session(None)
+        .unwrap()
+        .fetch_token(None)
+        .unwrap();
+    assert_eq!(t.password.expose(), lab.registry_password);
+    assert_eq!(f.seen().len(), 3, "3 attempts by default");
+
+    let f = faulty(2, 400, "ThrottlingException");
+    let mut w = world(&f.url());
+    w.set("AWS_MAX_ATTEMPTS", "2");
+    let e = w.session(None).unwrap().fetch_token(None).unwrap_err();
+    assert!(
+        e.0.contains("throttled") && e.0.contains("after 2 attempts"),
+        "{e}"
+    );
+    assert_eq!(f.seen().len(), 2);
+
+    // The profile's max_attempts, when the environment has none.
+    let f = faulty(3, 503, "ServiceUnavailable");
+    let w = world(&f.url());
+    w.write(
+        ".aws/config",
+        "[default]\nmax_attempts = 4\nretry_mode = adaptive\n",
+    );
+    w.session(None).unwrap().fetch_token(None).unwrap();
+    assert_eq!(f.seen().len(), 4);
+
+    for status in [500, 502, 504] {
+        let f = faulty(1, status, "InternalFailure");
+        world(&f.url())
+            .session(None)
+            .unwrap()
+            .fetch_token(None)
+            .unwrap();
+        assert_eq!(f.seen().len(), 2, "{status}");
+    }
+}
+
+#[test]
+fn other_failures_are_not_retried() {
+    for (status, code) in [
+        (501, "NotImplemented"),
+        (400, "AccessDeniedException"),
+        (400, "UnrecognizedClientException"),
+    ] {
+        let f = faulty(1, status, code);
+        let e = world(&f.url())
+            .session(None)
+            .unwrap()
+            .fetch_token(None)
+            .unwrap_err();
+        assert_eq!(f.seen().len(), 1, "{code}: {e}");
+        assert!(!e.0.contains('\n'));
+    }
+}
+
+#[test]
+fn bad_retry_settings_are_one_line() {
+    let mut w = world("http://127.0.0.1:1");
+    w.set("AWS_MAX_ATTEMPTS", "0");
+    let e = w.session(None).unwrap_err();
+    assert!(e.0.contains("AWS_MAX_ATTEMPTS \"0\""), "{e}");
+    let mut w = world("http://127.0.0.1:1");
+    w.write(".aws/config", "[default]\nretry_mode = eager\n");
+    let e = w.session(None).unwrap_err();
+    assert!(
+        e.0.contains("retry_mode of AWS profile \"default\"")
+            && e.0.contains("standard, adaptive or legacy"),
+        "{e}"
+    );
+    w.set("AWS_RETRY_MODE", "legacy");
+    assert!(w.session(None).is_ok());
+}
+
+/// A server that drops the first connection after reading the request
+/// (a reset to the client), then forwards to moto.
+#[test]
+fn a_dropped_connection_is_retried() {
+    let lab = Lab::get();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let up = lab.ecr_endpoint.clone();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let seen = connections.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let n = seen.fetch_add(1, Ordering::SeqCst);
+            let mut r = BufReader::new(conn.try_clone().unwrap());
+            let mut head = Vec::new();
+            let mut len = 0;
+            loop {
+                let mut line = String::new();
+                if r.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+                let end = line == "\r\n";
+                head.push(line);
+                if end {
+                    break;
+                }
+            }
+            let mut body = vec![0; len];
+            let _ = r.read_exact(&mut body);
+            if n == 0 {
+                let _ = conn.shutdown(std::net::Shutdown::Both);
+                continue;
+            }
+            let mut first = head[0].split_whitespace();
+            let (method, target) = (first.next().unwrap(), first.next().unwrap());
+            let headers = head[1..]
+                .iter()
+                .filter_map(|l| l.trim_end().split_once(':'))
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                .collect();
+            let resp = forward(
+                &up,
+                &Req {
+                    method: method.into(),
+                    target: target.into(),
+                    headers,
+                    body,
+                },
+            );
+            let mut out = format!("HTTP/1.1 {} X\r\n", resp.status);
+            out.push_str(&format!(
+                "Content-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                resp.body.len()
+            ));
+            let _ = conn.write_all(out.as_bytes());
+            let _ = conn.write_all(&resp.body);
+        }
+    });
+    let t = world(&format!("http://{addr}"))
+        .session(None)
+        .unwrap()
+        .fetch_token(None)
+        .unwrap();
+    assert_eq!(t.password.expose(), lab.registry_password);
+    assert_eq!(connections.load(Ordering::SeqCst), 2);
+}
+
+/// One attempt for a name that does not exist and for an endpoint whose
+/// certificate is not trusted (the `--debug` trace shows each attempt).
+#[test]
+fn dns_not_found_and_untrusted_certificates_are_not_retried() {
+    let lab = Lab::get();
+    for (endpoint, want) in [
+        (
+            "http://helm-ecr-test.invalid".to_string(),
+            "helm-ecr-test.invalid",
+        ),
+        (format!("https://{}", lab.registry_tls), "AWS_CA_BUNDLE"),
+    ] {
+        let mut sb = Sandbox::bare();
+        sb.set_env("AWS_ENDPOINT_URL_ECR", &endpoint)
+            .set_env("HELM_DEBUG", "true")
+            .set_env("HELM_ECR_NO_TOKEN_CACHE", "1")
+            .set_env("HELM_ECR_RETRY_SCALE", "0.01");
+        let out = sb.bin(&["ecr-login", "--password-stdout"]);
+        assert!(!out.success(), "{out}");
+        let attempts = out
+            .stderr
+            .lines()
+            .filter(|l| l.contains("(ECR GetAuthorizationToken) -> failed"))
+            .count();
+        assert_eq!(attempts, 1, "{out}");
+        let errors: Vec<&str> = out
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("Error:"))
+            .collect();
+        assert_eq!(errors.len(), 1, "{out}");
+        assert!(errors[0].contains(want), "{out}");
+    }
+}
+
+fn http_date(t: SystemTime) -> String {
+    let secs = t.duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let days = secs / 86_400;
+    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][(days % 7) as usize];
+    let rfc = helm_ecr::clock::rfc3339(secs as i64); // 2026-12-01T14:00:00Z
+    let (date, time) = rfc.trim_end_matches('Z').split_once('T').unwrap();
+    let mut ymd = date.split('-');
+    let (y, m, d) = (
+        ymd.next().unwrap(),
+        ymd.next().unwrap().parse::<usize>().unwrap(),
+        ymd.next().unwrap(),
+    );
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ][m - 1];
+    format!("{weekday}, {d} {month} {y} {time} GMT")
+}
+
+/// `X-Amz-Date` (`20261201T140000Z`) as a time.
+fn amz_date(v: &str) -> SystemTime {
+    let iso = format!(
+        "{}-{}-{}T{}:{}:{}Z",
+        &v[0..4],
+        &v[4..6],
+        &v[6..8],
+        &v[9..11],
+        &v[11..13],
+        &v[13..15]
+    );
+    helm_ecr::clock::parse_rfc3339(&iso).unwrap()
+}
+
+/// A server whose clock is an hour ahead: it refuses a request signed more
+/// than 5 minutes off its own time ("Signature expired"), with its Date.
+fn skewed_server(always_refuse: bool) -> Stub {
+    serve(move |req| {
+        let server_now = SystemTime::now() + Duration::from_secs(3600);
+        let signed = req.header("x-amz-date").map(amz_date).unwrap_or(UNIX_EPOCH);
+        let off = server_now
+            .duration_since(signed)
+            .unwrap_or_else(|e| e.duration());
+        if always_refuse || off > Duration::from_secs(300) {
+            let body = serde_json::json!({
+                "__type": "InvalidSignatureException",
+                "message": "Signature expired: is now earlier than (server time - 5 min.)",
+            });
+            return Resp::json(403, body).header("Date", &http_date(server_now));
+        }
+        let token = common::base64_encode(b"AWS:skew-ok");
+        let body = serde_json::json!({"authorizationData": [{
+            "authorizationToken": token,
+            "expiresAt": 4_000_000_000u64,
+            "proxyEndpoint": "https://123456789012.dkr.ecr.us-east-1.amazonaws.com",
+        }]});
+        Resp::json(200, body)
+    })
+}
+
+#[test]
+fn clock_skew_is_corrected_once_from_the_servers_date() {
+    let s = skewed_server(false);
+    let t = world(&s.url())
+        .session(None)
+        .unwrap()
+        .fetch_token(None)
+        .unwrap();
+    assert_eq!(t.password.expose(), "skew-ok");
+    let seen = s.seen();
+    assert_eq!(seen.len(), 2);
+    assert!(seen.iter().all(is_token_call));
+    let first = amz_date(seen[0].header("x-amz-date").unwrap());
+    let second = amz_date(seen[1].header("x-amz-date").unwrap());
+    let moved = second.duration_since(first).unwrap();
+    assert!(
+        moved > Duration::from_secs(3500) && moved < Duration::from_secs(3700),
+        "{moved:?}"
+    );
+
+    // Still refused after the correction: one line about the clock, and
+    // no third try.
+    let s = skewed_server(true);
+    let e = world(&s.url())
+        .session(None)
+        .unwrap()
+        .fetch_token(None)
+        .unwrap_err();
+    assert!(e.0.contains("clock"), "{e}");
+    assert_eq!(s.seen().len(), 2);
+}

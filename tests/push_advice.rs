@@ -1,0 +1,99 @@
+//! What `helm ecr-push` says when ECR refuses, through every Helm, from a
+//! front before the lab registry answering as ECR does:
+//! - a denied push: ECR authorises the first request, a manifest HEAD, as
+//!   ecr:BatchGetImage and refuses it with a bare 403; the advice names it
+//!   with the other push actions;
+//! - a missing repository (NAME_UNKNOWN): the advice names
+//!   `--create-repository`, the AWS CLI command, and repository creation
+//!   templates (create on push).
+
+mod common;
+mod oci_support;
+
+use common::{path_str, HelmCli, Output, Sandbox};
+use oci_support::*;
+
+fn push(sb: &Sandbox, front: &str, ns: &str) -> Output {
+    let chart = sb.seed_chart("advised");
+    sb.helm(&[
+        "ecr-push",
+        path_str(&chart),
+        &format!("oci://{front}/{ns}"),
+        "--plain-http",
+    ])
+}
+
+fn single_error(out: &Output) -> String {
+    assert_eq!(out.status.code(), Some(1), "{out}");
+    assert!(out.stdout.is_empty(), "{out}");
+    let errors: Vec<&str> = out
+        .plugin_stderr_lines()
+        .into_iter()
+        .filter(|l| l.starts_with("Error:"))
+        .collect();
+    assert_eq!(errors.len(), 1, "one error line:\n{out}");
+    errors[0].to_string()
+}
+
+#[test]
+fn a_denied_push_names_batch_get_image_and_the_other_push_actions() {
+    let front = Front::start(&common::Lab::get().registry, |s, _| {
+        if s.method == "HEAD" && s.path.contains("/manifests/") {
+            respond(403, &[], "")
+        } else {
+            forward()
+        }
+    });
+    for cli in HelmCli::all() {
+        let sb = Sandbox::with_helm(cli);
+        let ns = common::unique_name("denied");
+        let e = single_error(&push(&sb, &front.addr, &ns));
+        for action in [
+            "ecr:BatchGetImage",
+            "ecr:BatchCheckLayerAvailability",
+            "ecr:InitiateLayerUpload",
+            "ecr:UploadLayerPart",
+            "ecr:CompleteLayerUpload",
+            "ecr:PutImage",
+            "ecr:GetAuthorizationToken",
+        ] {
+            assert!(e.contains(action), "{}: no {action}: {e}", cli.name());
+        }
+        assert!(e.contains("403"), "{e}");
+        assert!(e.contains(&format!("{ns}/advised")), "{e}");
+    }
+    assert!(
+        front.seen().iter().all(|s| s.method == "HEAD"),
+        "nothing was written after the refusal"
+    );
+}
+
+#[test]
+fn name_unknown_names_create_repository_and_creation_templates() {
+    let front = Front::start(&common::Lab::get().registry, |s, _| {
+        if s.method == "HEAD" {
+            respond(404, &[], "")
+        } else {
+            respond(
+                404,
+                &[("Content-Type", "application/json; charset=utf-8")],
+                r#"{"errors":[{"code":"NAME_UNKNOWN","message":"The repository with name 'x' does not exist in the registry with id '123456789012'"}]}"#,
+            )
+        }
+    });
+    for cli in HelmCli::all() {
+        let sb = Sandbox::with_helm(cli);
+        let ns = common::unique_name("unknown");
+        let e = single_error(&push(&sb, &front.addr, &ns));
+        let region = &sb.lab.region;
+        for want in [
+            "--create-repository".to_string(),
+            format!("aws ecr create-repository --repository-name {ns}/advised --region {region}"),
+            "repository creation template".into(),
+            "CREATE_ON_PUSH".into(),
+            format!("prefix ROOT or {ns}/"),
+        ] {
+            assert!(e.contains(&want), "{}: no {want:?}: {e}", cli.name());
+        }
+    }
+}
