@@ -385,7 +385,7 @@ fn release_holds_archives_signed_v1_packages_and_checksums() {
             "{listing:?}"
         );
         let yaml = tar_file(&package, &format!("{plugin}/plugin.yaml"));
-        let doc: serde_norway::Value = serde_norway::from_str(&yaml).unwrap();
+        let doc: yaml_serde::Value = yaml_serde::from_str(&yaml).unwrap();
         assert_eq!(doc["apiVersion"].as_str(), Some("v1"), "{yaml}");
         assert_eq!(doc["type"].as_str(), Some("cli/v1"), "{yaml}");
         assert_eq!(doc["runtime"].as_str(), Some("subprocess"), "{yaml}");
@@ -396,8 +396,8 @@ fn release_holds_archives_signed_v1_packages_and_checksums() {
         } else {
             Path::new(REPO).join("plugins/ecr-login/plugin.yaml")
         };
-        let legacy: serde_norway::Value =
-            serde_norway::from_str(&fs::read_to_string(&legacy_path).unwrap()).unwrap();
+        let legacy: yaml_serde::Value =
+            yaml_serde::from_str(&fs::read_to_string(&legacy_path).unwrap()).unwrap();
         assert!(
             legacy.get("apiVersion").is_none(),
             "the repository keeps the legacy format"
@@ -465,7 +465,7 @@ fn release_from_a_directory_of_binaries_packages_every_platform() {
     }
     let package = out_dir.join(format!("ecr-login-{VERSION}.tgz"));
     let yaml = tar_file(&package, "ecr-login/plugin.yaml");
-    let doc: serde_norway::Value = serde_norway::from_str(&yaml).unwrap();
+    let doc: yaml_serde::Value = yaml_serde::from_str(&yaml).unwrap();
     let commands: Vec<(String, String)> = doc["runtimeConfig"]["platformCommand"]
         .as_sequence()
         .unwrap()
