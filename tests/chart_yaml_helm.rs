@@ -85,7 +85,7 @@ fn cases() -> Vec<Case> {
         ),
         (
             "multi-document-chart-yaml",
-            format!("{HEAD}appVersion: '1'\n---\nappVersion: '2'\n"),
+            format!("{HEAD}appVersion: '1'\n---\nappVersion: '2'\n---\n\t@ not YAML\n"),
             vec![],
         ),
         (

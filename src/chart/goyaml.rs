@@ -81,6 +81,12 @@ impl<'a> Documents<'a> {
                 _ => return Err("unexpected YAML event outside a document".into()),
             }
         };
+        // go-yaml reads the document's end too: an error just after it
+        // (before the next `---`) fails the file.
+        match self.parser.next()? {
+            Event::DocumentEnd => {}
+            _ => return Err("unexpected YAML event at the end of a document".into()),
+        }
         Decoder::default().decode(&node, 0).map(Some)
     }
 }
