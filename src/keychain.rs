@@ -9,7 +9,7 @@
 //! `ecr-public.aws.com`), whose registry refuses Basic: there the token is
 //! sent to the Bearer realm its challenge names.
 
-use crate::aws::{self, AuthToken, AwsOptions, CredentialScope, Session};
+use crate::aws::{self, AuthToken, AwsOptions, CredentialScope, Registry, Session};
 use crate::http::Http;
 use crate::oci::{Credential, Keychain};
 use crate::sync::lock;
@@ -60,24 +60,23 @@ impl EcrKeychain {
         }
     }
 
-    /// The AWS session for `host`: an ECR host name's region (and its FIPS
-    /// or dual-stack form) wins over the flags and environment; ECR Public
-    /// lives in us-east-1 only, so it needs no region from the user.
-    pub fn session_for(&self, host: &str) -> Result<Arc<Session>, String> {
-        if aws::is_ecr_public_host(host) {
-            return self.session(Some(aws::PUBLIC_REGION));
-        }
-        let Some(ecr) = aws::parse_ecr_host(host) else {
-            return self.session(None);
+    /// The AWS session for `host` (see [`Session::for_registry_host`]),
+    /// one per region and endpoint form.
+    pub fn session_for(&self, host: &str) -> Result<Arc<Session>, aws::Error> {
+        let key = if aws::is_ecr_public_host(host) {
+            aws::PUBLIC_REGION.to_string()
+        } else {
+            match aws::parse_ecr_host(host) {
+                Some(ecr) => format!("{}|{}|{}", ecr.region, ecr.fips, ecr.dualstack),
+                None => String::new(),
+            }
         };
-        let key = format!("{}|{}|{}", ecr.region, ecr.fips, ecr.dualstack);
         let mut sessions = lock(&self.sessions);
         if let Some(s) = sessions.get(&key) {
             return Ok(Arc::clone(s));
         }
         let session = Arc::new(
-            Session::for_ecr_host(&self.aws, &ecr, self.aws_http.clone())
-                .map_err(|e| e.to_string())?
+            Session::for_registry_host(&self.aws, host, self.aws_http.clone())?
                 .sharing(&self.credentials),
         );
         sessions.insert(key, Arc::clone(&session));
@@ -85,16 +84,14 @@ impl EcrKeychain {
     }
 
     /// The AWS session for the region the user chose (or `region_hint`).
-    pub fn session(&self, region_hint: Option<&str>) -> Result<Arc<Session>, String> {
+    pub fn session(&self, region_hint: Option<&str>) -> Result<Arc<Session>, aws::Error> {
         let mut sessions = lock(&self.sessions);
         let key = region_hint.unwrap_or("").to_string();
         if let Some(s) = sessions.get(&key) {
             return Ok(Arc::clone(s));
         }
         let session = Arc::new(
-            Session::new(&self.aws, region_hint, self.aws_http.clone())
-                .map_err(|e| e.to_string())?
-                .sharing(&self.credentials),
+            Session::new(&self.aws, region_hint, self.aws_http.clone())?.sharing(&self.credentials),
         );
         sessions.insert(key, Arc::clone(&session));
         Ok(session)
@@ -108,13 +105,9 @@ impl EcrKeychain {
     }
 
     /// The caller's default registry token (for a push with no remote).
-    pub fn default_registry_token(&self) -> Result<AuthToken, String> {
-        let session = self.session(None)?;
-        let id = self.registry_id.as_deref();
-        if let Some(token) = session.cached_token(id) {
-            return Ok(token);
-        }
-        session.fetch_token(id).map_err(|e| e.to_string())
+    pub fn default_registry_token(&self) -> Result<AuthToken, aws::Error> {
+        self.session(None)?
+            .token(Registry::Private(self.registry_id.as_deref()))
     }
 
     /// Remember a token fetched outside `get` (the default-registry lookup)
@@ -136,22 +129,17 @@ impl EcrKeychain {
         }
     }
 
-    fn fetch(&self, host: &str) -> Result<Credential, String> {
-        let session = self.session_for(host)?;
-        let token = if aws::is_ecr_public_host(host) {
-            session.fetch_public_token()
-        } else {
-            session.fetch_token(self.registry_id_for(host).as_deref())
-        };
-        Ok(credential(&token.map_err(|e| e.to_string())?))
+    fn fetch(&self, host: &str) -> Result<Credential, aws::Error> {
+        let id = self.registry_id_for(host);
+        let token = self
+            .session_for(host)?
+            .fetch(Registry::for_host(host, id.as_deref()))?;
+        Ok(credential(&token))
     }
 
     fn cached(&self, session: &Session, host: &str) -> Option<AuthToken> {
-        if aws::is_ecr_public_host(host) {
-            session.cached_public_token()
-        } else {
-            session.cached_token(self.registry_id_for(host).as_deref())
-        }
+        let id = self.registry_id_for(host);
+        session.cached(Registry::for_host(host, id.as_deref()))
     }
 }
 
@@ -161,7 +149,7 @@ impl Keychain for EcrKeychain {
         if let Some((cred, _)) = hosts.get(registry) {
             return Ok(Some(cred.clone()));
         }
-        let session = self.session_for(registry)?;
+        let session = self.session_for(registry).map_err(|e| e.to_string())?;
         let (cred, source) = if let Some(token) = self.cached(&session, registry) {
             (credential(&token), Source::TokenCache)
         } else if let Some(auth) = self.registry_config_credentials(registry) {
@@ -173,7 +161,10 @@ impl Keychain for EcrKeychain {
                 Source::RegistryConfig,
             )
         } else {
-            (self.fetch(registry)?, Source::Fetched)
+            (
+                self.fetch(registry).map_err(|e| e.to_string())?,
+                Source::Fetched,
+            )
         };
         hosts.insert(registry.to_string(), (cred.clone(), source));
         Ok(Some(cred))
@@ -185,7 +176,7 @@ impl Keychain for EcrKeychain {
             // A token fetched moments ago was refused: another would be too.
             return Ok(None);
         }
-        let cred = self.fetch(registry)?;
+        let cred = self.fetch(registry).map_err(|e| e.to_string())?;
         hosts.insert(registry.to_string(), (cred.clone(), Source::Fetched));
         Ok(Some(cred))
     }

@@ -90,7 +90,7 @@ fn profiles_files_and_precedence() {
         .set("AWS_SECRET_ACCESS_KEY", "wrong-secret");
     assert_token(&w, Some("dev"));
     let e = w.session(None).unwrap().fetch_token(None).unwrap_err();
-    assert!(e.0.contains("secret access key is wrong"), "{e}");
+    assert!(e.to_string().contains("secret access key is wrong"), "{e}");
     // Files elsewhere, through AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE.
     let mut w = World::new(lab);
     let cfg = w.write("elsewhere/cfg", "[profile x]\nregion = us-east-1\n");
@@ -106,7 +106,7 @@ fn profiles_files_and_precedence() {
     assert_token(&w, Some("x"));
     let e = w.session(Some("missing")).unwrap_err();
     assert!(
-        e.0.contains("\"missing\"") && e.0.contains("not found"),
+        e.to_string().contains("\"missing\"") && e.to_string().contains("not found"),
         "{e}"
     );
 }
@@ -132,7 +132,7 @@ fn region_from_profile_and_hint() {
     w.unset("AWS_REGION");
     let e = w.session(None).unwrap_err();
     assert!(
-        e.0.contains("no AWS region") && e.0.contains("--region"),
+        e.to_string().contains("no AWS region") && e.to_string().contains("--region"),
         "{e}"
     );
 }
@@ -173,7 +173,8 @@ fn credential_process() {
         .fetch_token(None)
         .unwrap_err();
     assert!(
-        e.0.contains("credential_process") && e.0.contains("token expired, log in again"),
+        e.to_string().contains("credential_process")
+            && e.to_string().contains("token expired, log in again"),
         "{e}"
     );
     w.set("AWS_PROFILE", "proc");
@@ -221,16 +222,17 @@ fn source_profile_cycles_and_bad_roles_are_clear() {
         ),
     );
     let e = w.session(Some("a")).unwrap().credentials().unwrap_err();
-    assert!(e.0.contains("loops (a -> b -> a)"), "{e}");
+    assert!(e.to_string().contains("loops (a -> b -> a)"), "{e}");
     let e = w
         .session(Some("lonely"))
         .unwrap()
         .credentials()
         .unwrap_err();
-    assert!(e.0.contains("no source_profile"), "{e}");
+    assert!(e.to_string().contains("no source_profile"), "{e}");
     let e = w.session(Some("both")).unwrap().credentials().unwrap_err();
     assert!(
-        e.0.contains("both source_profile and credential_source"),
+        e.to_string()
+            .contains("both source_profile and credential_source"),
         "{e}"
     );
 }
@@ -271,7 +273,7 @@ fn web_identity_from_environment_and_profile() {
         .is_some());
     std::fs::remove_file(&token).unwrap();
     let e = w.session(Some("wi")).unwrap().credentials().unwrap_err();
-    assert!(e.0.contains("web identity token file"), "{e}");
+    assert!(e.to_string().contains("web identity token file"), "{e}");
 }
 
 #[test]
@@ -304,10 +306,10 @@ fn container_credentials_with_token_file() {
     w.unset("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
     let e = w.session(None).unwrap().credentials().unwrap_err();
     assert!(
-        e.0.contains("container credentials") && e.0.contains("401"),
+        e.to_string().contains("container credentials") && e.to_string().contains("401"),
         "{e}"
     );
-    assert!(!e.0.contains("ignored-when-file-set"));
+    assert!(!e.to_string().contains("ignored-when-file-set"));
 }
 
 #[test]
@@ -364,7 +366,8 @@ fn nothing_found_lists_what_was_tried_quickly() {
     let e = w.session(None).unwrap().fetch_token(None).unwrap_err();
     assert!(started.elapsed().as_secs() < 5);
     assert!(
-        e.0.starts_with("no AWS credentials found") && e.0.contains("EC2 instance metadata"),
+        e.to_string().starts_with("no AWS credentials found")
+            && e.to_string().contains("EC2 instance metadata"),
         "{e}"
     );
     let w = World::new(lab);
@@ -377,7 +380,7 @@ fn nothing_found_lists_what_was_tried_quickly() {
         "AWS_EC2_METADATA_DISABLED",
         "aws configure",
     ] {
-        assert!(e.0.contains(want), "{want}: {e}");
+        assert!(e.to_string().contains(want), "{want}: {e}");
     }
 }
 
@@ -441,7 +444,8 @@ fn region_from_imds_last() {
     w.unset("AWS_REGION");
     let e = w.session(None).unwrap_err();
     assert!(
-        e.0.contains("no AWS region") && e.0.contains("AWS_EC2_METADATA_DISABLED"),
+        e.to_string().contains("no AWS region")
+            && e.to_string().contains("AWS_EC2_METADATA_DISABLED"),
         "{e}"
     );
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -451,10 +455,12 @@ fn region_from_imds_last() {
         .set("AWS_EC2_METADATA_SERVICE_ENDPOINT", url.clone());
     let e = w.session(None).unwrap_err();
     assert!(
-        e.0.contains("no AWS region") && e.0.contains(&url) && e.0.contains("--region"),
+        e.to_string().contains("no AWS region")
+            && e.to_string().contains(&url)
+            && e.to_string().contains("--region"),
         "{e}"
     );
-    assert!(!e.0.contains('\n'));
+    assert!(!e.to_string().contains('\n'));
 }
 
 /// On EC2 with nothing configured: region and credentials both come from

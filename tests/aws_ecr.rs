@@ -22,15 +22,15 @@ fn wrong_secret_is_a_signature_error_naming_the_key() {
     w.with_lab_keys(lab)
         .set("AWS_SECRET_ACCESS_KEY", "not-the-secret");
     let e = w.session(None).unwrap().fetch_token(None).unwrap_err();
-    assert!(e.0.contains("signature does not match"), "{e}");
+    assert!(e.to_string().contains("signature does not match"), "{e}");
     assert!(
-        e.0.contains(&format!(
+        e.to_string().contains(&format!(
             "secret access key is wrong for key id {}",
             lab.access_key_id
         )),
         "{e}"
     );
-    assert!(!e.0.contains("not-the-secret"));
+    assert!(!e.to_string().contains("not-the-secret"));
 }
 
 /// A moto of our own whose two free calls make a user with no policy.
@@ -104,10 +104,12 @@ fn user_without_the_policy_gets_access_denied_naming_the_action() {
         .set("AWS_SECRET_ACCESS_KEY", xml_text(&key, "SecretAccessKey"));
     let e = w.session(None).unwrap().fetch_token(None).unwrap_err();
     assert!(
-        e.0.contains("access denied") && e.0.contains("grant ecr:GetAuthorizationToken"),
+        e.to_string().contains("access denied")
+            && e.to_string().contains("grant ecr:GetAuthorizationToken"),
         "{e}"
     );
-    assert!(!e.0.contains('\n'));
+    assert!(e.code().is_some_and(|c| c.is_access_denied()), "{e:?}");
+    assert!(!e.to_string().contains('\n'));
 }
 
 fn lab_cli(lab: &Lab, args: &[&str]) -> serde_json::Value {
@@ -167,7 +169,14 @@ fn create_repository_once_with_its_settings() {
     // A missing tag is None; a missing repository is a clear error.
     assert!(s.describe_images(&name, "1.0.0").unwrap().is_none());
     let e = s.describe_images("no/such/repo", "1.0.0").unwrap_err();
-    assert!(e.0.contains("\"no/such/repo\" does not exist"), "{e}");
+    assert!(
+        e.to_string().contains("\"no/such/repo\" does not exist"),
+        "{e}"
+    );
+    assert_eq!(
+        e.code(),
+        Some(&helm_ecr::aws::AwsErrorCode::RepositoryNotFoundException)
+    );
 }
 
 #[test]
@@ -194,7 +203,7 @@ fn server_errors_are_retried_then_reported() {
     let down = serve(|_| Resp::new(503, "<html>down</html>"));
     w.set("AWS_ENDPOINT_URL", down.url());
     let e = w.session(None).unwrap().fetch_token(None).unwrap_err();
-    assert!(e.0.contains("HTTP 503 after 3 attempts"), "{e}");
+    assert!(e.to_string().contains("HTTP 503 after 3 attempts"), "{e}");
     assert_eq!(down.seen().len(), 3, "bounded");
 
     let throttled = serve(|_| {
@@ -206,7 +215,7 @@ fn server_errors_are_retried_then_reported() {
     w.set("AWS_ENDPOINT_URL", throttled.url());
     let e = w.session(None).unwrap().fetch_token(None).unwrap_err();
     assert!(
-        e.0.contains("throttled") && e.0.contains("3 attempts"),
+        e.to_string().contains("throttled") && e.to_string().contains("3 attempts"),
         "{e}"
     );
 }
@@ -222,9 +231,9 @@ fn clock_skew_shows_local_and_server_time() {
     w.with_lab_keys(lab).set("AWS_ENDPOINT_URL", skewed.url());
     let e = w.session(None).unwrap().fetch_token(None).unwrap_err();
     assert!(
-        e.0.contains("clock is wrong")
-            && e.0.contains("AWS time 2024-01-01T01:15:00Z")
-            && e.0.contains("local time 20"),
+        e.to_string().contains("clock is wrong")
+            && e.to_string().contains("AWS time 2024-01-01T01:15:00Z")
+            && e.to_string().contains("local time 20"),
         "{e}"
     );
 }
@@ -242,7 +251,7 @@ fn every_request_has_a_timeout() {
         .set("HELM_ECR_TIMEOUT_SCALE", "0.01");
     let started = Instant::now();
     let e = w.session(None).unwrap().fetch_token(None).unwrap_err();
-    assert!(e.0.contains("timed out"), "{e}");
+    assert!(e.to_string().contains("timed out"), "{e}");
     assert!(
         started.elapsed() < Duration::from_secs(3),
         "{:?}",

@@ -157,16 +157,22 @@ fn every_service_region_and_variant_matches_botocore() {
             }
             (Err(e), None) => {
                 let theirs = want["error"].as_str().unwrap_or("").to_ascii_lowercase();
-                assert!(!e.0.contains('\n'), "{e}");
+                assert!(!e.to_string().contains('\n'), "{e}");
                 // Our line names the setting to change.
                 if theirs.contains("custom endpoint") {
-                    assert!(e.0.contains(CUSTOM), "{c:?}: {e}");
+                    assert!(e.to_string().contains(CUSTOM), "{c:?}: {e}");
                 }
                 if c.fips {
-                    assert!(e.0.contains("AWS_USE_FIPS_ENDPOINT"), "{c:?}: {e}");
+                    assert!(
+                        e.to_string().contains("AWS_USE_FIPS_ENDPOINT"),
+                        "{c:?}: {e}"
+                    );
                 }
                 if c.dualstack {
-                    assert!(e.0.contains("AWS_USE_DUALSTACK_ENDPOINT"), "{c:?}: {e}");
+                    assert!(
+                        e.to_string().contains("AWS_USE_DUALSTACK_ENDPOINT"),
+                        "{c:?}: {e}"
+                    );
                 }
                 refused += 1;
             }

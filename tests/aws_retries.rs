@@ -60,7 +60,7 @@ fn throttling_and_server_errors_are_retried_up_to_max_attempts() {
     w.set("AWS_MAX_ATTEMPTS", "2");
     let e = w.session(None).unwrap().fetch_token(None).unwrap_err();
     assert!(
-        e.0.contains("throttled") && e.0.contains("after 2 attempts"),
+        e.to_string().contains("throttled") && e.to_string().contains("after 2 attempts"),
         "{e}"
     );
     assert_eq!(f.seen().len(), 2);
@@ -100,7 +100,7 @@ fn other_failures_are_not_retried() {
             .fetch_token(None)
             .unwrap_err();
         assert_eq!(f.seen().len(), 1, "{code}: {e}");
-        assert!(!e.0.contains('\n'));
+        assert!(!e.to_string().contains('\n'));
     }
 }
 
@@ -109,13 +109,14 @@ fn bad_retry_settings_are_one_line() {
     let mut w = world("http://127.0.0.1:1");
     w.set("AWS_MAX_ATTEMPTS", "0");
     let e = w.session(None).unwrap_err();
-    assert!(e.0.contains("AWS_MAX_ATTEMPTS \"0\""), "{e}");
+    assert!(e.to_string().contains("AWS_MAX_ATTEMPTS \"0\""), "{e}");
     let mut w = world("http://127.0.0.1:1");
     w.write(".aws/config", "[default]\nretry_mode = eager\n");
     let e = w.session(None).unwrap_err();
     assert!(
-        e.0.contains("retry_mode of AWS profile \"default\"")
-            && e.0.contains("standard, adaptive or legacy"),
+        e.to_string()
+            .contains("retry_mode of AWS profile \"default\"")
+            && e.to_string().contains("standard, adaptive or legacy"),
         "{e}"
     );
     w.set("AWS_RETRY_MODE", "legacy");
@@ -314,6 +315,6 @@ fn clock_skew_is_corrected_once_from_the_servers_date() {
         .unwrap()
         .fetch_token(None)
         .unwrap_err();
-    assert!(e.0.contains("clock"), "{e}");
+    assert!(e.to_string().contains("clock"), "{e}");
     assert_eq!(s.seen().len(), 2);
 }

@@ -128,7 +128,11 @@ fn expired_or_missing_sessions_say_to_log_in() {
         .unwrap()
         .credentials()
         .unwrap_err();
-    assert!(e.0.contains("run `aws sso login --profile legacy`"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("run `aws sso login --profile legacy`"),
+        "{e}"
+    );
     write_cache(
         &w,
         "https://d-456.awsapps.com/start",
@@ -142,16 +146,21 @@ fn expired_or_missing_sessions_say_to_log_in() {
         .credentials()
         .unwrap_err();
     assert!(
-        e.0.contains("expired") && e.0.contains("aws sso login --profile legacy"),
+        e.to_string().contains("expired")
+            && e.to_string().contains("aws sso login --profile legacy"),
         "{e}"
     );
-    assert!(!e.0.contains("valid-token"), "the token never shows");
+    assert!(
+        !e.to_string().contains("valid-token"),
+        "the token never shows"
+    );
     // The portal no longer accepts a token the cache still thinks is valid.
     write_cache(&w, "corp", "revoked-token", 7200, false);
     let e = w.session(Some("dev")).unwrap().credentials().unwrap_err();
     assert!(
-        e.0.contains("no longer valid") && e.0.contains("aws sso login --profile dev"),
+        e.to_string().contains("no longer valid")
+            && e.to_string().contains("aws sso login --profile dev"),
         "{e}"
     );
-    assert!(!e.0.contains("revoked-token"));
+    assert!(!e.to_string().contains("revoked-token"));
 }

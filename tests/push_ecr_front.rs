@@ -15,7 +15,9 @@ mod common;
 
 use common::{path_str, write, Lab, LogMark, Output, Sandbox};
 use helm_ecr::aws::ecr::{Api, Flavor};
-use helm_ecr::aws::{Credentials, Env};
+use helm_ecr::aws::endpoint::Variant;
+use helm_ecr::aws::profile::ProfileSet;
+use helm_ecr::aws::{AwsErrorCode, Context, Credentials, Env};
 use helm_ecr::http::{Http, HttpOptions};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -195,9 +197,17 @@ impl Moto {
     /// The repository as DescribeRepositories shows it; None when moto does
     /// not know it.
     fn repository(&self, name: &str) -> Option<serde_json::Value> {
-        let api = Api {
-            http: &self.http,
+        let profiles = ProfileSet::default();
+        let ctx = Context {
             env: &self.env,
+            profiles: &profiles,
+            profile: None,
+            http: &self.http,
+            region: &self.region,
+            variant: Variant::default(),
+        };
+        let api = Api {
+            ctx: &ctx,
             url: &self.url,
             region: &self.region,
             flavor: Flavor::Private,
@@ -208,8 +218,8 @@ impl Moto {
             &serde_json::json!({ "repositoryNames": [name] }),
         ) {
             Ok(v) => Some(v["repositories"][0].clone()),
-            Err(e) if e.code.as_deref() == Some("RepositoryNotFoundException") => None,
-            Err(e) => panic!("DescribeRepositories {name}: {}", e.error),
+            Err(e) if e.code() == Some(&AwsErrorCode::RepositoryNotFoundException) => None,
+            Err(e) => panic!("DescribeRepositories {name}: {e}"),
         }
     }
 }

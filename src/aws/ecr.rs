@@ -4,11 +4,11 @@ use std::time::SystemTime;
 
 use serde::Deserialize;
 
-use super::env::Env;
-use super::errors::{explain, Ctx as ErrCtx};
+use super::errors::Caller;
 use super::sign::Signer;
-use super::transport::{call, Call, Failure};
-use super::{AuthToken, Credentials, Error};
+use super::transport::{call, Call};
+use super::Context;
+use super::{AuthToken, AwsErrorCode, Credentials, Error};
 use crate::clock::{from_epoch_f64, parse_rfc3339};
 use crate::codec::base64_decode;
 
@@ -40,90 +40,24 @@ impl Flavor {
     }
 }
 
+/// One ECR (or ECR Public) API endpoint, called in the session's context
+/// with resolved credentials.
 pub struct Api<'a> {
-    pub http: &'a crate::http::Http,
-    pub env: &'a Env,
+    pub ctx: &'a Context<'a>,
     pub url: &'a str,
+    /// The signing region (us-east-1 for ECR Public).
     pub region: &'a str,
     pub flavor: Flavor,
     pub credentials: &'a Credentials,
 }
 
-/// A failed call: the parsed failure (for callers that handle some codes)
-/// and the one-line explanation.
-pub struct CallError {
-    pub code: Option<String>,
-    pub error: Error,
-}
-
-impl From<CallError> for Error {
-    fn from(e: CallError) -> Error {
-        e.error
-    }
-}
-
 impl Api<'_> {
-    /// CreateRepository unless the repository exists; true when it was
-    /// created. One call when allowed ("already exists" = false); a caller
-    /// without CreateRepository still passes when the repository exists
-    /// (checked with DescribeRepositories). Both ECR APIs take the same
-    /// calls and codes.
-    pub fn create_unless_present(
-        &self,
-        name: &str,
-        options: &CreateRepositoryOptions,
-    ) -> Result<bool, Error> {
-        match self.call("CreateRepository", &create_repository_body(name, options)) {
-            Ok(_) => Ok(true),
-            Err(e) if e.code.as_deref() == Some("RepositoryAlreadyExistsException") => Ok(false),
-            Err(e)
-                if matches!(
-                    e.code.as_deref(),
-                    Some("AccessDeniedException" | "AccessDenied")
-                ) =>
-            {
-                let mut body = serde_json::json!({ "repositoryNames": [name] });
-                if let Some(r) = &options.registry_id {
-                    body["registryId"] = r.as_str().into();
-                }
-                match self.call("DescribeRepositories", &body) {
-                    Ok(_) => Ok(false),
-                    Err(_) => Err(e.error),
-                }
-            }
-            Err(e) => Err(e.error),
-        }
-    }
-
-    /// DescribeImages of `name:tag` (in `registry_id`, else the caller's
-    /// registry); None when the tag does not exist. A missing repository is
-    /// the caller's to explain (its code is kept).
-    pub fn describe_image(
-        &self,
-        registry_id: Option<&str>,
-        name: &str,
-        tag: &str,
-    ) -> Result<Option<ImageDetail>, CallError> {
-        let mut body = serde_json::json!({
-            "repositoryName": name,
-            "imageIds": [{ "imageTag": tag }],
-        });
-        if let Some(r) = registry_id {
-            body["registryId"] = r.into();
-        }
-        match self.call("DescribeImages", &body) {
-            Ok(v) => parse_image_details(&v)
-                .map(|d| d.into_iter().next())
-                .map_err(|error| CallError { code: None, error }),
-            Err(e) if e.code.as_deref() == Some("ImageNotFoundException") => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
-    pub fn call(&self, op: &str, body: &serde_json::Value) -> Result<serde_json::Value, CallError> {
+    /// One call; a refusal comes back as [`Error::Api`] with its code, for
+    /// callers that handle some codes.
+    pub fn call(&self, op: &str, body: &serde_json::Value) -> Result<serde_json::Value, Error> {
         let what = format!("{} {op}", self.flavor.label());
         let iam_action = format!("{}:{op}", self.flavor.service());
-        let mut c = Call::new("POST", format!("{}/", self.url), &what, self.env);
+        let mut c = Call::new("POST", format!("{}/", self.url), &what, self.ctx.env);
         c.headers
             .push(("content-type", "application/x-amz-json-1.1".into()));
         c.headers.push((
@@ -136,31 +70,87 @@ impl Api<'_> {
             region: self.region,
             service: self.flavor.service(),
         });
-        let reply = call(self.http, self.env, &c).map_err(|f| match f {
-            Failure::Api(a) => CallError {
-                error: explain(
-                    &a,
-                    &ErrCtx {
-                        what: &what,
-                        iam_action: &iam_action,
-                        key_id: Some(&self.credentials.access_key_id),
-                    },
-                    SystemTime::now(),
-                ),
-                code: Some(a.code),
-            },
-            other => CallError {
-                code: None,
-                error: other.into_error(&what),
-            },
+        let reply = call(self.ctx.http, self.ctx.env, &c).map_err(|f| {
+            f.explain(&Caller {
+                what: &what,
+                iam_action: &iam_action,
+                key_id: Some(&self.credentials.access_key_id),
+            })
         })?;
-        serde_json::from_str(&reply.body).map_err(|_| CallError {
-            code: None,
-            error: Error(format!(
-                "{what}: the reply (HTTP {}) is not JSON",
-                reply.status
-            )),
+        serde_json::from_str(&reply.body).map_err(|e| Error::Json {
+            context: format!("{what}: the reply (HTTP {}) is not JSON", reply.status),
+            source: e,
         })
+    }
+}
+
+/// The codes that mean "not allowed to create, but maybe it exists".
+fn may_exist(e: &Error) -> bool {
+    e.code().is_some_and(|c| {
+        matches!(
+            c,
+            AwsErrorCode::AccessDeniedException | AwsErrorCode::AccessDenied
+        )
+    })
+}
+
+impl Api<'_> {
+    /// Create the repository unless it exists; true when it was created.
+    /// One call when allowed (CreateRepository, "already exists" = false);
+    /// a caller without CreateRepository still passes when the repository
+    /// exists (checked with DescribeRepositories).
+    pub fn create_unless_present(
+        &self,
+        name: &str,
+        options: &CreateRepositoryOptions,
+    ) -> Result<bool, Error> {
+        match self.call("CreateRepository", &create_repository_body(name, options)) {
+            Ok(_) => Ok(true),
+            Err(e) if e.code() == Some(&AwsErrorCode::RepositoryAlreadyExistsException) => {
+                Ok(false)
+            }
+            Err(e) if may_exist(&e) => {
+                let mut body = serde_json::json!({ "repositoryNames": [name] });
+                if let Some(r) = &options.registry_id {
+                    body["registryId"] = r.as_str().into();
+                }
+                match self.call("DescribeRepositories", &body) {
+                    Ok(_) => Ok(false),
+                    Err(_) => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// DescribeImages of `repository:tag`; None when the tag does not
+    /// exist. A missing repository is `missing_repository`'s line.
+    pub fn describe_image(
+        &self,
+        registry_id: Option<&str>,
+        repository: &str,
+        tag: &str,
+        missing_repository: impl FnOnce() -> String,
+    ) -> Result<Option<ImageDetail>, Error> {
+        let mut body = serde_json::json!({
+            "repositoryName": repository,
+            "imageIds": [{ "imageTag": tag }],
+        });
+        if let Some(r) = registry_id {
+            body["registryId"] = r.into();
+        }
+        match self.call("DescribeImages", &body) {
+            Ok(v) => Ok(parse_image_details(&v)?.into_iter().next()),
+            Err(e) => match e.code() {
+                Some(AwsErrorCode::ImageNotFoundException) => Ok(None),
+                Some(AwsErrorCode::RepositoryNotFoundException) => Err(Error::Api {
+                    code: AwsErrorCode::RepositoryNotFoundException,
+                    status: 400,
+                    message: missing_repository(),
+                }),
+                _ => Err(e),
+            },
+        }
     }
 }
 
@@ -178,12 +168,12 @@ fn decode_token(b64: &str, what: &str) -> Result<(String, String), Error> {
     let raw = base64_decode(b64)
         .and_then(|b| String::from_utf8(b).ok())
         .ok_or_else(|| {
-            Error(format!(
+            Error::Reply(format!(
                 "{what}: the authorization token is not base64 text"
             ))
         })?;
     let (user, password) = raw.split_once(':').ok_or_else(|| {
-        Error(format!(
+        Error::Reply(format!(
             "{what}: the authorization token is not USER:PASSWORD"
         ))
     })?;
@@ -197,21 +187,21 @@ pub fn parse_auth_reply(v: &serde_json::Value, flavor: Flavor) -> Result<AuthTok
         Flavor::Private => v.get("authorizationData").and_then(|d| d.get(0)),
         Flavor::Public => v.get("authorizationData"),
     }
-    .ok_or_else(|| Error(format!("{what}: the reply holds no authorizationData")))?;
+    .ok_or_else(|| Error::Reply(format!("{what}: the reply holds no authorizationData")))?;
     let token = data
         .get("authorizationToken")
         .and_then(|t| t.as_str())
-        .ok_or_else(|| Error(format!("{what}: the reply holds no authorizationToken")))?;
+        .ok_or_else(|| Error::Reply(format!("{what}: the reply holds no authorizationToken")))?;
     let (username, password) = decode_token(token, &what)?;
     let expires_at = data
         .get("expiresAt")
         .and_then(timestamp)
-        .ok_or_else(|| Error(format!("{what}: the reply holds no readable expiresAt")))?;
+        .ok_or_else(|| Error::Reply(format!("{what}: the reply holds no readable expiresAt")))?;
     let proxy_endpoint = match flavor {
         Flavor::Private => data
             .get("proxyEndpoint")
             .and_then(|p| p.as_str())
-            .ok_or_else(|| Error(format!("{what}: the reply holds no proxyEndpoint")))?
+            .ok_or_else(|| Error::Reply(format!("{what}: the reply holds no proxyEndpoint")))?
             .to_string(),
         Flavor::Public => "https://public.ecr.aws".to_string(),
     };
@@ -298,12 +288,14 @@ pub fn parse_image_details(v: &serde_json::Value) -> Result<Vec<ImageDetail>, Er
     let items = v
         .get("imageDetails")
         .and_then(|d| d.as_array())
-        .ok_or_else(|| Error("ECR DescribeImages: the reply holds no imageDetails".into()))?;
+        .ok_or_else(|| {
+            Error::Reply("ECR DescribeImages: the reply holds no imageDetails".into())
+        })?;
     items
         .iter()
         .map(|item| {
             let mut d: ImageDetail = serde_json::from_value(item.clone())
-                .map_err(|e| Error(format!("ECR DescribeImages: unexpected reply: {e}")))?;
+                .map_err(|e| Error::Reply(format!("ECR DescribeImages: unexpected reply: {e}")))?;
             d.image_pushed_at = item.get("imagePushedAt").and_then(timestamp);
             d.raw = item.clone();
             Ok(d)

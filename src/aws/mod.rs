@@ -1,6 +1,7 @@
 //! AWS: the credential chain, SigV4 signing, endpoints and regions, the ECR
 //! API and the token cache. Knows nothing of OCI or Helm.
 
+mod context;
 pub mod credentials;
 pub mod ecr;
 pub mod endpoint;
@@ -21,9 +22,11 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+pub use context::Context;
 pub use ecr::{CreateRepositoryOptions, ImageDetail};
 pub use endpoint::{is_ecr_public_host, parse_ecr_host};
 pub use env::Env;
+pub use errors::{AwsErrorCode, Error};
 
 use credentials::Source;
 use ecr::{Api, Flavor};
@@ -61,17 +64,6 @@ pub struct AwsOptions {
     pub region: Option<String>,
 }
 
-#[derive(Debug)]
-pub struct Error(pub String);
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Error {}
-
 /// An ECR registry host name, decoded (`ACCT.dkr.ecr.REGION.amazonaws.com`
 /// and the FIPS, dual-stack and China forms).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,7 +95,7 @@ pub struct CredentialScope(Arc<Mutex<HashMap<String, CredentialSlot>>>);
 
 /// The outcome of resolving, kept whole: a failure is not retried within
 /// the command (no second MFA prompt, no second wait on a dead endpoint).
-type CredentialSlot = Arc<Mutex<Option<Result<(Credentials, Option<String>), String>>>>;
+type CredentialSlot = Arc<Mutex<Option<Result<(Credentials, Option<String>), Arc<Error>>>>>;
 
 impl CredentialScope {
     fn slot(&self, partition: &str) -> CredentialSlot {
@@ -114,6 +106,26 @@ impl CredentialScope {
 
 /// ECR Public lives in us-east-1 only.
 pub const PUBLIC_REGION: &str = "us-east-1";
+
+/// Whose token: a private registry (an account id; None = the caller's
+/// own) or ECR Public.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registry<'a> {
+    Private(Option<&'a str>),
+    Public,
+}
+
+impl<'a> Registry<'a> {
+    /// The registry a host serves: ECR Public, an ECR host name's account,
+    /// else `registry_id` (the account a proxy or VPC endpoint fronts).
+    pub fn for_host(host: &str, registry_id: Option<&'a str>) -> Registry<'a> {
+        if is_ecr_public_host(host) {
+            Registry::Public
+        } else {
+            Registry::Private(registry_id)
+        }
+    }
+}
 
 /// A session: resolved region, where credentials will come from, endpoints,
 /// and an HTTP client for the AWS APIs. Credentials are resolved lazily, once.
@@ -186,15 +198,15 @@ fn region_from_imds(
     let todo =
         format!("pass --region, set AWS_REGION, or set region in AWS profile {profile_name:?}");
     if env.flag("AWS_EC2_METADATA_DISABLED") {
-        return Err(Error(format!(
+        return Err(Error::Config(format!(
             "no AWS region (EC2 instance metadata is off: AWS_EC2_METADATA_DISABLED): {todo}"
         )));
     }
     let endpoint = credentials::imds::endpoint(env, section);
     credentials::imds::region(env, http, &endpoint).map_err(|e| {
-        Error(format!(
+        Error::Config(format!(
             "no AWS region (none configured, and EC2 instance metadata at {endpoint} gave none: {}): {todo}",
-            e.0
+            e
         ))
     })
 }
@@ -210,6 +222,24 @@ impl Session {
         http: crate::http::Http,
     ) -> Result<Session, Error> {
         Session::with_env(options, region_hint, http, Env::from_process())
+    }
+
+    /// The session that serves registry `host`: an ECR host name's region
+    /// (and its FIPS or dual-stack form) wins over the flags and
+    /// environment; ECR Public lives in us-east-1 only, so it needs no
+    /// region from the user; any other host uses the configured region.
+    pub fn for_registry_host(
+        options: &AwsOptions,
+        host: &str,
+        http: crate::http::Http,
+    ) -> Result<Session, Error> {
+        if is_ecr_public_host(host) {
+            return Session::new(options, Some(PUBLIC_REGION), http);
+        }
+        match parse_ecr_host(host) {
+            Some(ecr) => Session::for_ecr_host(options, &ecr, http),
+            None => Session::new(options, None, http),
+        }
     }
 
     /// For an ECR registry host: its region wins, and a `-fips` or
@@ -339,24 +369,28 @@ impl Session {
         self.resolved().map(|(c, _)| c)
     }
 
+    /// The context this session's AWS calls are made in.
+    pub fn context(&self) -> Context<'_> {
+        Context {
+            env: &self.env,
+            profiles: &self.profiles,
+            profile: self.profiles.profile(&self.profile_name),
+            http: &self.http,
+            region: &self.region,
+            variant: self.variant,
+        }
+    }
+
     fn resolved(&self) -> Result<(Credentials, Option<String>), Error> {
         let mut slot = crate::sync::lock(&self.credentials);
         match slot.as_ref() {
             Some(Ok((c, who))) if credentials::fresh(c, Duration::from_secs(60)) => {
                 return Ok((c.clone(), who.clone()));
             }
-            Some(Err(e)) => return Err(Error(e.clone())),
+            Some(Err(e)) => return Err(Error::Shared(Arc::clone(e))),
             _ => {}
         }
-        let ctx = credentials::Ctx {
-            env: &self.env,
-            profiles: &self.profiles,
-            http: &self.http,
-            region: &self.region,
-            variant: self.variant,
-            profile: self.profiles.profile(&self.profile_name),
-        };
-        let resolved = credentials::resolve(&ctx, &self.source);
+        let resolved = credentials::resolve(&self.context(), &self.source).map_err(Arc::new);
         match &resolved {
             Ok((c, _)) => self.debug(&format!(
                 "credentials: {}; key id {}",
@@ -365,8 +399,8 @@ impl Session {
             )),
             Err(e) => self.debug(&format!("credentials: {e}")),
         }
-        *slot = Some(resolved.as_ref().map(Clone::clone).map_err(|e| e.0.clone()));
-        resolved
+        *slot = Some(resolved.clone());
+        resolved.map_err(Error::Shared)
     }
 
     fn with_api<T>(
@@ -384,8 +418,7 @@ impl Session {
             }
         };
         f(&Api {
-            http: &self.http,
-            env: &self.env,
+            ctx: &self.context(),
             url,
             region,
             flavor,
@@ -399,6 +432,31 @@ impl Session {
             Ok(true) => self.debug("token cached"),
             Ok(false) => self.debug("token not cached (cache off or token near expiry)"),
             Err(e) => self.debug(&format!("token cache not written: {e}")),
+        }
+    }
+
+    /// A still-valid cached token for `registry`; no AWS call.
+    pub fn cached(&self, registry: Registry<'_>) -> Option<AuthToken> {
+        match registry {
+            Registry::Private(id) => self.cached_token(id),
+            Registry::Public => self.cached_public_token(),
+        }
+    }
+
+    /// A fresh token for `registry` (cached for the next command).
+    pub fn fetch(&self, registry: Registry<'_>) -> Result<AuthToken, Error> {
+        match registry {
+            Registry::Private(id) => self.fetch_token(id),
+            Registry::Public => self.fetch_public_token(),
+        }
+    }
+
+    /// The token source every command uses: a cached token, else a fresh
+    /// one. (The push keychain puts Helm's registry config between the two.)
+    pub fn token(&self, registry: Registry<'_>) -> Result<AuthToken, Error> {
+        match self.cached(registry) {
+            Some(t) => Ok(t),
+            None => self.fetch(registry),
         }
     }
 
@@ -461,10 +519,8 @@ impl Session {
         Ok(token)
     }
 
-    /// Create the repository unless it exists; true when it was created.
-    /// One call when allowed (CreateRepository, "already exists" = false);
-    /// a caller without ecr:CreateRepository still passes when the
-    /// repository exists (checked with DescribeRepositories).
+    /// Create the repository unless it exists; true when it was created
+    /// (see [`ecr::Api::create_unless_present`]).
     pub fn create_repository(
         &self,
         name: &str,
@@ -492,12 +548,32 @@ impl Session {
         repository: &str,
         tag: &str,
     ) -> Result<Option<ImageDetail>, Error> {
-        self.with_api(Flavor::Private, |api| match api.describe_image(registry_id, repository, tag) {
-            Err(e) if e.code.as_deref() == Some("RepositoryNotFoundException") => Err(Error(format!(
-                "ECR repository {repository:?} does not exist in region {}: create it (e.g. with --create-repository) or check the name",
-                self.region
-            ))),
-            other => other.map_err(Error::from),
+        self.describe(Flavor::Private, registry_id, repository, tag)
+    }
+
+    /// DescribeImages in private ECR or ECR Public; a missing repository
+    /// says where it was looked for.
+    pub(crate) fn describe(
+        &self,
+        flavor: Flavor,
+        registry_id: Option<&str>,
+        repository: &str,
+        tag: &str,
+    ) -> Result<Option<ImageDetail>, Error> {
+        let missing = || {
+            let place = match flavor {
+                Flavor::Private => format!(
+                    "ECR repository {repository:?} does not exist in region {}",
+                    self.region
+                ),
+                Flavor::Public => format!(
+                    "ECR Public repository {repository:?} does not exist in your public registry"
+                ),
+            };
+            format!("{place}: create it (e.g. with --create-repository) or check the name")
+        };
+        self.with_api(flavor, |api| {
+            api.describe_image(registry_id, repository, tag, missing)
         })
     }
 }
@@ -543,11 +619,12 @@ mod tests {
     fn session_errors_are_clear() {
         let e = session(&[], None).unwrap_err();
         assert!(
-            e.0.contains("no AWS region") && e.0.contains("AWS_EC2_METADATA_DISABLED"),
+            e.to_string().contains("no AWS region")
+                && e.to_string().contains("AWS_EC2_METADATA_DISABLED"),
             "{e}"
         );
         let e = session(&[("AWS_REGION", "us east 1")], None).unwrap_err();
-        assert!(e.0.contains("invalid AWS region"), "{e}");
+        assert!(e.to_string().contains("invalid AWS region"), "{e}");
         let e = session(
             &[
                 ("AWS_REGION", "us-east-1"),
@@ -557,7 +634,10 @@ mod tests {
             None,
         )
         .unwrap_err();
-        assert!(e.0.contains("cannot be combined with FIPS"), "{e}");
+        assert!(
+            e.to_string().contains("cannot be combined with FIPS"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -71,10 +71,10 @@ impl ProfileSet {
                 Ok(text) => set.add(&path, &text, kind)?,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => {
-                    return Err(Error(format!(
-                        "cannot read AWS file {}: {e}",
-                        path.display()
-                    )))
+                    return Err(Error::Io {
+                        context: format!("cannot read AWS file {}", path.display()),
+                        source: e,
+                    })
                 }
             }
             set.files.push(path);
@@ -102,7 +102,7 @@ impl ProfileSet {
     /// file first and the credentials file second.
     pub fn add(&mut self, path: &Path, text: &str, kind: FileKind) -> Result<(), Error> {
         let sections = parse_ini(text).map_err(|(line, why)| {
-            Error(format!(
+            Error::Config(format!(
                 "AWS file {} line {line}: {why}: fix or remove that line",
                 path.display()
             ))
@@ -239,6 +239,15 @@ pub fn selected_profile(cli: Option<&str>, env: &Env) -> (String, bool) {
     }
 }
 
+/// A profile set from one config file's text (tests).
+#[cfg(test)]
+pub(crate) fn test_profiles(config: &str) -> ProfileSet {
+    let mut s = ProfileSet::default();
+    s.add(Path::new("config"), config, FileKind::Config)
+        .unwrap();
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -310,11 +319,11 @@ mod tests {
                 FileKind::Config,
             )
             .unwrap_err();
-        assert!(e.0.contains("/c line 2"), "{e}");
+        assert!(e.to_string().contains("/c line 2"), "{e}");
         let e = s
             .add(Path::new("/c"), "x = y\n", FileKind::Config)
             .unwrap_err();
-        assert!(e.0.contains("line 1"), "{e}");
+        assert!(e.to_string().contains("line 1"), "{e}");
     }
 
     #[test]

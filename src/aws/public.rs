@@ -40,7 +40,7 @@ impl Session {
     ) -> Result<bool, Error> {
         let unsupported = unsupported_settings(options);
         if !unsupported.is_empty() {
-            return Err(Error(format!(
+            return Err(Error::Config(format!(
                 "ECR Public repositories have no tag mutability, scanning or KMS settings: drop {}",
                 unsupported.join(", ")
             )));
@@ -58,12 +58,7 @@ impl Session {
         name: &str,
         tag: &str,
     ) -> Result<Option<ImageDetail>, Error> {
-        self.with_api(Flavor::Public, |api| match api.describe_image(registry_id, name, tag) {
-            Err(e) if e.code.as_deref() == Some("RepositoryNotFoundException") => Err(Error(format!(
-                "ECR Public repository {name:?} does not exist in your public registry: create it (e.g. with --create-repository) or check the name"
-            ))),
-            other => other.map_err(Error::from),
-        })
+        self.describe(Flavor::Public, registry_id, name, tag)
     }
 }
 

@@ -41,7 +41,7 @@ pub fn sign_headers(
         .time(time)
         .settings(SigningSettings::default())
         .build()
-        .map_err(|e| Error(format!("cannot sign the AWS request: {e}")))?
+        .map_err(|e| Error::Transport(format!("cannot sign the AWS request: {e}")))?
         .into();
     let request = SignableRequest::new(
         method,
@@ -49,9 +49,9 @@ pub fn sign_headers(
         headers.iter().copied(),
         SignableBody::Bytes(body),
     )
-    .map_err(|e| Error(format!("cannot sign the AWS request to {url}: {e}")))?;
+    .map_err(|e| Error::Transport(format!("cannot sign the AWS request to {url}: {e}")))?;
     let (instructions, _signature) = sign(request, &params)
-        .map_err(|e| Error(format!("cannot sign the AWS request to {url}: {e}")))?
+        .map_err(|e| Error::Transport(format!("cannot sign the AWS request to {url}: {e}")))?
         .into_parts();
     let (out, _params) = instructions.into_parts();
     Ok(out

@@ -3,11 +3,11 @@
 
 use std::time::SystemTime;
 
-use super::credentials::Ctx;
 use super::endpoint::{configured_endpoint, resolve, Resolved, Service};
-use super::errors::{explain, Ctx as ErrCtx};
+use super::errors::Caller;
 use super::sign::Signer;
-use super::transport::{call, Call, Failure};
+use super::transport::{call, Call};
+use super::Context;
 use super::{Credentials, Error};
 
 pub struct AssumeRole<'a> {
@@ -20,7 +20,7 @@ pub struct AssumeRole<'a> {
 }
 
 /// STS's URL and signing region (its global endpoint signs for us-east-1).
-pub fn endpoint(ctx: &Ctx<'_>) -> Result<Resolved, Error> {
+pub fn endpoint(ctx: &Context<'_>) -> Result<Resolved, Error> {
     let configured = configured_endpoint(Service::Sts, ctx.env, ctx.profiles, ctx.profile);
     resolve(Service::Sts, ctx.region, ctx.variant, configured.as_deref())
 }
@@ -35,7 +35,7 @@ pub fn default_session_name() -> String {
 }
 
 pub fn assume_role(
-    ctx: &Ctx<'_>,
+    ctx: &Context<'_>,
     base: &Credentials,
     req: &AssumeRole<'_>,
 ) -> Result<Credentials, Error> {
@@ -72,23 +72,18 @@ pub fn assume_role(
         region: &signing_region,
         service: "sts",
     });
-    let reply = call(ctx.http, ctx.env, &c).map_err(|f| match f {
-        Failure::Api(a) => explain(
-            &a,
-            &ErrCtx {
-                what: &what,
-                iam_action: "sts:AssumeRole",
-                key_id: Some(&base.access_key_id),
-            },
-            SystemTime::now(),
-        ),
-        other => other.into_error(&what),
+    let reply = call(ctx.http, ctx.env, &c).map_err(|f| {
+        f.explain(&Caller {
+            what: &what,
+            iam_action: "sts:AssumeRole",
+            key_id: Some(&base.access_key_id),
+        })
     })?;
     parse_credentials(&reply.body, &what)
 }
 
 pub fn assume_role_with_web_identity(
-    ctx: &Ctx<'_>,
+    ctx: &Context<'_>,
     role_arn: &str,
     token: &str,
     session_name: &str,
@@ -113,17 +108,12 @@ pub fn assume_role_with_web_identity(
         "application/x-www-form-urlencoded; charset=utf-8".into(),
     ));
     c.body = super::form::form_encode(&form).into_bytes();
-    let reply = call(ctx.http, ctx.env, &c).map_err(|f| match f {
-        Failure::Api(a) => explain(
-            &a,
-            &ErrCtx {
-                what: &what,
-                iam_action: "sts:AssumeRoleWithWebIdentity",
-                key_id: None,
-            },
-            SystemTime::now(),
-        ),
-        other => other.into_error(&what),
+    let reply = call(ctx.http, ctx.env, &c).map_err(|f| {
+        f.explain(&Caller {
+            what: &what,
+            iam_action: "sts:AssumeRoleWithWebIdentity",
+            key_id: None,
+        })
     })?;
     parse_credentials(&reply.body, &what)
 }
@@ -131,21 +121,20 @@ pub fn assume_role_with_web_identity(
 /// `<Credentials><AccessKeyId/><SecretAccessKey/><SessionToken/><Expiration/>`.
 pub fn parse_credentials(xml: &str, what: &str) -> Result<Credentials, Error> {
     let creds = super::xml::element(xml, "Credentials")
-        .ok_or_else(|| Error(format!("{what}: the reply holds no credentials")))?;
+        .ok_or_else(|| Error::Reply(format!("{what}: the reply holds no credentials")))?;
     let field = |name: &str| {
         super::xml::text(creds, name)
             .filter(|s| !s.is_empty())
-            .ok_or_else(|| Error(format!("{what}: the reply lacks {name}")))
+            .ok_or_else(|| Error::Reply(format!("{what}: the reply lacks {name}")))
     };
     let expiration = field("Expiration")?;
     Ok(Credentials {
         access_key_id: field("AccessKeyId")?,
         secret_access_key: field("SecretAccessKey")?,
         session_token: Some(field("SessionToken")?),
-        expires_at: Some(
-            crate::clock::parse_rfc3339(&expiration)
-                .ok_or_else(|| Error(format!("{what}: unreadable Expiration {expiration:?}")))?,
-        ),
+        expires_at: Some(crate::clock::parse_rfc3339(&expiration).ok_or_else(|| {
+            Error::Reply(format!("{what}: unreadable Expiration {expiration:?}"))
+        })?),
     })
 }
 

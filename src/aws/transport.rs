@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use super::env::Env;
-use super::errors::{parse_error_body, ApiFailure};
+use super::errors::{explain, parse_error_body, ApiFailure, Caller};
 use super::sign::{sign_headers, Signer};
 use super::Error;
 use crate::http::retry::{jitter, RetryPolicy};
@@ -69,7 +69,7 @@ pub fn check_retry_settings(
 ) -> Result<(), Error> {
     if let Some((from, v)) = attempts {
         if !v.trim().parse::<u32>().is_ok_and(|n| n > 0) {
-            return Err(Error(format!(
+            return Err(Error::Config(format!(
                 "{from} {v:?} is not a number of attempts: use a whole number from 1 (3 is the default)"
             )));
         }
@@ -80,7 +80,7 @@ pub fn check_retry_settings(
             .iter()
             .any(|m| m.eq_ignore_ascii_case(v))
         {
-            return Err(Error(format!(
+            return Err(Error::Config(format!(
                 "{from} {v:?} is not a retry mode: use standard, adaptive or legacy"
             )));
         }
@@ -115,46 +115,36 @@ impl Failure {
         }
     }
 
+    /// The one line for a failed call made by `caller`: an AWS refusal
+    /// explained (what to do about it), anything else as it is.
+    pub fn explain(self, caller: &Caller<'_>) -> Error {
+        match self {
+            Failure::Api(a) => explain(&a, caller, SystemTime::now()),
+            other => other.into_error(caller.what),
+        }
+    }
+
     /// A failure with no AWS-specific meaning, as one line.
     pub fn into_error(self, what: &str) -> Error {
         match self {
-            Failure::Transport { message, .. } => Error(message),
-            Failure::Api(f) => Error(format!(
-                "{what} failed: {}{} (HTTP {})",
-                f.code,
-                if f.message.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {}", f.message)
-                },
-                f.status
-            )),
+            Failure::Transport { message, .. } => Error::Transport(message),
+            Failure::Api(f) => Error::Api {
+                message: format!(
+                    "{what} failed: {}{} (HTTP {})",
+                    f.code,
+                    if f.message.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", f.message)
+                    },
+                    f.status
+                ),
+                code: f.code,
+                status: f.status,
+            },
         }
     }
 }
-
-/// The SDKs' transient and throttling error codes (smithy-rs
-/// `aws-runtime` retry classifiers, botocore `standard.py`).
-const RETRYABLE_CODES: [&str; 18] = [
-    "RequestTimeout",
-    "RequestTimeoutException",
-    "Throttling",
-    "ThrottlingException",
-    "ThrottledException",
-    "RequestThrottledException",
-    "TooManyRequestsException",
-    "ProvisionedThroughputExceededException",
-    "TransactionInProgressException",
-    "RequestLimitExceeded",
-    "BandwidthLimitExceeded",
-    "LimitExceededException",
-    "RequestThrottled",
-    "SlowDown",
-    "PriorRequestNotComplete",
-    "EC2ThrottledException",
-    "InternalError",
-    "ServiceUnavailable",
-];
 
 /// The statuses the SDKs retry whatever the code.
 const RETRYABLE_STATUSES: [u16; 4] = [500, 502, 503, 504];
@@ -166,9 +156,7 @@ const RETRYABLE_STATUSES: [u16; 4] = [500, 502, 503, 504];
 fn retryable(f: &Failure) -> bool {
     match f {
         Failure::Transport { transient, .. } => *transient,
-        Failure::Api(a) => {
-            RETRYABLE_STATUSES.contains(&a.status) || RETRYABLE_CODES.contains(&a.code.as_str())
-        }
+        Failure::Api(a) => RETRYABLE_STATUSES.contains(&a.status) || a.code.is_retryable(),
     }
 }
 
@@ -246,7 +234,7 @@ fn once(http: &crate::http::Http, c: &Call<'_>, clock_offset: i64) -> Result<Rep
         let pairs: Vec<(&str, &str)> = c.headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let time = shifted(SystemTime::now(), clock_offset);
         let signed = sign_headers(signer, c.method, &c.url, &pairs, &c.body, time)
-            .map_err(|e| Failure::permanent(e.0))?;
+            .map_err(|e| Failure::permanent(e.to_string()))?;
         for (k, v) in signed {
             builder = builder.header(k, v);
         }
@@ -359,12 +347,16 @@ mod tests {
         assert!(check_retry_settings(None, Some(("m", "legacy"))).is_ok());
         let e = check_retry_settings(Some(("AWS_MAX_ATTEMPTS", "0")), None).unwrap_err();
         assert!(
-            e.0.contains("AWS_MAX_ATTEMPTS \"0\"") && e.0.contains("whole number"),
+            e.to_string().contains("AWS_MAX_ATTEMPTS \"0\"")
+                && e.to_string().contains("whole number"),
             "{e}"
         );
         assert!(check_retry_settings(Some(("x", "three")), None).is_err());
         let e = check_retry_settings(None, Some(("AWS_RETRY_MODE", "eager"))).unwrap_err();
-        assert!(e.0.contains("standard, adaptive or legacy"), "{e}");
+        assert!(
+            e.to_string().contains("standard, adaptive or legacy"),
+            "{e}"
+        );
         assert_eq!(
             max_attempts(&Env::from_pairs([("AWS_MAX_ATTEMPTS", "7")])),
             Some(7)

@@ -7,7 +7,7 @@
 //! `erase` are accepted and ignored, as tokens are derived, not stored.
 //! Errors go to stdout: that is where Docker and Helm read them.
 
-use crate::aws::{self, AwsOptions, Session};
+use crate::aws::{self, AwsOptions, Registry, Session};
 use crate::helm::{self, credential_helper as protocol, helper_settings, HELPER_NAME};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -101,24 +101,11 @@ fn get(server_url: &str) -> (i32, String) {
         .or(settings.registry_id.clone());
     let result = (|| -> Result<aws::AuthToken, String> {
         let http = crate::http::Http::new(crate::cli::CommonArgs::default().aws_http_options())?;
-        let session = match (&ecr, public) {
-            (Some(host), false) => Session::for_ecr_host(&options, host, http),
-            (_, true) => Session::new(&options, Some("us-east-1"), http),
-            (None, false) => Session::new(&options, None, http),
-        }
-        .map_err(|e| e.to_string())?;
-        let token = if public {
-            match session.cached_public_token() {
-                Some(t) => Ok(t),
-                None => session.fetch_public_token(),
-            }
-        } else {
-            match session.cached_token(registry_id.as_deref()) {
-                Some(t) => Ok(t),
-                None => session.fetch_token(registry_id.as_deref()),
-            }
-        };
-        token.map_err(|e| e.to_string())
+        let session =
+            Session::for_registry_host(&options, &host, http).map_err(|e| e.to_string())?;
+        session
+            .token(Registry::for_host(&host, registry_id.as_deref()))
+            .map_err(|e| e.to_string())
     })();
     match result {
         Ok(token) => {
@@ -153,9 +140,11 @@ pub fn link_name() -> String {
 /// Make `docker-credential-helm-ecr` exist beside our binary: in the
 /// plugin's `bin/` when run as a plugin (a relative link, so it follows the
 /// binary when the plugin is updated), else beside the running executable.
-pub fn install_link() -> Result<PathBuf, String> {
-    let exe =
-        std::env::current_exe().map_err(|e| format!("cannot find the helm-ecr executable: {e}"))?;
+pub fn install_link() -> Result<PathBuf, helm::Error> {
+    let exe = std::env::current_exe().map_err(|e| helm::Error::Io {
+        context: "cannot find the helm-ecr executable".into(),
+        source: e,
+    })?;
     let own_name = format!("helm-ecr{}", std::env::consts::EXE_SUFFIX);
     let plugin_bin = helm::env::var("HELM_PLUGIN_DIR")
         .map(|d| PathBuf::from(d).join("bin"))
@@ -163,10 +152,9 @@ pub fn install_link() -> Result<PathBuf, String> {
     let (dir, target) = match plugin_bin {
         Some(bin) => (bin.clone(), bin.join(&own_name)),
         None => {
-            let dir = exe
-                .parent()
-                .map(Path::to_path_buf)
-                .ok_or("the helm-ecr executable has no directory")?;
+            let dir = exe.parent().map(Path::to_path_buf).ok_or_else(|| {
+                helm::Error::File("the helm-ecr executable has no directory".into())
+            })?;
             (dir, exe.clone())
         }
     };
@@ -175,14 +163,16 @@ pub fn install_link() -> Result<PathBuf, String> {
         return Ok(link);
     }
     if std::fs::symlink_metadata(&link).is_ok() {
-        std::fs::remove_file(&link)
-            .map_err(|e| format!("cannot replace {}: {e}", link.display()))?;
+        std::fs::remove_file(&link).map_err(|e| helm::Error::Io {
+            context: format!("cannot replace {}", link.display()),
+            source: e,
+        })?;
     }
     make_link(&target, &link).map_err(|e| {
-        format!(
+        helm::Error::File(format!(
             "cannot create {}: {e}: make that directory writable or link it yourself",
             link.display()
-        )
+        ))
     })?;
     Ok(link)
 }
@@ -216,7 +206,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
 /// and may write is used (such as ~/.local/bin): never a system directory,
 /// not even as root. Returns the link made, or None when there is no such
 /// directory.
-pub fn link_into_path(link: &Path) -> Result<Option<PathBuf>, String> {
+pub fn link_into_path(link: &Path) -> Result<Option<PathBuf>, helm::Error> {
     let (Some(home), Some(path)) = (dirs::home_dir(), std::env::var_os("PATH")) else {
         return Ok(None);
     };
@@ -229,22 +219,27 @@ pub fn link_into_path(link: &Path) -> Result<Option<PathBuf>, String> {
     let placed = dir.join(name);
     // on_path() found no helper, so anything here is a dangling link.
     if std::fs::symlink_metadata(&placed).is_ok() {
-        std::fs::remove_file(&placed)
-            .map_err(|e| format!("cannot replace {}: {e}", placed.display()))?;
+        std::fs::remove_file(&placed).map_err(|e| helm::Error::Io {
+            context: format!("cannot replace {}", placed.display()),
+            source: e,
+        })?;
     }
     // Through HELM_PLUGINS (not resolved): a reinstalled plugin is found again.
     let target = if link.is_absolute() {
         link.to_path_buf()
     } else {
-        std::fs::canonicalize(link).map_err(|e| format!("{}: {e}", link.display()))?
+        std::fs::canonicalize(link).map_err(|e| helm::Error::Io {
+            context: link.display().to_string(),
+            source: e,
+        })?
     };
     path_link(&target, &placed).map_err(|e| {
-        format!(
+        helm::Error::File(format!(
             "cannot create {}: {e}: link it yourself: ln -s '{}' '{}'",
             placed.display(),
             target.display(),
             placed.display()
-        )
+        ))
     })?;
     Ok(Some(placed))
 }

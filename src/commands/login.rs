@@ -7,7 +7,8 @@
 //! targets, fetch every token (one per region and registry id, regions in
 //! parallel), then one locked read-modify-write of the config.
 
-use crate::aws::{self, AuthToken, AwsOptions, CredentialScope, Session};
+use super::fail;
+use crate::aws::{self, AuthToken, AwsOptions, CredentialScope, Registry, Session};
 use crate::cli::CommonArgs;
 use crate::helm::{self, helper_settings, host_key, Stored, HELPER_NAME};
 use std::collections::BTreeMap;
@@ -275,18 +276,12 @@ fn fetch_region(
     .sharing(credentials);
     let mut out = Vec::new();
     for (id, public) in ids {
-        let token = if *public {
-            match session.cached_public_token() {
-                Some(t) => Ok(t),
-                None => session.fetch_public_token(),
-            }
+        let registry = if *public {
+            Registry::Public
         } else {
-            match session.cached_token(id.as_deref()) {
-                Some(t) => Ok(t),
-                None => session.fetch_token(id.as_deref()),
-            }
+            Registry::Private(id.as_deref())
         };
-        let token = token.map_err(|e| e.to_string())?;
+        let token = session.token(registry).map_err(|e| e.to_string())?;
         out.push(((id.clone(), *public), token));
     }
     Ok((session.region.clone(), out))
@@ -359,7 +354,7 @@ fn store_tokens(resolved: &[(String, &Target, &AuthToken)], config: &Path) -> Re
                     password: token.password.clone(),
                 };
                 helm::store_in(cfg, config, host, &auth)
-                    .map_err(|e| helm::Error(format!("{host}: {e}")))
+                    .map_err(|e| helm::Error::Config(format!("{host}: {e}")))
             })
             .collect::<Result<Vec<Stored>, helm::Error>>()
     })
@@ -401,7 +396,7 @@ fn register_helper(
     common: &CommonArgs,
     config: &Path,
 ) -> Result<(), String> {
-    let link = crate::commands::credential_helper::install_link()?;
+    let link = crate::commands::credential_helper::install_link().map_err(|e| e.to_string())?;
     let settings_path = helm::env::helper_settings_path();
     for (host, target, _) in resolved {
         // What the helper cannot read from the host name, it reads here:
@@ -433,7 +428,9 @@ fn register_helper(
     }
     match crate::commands::credential_helper::on_path(&link) {
         PathCheck::Ours => {}
-        PathCheck::Missing(dir) => match crate::commands::credential_helper::link_into_path(&link)? {
+        PathCheck::Missing(dir) => match crate::commands::credential_helper::link_into_path(&link)
+            .map_err(|e| e.to_string())?
+        {
             Some(placed) => say(&format!(
                 "Linked {} (on PATH) to {}: Helm runs it for these registries",
                 placed.display(),
@@ -485,7 +482,7 @@ fn logout(targets: &[Target], config: &Path) -> Result<(), String> {
                 ours.push(host.clone());
             }
             if !helm::erase_in(cfg, config, host)? {
-                return Err(helm::Error(format!(
+                return Err(helm::Error::Config(format!(
                     "not logged in to {host} (no entry in {}): nothing was changed",
                     config.display()
                 )));
@@ -508,11 +505,6 @@ fn logout(targets: &[Target], config: &Path) -> Result<(), String> {
 /// reader that went away (`| head`) changes nothing: no panic, no failure.
 fn say(line: &str) {
     let _ = writeln!(std::io::stdout().lock(), "{line}");
-}
-
-fn fail(message: &str) -> i32 {
-    eprintln!("Error: {message}");
-    1
 }
 
 #[cfg(test)]

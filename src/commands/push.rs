@@ -4,6 +4,7 @@
 //! parallel: package -> artifact -> push; results are printed in the order
 //! the charts were given.
 
+use super::fail;
 use crate::aws;
 use crate::chart::{self, Overrides};
 use crate::cli::CommonArgs;
@@ -446,7 +447,9 @@ fn create_repository(
     reference: &oci::Reference,
     args: &Args,
 ) -> Result<(), String> {
-    let session = keychain.session_for(&reference.registry)?;
+    let session = keychain
+        .session_for(&reference.registry)
+        .map_err(|e| e.to_string())?;
     if aws::is_ecr_public_host(&reference.registry) {
         let name = public_name(&reference.repository);
         return session
@@ -470,7 +473,9 @@ fn describe(
     reference: &oci::Reference,
     args: &Args,
 ) -> Result<crate::aws::ImageDetail, String> {
-    let session = keychain.session_for(&reference.registry)?;
+    let session = keychain
+        .session_for(&reference.registry)
+        .map_err(|e| e.to_string())?;
     let found = if aws::is_ecr_public_host(&reference.registry) {
         session.describe_public_image(
             args.registry_id.as_deref(),
@@ -549,7 +554,9 @@ fn split_arguments(args: &[String]) -> Result<(Vec<String>, Option<Remote>), Str
 /// No remote given: the caller's own ECR registry, found from the token's
 /// proxyEndpoint; the token is kept for the push itself.
 fn default_remote(keychain: &EcrKeychain) -> Result<Remote, String> {
-    let token = keychain.default_registry_token()?;
+    let token = keychain
+        .default_registry_token()
+        .map_err(|e| e.to_string())?;
     let host = keychain::endpoint_host(&token.proxy_endpoint);
     keychain.remember(&host, &token);
     Ok(Remote {
@@ -618,11 +625,6 @@ fn json_line(o: &Outcome) -> String {
         v["warning"] = serde_json::Value::String(w.clone());
     }
     v.to_string()
-}
-
-fn fail(msg: &str) -> i32 {
-    eprintln!("Error: {msg}");
-    1
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ pub fn read(path: &Path) -> Result<Option<Map<String, Value>>, Error> {
     match fs::read(path) {
         Ok(bytes) => parse(&bytes, path).map(Some),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error(format!(
+        Err(e) => Err(Error::File(format!(
             "cannot read {}: {e}: check its permissions",
             path.display()
         ))),
@@ -31,11 +31,11 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Map<String, Value>, Error> {
     }
     match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(Error(format!(
+        Ok(_) => Err(Error::File(format!(
             "{} is not a JSON object: fix or remove it (it was left unchanged)",
             path.display()
         ))),
-        Err(e) => Err(Error(format!(
+        Err(e) => Err(Error::File(format!(
             "{} is not valid JSON ({e}): fix or remove it (it was left unchanged)",
             path.display()
         ))),
@@ -51,7 +51,7 @@ pub fn update<T>(
     let path = resolve_symlink(path)?;
     let dir = parent_dir(&path);
     create_private_dir(&dir)
-        .map_err(|e| Error(format!("cannot create directory {}: {e}", dir.display())))?;
+        .map_err(|e| Error::File(format!("cannot create directory {}: {e}", dir.display())))?;
     let lock = lock_beside(&path)?;
     remove_stale_temps(&path);
 
@@ -60,7 +60,7 @@ pub fn update<T>(
     let out = f(&mut doc)?;
     if before.as_ref() != Some(&doc) {
         write_private(&path, &to_bytes(&doc))
-            .map_err(|e| Error(format!("cannot write {}: {e}", path.display())))?;
+            .map_err(|e| Error::File(format!("cannot write {}: {e}", path.display())))?;
     }
     drop(lock);
     Ok(out)
@@ -83,7 +83,7 @@ pub fn to_bytes(doc: &Map<String, Value>) -> Vec<u8> {
 fn resolve_symlink(path: &Path) -> Result<PathBuf, Error> {
     match fs::symlink_metadata(path) {
         Ok(m) if m.file_type().is_symlink() => fs::canonicalize(path).map_err(|e| {
-            Error(format!(
+            Error::File(format!(
                 "{} is a symlink to a missing file ({e}): fix or remove the link",
                 path.display()
             ))
@@ -103,13 +103,13 @@ fn lock_beside(path: &Path) -> Result<File, Error> {
     let file = private_file(OpenOptions::new().read(true).write(true).create(true))
         .open(&lock_path)
         .map_err(|e| {
-            Error(format!(
+            Error::File(format!(
                 "cannot open lock file {}: {e}",
                 lock_path.display()
             ))
         })?;
     file.lock()
-        .map_err(|e| Error(format!("cannot lock {}: {e}", lock_path.display())))?;
+        .map_err(|e| Error::File(format!("cannot lock {}: {e}", lock_path.display())))?;
     Ok(file)
 }
 
@@ -174,8 +174,8 @@ mod tests {
             Ok(())
         })
         .unwrap_err();
-        assert!(err.0.contains(&p.display().to_string()), "{err}");
-        assert!(err.0.contains("not valid JSON"), "{err}");
+        assert!(err.to_string().contains(&p.display().to_string()), "{err}");
+        assert!(err.to_string().contains("not valid JSON"), "{err}");
         assert_eq!(fs::read(&p).unwrap(), b"{\"auths\": {");
         let _ = fs::remove_dir_all(&d);
     }
@@ -189,7 +189,7 @@ mod tests {
         fs::write(&p, original).unwrap();
         let r: Result<(), Error> = update(&p, |m| {
             m.clear();
-            Err(Error("no".into()))
+            Err(Error::File("no".into()))
         });
         assert!(r.is_err());
         update(&p, |_| Ok(())).unwrap();

@@ -49,7 +49,7 @@ pub fn format_message(server_url: &str, auth: &Auth) -> String {
 
 /// A `get` answer: credentials, or None for an identity token (no use to
 /// a registry that speaks Basic).
-pub fn parse_get_response(stdout: &str) -> Result<Option<Auth>, String> {
+fn parse_get_response(stdout: &str) -> Result<Option<Auth>, String> {
     // serde's message may quote the value it choked on: the secret itself.
     let m: Message = serde_json::from_str(stdout.trim()).map_err(|_| {
         "answered something that is not credentials JSON ({\"ServerURL\",\"Username\",\"Secret\"}): run the helper by hand to see what it prints".to_string()
@@ -108,13 +108,14 @@ fn call_with(name: &str, verb: &str, input: &str, limits: Limits) -> Result<Outc
     let mut cmd = Command::new(&prog);
     cmd.arg(verb);
     let out = subprocess::run(cmd, Some(input.as_bytes()), limits).map_err(|e| match e {
-        subprocess::RunError::Spawn(e) if e.kind() == std::io::ErrorKind::NotFound => Error(format!(
+        subprocess::RunError::Spawn(e) if e.kind() == std::io::ErrorKind::NotFound => Error::Helper(format!(
             "credential helper {prog} is not on PATH: install it, or remove it from the registry config"
         )),
-        subprocess::RunError::Spawn(e) => {
-            Error(format!("cannot run credential helper {prog}: {e}"))
-        }
-        other => Error(format!(
+        subprocess::RunError::Spawn(e) => Error::Io {
+            context: format!("cannot run credential helper {prog}"),
+            source: e,
+        },
+        other => Error::Helper(format!(
             "credential helper {prog} {verb} {}: fix or replace the helper (run `{prog} {verb}` by hand to see why)",
             other.describe()
         )),
@@ -133,7 +134,7 @@ fn failure(name: &str, verb: &str, out: &Outcome) -> Error {
     } else {
         said
     };
-    Error(format!(
+    Error::Helper(format!(
         "credential helper {} {verb} failed: {}",
         program(name),
         if said.is_empty() { "no message" } else { &said }
@@ -149,7 +150,7 @@ pub fn get(name: &str, server_url: &str) -> Result<Option<Auth>, Error> {
         return Err(failure(name, "get", &out));
     }
     parse_get_response(&out.stdout)
-        .map_err(|e| Error(format!("credential helper {} get {e}", program(name))))
+        .map_err(|e| Error::Helper(format!("credential helper {} get {e}", program(name))))
 }
 
 pub fn store(name: &str, server_url: &str, auth: &Auth) -> Result<(), Error> {
@@ -231,7 +232,7 @@ mod tests {
             stderr: String::new(),
         };
         let e = failure("n", "store", &out);
-        assert!(!e.0.contains('\n'));
-        assert!(e.0.len() < 300);
+        assert!(!e.to_string().contains('\n'));
+        assert!(e.to_string().len() < 300);
     }
 }

@@ -9,7 +9,6 @@ pub mod registry_config;
 
 use crate::secret::Secret;
 use registry_config::{Config, Store};
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use registry_config::host_key;
@@ -19,16 +18,37 @@ pub use registry_config::host_key;
 /// `docker-credential-helm-ecr get`.
 pub const HELPER_NAME: &str = "helm-ecr";
 
-#[derive(Debug)]
-pub struct Error(pub String);
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
+/// Everything the Helm layer can fail with; each renders as one line that
+/// names the file or helper, why, and what to do. Where a cause is carried
+/// (`#[source]`), the line already includes its text.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A JSON file we keep (registry config, helper settings) cannot be
+    /// read, parsed, locked or written.
+    #[error("{0}")]
+    File(String),
+    /// An entry of the registry config or of our settings is malformed.
+    #[error("{0}")]
+    Config(String),
+    /// A Docker credential helper failed or answered nonsense.
+    #[error("{0}")]
+    Helper(String),
+    /// A credential helper that could not be started.
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A helper's failure, with the registry config entry that named it.
+    #[error("{source} (named by {key} in {})", config.display())]
+    NamedBy {
+        key: String,
+        config: PathBuf,
+        #[source]
+        source: Box<Error>,
+    },
 }
-
-impl std::error::Error for Error {}
 
 /// A username and password from the registry config. Debug hides the password.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,7 +175,11 @@ fn in_config(e: Error, config: &Path, host: &str, per_host: bool) -> Error {
     } else {
         "credsStore".to_string()
     };
-    Error(format!("{e} (named by {key} in {})", config.display()))
+    Error::NamedBy {
+        key,
+        config: config.to_path_buf(),
+        source: Box::new(e),
+    }
 }
 
 #[cfg(test)]
@@ -210,8 +234,12 @@ mod tests {
         let p = d.join("config.json");
         fs::write(&p, r#"{"credsStore":"no-such-helper-xyz"}"#).unwrap();
         let e = get_credentials(&p, "h").unwrap_err();
-        assert!(e.0.contains("docker-credential-no-such-helper-xyz"), "{e}");
-        assert!(e.0.contains("credsStore"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("docker-credential-no-such-helper-xyz"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("credsStore"), "{e}");
         let _ = fs::remove_dir_all(&d);
     }
 }

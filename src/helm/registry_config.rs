@@ -56,7 +56,7 @@ impl Config {
     /// Check the shape of the keys we read; anything else is left alone.
     pub fn from_map(doc: Map<String, Value>, path: &Path) -> Result<Config, Error> {
         let bad = |what: &str| {
-            Error(format!(
+            Error::Config(format!(
                 "{}: {what}: fix or remove that entry (the file was left unchanged)",
                 path.display()
             ))
@@ -163,7 +163,7 @@ impl Config {
         let encoded = field("auth");
         if !encoded.is_empty() {
             let bad = || {
-                Error(format!(
+                Error::Config(format!(
                     "{}: auths[\"{key}\"].auth is not base64 of USER:PASSWORD: log in again or remove that entry",
                     path.display()
                 ))
@@ -385,7 +385,7 @@ mod tests {
         let c = cfg(json!({"auths": {"h": {"auth": "!!!"}}}));
         let e = c.file_auth("h", Path::new("/x/config.json")).unwrap_err();
         assert!(
-            e.0.contains("/x/config.json") && e.0.contains("auths[\"h\"]"),
+            e.to_string().contains("/x/config.json") && e.to_string().contains("auths[\"h\"]"),
             "{e}"
         );
     }

@@ -4,9 +4,9 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use super::Ctx;
 use crate::aws::env::Env;
 use crate::aws::transport::{call, Call};
+use crate::aws::Context;
 use crate::aws::{Credentials, Error};
 
 const ECS_HOST: &str = "http://169.254.170.2";
@@ -35,7 +35,7 @@ fn check_full_uri(url: &str) -> Result<(), Error> {
         return Ok(());
     }
     let Some(rest) = url.strip_prefix("http://") else {
-        return Err(Error(format!(
+        return Err(Error::Credentials(format!(
             "AWS_CONTAINER_CREDENTIALS_FULL_URI {url:?} must be an http:// or https:// URL"
         )));
     };
@@ -58,7 +58,7 @@ fn check_full_uri(url: &str) -> Result<(), Error> {
     if allowed {
         Ok(())
     } else {
-        Err(Error(format!(
+        Err(Error::Credentials(format!(
             "AWS_CONTAINER_CREDENTIALS_FULL_URI {url:?} uses plain HTTP to a host that is not loopback or a container agent address: use https://"
         )))
     }
@@ -68,7 +68,7 @@ fn auth_token(env: &Env) -> Result<Option<String>, Error> {
     let token = if let Some(file) = env.get("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE") {
         let path = env.expand_home(file);
         std::fs::read_to_string(&path).map_err(|e| {
-            Error(format!(
+            Error::Credentials(format!(
                 "cannot read AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE {}: {e}",
                 path.display()
             ))
@@ -80,21 +80,21 @@ fn auth_token(env: &Env) -> Result<Option<String>, Error> {
     };
     let token = token.trim().to_string();
     if token.contains(['\r', '\n']) {
-        return Err(Error(
+        return Err(Error::Credentials(
             "the container authorization token holds a line break: fix AWS_CONTAINER_AUTHORIZATION_TOKEN(_FILE)".into(),
         ));
     }
     Ok(Some(token))
 }
 
-pub fn resolve(ctx: &Ctx<'_>, url: &str) -> Result<Credentials, Error> {
+pub fn resolve(ctx: &Context<'_>, url: &str) -> Result<Credentials, Error> {
     resolve_identified(ctx, url).map(|(c, _)| c)
 }
 
 /// The credentials and, when the agent says, whose they are: ECS names the
 /// task role (`RoleArn`), EKS Pod Identity the account (`AccountId`).
 pub fn resolve_identified(
-    ctx: &Ctx<'_>,
+    ctx: &Context<'_>,
     url: &str,
 ) -> Result<(Credentials, Option<String>), Error> {
     let what = "container credentials";
@@ -108,10 +108,10 @@ pub fn resolve_identified(
     }
     let reply = call(ctx.http, ctx.env, &c).map_err(|f| {
         let e = f.into_error(&format!("{what} from {url}"));
-        Error(format!("{}: check the container's task or pod role", e.0))
+        Error::Credentials(format!("{}: check the container's task or pod role", e))
     })?;
     let v: serde_json::Value = serde_json::from_str(&reply.body)
-        .map_err(|_| Error(format!("{what} from {url}: the reply is not JSON")))?;
+        .map_err(|_| Error::Credentials(format!("{what} from {url}: the reply is not JSON")))?;
     let c = super::from_json(&v, "Token", what)?;
     Ok((c, super::reply_identity(&v)))
 }

@@ -10,10 +10,10 @@ pub fn selected(env: &Env) -> Result<Option<Source>, Error> {
             access_key_id: id.trim().to_string(),
         })),
         (None, None) => Ok(None),
-        (Some(_), None) => Err(Error(
+        (Some(_), None) => Err(Error::Credentials(
             "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not: set both, or unset both to use a profile".into(),
         )),
-        (None, Some(_)) => Err(Error(
+        (None, Some(_)) => Err(Error::Credentials(
             "AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not: set both, or unset both to use a profile".into(),
         )),
     }
@@ -30,7 +30,7 @@ pub fn resolve(env: &Env) -> Result<Credentials, Error> {
             session_token: env.get("AWS_SESSION_TOKEN").map(|t| t.trim().to_string()),
             expires_at: None,
         }),
-        _ => Err(Error(
+        _ => Err(Error::Credentials(
             "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must both be set".into(),
         )),
     }

@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use super::Ctx;
 use crate::aws::env::Env;
 use crate::aws::profile::Section;
 use crate::aws::transport::{call, Call};
+use crate::aws::Context;
 use crate::aws::{Credentials, Error};
 
 pub fn endpoint(env: &Env, profile: Option<&Section>) -> String {
@@ -27,7 +27,7 @@ pub fn endpoint(env: &Env, profile: Option<&Section>) -> String {
 }
 
 fn call_imds(
-    ctx: &Ctx<'_>,
+    ctx: &Context<'_>,
     method: &'static str,
     url: String,
     token: Option<&str>,
@@ -81,28 +81,28 @@ pub fn region(env: &Env, http: &crate::http::Http, endpoint: &str) -> Result<Str
     )?;
     let region = region.trim().to_string();
     crate::aws::endpoint::check_region(&region)
-        .map_err(|_| Error(format!("{endpoint} answered an invalid region")))?;
+        .map_err(|_| Error::Credentials(format!("{endpoint} answered an invalid region")))?;
     Ok(region)
 }
 
-pub fn resolve(ctx: &Ctx<'_>, endpoint: &str) -> Result<Credentials, Error> {
+pub fn resolve(ctx: &Context<'_>, endpoint: &str) -> Result<Credentials, Error> {
     resolve_identified(ctx, endpoint).map(|(c, _)| c)
 }
 
 /// The credentials and whose they are: the instance role's name (and the
 /// account, where IMDS says).
 pub fn resolve_identified(
-    ctx: &Ctx<'_>,
+    ctx: &Context<'_>,
     endpoint: &str,
 ) -> Result<(Credentials, Option<String>), Error> {
     let token = call_imds(ctx, "PUT", format!("{endpoint}/latest/api/token"), None)
-        .map_err(|e| Error(format!("no IMDSv2 token from {endpoint}: {}", e.0)))?;
+        .map_err(|e| Error::Credentials(format!("no IMDSv2 token from {endpoint}: {}", e)))?;
     let token = token.trim();
     let base = format!("{endpoint}/latest/meta-data/iam/security-credentials/");
     let roles = call_imds(ctx, "GET", base.clone(), Some(token)).map_err(|e| {
-        Error(format!(
+        Error::Credentials(format!(
             "this EC2 instance has no IAM role (instance profile) at {endpoint}: {}",
-            e.0
+            e
         ))
     })?;
     let role = roles
@@ -110,15 +110,17 @@ pub fn resolve_identified(
         .map(str::trim)
         .find(|l| !l.is_empty())
         .ok_or_else(|| {
-            Error("this EC2 instance has no IAM role (instance profile): attach one".into())
+            Error::Credentials(
+                "this EC2 instance has no IAM role (instance profile): attach one".into(),
+            )
         })?;
     let body = call_imds(ctx, "GET", format!("{base}{role}"), Some(token))?;
     let v: serde_json::Value = serde_json::from_str(&body).map_err(|_| {
-        Error("EC2 instance metadata returned credentials that are not JSON".into())
+        Error::Credentials("EC2 instance metadata returned credentials that are not JSON".into())
     })?;
     if let Some(code) = v.get("Code").and_then(|c| c.as_str()) {
         if code != "Success" {
-            return Err(Error(format!(
+            return Err(Error::Credentials(format!(
                 "EC2 instance metadata could not provide credentials for role {role}: {code}"
             )));
         }

@@ -15,19 +15,21 @@ pub fn resolve(env: &Env, profile: &str, session: &str) -> Result<Credentials, E
         Some(d) => env.expand_home(d),
         None => env
             .aws_dir()
-            .ok_or_else(|| Error(format!("no home directory for the login cache: {hint}")))?
+            .ok_or_else(|| {
+                Error::Credentials(format!("no home directory for the login cache: {hint}"))
+            })?
             .join("login")
             .join("cache"),
     };
     let path = dir.join(format!("{}.json", sha256_hex(session.trim().as_bytes())));
     let text = std::fs::read_to_string(&path).map_err(|_| {
-        Error(format!(
+        Error::Credentials(format!(
             "no `aws login` session for AWS profile {profile:?} ({} missing): {hint}",
             path.display()
         ))
     })?;
     let v: serde_json::Value = serde_json::from_str(&text).map_err(|_| {
-        Error(format!(
+        Error::Credentials(format!(
             "the login cache {} is unreadable: {hint}",
             path.display()
         ))
@@ -39,13 +41,13 @@ pub fn resolve(env: &Env, profile: &str, session: &str) -> Result<Credentials, E
         s("secretAccessKey"),
         s("expiresAt").and_then(parse_rfc3339),
     ) else {
-        return Err(Error(format!(
+        return Err(Error::Credentials(format!(
             "the login cache {} lacks credentials: {hint}",
             path.display()
         )));
     };
     if expires <= SystemTime::now() {
-        return Err(Error(format!(
+        return Err(Error::Credentials(format!(
             "the `aws login` session for AWS profile {profile:?} expired at {}: {hint}",
             rfc3339_system(expires)
         )));
@@ -74,11 +76,11 @@ mod tests {
         std::fs::write(&file, r#"{"accessToken":{"accessKeyId":"A","secretAccessKey":"S","expiresAt":"2015-01-01T00:00:00Z"}}"#).unwrap();
         let e = resolve(&env, "p", "arn:aws:iam::1:user/u").unwrap_err();
         assert!(
-            e.0.contains("expired") && e.0.contains("aws login --profile p"),
+            e.to_string().contains("expired") && e.to_string().contains("aws login --profile p"),
             "{e}"
         );
         let e = resolve(&env, "p", "other").unwrap_err();
-        assert!(e.0.contains("aws login"), "{e}");
+        assert!(e.to_string().contains("aws login"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -16,22 +16,10 @@ mod web_identity;
 
 use std::time::{Duration, SystemTime};
 
-use super::endpoint::Variant;
 use super::env::Env;
 use super::profile::{ProfileSet, Section};
+use super::Context;
 use super::{Credentials, Error};
-
-/// What an I/O provider needs: configuration and a client.
-pub struct Ctx<'a> {
-    pub env: &'a Env,
-    pub profiles: &'a ProfileSet,
-    pub http: &'a crate::http::Http,
-    /// The session's region (STS, and SSO when the profile names none).
-    pub region: &'a str,
-    pub variant: Variant,
-    /// The selected profile's section, for endpoint settings.
-    pub profile: Option<&'a Section>,
-}
 
 /// Where credentials will come from, decided without I/O.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,7 +74,7 @@ pub fn select(
     let from_cli = cli_profile.is_some_and(|p| !p.is_empty());
     let profile = profiles.profile(&name);
     if explicit && profile.is_none() {
-        return Err(Error(format!(
+        return Err(Error::Credentials(format!(
             "AWS profile {name:?} (from {}) not found in {}: check the name or create it with `aws configure --profile {name}`",
             if from_cli { "--profile" } else { "AWS_PROFILE" },
             profiles.describe_files()
@@ -227,20 +215,20 @@ pub fn describe(source: &Source) -> String {
 
 /// Fetch credentials from the chosen source, with whose they are where the
 /// provider says (container and instance metadata).
-pub fn resolve(ctx: &Ctx<'_>, source: &Source) -> Result<(Credentials, Option<String>), Error> {
+pub fn resolve(ctx: &Context<'_>, source: &Source) -> Result<(Credentials, Option<String>), Error> {
     match source {
         Source::Environment { .. } => env_keys::resolve(ctx.env).map(|c| (c, None)),
         Source::Profile { name } => profile_chain::resolve(ctx, name).map(|c| (c, None)),
         Source::WebIdentity { .. } => web_identity::resolve_env(ctx).map(|c| (c, None)),
         Source::Container { url } => container::resolve_identified(ctx, url),
         Source::Imds { endpoint } => imds::resolve_identified(ctx, endpoint).map_err(|e| {
-            Error(format!(
+            Error::Credentials(format!(
                 "no AWS credentials found: tried environment, profiles in {}, web identity, container and EC2 instance metadata ({}): set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, pass --profile, or run `aws configure`",
                 ctx.profiles.describe_files(),
-                e.0
+                e
             ))
         }),
-        Source::Nothing { tried } => Err(Error(format!(
+        Source::Nothing { tried } => Err(Error::Credentials(format!(
             "no AWS credentials found: tried {}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, pass --profile, or run `aws configure`",
             tried.join(", ")
         ))),
@@ -261,15 +249,14 @@ pub(crate) fn from_json(
 ) -> Result<Credentials, Error> {
     let s = |k: &str| v.get(k).and_then(|x| x.as_str()).filter(|x| !x.is_empty());
     let (Some(id), Some(secret)) = (s("AccessKeyId"), s("SecretAccessKey")) else {
-        return Err(Error(format!(
+        return Err(Error::Credentials(format!(
             "{what} returned no AccessKeyId/SecretAccessKey"
         )));
     };
     let expires_at = match s("Expiration") {
-        Some(t) => Some(
-            crate::clock::parse_rfc3339(t)
-                .ok_or_else(|| Error(format!("{what} returned an unreadable Expiration {t:?}")))?,
-        ),
+        Some(t) => Some(crate::clock::parse_rfc3339(t).ok_or_else(|| {
+            Error::Credentials(format!("{what} returned an unreadable Expiration {t:?}"))
+        })?),
         None => None,
     };
     let c = Credentials {
@@ -279,7 +266,7 @@ pub(crate) fn from_json(
         expires_at,
     };
     if !fresh(&c, Duration::ZERO) {
-        return Err(Error(format!(
+        return Err(Error::Credentials(format!(
             "{what} returned credentials that already expired at {}",
             crate::clock::rfc3339_system(c.expires_at.unwrap_or(SystemTime::UNIX_EPOCH))
         )));
@@ -290,15 +277,7 @@ pub(crate) fn from_json(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aws::profile::FileKind;
-    use std::path::Path;
-
-    fn profiles(config: &str) -> ProfileSet {
-        let mut s = ProfileSet::default();
-        s.add(Path::new("config"), config, FileKind::Config)
-            .unwrap();
-        s
-    }
+    use crate::aws::profile::test_profiles as profiles;
 
     #[test]
     fn env_keys_win_over_aws_profile_but_not_over_flag() {
@@ -324,11 +303,14 @@ mod tests {
     fn named_profile_must_exist() {
         let ps = profiles("[default]\nregion = us-east-1\n");
         let e = select(&Env::default(), &ps, Some("nope")).unwrap_err();
-        assert!(e.0.contains("\"nope\"") && e.0.contains("--profile"), "{e}");
+        assert!(
+            e.to_string().contains("\"nope\"") && e.to_string().contains("--profile"),
+            "{e}"
+        );
         let env = Env::from_pairs([("AWS_PROFILE", "nope")]);
         assert!(select(&env, &ps, None)
             .unwrap_err()
-            .0
+            .to_string()
             .contains("AWS_PROFILE"));
     }
 
@@ -336,7 +318,7 @@ mod tests {
     fn half_set_env_keys_are_an_error() {
         let env = Env::from_pairs([("AWS_ACCESS_KEY_ID", "E")]);
         let e = select(&env, &ProfileSet::default(), None).unwrap_err();
-        assert!(e.0.contains("AWS_SECRET_ACCESS_KEY"), "{e}");
+        assert!(e.to_string().contains("AWS_SECRET_ACCESS_KEY"), "{e}");
     }
 
     #[test]
@@ -479,7 +461,7 @@ credential_source = EcsContainer
         let v = serde_json::json!({"AccessKeyId": "A", "SecretAccessKey": "S", "Expiration": "2015-01-01T00:00:00Z"});
         assert!(from_json(&v, "Token", "x")
             .unwrap_err()
-            .0
+            .to_string()
             .contains("expired"));
         let v = serde_json::json!({"AccessKeyId": "A"});
         assert!(from_json(&v, "Token", "x").is_err());

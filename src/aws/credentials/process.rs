@@ -30,8 +30,11 @@ fn resolve_with(profile: &str, command: &str, limits: Limits) -> Result<Credenti
         c
     };
     let output = subprocess::run(cmd, None, limits).map_err(|e| match e {
-        subprocess::RunError::Spawn(e) => Error(format!("{what}: cannot run it: {e}")),
-        other => Error(format!(
+        subprocess::RunError::Spawn(e) => Error::Io {
+            context: format!("{what}: cannot run it"),
+            source: e,
+        },
+        other => Error::Credentials(format!(
             "{what} {}: fix the command (it must print one JSON object and exit) or run it by hand to see why",
             other.describe()
         )),
@@ -44,7 +47,7 @@ fn resolve_with(profile: &str, command: &str, limits: Limits) -> Result<Credenti
             .unwrap_or("")
             .trim();
         let first: String = first.chars().take(200).collect();
-        return Err(Error(format!(
+        return Err(Error::Credentials(format!(
             "{what} failed ({}){}: fix the command or run it by hand to see why",
             output.status,
             if first.is_empty() {
@@ -60,10 +63,14 @@ fn resolve_with(profile: &str, command: &str, limits: Limits) -> Result<Credenti
 /// Never quotes stdout in errors: it holds the secret.
 pub fn parse(stdout: &[u8], what: &str) -> Result<Credentials, Error> {
     let v: serde_json::Value = serde_json::from_slice(stdout)
-        .map_err(|_| Error(format!("{what} did not print JSON on stdout")))?;
+        .map_err(|_| Error::Credentials(format!("{what} did not print JSON on stdout")))?;
     match v.get("Version").and_then(|x| x.as_i64()) {
         Some(1) => {}
-        _ => return Err(Error(format!("{what} printed JSON without \"Version\": 1"))),
+        _ => {
+            return Err(Error::Credentials(format!(
+                "{what} printed JSON without \"Version\": 1"
+            )))
+        }
     }
     super::from_json(&v, "SessionToken", what)
 }
@@ -88,9 +95,9 @@ mod tests {
             "p",
         )
         .unwrap_err();
-        assert!(e.0.contains("Version"));
+        assert!(e.to_string().contains("Version"));
         let e = parse(b"SECRET junk", "p").unwrap_err();
-        assert!(!e.0.contains("SECRET"));
+        assert!(!e.to_string().contains("SECRET"));
     }
 
     #[test]
@@ -105,7 +112,7 @@ mod tests {
         assert_eq!(c.secret_access_key, "S");
         let e = resolve(&env, "t", "echo oops >&2; exit 3").unwrap_err();
         assert!(
-            e.0.contains("oops") && e.0.contains("exit status: 3"),
+            e.to_string().contains("oops") && e.to_string().contains("exit status: 3"),
             "{e}"
         );
     }
@@ -126,10 +133,10 @@ mod tests {
             },
         )
         .unwrap_err();
-        assert_eq!(e.0, "credential_process of AWS profile \"chatty\" printed more than 1 MiB on stdout and was stopped: fix the command (it must print one JSON object and exit) or run it by hand to see why");
+        assert_eq!(e.to_string(), "credential_process of AWS profile \"chatty\" printed more than 1 MiB on stdout and was stopped: fix the command (it must print one JSON object and exit) or run it by hand to see why");
         let e = resolve_with("stuck", "sleep 1000", limits).unwrap_err();
         assert!(
-            e.0.starts_with("credential_process of AWS profile \"stuck\" did not finish within 0.3 s and was stopped"),
+            e.to_string().starts_with("credential_process of AWS profile \"stuck\" did not finish within 0.3 s and was stopped"),
             "{e}"
         );
     }

@@ -15,9 +15,9 @@
 //! - a base profile: `credential_source` > web identity > SSO >
 //!   `login_session` > `credential_process` > static keys.
 
-use super::Ctx;
 use crate::aws::profile::{ProfileSet, Section};
 use crate::aws::sts::{assume_role, default_session_name, AssumeRole};
+use crate::aws::Context;
 use crate::aws::{Credentials, Error};
 
 /// Where a chain starts.
@@ -45,7 +45,7 @@ pub fn chain(profiles: &ProfileSet, name: &str) -> Result<Chain, Error> {
     let mut current = name.to_string();
     let base = loop {
         let p = profiles.profile(&current).ok_or_else(|| {
-            Error(format!(
+            Error::Credentials(format!(
                 "AWS profile {current:?}{} not found in {}",
                 visited
                     .last()
@@ -56,7 +56,7 @@ pub fn chain(profiles: &ProfileSet, name: &str) -> Result<Chain, Error> {
         })?;
         if visited.contains(&current) {
             visited.push(current);
-            return Err(Error(format!(
+            return Err(Error::Credentials(format!(
                 "AWS profile chain loops ({}): fix source_profile so it ends at a profile with credentials",
                 visited.join(" -> ")
             )));
@@ -72,12 +72,12 @@ pub fn chain(profiles: &ProfileSet, name: &str) -> Result<Chain, Error> {
         roles.push(current.clone());
         match (p.get("source_profile"), p.get("credential_source")) {
             (Some(_), Some(_)) => {
-                return Err(Error(format!(
+                return Err(Error::Credentials(format!(
                     "AWS profile {current:?} sets both source_profile and credential_source: keep one"
                 )))
             }
             (None, None) => {
-                return Err(Error(format!(
+                return Err(Error::Credentials(format!(
                     "AWS profile {current:?} has role_arn but no source_profile, credential_source or web_identity_token_file: add one"
                 )))
             }
@@ -134,7 +134,7 @@ fn base(name: &str, p: &Section, first: bool, start: Option<&String>) -> Result<
     if p.get("aws_access_key_id").is_some() {
         return Ok(Base::Static { profile });
     }
-    Err(Error(if first {
+    Err(Error::Credentials(if first {
         format!(
             "AWS profile {name:?} has no credentials (no aws_access_key_id, role_arn, sso_session, credential_process or login_session): run `aws configure --profile {name}`"
         )
@@ -146,26 +146,25 @@ fn base(name: &str, p: &Section, first: bool, start: Option<&String>) -> Result<
     }))
 }
 
-pub fn resolve(ctx: &Ctx<'_>, name: &str) -> Result<Credentials, Error> {
+pub fn resolve(ctx: &Context<'_>, name: &str) -> Result<Credentials, Error> {
     let c = chain(ctx.profiles, name)?;
     let mut creds = resolve_base(ctx, &c.base)?;
     for role_profile in &c.roles {
-        let p = ctx
-            .profiles
-            .profile(role_profile)
-            .ok_or_else(|| Error(format!("AWS profile {role_profile:?} disappeared")))?;
+        let p = ctx.profiles.profile(role_profile).ok_or_else(|| {
+            Error::Credentials(format!("AWS profile {role_profile:?} disappeared"))
+        })?;
         creds = assume(ctx, role_profile, p, &creds)?;
     }
     Ok(creds)
 }
 
-fn section<'a>(ctx: &'a Ctx<'_>, name: &str) -> Result<&'a Section, Error> {
+fn section<'a>(ctx: &'a Context<'_>, name: &str) -> Result<&'a Section, Error> {
     ctx.profiles
         .profile(name)
-        .ok_or_else(|| Error(format!("AWS profile {name:?} not found")))
+        .ok_or_else(|| Error::Credentials(format!("AWS profile {name:?} not found")))
 }
 
-fn resolve_base(ctx: &Ctx<'_>, base: &Base) -> Result<Credentials, Error> {
+fn resolve_base(ctx: &Context<'_>, base: &Base) -> Result<Credentials, Error> {
     match base {
         Base::Static { profile } => static_keys(profile, section(ctx, profile)?),
         Base::NamedSource { profile, source } => named_source(ctx, profile, source),
@@ -174,7 +173,7 @@ fn resolve_base(ctx: &Ctx<'_>, base: &Base) -> Result<Credentials, Error> {
             let (Some(role_arn), Some(file)) =
                 (p.get("role_arn"), p.get("web_identity_token_file"))
             else {
-                return Err(Error(format!(
+                return Err(Error::Credentials(format!(
                     "AWS profile {profile:?} needs role_arn and web_identity_token_file"
                 )));
             };
@@ -193,7 +192,7 @@ fn resolve_base(ctx: &Ctx<'_>, base: &Base) -> Result<Credentials, Error> {
 }
 
 fn assume(
-    ctx: &Ctx<'_>,
+    ctx: &Context<'_>,
     name: &str,
     p: &Section,
     source_creds: &Credentials,
@@ -223,7 +222,7 @@ fn duration(name: &str, p: &Section) -> Result<Option<u32>, Error> {
     p.get("duration_seconds")
         .map(|d| {
             d.trim().parse::<u32>().map_err(|_| {
-                Error(format!(
+                Error::Credentials(format!(
                     "AWS profile {name:?}: duration_seconds {d:?} is not a whole number of seconds"
                 ))
             })
@@ -231,7 +230,7 @@ fn duration(name: &str, p: &Section) -> Result<Option<u32>, Error> {
         .transpose()
 }
 
-fn named_source(ctx: &Ctx<'_>, name: &str, source: &str) -> Result<Credentials, Error> {
+fn named_source(ctx: &Context<'_>, name: &str, source: &str) -> Result<Credentials, Error> {
     match source {
         "Environment" => super::env_keys::resolve(ctx.env),
         "Ec2InstanceMetadata" => {
@@ -239,13 +238,13 @@ fn named_source(ctx: &Ctx<'_>, name: &str, source: &str) -> Result<Credentials, 
         }
         "EcsContainer" => {
             let url = super::container::url_from_env(ctx.env)?.ok_or_else(|| {
-                Error(format!(
+                Error::Credentials(format!(
                     "AWS profile {name:?} uses credential_source = EcsContainer but AWS_CONTAINER_CREDENTIALS_RELATIVE_URI/FULL_URI is unset"
                 ))
             })?;
             super::container::resolve(ctx, &url)
         }
-        other => Err(Error(format!(
+        other => Err(Error::Credentials(format!(
             "AWS profile {name:?}: unknown credential_source {other:?}: use Environment, Ec2InstanceMetadata or EcsContainer"
         ))),
     }
@@ -254,7 +253,7 @@ fn named_source(ctx: &Ctx<'_>, name: &str, source: &str) -> Result<Credentials, 
 fn static_keys(name: &str, p: &Section) -> Result<Credentials, Error> {
     let id = p.get("aws_access_key_id").unwrap_or_default();
     let secret = p.get("aws_secret_access_key").ok_or_else(|| {
-        Error(format!(
+        Error::Credentials(format!(
             "AWS profile {name:?} has aws_access_key_id but no aws_secret_access_key: add it (e.g. `aws configure --profile {name}`)"
         ))
     })?;
@@ -269,15 +268,7 @@ fn static_keys(name: &str, p: &Section) -> Result<Credentials, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aws::profile::FileKind;
-    use std::path::Path;
-
-    fn profiles(config: &str) -> ProfileSet {
-        let mut s = ProfileSet::default();
-        s.add(Path::new("config"), config, FileKind::Config)
-            .unwrap();
-        s
-    }
+    use crate::aws::profile::test_profiles as profiles;
 
     fn walk(config: &str, name: &str) -> Result<Chain, Error> {
         chain(&profiles(config), name)
@@ -307,7 +298,7 @@ mod tests {
         // The first profile's own role_arn still wins over its keys.
         let c = walk(cfg, "b").unwrap_err();
         assert!(
-            c.0.contains("\"c\" not found") || c.0.contains("\"c\""),
+            c.to_string().contains("\"c\" not found") || c.to_string().contains("\"c\""),
             "{c}"
         );
         let c = walk(
@@ -397,25 +388,25 @@ mod tests {
     #[test]
     fn errors_name_the_profile() {
         let e = walk("[profile a]\nrole_arn = A\nsource_profile = b\n[profile b]\nsource_profile = a\nrole_arn = B\n", "a").unwrap_err();
-        assert!(e.0.contains("a -> b -> a"), "{e}");
+        assert!(e.to_string().contains("a -> b -> a"), "{e}");
         let e = walk("[profile a]\nrole_arn = A\n", "a").unwrap_err();
-        assert!(e.0.contains("no source_profile"), "{e}");
+        assert!(e.to_string().contains("no source_profile"), "{e}");
         let e = walk(
             "[profile a]\nrole_arn = A\nsource_profile = b\ncredential_source = Environment\n",
             "a",
         )
         .unwrap_err();
-        assert!(e.0.contains("both"), "{e}");
+        assert!(e.to_string().contains("both"), "{e}");
         let e = walk(
             "[profile a]\nrole_arn = A\nsource_profile = b\n[profile b]\nregion = x\n",
             "a",
         )
         .unwrap_err();
         assert!(
-            e.0.contains("\"b\"") && e.0.contains("chain of \"a\""),
+            e.to_string().contains("\"b\"") && e.to_string().contains("chain of \"a\""),
             "{e}"
         );
         let e = walk("[profile a]\nregion = x\n", "a").unwrap_err();
-        assert!(e.0.contains("aws configure --profile a"), "{e}");
+        assert!(e.to_string().contains("aws configure --profile a"), "{e}");
     }
 }

@@ -4,11 +4,11 @@
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use super::Ctx;
 use crate::aws::endpoint::{self, configured_endpoint, Service};
 use crate::aws::profile::Section;
 use crate::aws::transport::{call, Call, Failure};
-use crate::aws::{Credentials, Error};
+use crate::aws::Context;
+use crate::aws::{AwsErrorCode, Credentials, Error};
 use crate::clock::{from_epoch_millis, parse_rfc3339, rfc3339_system};
 use crate::codec::{hex, sha1};
 
@@ -25,10 +25,10 @@ struct Config<'a> {
     refreshable: bool,
 }
 
-fn config<'a>(ctx: &'a Ctx<'_>, name: &str, p: &'a Section) -> Result<Config<'a>, Error> {
+fn config<'a>(ctx: &'a Context<'_>, name: &str, p: &'a Section) -> Result<Config<'a>, Error> {
     let need = |sec: &'a Section, key: &str, whose: &str| {
         sec.get(key).ok_or_else(|| {
-            Error(format!(
+            Error::Credentials(format!(
                 "{whose} lacks {key}: run `aws configure sso --profile {name}`"
             ))
         })
@@ -38,7 +38,7 @@ fn config<'a>(ctx: &'a Ctx<'_>, name: &str, p: &'a Section) -> Result<Config<'a>
     let role = need(p, "sso_role_name", &whose)?;
     if let Some(session) = p.get("sso_session") {
         let s = ctx.profiles.sso_sessions.get(session).ok_or_else(|| {
-            Error(format!(
+            Error::Credentials(format!(
                 "AWS profile {name:?} names sso_session {session:?}, but there is no [sso-session {session}] in {}",
                 ctx.profiles.describe_files()
             ))
@@ -65,7 +65,7 @@ fn config<'a>(ctx: &'a Ctx<'_>, name: &str, p: &'a Section) -> Result<Config<'a>
     }
 }
 
-fn cache_file(ctx: &Ctx<'_>, cache_name: &str) -> Option<PathBuf> {
+fn cache_file(ctx: &Context<'_>, cache_name: &str) -> Option<PathBuf> {
     Some(
         ctx.env
             .aws_dir()?
@@ -79,23 +79,23 @@ fn login_hint(name: &str) -> String {
     format!("run `aws sso login --profile {name}`")
 }
 
-pub fn resolve(ctx: &Ctx<'_>, name: &str, p: &Section) -> Result<Credentials, Error> {
+pub fn resolve(ctx: &Context<'_>, name: &str, p: &Section) -> Result<Credentials, Error> {
     let cfg = config(ctx, name, p)?;
     let path = cache_file(ctx, cfg.cache_name).ok_or_else(|| {
-        Error(format!(
+        Error::Credentials(format!(
             "no home directory for the SSO cache: {}",
             login_hint(name)
         ))
     })?;
     let text = std::fs::read_to_string(&path).map_err(|_| {
-        Error(format!(
+        Error::Credentials(format!(
             "no IAM Identity Center session for AWS profile {name:?} ({} missing): {}",
             path.display(),
             login_hint(name)
         ))
     })?;
     let mut cache: serde_json::Value = serde_json::from_str(&text).map_err(|_| {
-        Error(format!(
+        Error::Credentials(format!(
             "the SSO token cache {} is unreadable: {}",
             path.display(),
             login_hint(name)
@@ -120,14 +120,14 @@ pub fn resolve(ctx: &Ctx<'_>, name: &str, p: &Section) -> Result<Credentials, Er
         .and_then(parse_rfc3339);
     let token = cache.get("accessToken").and_then(|v| v.as_str());
     let (Some(token), Some(expires)) = (token, expires) else {
-        return Err(Error(format!(
+        return Err(Error::Credentials(format!(
             "the SSO token cache {} lacks accessToken/expiresAt: {}",
             path.display(),
             login_hint(name)
         )));
     };
     if expires <= now {
-        return Err(Error(format!(
+        return Err(Error::Credentials(format!(
             "the IAM Identity Center session for AWS profile {name:?} expired at {}: {}",
             rfc3339_system(expires),
             login_hint(name)
@@ -137,7 +137,7 @@ pub fn resolve(ctx: &Ctx<'_>, name: &str, p: &Section) -> Result<Credentials, Er
 }
 
 fn refresh(
-    ctx: &Ctx<'_>,
+    ctx: &Context<'_>,
     cfg: &Config<'_>,
     cache: &serde_json::Value,
 ) -> Result<serde_json::Value, Error> {
@@ -150,13 +150,13 @@ fn refresh(
     let (Some(client_id), Some(client_secret), Some(refresh_token)) =
         (s("clientId"), s("clientSecret"), s("refreshToken"))
     else {
-        return Err(Error("no refresh token".into()));
+        return Err(Error::Credentials("no refresh token".into()));
     };
     if s("registrationExpiresAt")
         .and_then(parse_rfc3339)
         .is_some_and(|t| t <= SystemTime::now())
     {
-        return Err(Error("client registration expired".into()));
+        return Err(Error::Credentials("client registration expired".into()));
     }
     let configured = configured_endpoint(Service::SsoOidc, ctx.env, ctx.profiles, ctx.profile);
     let url = endpoint::resolve(
@@ -182,11 +182,11 @@ fn refresh(
     c.body = body.to_string().into_bytes();
     let reply = call(ctx.http, ctx.env, &c).map_err(|f| f.into_error("SSO OIDC CreateToken"))?;
     let v: serde_json::Value = serde_json::from_str(&reply.body)
-        .map_err(|_| Error("SSO OIDC CreateToken: reply is not JSON".into()))?;
+        .map_err(|_| Error::Credentials("SSO OIDC CreateToken: reply is not JSON".into()))?;
     let access = v
         .get("accessToken")
         .and_then(|x| x.as_str())
-        .ok_or_else(|| Error("SSO OIDC CreateToken: no accessToken".into()))?;
+        .ok_or_else(|| Error::Credentials("SSO OIDC CreateToken: no accessToken".into()))?;
     let expires_in = v.get("expiresIn").and_then(|x| x.as_u64()).unwrap_or(3600);
     let mut updated = cache.clone();
     updated["accessToken"] = access.into();
@@ -199,7 +199,7 @@ fn refresh(
 }
 
 fn role_credentials(
-    ctx: &Ctx<'_>,
+    ctx: &Context<'_>,
     name: &str,
     cfg: &Config<'_>,
     token: &str,
@@ -216,12 +216,12 @@ fn role_credentials(
     c.headers
         .push(("x-amz-sso_bearer_token", token.to_string()));
     let reply = call(ctx.http, ctx.env, &c).map_err(|f| match f {
-        Failure::Api(a) if a.status == 401 || a.code == "UnauthorizedException" => Error(format!(
+        Failure::Api(a) if a.status == 401 || a.code == AwsErrorCode::UnauthorizedException => Error::Credentials(format!(
             "the IAM Identity Center session for AWS profile {name:?} ({}) is no longer valid: {}",
             cfg.start_url,
             login_hint(name)
         )),
-        Failure::Api(a) if a.status == 403 || a.code == "ForbiddenException" => Error(format!(
+        Failure::Api(a) if a.status == 403 || a.code == AwsErrorCode::ForbiddenException => Error::Credentials(format!(
             "IAM Identity Center refuses role {} in account {} for AWS profile {name:?}: check sso_account_id and sso_role_name, or your assignments",
             cfg.role, cfg.account
         )),
@@ -231,14 +231,15 @@ fn role_credentials(
 }
 
 fn parse_role_credentials(body: &str) -> Result<Credentials, Error> {
-    let v: serde_json::Value = serde_json::from_str(body)
-        .map_err(|_| Error("IAM Identity Center GetRoleCredentials: reply is not JSON".into()))?;
+    let v: serde_json::Value = serde_json::from_str(body).map_err(|_| {
+        Error::Credentials("IAM Identity Center GetRoleCredentials: reply is not JSON".into())
+    })?;
     let rc = v.get("roleCredentials").ok_or_else(|| {
-        Error("IAM Identity Center GetRoleCredentials: no roleCredentials".into())
+        Error::Credentials("IAM Identity Center GetRoleCredentials: no roleCredentials".into())
     })?;
     let s = |k: &str| rc.get(k).and_then(|x| x.as_str()).filter(|x| !x.is_empty());
     let (Some(id), Some(secret)) = (s("accessKeyId"), s("secretAccessKey")) else {
-        return Err(Error(
+        return Err(Error::Credentials(
             "IAM Identity Center GetRoleCredentials: incomplete credentials".into(),
         ));
     };

@@ -1,9 +1,10 @@
 //! Web identity: AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN from the
 //! environment, or `web_identity_token_file` + `role_arn` in a profile.
 
-use super::{Ctx, Source};
+use super::Source;
 use crate::aws::env::Env;
 use crate::aws::sts::{assume_role_with_web_identity, default_session_name};
+use crate::aws::Context;
 use crate::aws::{Credentials, Error};
 
 pub fn from_env(env: &Env) -> Option<Source> {
@@ -13,12 +14,12 @@ pub fn from_env(env: &Env) -> Option<Source> {
     })
 }
 
-pub fn resolve_env(ctx: &Ctx<'_>) -> Result<Credentials, Error> {
+pub fn resolve_env(ctx: &Context<'_>) -> Result<Credentials, Error> {
     let (Some(file), Some(role)) = (
         ctx.env.get("AWS_WEB_IDENTITY_TOKEN_FILE"),
         ctx.env.get("AWS_ROLE_ARN"),
     ) else {
-        return Err(Error(
+        return Err(Error::Credentials(
             "web identity needs both AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN".into(),
         ));
     };
@@ -26,7 +27,7 @@ pub fn resolve_env(ctx: &Ctx<'_>) -> Result<Credentials, Error> {
 }
 
 pub fn resolve(
-    ctx: &Ctx<'_>,
+    ctx: &Context<'_>,
     role_arn: &str,
     token_file: &str,
     session_name: Option<&str>,
@@ -34,14 +35,14 @@ pub fn resolve(
 ) -> Result<Credentials, Error> {
     let path = ctx.env.expand_home(token_file);
     let token = std::fs::read_to_string(&path).map_err(|e| {
-        Error(format!(
+        Error::Credentials(format!(
             "cannot read the web identity token file {}: {e}",
             path.display()
         ))
     })?;
     let token = token.trim();
     if token.is_empty() {
-        return Err(Error(format!(
+        return Err(Error::Credentials(format!(
             "the web identity token file {} is empty",
             path.display()
         )));

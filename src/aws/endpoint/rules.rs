@@ -13,6 +13,12 @@ use std::sync::OnceLock;
 
 use serde_json::{Map, Value};
 
+mod eval;
+mod region_regex;
+
+pub use eval::evaluate;
+use region_regex::regex_match;
+
 const PARTITIONS: &str = include_str!("data/partitions.json");
 const ECR: &[u8] = include_bytes!("data/ecr.json.gz");
 const ECR_PUBLIC: &[u8] = include_bytes!("data/ecr-public.json.gz");
@@ -102,31 +108,32 @@ pub fn partition_for(region: &str) -> Result<Map<String, Value>, RuleError> {
     partition_in(partitions()?, region)
 }
 
+/// A partition's outputs with its name; a region may override them.
+fn outputs(p: &Value, region_entry: Option<&Value>) -> Map<String, Value> {
+    let mut out = p
+        .get("outputs")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    if let Some(id) = p.get("id") {
+        out.insert("name".into(), id.clone());
+    }
+    if let Some(Value::Object(o)) = region_entry {
+        for (k, v) in o {
+            if k != "description" {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    out
+}
+
 fn partition_in(data: &Value, region: &str) -> Result<Map<String, Value>, RuleError> {
     let list = data
         .get("partitions")
         .and_then(Value::as_array)
         .filter(|l| !l.is_empty())
         .ok_or_else(|| RuleError::Data("partitions.json lists no partitions".into()))?;
-    let outputs = |p: &Value, region_entry: Option<&Value>| {
-        let mut out = p
-            .get("outputs")
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default();
-        if let Some(id) = p.get("id") {
-            out.insert("name".into(), id.clone());
-        }
-        // A region may override its partition's outputs.
-        if let Some(Value::Object(o)) = region_entry {
-            for (k, v) in o {
-                if k != "description" {
-                    out.insert(k.clone(), v.clone());
-                }
-            }
-        }
-        out
-    };
     for p in list {
         if let Some(entry) = p.get("regions").and_then(|r| r.get(region)) {
             return Ok(outputs(p, Some(entry)));
@@ -134,7 +141,7 @@ fn partition_in(data: &Value, region: &str) -> Result<Map<String, Value>, RuleEr
     }
     for p in list {
         let re = p.get("regionRegex").and_then(Value::as_str).unwrap_or("");
-        if regex_match(re, region).map_err(RuleError::Data)? {
+        if regex_match(re, region)? {
             return Ok(outputs(p, None));
         }
     }
@@ -150,20 +157,7 @@ pub fn all_partitions() -> Result<Vec<Map<String, Value>>, RuleError> {
         .get("partitions")
         .and_then(Value::as_array)
         .ok_or_else(|| RuleError::Data("partitions.json lists no partitions".into()))?;
-    Ok(list
-        .iter()
-        .map(|p| {
-            let mut out = p
-                .get("outputs")
-                .and_then(Value::as_object)
-                .cloned()
-                .unwrap_or_default();
-            if let Some(id) = p.get("id") {
-                out.insert("name".into(), id.clone());
-            }
-            out
-        })
-        .collect())
+    Ok(list.iter().map(|p| outputs(p, None)).collect())
 }
 
 /// The regions partitions.json lists, per partition (for tests and checks).
@@ -194,429 +188,6 @@ pub fn known_regions() -> Result<Vec<(String, Vec<String>)>, RuleError> {
 pub fn resolve(id: RuleSetId, params: &Params<'_>) -> Result<Endpoint, RuleError> {
     evaluate(rule_set(id)?, partitions()?, params)
 }
-
-pub fn evaluate(
-    set: &Value,
-    partitions: &Value,
-    params: &Params<'_>,
-) -> Result<Endpoint, RuleError> {
-    let mut scope = Scope::new();
-    let defs = set
-        .get("parameters")
-        .and_then(Value::as_object)
-        .ok_or_else(|| RuleError::Data("rule set without parameters".into()))?;
-    for (name, def) in defs {
-        let given = match def.get("builtIn").and_then(Value::as_str) {
-            Some("AWS::Region") => params.region.map(|r| Value::String(r.into())),
-            Some("AWS::UseFIPS") => Some(Value::Bool(params.use_fips)),
-            Some("AWS::UseDualStack") => Some(Value::Bool(params.use_dual_stack)),
-            Some("SDK::Endpoint") => params.endpoint.map(|e| Value::String(e.into())),
-            // Anything else (AWS::STS::UseGlobalEndpoint: the Rust SDK always
-            // goes regional) takes the rule set's default.
-            _ => None,
-        };
-        match given.or_else(|| def.get("default").cloned()) {
-            Some(v) => {
-                scope.insert(name.clone(), v);
-            }
-            None if def.get("required").and_then(Value::as_bool) == Some(true) => {
-                return Err(RuleError::Data(format!(
-                    "no value for required endpoint parameter {name}"
-                )))
-            }
-            None => {}
-        }
-    }
-    let rules = set
-        .get("rules")
-        .and_then(Value::as_array)
-        .ok_or_else(|| RuleError::Data("rule set without rules".into()))?;
-    let ev = Evaluator { partitions };
-    match ev.rules(rules, &scope)? {
-        Some(e) => Ok(e),
-        None => Err(RuleError::Refused(
-            "no endpoint rule matches this configuration".into(),
-        )),
-    }
-}
-
-struct Evaluator<'a> {
-    partitions: &'a Value,
-}
-
-impl Evaluator<'_> {
-    fn rules(&self, rules: &[Value], scope: &Scope) -> Result<Option<Endpoint>, RuleError> {
-        for rule in rules {
-            // Each rule gets its own copy: assignments never leak sideways.
-            if let Some(e) = self.rule(rule, scope.clone())? {
-                return Ok(Some(e));
-            }
-        }
-        Ok(None)
-    }
-
-    fn rule(&self, rule: &Value, mut scope: Scope) -> Result<Option<Endpoint>, RuleError> {
-        let conditions = rule
-            .get("conditions")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
-        for c in conditions {
-            let v = self.call(c, &mut scope)?;
-            if matches!(v, Value::Null | Value::Bool(false)) {
-                return Ok(None);
-            }
-        }
-        match rule.get("type").and_then(Value::as_str) {
-            Some("endpoint") => {
-                let e = rule
-                    .get("endpoint")
-                    .ok_or_else(|| RuleError::Data("endpoint rule without endpoint".into()))?;
-                let url = match self.value(e.get("url").unwrap_or(&Value::Null), &mut scope)? {
-                    Value::String(s) => s,
-                    other => {
-                        return Err(RuleError::Data(format!(
-                            "endpoint URL is not a string: {other}"
-                        )))
-                    }
-                };
-                let signing_region = e
-                    .pointer("/properties/authSchemes/0/signingRegion")
-                    .and_then(Value::as_str)
-                    .map(|t| template(t, &scope))
-                    .transpose()?;
-                Ok(Some(Endpoint {
-                    url,
-                    signing_region,
-                }))
-            }
-            Some("error") => {
-                let msg = self.value(rule.get("error").unwrap_or(&Value::Null), &mut scope)?;
-                Err(RuleError::Refused(match msg {
-                    Value::String(s) => s,
-                    other => other.to_string(),
-                }))
-            }
-            Some("tree") => {
-                let children = rule
-                    .get("rules")
-                    .and_then(Value::as_array)
-                    .map(Vec::as_slice)
-                    .unwrap_or_default();
-                self.rules(children, &scope)
-            }
-            other => Err(RuleError::Data(format!("unknown rule type {other:?}"))),
-        }
-    }
-
-    fn value(&self, v: &Value, scope: &mut Scope) -> Result<Value, RuleError> {
-        match v {
-            Value::Object(o) if o.contains_key("fn") => self.call(v, scope),
-            Value::Object(o) if o.contains_key("ref") => Ok(o
-                .get("ref")
-                .and_then(Value::as_str)
-                .and_then(|r| scope.get(r))
-                .cloned()
-                .unwrap_or(Value::Null)),
-            Value::String(s) => Ok(Value::String(template(s, scope)?)),
-            other => Ok(other.clone()),
-        }
-    }
-
-    fn call(&self, f: &Value, scope: &mut Scope) -> Result<Value, RuleError> {
-        let name = f
-            .get("fn")
-            .and_then(Value::as_str)
-            .ok_or_else(|| RuleError::Data(format!("not a function call: {f}")))?;
-        let argv = f
-            .get("argv")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
-        let mut args = Vec::with_capacity(argv.len());
-        for a in argv {
-            args.push(self.value(a, scope)?);
-        }
-        let arg = |i: usize| args.get(i).unwrap_or(&Value::Null);
-        let result = match name {
-            "isSet" => Value::Bool(!arg(0).is_null()),
-            "not" => Value::Bool(matches!(arg(0), Value::Null | Value::Bool(false))),
-            "booleanEquals" => {
-                Value::Bool(matches!((arg(0), arg(1)), (Value::Bool(a), Value::Bool(b)) if a == b))
-            }
-            "stringEquals" => Value::Bool(
-                matches!((arg(0), arg(1)), (Value::String(a), Value::String(b)) if a == b),
-            ),
-            "getAttr" => match arg(1) {
-                Value::String(path) => get_attr(arg(0), path),
-                _ => return Err(RuleError::Data("getAttr without a path".into())),
-            },
-            "aws.partition" => match arg(0) {
-                Value::String(region) => Value::Object(partition_in(self.partitions, region)?),
-                _ => Value::Null,
-            },
-            other => {
-                return Err(RuleError::Data(format!(
-                    "endpoint rule function {other:?} is not supported"
-                )))
-            }
-        };
-        if let Some(var) = f.get("assign").and_then(Value::as_str) {
-            if scope.contains_key(var) {
-                return Err(RuleError::Data(format!(
-                    "endpoint rules assign {var} twice"
-                )));
-            }
-            scope.insert(var.to_string(), result.clone());
-        }
-        Ok(result)
-    }
-}
-
-/// `a.b[2]` on objects and arrays; missing = null.
-fn get_attr(v: &Value, path: &str) -> Value {
-    let mut cur = v;
-    for part in path.split('.') {
-        let (name, index) = match part.strip_suffix(']').and_then(|p| p.split_once('[')) {
-            Some((n, i)) => match i.parse::<usize>() {
-                Ok(i) => (n, Some(i)),
-                Err(_) => return Value::Null,
-            },
-            None => (part, None),
-        };
-        if !name.is_empty() {
-            match cur.get(name) {
-                Some(x) => cur = x,
-                None => return Value::Null,
-            }
-        }
-        if let Some(i) = index {
-            match cur.get(i) {
-                Some(x) => cur = x,
-                None => return Value::Null,
-            }
-        }
-    }
-    cur.clone()
-}
-
-/// `https://api.ecr.{Region}.{PartitionResult#dnsSuffix}`; `{{`/`}}` escape.
-fn template(s: &str, scope: &Scope) -> Result<String, RuleError> {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(i) = rest.find(['{', '}']) {
-        out.push_str(&rest[..i]);
-        let tail = &rest[i..];
-        if tail.starts_with("{{") || tail.starts_with("}}") {
-            out.push_str(&tail[..1]);
-            rest = &tail[2..];
-            continue;
-        }
-        if tail.starts_with('}') {
-            return Err(RuleError::Data(format!(
-                "unbalanced '}}' in template {s:?}"
-            )));
-        }
-        let end = tail
-            .find('}')
-            .ok_or_else(|| RuleError::Data(format!("unclosed '{{' in template {s:?}")))?;
-        let mut parts = tail[1..end].split('#');
-        let var = parts.next().unwrap_or("");
-        let mut v = scope
-            .get(var)
-            .ok_or_else(|| RuleError::Data(format!("template {s:?} names unset {var}")))?;
-        for attr in parts {
-            v = v
-                .get(attr)
-                .ok_or_else(|| RuleError::Data(format!("template {s:?}: no {attr}")))?;
-        }
-        match v {
-            Value::String(x) => out.push_str(x),
-            other => out.push_str(&other.to_string()),
-        }
-        rest = &tail[end + 1..];
-    }
-    out.push_str(rest);
-    Ok(out)
-}
-
-// ------------------------------------------------------------- regexes
-
-/// The partitions' `regionRegex` language: `^`, `$`, literals, `\` escapes
-/// (`\w`, `\d`, `\-`), groups with `|`, and `+`, `*`, `?`. Enough for every
-/// regionRegex AWS publishes; anything else is an error, not a wrong match.
-fn regex_match(re: &str, text: &str) -> Result<bool, String> {
-    let mut p = Parser {
-        chars: re.chars().collect(),
-        pos: 0,
-        source: re,
-    };
-    let anchored = p.eat('^');
-    let alts = p.alternation()?;
-    let end_anchor = p.eat('$');
-    if p.pos != p.chars.len() {
-        return Err(format!("unsupported regionRegex {re:?}"));
-    }
-    let text: Vec<char> = text.chars().collect();
-    let starts: Vec<usize> = if anchored {
-        vec![0]
-    } else {
-        (0..=text.len()).collect()
-    };
-    Ok(starts.into_iter().any(|s| {
-        let node = Node::Group(alts.clone());
-        match_seq(&[(node, Quant::One)], &text, s, &|end| {
-            !end_anchor || end == text.len()
-        })
-    }))
-}
-
-#[derive(Debug, Clone)]
-enum Node {
-    Char(char),
-    Word,
-    Digit,
-    Any,
-    Group(Vec<Vec<(Node, Quant)>>),
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Quant {
-    One,
-    Plus,
-    Star,
-    Opt,
-}
-
-struct Parser<'a> {
-    chars: Vec<char>,
-    pos: usize,
-    source: &'a str,
-}
-
-impl Parser<'_> {
-    fn eat(&mut self, c: char) -> bool {
-        if self.chars.get(self.pos) == Some(&c) {
-            self.pos += 1;
-            true
-        } else {
-            false
-        }
-    }
-
-    fn alternation(&mut self) -> Result<Vec<Vec<(Node, Quant)>>, String> {
-        let mut alts = vec![self.sequence()?];
-        while self.eat('|') {
-            alts.push(self.sequence()?);
-        }
-        Ok(alts)
-    }
-
-    fn sequence(&mut self) -> Result<Vec<(Node, Quant)>, String> {
-        let mut seq = Vec::new();
-        while let Some(&c) = self.chars.get(self.pos) {
-            let node = match c {
-                '|' | ')' => break,
-                '$' if self.pos + 1 == self.chars.len() => break,
-                '(' => {
-                    self.pos += 1;
-                    let alts = self.alternation()?;
-                    if !self.eat(')') {
-                        return Err(format!("unbalanced group in regionRegex {:?}", self.source));
-                    }
-                    Node::Group(alts)
-                }
-                '\\' => {
-                    self.pos += 2;
-                    match self.chars.get(self.pos - 1) {
-                        Some('w') => Node::Word,
-                        Some('d') => Node::Digit,
-                        Some(&x) if !x.is_ascii_alphanumeric() => Node::Char(x),
-                        _ => {
-                            return Err(format!(
-                                "unsupported escape in regionRegex {:?}",
-                                self.source
-                            ))
-                        }
-                    }
-                }
-                '.' => {
-                    self.pos += 1;
-                    Node::Any
-                }
-                '[' | ']' | '{' | '}' | '^' | '$' | '*' | '+' | '?' => {
-                    return Err(format!("unsupported regionRegex {:?}", self.source))
-                }
-                x => {
-                    self.pos += 1;
-                    Node::Char(x)
-                }
-            };
-            let q = if self.eat('+') {
-                Quant::Plus
-            } else if self.eat('*') {
-                Quant::Star
-            } else if self.eat('?') {
-                Quant::Opt
-            } else {
-                Quant::One
-            };
-            seq.push((node, q));
-        }
-        Ok(seq)
-    }
-}
-
-/// Backtracking match of `seq` at `at`; `k` accepts the end position.
-fn match_seq(seq: &[(Node, Quant)], text: &[char], at: usize, k: &dyn Fn(usize) -> bool) -> bool {
-    let Some(((node, q), rest)) = seq.split_first() else {
-        return k(at);
-    };
-    let (min, max) = match q {
-        Quant::One => (1, 1),
-        Quant::Plus => (1, usize::MAX),
-        Quant::Star => (0, usize::MAX),
-        Quant::Opt => (0, 1),
-    };
-    repeat(node, min, max, 0, rest, text, at, k)
-}
-
-#[allow(clippy::too_many_arguments)]
-fn repeat(
-    node: &Node,
-    min: usize,
-    max: usize,
-    done: usize,
-    rest: &[(Node, Quant)],
-    text: &[char],
-    at: usize,
-    k: &dyn Fn(usize) -> bool,
-) -> bool {
-    // Greedy: one more repetition first, then stop here.
-    if done < max
-        && match_node(node, text, at, &|next| {
-            next != at && repeat(node, min, max, done + 1, rest, text, next, k)
-        })
-    {
-        return true;
-    }
-    done >= min && match_seq(rest, text, at, k)
-}
-
-fn match_node(node: &Node, text: &[char], at: usize, k: &dyn Fn(usize) -> bool) -> bool {
-    let single = |ok: bool| ok && k(at + 1);
-    match node {
-        Node::Char(c) => single(text.get(at) == Some(c)),
-        Node::Word => single(
-            text.get(at)
-                .is_some_and(|c| c.is_ascii_alphanumeric() || *c == '_'),
-        ),
-        Node::Digit => single(text.get(at).is_some_and(char::is_ascii_digit)),
-        Node::Any => single(text.get(at).is_some_and(|c| *c != '\n')),
-        Node::Group(alts) => alts.iter().any(|seq| match_seq(seq, text, at, k)),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -801,18 +372,5 @@ mod tests {
             e,
             RuleError::Refused("FIPS is enabled but this partition does not support FIPS".into())
         );
-    }
-
-    #[test]
-    fn templates_and_attrs() {
-        let mut scope = Scope::new();
-        scope.insert("Region".into(), "r".into());
-        scope.insert("P".into(), serde_json::json!({"a": {"b": ["x", "y"]}}));
-        assert_eq!(template("x.{Region}.y", &scope).unwrap(), "x.r.y");
-        assert_eq!(template("{Region}{{}}", &scope).unwrap(), "r{}");
-        assert!(template("{Nope}", &scope).is_err());
-        assert_eq!(get_attr(&scope["P"], "a.b[1]"), "y");
-        assert_eq!(get_attr(&scope["P"], "a.b[9]"), Value::Null);
-        assert_eq!(get_attr(&scope["P"], "z"), Value::Null);
     }
 }

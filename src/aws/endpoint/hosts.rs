@@ -1,0 +1,267 @@
+//! ECR registry host names: `ACCT.dkr.ecr[-fips].REGION.SUFFIX`, the
+//! dual-stack `ACCT.dkr-ecr[-fips].REGION.on.aws`, ECR Public's names, and
+//! the registry host that goes with a FIPS or dual-stack endpoint choice.
+
+use super::{check_region, dns_suffix, partition_name, rules, Variant};
+use crate::aws::EcrHost;
+
+/// The host part of a URL, for SigV4's Host header and messages.
+pub fn url_host(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.split(['/', '?', '#']).next().unwrap_or(rest)
+}
+
+/// Dual-stack registry host suffixes (`ACCT.dkr-ecr.REGION.on.aws`). AWS
+/// publishes them for these partitions only; partitions.json has no
+/// registry names, so this is the one table kept by hand.
+fn dualstack_registry_suffix(partition: &str) -> Option<&'static str> {
+    match partition {
+        "aws" | "aws-us-gov" => Some("on.aws"),
+        "aws-cn" => Some("on.amazonwebservices.com.cn"),
+        _ => None,
+    }
+}
+
+const DUALSTACK_SUFFIXES: [&str; 2] = ["on.aws", "on.amazonwebservices.com.cn"];
+
+/// Every partition's DNS suffix, from partitions.json.
+fn registry_suffixes() -> &'static [String] {
+    static SUFFIXES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    SUFFIXES.get_or_init(|| {
+        rules::all_partitions()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|p| p.get("dnsSuffix")?.as_str().map(str::to_string))
+            .collect()
+    })
+}
+
+/// The registry host for `account` in `region` with the variant on:
+/// `ACCT.dkr.ecr[-fips].REGION.DNS_SUFFIX`, dual-stack
+/// `ACCT.dkr-ecr[-fips].REGION.on.aws`. None where AWS names no dual-stack
+/// registry host (the isolated partitions): the caller keeps the host
+/// GetAuthorizationToken named.
+pub fn registry_host(account: &str, region: &str, v: Variant) -> Option<String> {
+    let fips = if v.fips { "-fips" } else { "" };
+    if v.dualstack {
+        let sfx = dualstack_registry_suffix(&partition_name(region))?;
+        Some(format!("{account}.dkr-ecr{fips}.{region}.{sfx}"))
+    } else {
+        Some(format!(
+            "{account}.dkr.ecr{fips}.{region}.{}",
+            dns_suffix(region)
+        ))
+    }
+}
+
+fn strip_port(host: &str) -> &str {
+    match host.rsplit_once(':') {
+        Some((h, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host,
+    }
+}
+
+/// `ACCT.dkr.ecr[-fips].REGION.SUFFIX` and `ACCT.dkr-ecr[-fips].REGION.on.aws`.
+pub fn parse_ecr_host(host: &str) -> Option<EcrHost> {
+    let host = strip_port(host.trim())
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
+    let mut labels = host.splitn(4, '.');
+    let account = labels.next()?;
+    let kind = labels.next()?;
+    let third = labels.next()?;
+    let rest = labels.next()?;
+    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (region_and_suffix, fips, dualstack) = match (kind, third) {
+        ("dkr", "ecr") => (rest, false, false),
+        ("dkr", "ecr-fips") => (rest, true, false),
+        ("dkr-ecr", _) => (&host[account.len() + 9..], false, true),
+        ("dkr-ecr-fips", _) => (&host[account.len() + 14..], true, true),
+        _ => return None,
+    };
+    let (region, suffix) = region_and_suffix.split_once('.')?;
+    let known = if dualstack {
+        DUALSTACK_SUFFIXES.contains(&suffix)
+    } else {
+        registry_suffixes().iter().any(|s| s == suffix)
+    };
+    if !known || check_region(region).is_err() {
+        return None;
+    }
+    Some(EcrHost {
+        account: account.to_string(),
+        region: region.to_string(),
+        fips,
+        dualstack,
+    })
+}
+
+/// GetAuthorizationToken's proxyEndpoint names the plain registry host;
+/// with FIPS or dual-stack on, the default registry is the matching form
+/// of that host (kept as is where AWS names none).
+pub fn registry_endpoint_for(proxy_endpoint: &str, v: Variant) -> String {
+    if !(v.fips || v.dualstack) {
+        return proxy_endpoint.to_string();
+    }
+    let Some(host) = parse_ecr_host(url_host(proxy_endpoint)) else {
+        return proxy_endpoint.to_string();
+    };
+    match registry_host(&host.account, &host.region, v) {
+        Some(h) => format!("https://{h}"),
+        None => proxy_endpoint.to_string(),
+    }
+}
+
+/// `public.ecr.aws` (ECR Public's registry) or its dual-stack name
+/// `ecr-public.aws.com`.
+pub fn is_ecr_public_host(host: &str) -> bool {
+    let name = strip_port(host.trim()).trim_end_matches('.');
+    ["public.ecr.aws", "ecr-public.aws.com"]
+        .iter()
+        .any(|p| name.eq_ignore_ascii_case(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::aws::endpoint::test_variants::*;
+
+    #[test]
+    fn default_registry_follows_the_variant() {
+        let p = "https://123456789012.dkr.ecr.us-east-1.amazonaws.com";
+        assert_eq!(registry_endpoint_for(p, PLAIN), p);
+        assert_eq!(
+            registry_endpoint_for(p, FIPS),
+            "https://123456789012.dkr.ecr-fips.us-east-1.amazonaws.com"
+        );
+        assert_eq!(
+            registry_endpoint_for(p, BOTH),
+            "https://123456789012.dkr-ecr-fips.us-east-1.on.aws"
+        );
+        let iso = "https://123456789012.dkr.ecr.us-iso-east-1.c2s.ic.gov";
+        assert_eq!(registry_endpoint_for(iso, DS), iso);
+        assert_eq!(
+            registry_endpoint_for("http://127.0.0.1:5000", FIPS),
+            "http://127.0.0.1:5000"
+        );
+    }
+
+    #[test]
+    fn registry_hosts_follow_the_variant() {
+        let a = "123456789012";
+        let host = |r: &str, v| registry_host(a, r, v);
+        assert_eq!(
+            host("us-east-1", PLAIN).as_deref(),
+            Some("123456789012.dkr.ecr.us-east-1.amazonaws.com")
+        );
+        assert_eq!(
+            host("us-east-1", FIPS).as_deref(),
+            Some("123456789012.dkr.ecr-fips.us-east-1.amazonaws.com")
+        );
+        assert_eq!(
+            host("us-west-2", DS).as_deref(),
+            Some("123456789012.dkr-ecr.us-west-2.on.aws")
+        );
+        assert_eq!(
+            host("us-gov-east-1", BOTH).as_deref(),
+            Some("123456789012.dkr-ecr-fips.us-gov-east-1.on.aws")
+        );
+        assert_eq!(
+            host("cn-north-1", DS).as_deref(),
+            Some("123456789012.dkr-ecr.cn-north-1.on.amazonwebservices.com.cn")
+        );
+        assert_eq!(
+            host("us-iso-east-1", PLAIN).as_deref(),
+            Some("123456789012.dkr.ecr.us-iso-east-1.c2s.ic.gov")
+        );
+        assert_eq!(host("us-iso-east-1", DS), None);
+        // Every host we build parses back to itself.
+        for r in ["us-east-1", "cn-north-1", "us-gov-west-1", "eu-isoe-west-1"] {
+            for v in [PLAIN, FIPS, DS, BOTH] {
+                if let Some(h) = host(r, v) {
+                    let p = parse_ecr_host(&h).unwrap();
+                    assert_eq!(
+                        (p.region.as_str(), p.fips, p.dualstack),
+                        (r, v.fips, v.dualstack)
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn ecr_hosts() {
+        let h = |acct: &str, region: &str, fips, dualstack| EcrHost {
+            account: acct.into(),
+            region: region.into(),
+            fips,
+            dualstack,
+        };
+        let cases = [
+            (
+                "123456789012.dkr.ecr.us-east-1.amazonaws.com",
+                h("123456789012", "us-east-1", false, false),
+            ),
+            (
+                "123456789012.dkr.ecr.us-east-1.amazonaws.com:443",
+                h("123456789012", "us-east-1", false, false),
+            ),
+            (
+                "123456789012.DKR.ECR.eu-west-1.amazonaws.com.",
+                h("123456789012", "eu-west-1", false, false),
+            ),
+            (
+                "123456789012.dkr.ecr-fips.us-gov-west-1.amazonaws.com",
+                h("123456789012", "us-gov-west-1", true, false),
+            ),
+            (
+                "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn",
+                h("123456789012", "cn-north-1", false, false),
+            ),
+            (
+                "123456789012.dkr.ecr.us-iso-east-1.c2s.ic.gov",
+                h("123456789012", "us-iso-east-1", false, false),
+            ),
+            (
+                "123456789012.dkr-ecr.us-west-2.on.aws",
+                h("123456789012", "us-west-2", false, true),
+            ),
+            (
+                "123456789012.dkr-ecr-fips.us-east-2.on.aws",
+                h("123456789012", "us-east-2", true, true),
+            ),
+        ];
+        for (host, want) in cases {
+            assert_eq!(parse_ecr_host(host), Some(want), "{host}");
+        }
+        for host in [
+            "127.0.0.1:5000",
+            "public.ecr.aws",
+            "12345678901.dkr.ecr.us-east-1.amazonaws.com",
+            "123456789012.dkr.ecr.us-east-1.example.com",
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com.evil.com",
+            "123456789012.dkr-ecr.us-west-2.amazonaws.com",
+            "vpce-0abc.dkr.ecr.us-east-1.vpce.amazonaws.com",
+            "",
+        ] {
+            assert_eq!(parse_ecr_host(host), None, "{host}");
+        }
+        assert!(is_ecr_public_host("public.ecr.aws"));
+        assert!(is_ecr_public_host("Public.ECR.aws:443"));
+        assert!(!is_ecr_public_host("public.ecr.aws.evil"));
+        assert!(is_ecr_public_host("ecr-public.aws.com"));
+        assert!(!is_ecr_public_host("x.ecr-public.aws.com"));
+    }
+
+    #[test]
+    fn url_hosts() {
+        assert_eq!(url_host("http://127.0.0.1:5000/x?y"), "127.0.0.1:5000");
+        assert_eq!(
+            url_host("https://api.ecr.us-east-1.amazonaws.com"),
+            "api.ecr.us-east-1.amazonaws.com"
+        );
+    }
+}
