@@ -45,8 +45,10 @@ fn only_tgz(dir: &Path) -> PathBuf {
 
 const HEAD: &str = "apiVersion: v2\nname: y11\nversion: 1.0.0\n";
 
-/// (case, Chart.yaml, extra files)
-fn cases() -> Vec<(&'static str, String, Vec<(&'static str, &'static [u8])>)> {
+/// (case, Chart.yaml, extra files as (path, bytes))
+type Case = (&'static str, String, Vec<(&'static str, &'static [u8])>);
+
+fn cases() -> Vec<Case> {
     vec![
         (
             "numbers",
@@ -83,7 +85,7 @@ fn cases() -> Vec<(&'static str, String, Vec<(&'static str, &'static [u8])>)> {
         ),
         (
             "multi-document-chart-yaml",
-            format!("{HEAD}appVersion: '1'\n---\nappVersion: '2'\n"),
+            format!("{HEAD}appVersion: '1'\n---\nappVersion: '2'\n---\n\t@ not YAML\n"),
             vec![],
         ),
         (

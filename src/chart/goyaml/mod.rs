@@ -12,9 +12,12 @@
 //! scanner costs time proportional to the flow depth on every token, so a
 //! file of `[[[[...` would otherwise take hours to reach a parse error.
 
-use libyaml_rs as sys;
+mod events;
+mod resolve;
+
+use events::{Event, Parser, Props};
+use resolve::scalar;
 use std::collections::HashMap;
-use std::mem::MaybeUninit;
 use std::rc::Rc;
 
 /// Deeper nesting is refused. go-yaml stops at 10000; no chart comes near
@@ -81,168 +84,14 @@ impl<'a> Documents<'a> {
                 _ => return Err("unexpected YAML event outside a document".into()),
             }
         };
+        // go-yaml reads the document's end too: an error just after it
+        // (before the next `---`) fails the file.
+        match self.parser.next()? {
+            Event::DocumentEnd => {}
+            _ => return Err("unexpected YAML event at the end of a document".into()),
+        }
         Decoder::default().decode(&node, 0).map(Some)
     }
-}
-
-// ---------------------------------------------------------------------------
-// Events from libyaml.
-
-#[derive(Debug)]
-enum Event {
-    StreamStart,
-    StreamEnd,
-    DocumentStart,
-    DocumentEnd,
-    Alias(Vec<u8>),
-    Scalar(Scalar),
-    SequenceStart(Props),
-    SequenceEnd,
-    MappingStart(Props),
-    MappingEnd,
-}
-
-#[derive(Debug, Default)]
-struct Props {
-    anchor: Option<Vec<u8>>,
-    tag: String,
-}
-
-#[derive(Debug)]
-struct Scalar {
-    props: Props,
-    value: String,
-    /// Plain and untagged (or tagged `!`): go-yaml resolves it.
-    implicit: bool,
-}
-
-/// libyaml's parser over a borrowed input.
-struct Parser<'a> {
-    /// Boxed: libyaml keeps a pointer to the parser itself as the string
-    /// reader's state, so it must not move.
-    raw: Box<MaybeUninit<sys::yaml_parser_t>>,
-    line: u64,
-    _input: std::marker::PhantomData<&'a [u8]>,
-}
-
-impl<'a> Parser<'a> {
-    fn new(input: &'a [u8]) -> Self {
-        let mut raw: Box<MaybeUninit<sys::yaml_parser_t>> = Box::new(MaybeUninit::uninit());
-        // SAFETY: yaml_parser_initialize fills the whole struct (it only
-        // fails on allocation failure, which aborts in Rust anyway); the
-        // input outlives the parser ('a), and the parser is freed in Drop.
-        unsafe {
-            let p = raw.as_mut_ptr();
-            if sys::yaml_parser_initialize(p).fail {
-                std::process::abort();
-            }
-            sys::yaml_parser_set_encoding(p, sys::YAML_UTF8_ENCODING);
-            sys::yaml_parser_set_input_string(p, input.as_ptr(), input.len() as u64);
-        }
-        Parser {
-            raw,
-            line: 0,
-            _input: std::marker::PhantomData,
-        }
-    }
-
-    fn next(&mut self) -> Result<Event, String> {
-        let mut ev = MaybeUninit::<sys::yaml_event_t>::uninit();
-        // SAFETY: the parser was initialised in `new`; after a failed call
-        // libyaml leaves its error fields set and we never parse again
-        // (every caller stops at the first error). A produced event is
-        // converted into owned data and then freed exactly once.
-        unsafe {
-            let p = self.raw.as_mut_ptr();
-            let earlier = (&*p).error;
-            if earlier != sys::YAML_NO_ERROR || sys::yaml_parser_parse(p, ev.as_mut_ptr()).fail {
-                return Err(parse_error(&*p));
-            }
-            let e = ev.as_mut_ptr();
-            self.line = (*e).start_mark.line;
-            let out = convert(&*e);
-            sys::yaml_event_delete(e);
-            Ok(out)
-        }
-    }
-}
-
-impl Drop for Parser<'_> {
-    fn drop(&mut self) {
-        // SAFETY: initialised in `new`, deleted once.
-        unsafe { sys::yaml_parser_delete(self.raw.as_mut_ptr()) }
-    }
-}
-
-/// # Safety
-/// `s` is null or a NUL-terminated string owned by libyaml.
-unsafe fn c_bytes(s: *const u8) -> Option<Vec<u8>> {
-    if s.is_null() {
-        return None;
-    }
-    Some(std::ffi::CStr::from_ptr(s.cast()).to_bytes().to_vec())
-}
-
-/// # Safety
-/// `e` is an event libyaml just produced.
-unsafe fn convert(e: &sys::yaml_event_t) -> Event {
-    let text = |b: Option<Vec<u8>>| b.map(|b| String::from_utf8_lossy(&b).into_owned());
-    match e.type_ {
-        sys::YAML_STREAM_START_EVENT => Event::StreamStart,
-        sys::YAML_STREAM_END_EVENT => Event::StreamEnd,
-        sys::YAML_DOCUMENT_START_EVENT => Event::DocumentStart,
-        sys::YAML_DOCUMENT_END_EVENT => Event::DocumentEnd,
-        sys::YAML_ALIAS_EVENT => Event::Alias(c_bytes(e.data.alias.anchor).unwrap_or_default()),
-        sys::YAML_SCALAR_EVENT => {
-            let s = &e.data.scalar;
-            let value = if s.value.is_null() {
-                Vec::new()
-            } else {
-                std::slice::from_raw_parts(s.value, s.length as usize).to_vec()
-            };
-            Event::Scalar(Scalar {
-                props: Props {
-                    anchor: c_bytes(s.anchor),
-                    tag: text(c_bytes(s.tag)).unwrap_or_default(),
-                },
-                value: String::from_utf8_lossy(&value).into_owned(),
-                implicit: s.plain_implicit,
-            })
-        }
-        sys::YAML_SEQUENCE_START_EVENT => {
-            let s = &e.data.sequence_start;
-            Event::SequenceStart(Props {
-                anchor: c_bytes(s.anchor),
-                tag: text(c_bytes(s.tag)).unwrap_or_default(),
-            })
-        }
-        sys::YAML_SEQUENCE_END_EVENT => Event::SequenceEnd,
-        sys::YAML_MAPPING_START_EVENT => {
-            let s = &e.data.mapping_start;
-            Event::MappingStart(Props {
-                anchor: c_bytes(s.anchor),
-                tag: text(c_bytes(s.tag)).unwrap_or_default(),
-            })
-        }
-        _ => Event::MappingEnd,
-    }
-}
-
-fn parse_error(p: &sys::yaml_parser_t) -> String {
-    // SAFETY: libyaml's problem and context are static C strings or null.
-    let (problem, context) = unsafe {
-        (
-            c_bytes(p.problem.cast()).map(|b| String::from_utf8_lossy(&b).into_owned()),
-            c_bytes(p.context.cast()).map(|b| String::from_utf8_lossy(&b).into_owned()),
-        )
-    };
-    let at = |m: &sys::yaml_mark_t| format!("line {} column {}", m.line + 1, m.column + 1);
-    let mut out = problem.unwrap_or_else(|| "invalid YAML".into());
-    out.push_str(&format!(" at {}", at(&p.problem_mark)));
-    if let Some(c) = context {
-        out.push_str(&format!(", {c} at {}", at(&p.context_mark)));
-    }
-    out
 }
 
 // ---------------------------------------------------------------------------
@@ -355,15 +204,6 @@ struct Decoder {
     decode_count: u64,
     alias_count: u64,
     alias_depth: u32,
-}
-
-const TAG_PREFIX: &str = "tag:yaml.org,2002:";
-
-fn short_tag(tag: &str) -> String {
-    match tag.strip_prefix(TAG_PREFIX) {
-        Some(t) => format!("!!{t}"),
-        None => tag.to_string(),
-    }
 }
 
 /// go-yaml v2's limit on alias expansion ("billion laughs").
@@ -526,200 +366,6 @@ impl MapBuilder {
         }
         Ok(())
     }
-}
-
-/// go-yaml v2's `resolve` plus `d.scalar` for an `interface{}` target.
-fn scalar(tag: &str, value: &str, implicit: bool) -> Result<Value, String> {
-    if tag.is_empty() && !implicit {
-        return Ok(Value::Str(value.to_string()));
-    }
-    let resolvable = |t: &str| {
-        t.is_empty()
-            || t.strip_prefix(TAG_PREFIX)
-                .is_some_and(|s| matches!(s, "str" | "bool" | "int" | "float" | "timestamp"))
-    };
-    if !resolvable(tag) {
-        if tag == "tag:yaml.org,2002:binary" {
-            return crate::codec::base64_decode(value)
-                .map(|b| Value::Str(String::from_utf8_lossy(&b).into_owned()))
-                .ok_or_else(|| "!!binary value contains invalid base64 data".to_string());
-        }
-        return Ok(Value::Str(value.to_string()));
-    }
-    let (rtag, out) = resolve(tag, value);
-    let want = tag.strip_prefix(TAG_PREFIX).unwrap_or("");
-    match (want, rtag) {
-        ("", _) | (_, "timestamp") => Ok(out),
-        (w, r) if w == r => Ok(out),
-        ("str", _) => Ok(Value::Str(value.to_string())),
-        ("float", "int") => Ok(match out {
-            Value::Int(i) => Value::Float(i as f64),
-            Value::Uint(u) => Value::Float(u as f64),
-            other => other,
-        }),
-        _ => Err(format!(
-            "cannot decode {} `{value}` as a {}",
-            short_tag(&format!("{TAG_PREFIX}{rtag}")),
-            short_tag(tag)
-        )),
-    }
-}
-
-/// Plain-scalar resolution (go-yaml v2 `resolve.go`): the tag found and
-/// the value.
-fn resolve(tag: &str, s: &str) -> (&'static str, Value) {
-    let str_like = tag.ends_with(":str");
-    let hint = match s.as_bytes().first() {
-        None => b'N',
-        Some(b'+' | b'-') => b'S',
-        Some(b'0'..=b'9') => b'D',
-        Some(b'y' | b'Y' | b'n' | b'N' | b't' | b'T' | b'f' | b'F' | b'o' | b'O' | b'~') => b'M',
-        Some(b'.') => b'.',
-        Some(b'<') => b'M',
-        Some(_) => 0,
-    };
-    if hint == 0 || str_like {
-        return ("str", Value::Str(s.to_string()));
-    }
-    match s {
-        "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
-            return ("bool", Value::Bool(true))
-        }
-        "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
-            return ("bool", Value::Bool(false))
-        }
-        "" | "~" | "null" | "Null" | "NULL" => return ("null", Value::Null),
-        ".nan" | ".NaN" | ".NAN" => return ("float", Value::Float(f64::NAN)),
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
-            return ("float", Value::Float(f64::INFINITY))
-        }
-        "-.inf" | "-.Inf" | "-.INF" => return ("float", Value::Float(f64::NEG_INFINITY)),
-        "<<" => return ("merge", Value::Str(s.to_string())),
-        _ => {}
-    }
-    match hint {
-        b'.' => {
-            if let Some(f) = go_parse_float(s) {
-                return ("float", Value::Float(f));
-            }
-        }
-        b'D' | b'S' => {
-            if (tag.is_empty() || tag.ends_with(":timestamp")) && looks_like_timestamp(s) {
-                // go-yaml v2 hands timestamps to interface{} as the string.
-                return ("timestamp", Value::Str(s.to_string()));
-            }
-            let plain: String = s.chars().filter(|c| *c != '_').collect();
-            if let Some(v) = go_parse_int(&plain) {
-                return ("int", v);
-            }
-            if is_yaml_style_float(&plain) {
-                if let Some(f) = go_parse_float(&plain) {
-                    return ("float", Value::Float(f));
-                }
-            }
-        }
-        _ => {}
-    }
-    ("str", Value::Str(s.to_string()))
-}
-
-/// `strconv.ParseInt(s, 0, 64)`, then `ParseUint(s, 0, 64)`.
-fn go_parse_int(s: &str) -> Option<Value> {
-    let (neg, body) = match s.as_bytes().first() {
-        Some(b'+') => (false, &s[1..]),
-        Some(b'-') => (true, &s[1..]),
-        _ => (false, s),
-    };
-    let (radix, digits) =
-        if let Some(r) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
-            (16, r)
-        } else if let Some(r) = body.strip_prefix("0o").or_else(|| body.strip_prefix("0O")) {
-            (8, r)
-        } else if let Some(r) = body.strip_prefix("0b").or_else(|| body.strip_prefix("0B")) {
-            (2, r)
-        } else if body.len() > 1 && body.starts_with('0') {
-            (8, &body[1..])
-        } else {
-            (10, body)
-        };
-    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
-        return None;
-    }
-    let magnitude = u64::from_str_radix(digits, radix).ok()?;
-    if neg {
-        if magnitude <= i64::MAX as u64 + 1 {
-            return Some(Value::Int((magnitude as i64).wrapping_neg()));
-        }
-        return None;
-    }
-    if magnitude <= i64::MAX as u64 {
-        Some(Value::Int(magnitude as i64))
-    } else if s.starts_with('+') {
-        // ParseUint takes no sign.
-        None
-    } else {
-        Some(Value::Uint(magnitude))
-    }
-}
-
-/// go-yaml's `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`.
-fn is_yaml_style_float(s: &str) -> bool {
-    let b = s.as_bytes();
-    let mut i = 0;
-    if matches!(b.first(), Some(b'+' | b'-')) {
-        i += 1;
-    }
-    let digits = |i: &mut usize| {
-        let start = *i;
-        while *i < b.len() && b[*i].is_ascii_digit() {
-            *i += 1;
-        }
-        *i - start
-    };
-    if b.get(i) == Some(&b'.') {
-        i += 1;
-        if digits(&mut i) == 0 {
-            return false;
-        }
-    } else {
-        if digits(&mut i) == 0 {
-            return false;
-        }
-        if b.get(i) == Some(&b'.') {
-            i += 1;
-            digits(&mut i);
-        }
-    }
-    if matches!(b.get(i), Some(b'e' | b'E')) {
-        i += 1;
-        if matches!(b.get(i), Some(b'+' | b'-')) {
-            i += 1;
-        }
-        if digits(&mut i) == 0 {
-            return false;
-        }
-    }
-    i == b.len()
-}
-
-/// `strconv.ParseFloat(s, 64)` for decimal text: out of range is an error
-/// in Go (so the scalar stays a string), not an infinity.
-fn go_parse_float(s: &str) -> Option<f64> {
-    let ok = s
-        .bytes()
-        .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-'));
-    if !ok {
-        return None;
-    }
-    let f: f64 = s.parse().ok()?;
-    f.is_finite().then_some(f)
-}
-
-/// go-yaml v2's quick check before trying timestamp formats: four digits
-/// and a dash. Such a scalar is never a number, and decodes to its text.
-fn looks_like_timestamp(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() > 4 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b'-'
 }
 
 #[cfg(test)]
