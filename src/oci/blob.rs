@@ -1,8 +1,10 @@
-//! The four distribution calls a push makes, each with its retries.
+//! Blob calls: HEAD a blob, and upload one (POST a session, PUT the whole
+//! body), each with its retries.
 
-use super::client::{check, resolve, with_digest, Body, Registry, Req};
 use super::error::{Error, ErrorKind};
-use super::{Artifact, Blob, BlobData, Reference};
+use super::exchange::{check, resolve, with_digest, Body, Req};
+use super::transport::Transport;
+use super::{Blob, BlobData, Reference};
 
 /// `sha256:0123456789ab` for messages.
 pub(crate) fn short(digest: &str) -> &str {
@@ -11,40 +13,7 @@ pub(crate) fn short(digest: &str) -> &str {
         .unwrap_or(digest)
 }
 
-/// What the registry has at the tag.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum AtTag {
-    Absent,
-    /// Present; the digest when the registry said it.
-    Present(Option<String>),
-}
-
-pub(crate) fn head_manifest(reg: &Registry, r: &Reference, a: &Artifact) -> Result<AtTag, Error> {
-    let url = format!(
-        "{}/{}/manifests/{}",
-        reg.base_url(&r.registry),
-        r.repository,
-        r.tag
-    );
-    let req = Req {
-        method: "HEAD",
-        url,
-        headers: vec![("Accept", a.manifest_media_type.clone())],
-        body: Body::Empty,
-        repository: &r.repository,
-        label: "",
-    };
-    let what = format!("checking {r}");
-    reg.retrying(|| {
-        let resp = check(reg.send(&r.registry, &req)?, &[200, 404], &what)?;
-        Ok(match resp.status {
-            200 => AtTag::Present(resp.header("docker-content-digest").map(str::to_string)),
-            _ => AtTag::Absent,
-        })
-    })
-}
-
-pub(crate) fn head_blob(reg: &Registry, r: &Reference, blob: &Blob) -> Result<bool, Error> {
+pub(crate) fn head_blob(reg: &Transport, r: &Reference, blob: &Blob) -> Result<bool, Error> {
     let url = format!(
         "{}/{}/blobs/{}",
         reg.base_url(&r.registry),
@@ -69,7 +38,7 @@ pub(crate) fn head_blob(reg: &Registry, r: &Reference, blob: &Blob) -> Result<bo
 /// POST a session, then PUT the whole blob to it with `?digest=`. Never
 /// chunked PATCH (ECR loses data after the first chunk). A failed attempt
 /// restarts with a new session: a half-sent body cannot be resumed.
-pub(crate) fn upload_blob(reg: &Registry, r: &Reference, blob: &Blob) -> Result<(), Error> {
+pub(crate) fn upload_blob(reg: &Transport, r: &Reference, blob: &Blob) -> Result<(), Error> {
     let start = Req {
         method: "POST",
         url: format!(
@@ -112,34 +81,9 @@ pub(crate) fn upload_blob(reg: &Registry, r: &Reference, blob: &Blob) -> Result<
     })
 }
 
-pub(crate) fn put_manifest(reg: &Registry, r: &Reference, a: &Artifact) -> Result<(), Error> {
-    let req = Req {
-        method: "PUT",
-        url: format!(
-            "{}/{}/manifests/{}",
-            reg.base_url(&r.registry),
-            r.repository,
-            r.tag
-        ),
-        headers: vec![("Content-Type", a.manifest_media_type.clone())],
-        body: Body::Bytes(a.manifest.as_slice()),
-        repository: &r.repository,
-        label: "",
-    };
-    let what = format!("pushing the manifest of {r}");
-    reg.retrying(|| {
-        let done = check(reg.send(&r.registry, &req)?, &[201], &what)?;
-        verify_digest(
-            done.header("docker-content-digest"),
-            &a.manifest_digest,
-            &what,
-        )
-    })
-}
-
 /// A registry that names a different digest stored something else: fail
 /// rather than point a manifest at it.
-fn verify_digest(got: Option<&str>, want: &str, what: &str) -> Result<(), Error> {
+pub(crate) fn verify_digest(got: Option<&str>, want: &str, what: &str) -> Result<(), Error> {
     match got {
         Some(d) if d != want => Err(Error::with_kind(
             ErrorKind::Rejected,
