@@ -11,7 +11,7 @@
 
 use crate::aws::{self, AuthToken, AwsOptions, CredentialScope, Registry, Session};
 use crate::http::Http;
-use crate::oci::{Credential, Keychain};
+use crate::oci::{Credential, Keychain, KeychainError};
 use crate::sync::lock;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -144,12 +144,12 @@ impl EcrKeychain {
 }
 
 impl Keychain for EcrKeychain {
-    fn get(&self, registry: &str) -> Result<Option<Credential>, String> {
+    fn get(&self, registry: &str) -> Result<Option<Credential>, KeychainError> {
         let mut hosts = lock(&self.hosts);
         if let Some((cred, _)) = hosts.get(registry) {
             return Ok(Some(cred.clone()));
         }
-        let session = self.session_for(registry).map_err(|e| e.to_string())?;
+        let session = self.session_for(registry).map_err(KeychainError::new)?;
         let (cred, source) = if let Some(token) = self.cached(&session, registry) {
             (credential(&token), Source::TokenCache)
         } else if let Some(auth) = self.registry_config_credentials(registry) {
@@ -162,7 +162,7 @@ impl Keychain for EcrKeychain {
             )
         } else {
             (
-                self.fetch(registry).map_err(|e| e.to_string())?,
+                self.fetch(registry).map_err(KeychainError::new)?,
                 Source::Fetched,
             )
         };
@@ -170,13 +170,13 @@ impl Keychain for EcrKeychain {
         Ok(Some(cred))
     }
 
-    fn refresh(&self, registry: &str) -> Result<Option<Credential>, String> {
+    fn refresh(&self, registry: &str) -> Result<Option<Credential>, KeychainError> {
         let mut hosts = lock(&self.hosts);
         if let Some((_, Source::Fetched)) = hosts.get(registry) {
             // A token fetched moments ago was refused: another would be too.
             return Ok(None);
         }
-        let cred = self.fetch(registry).map_err(|e| e.to_string())?;
+        let cred = self.fetch(registry).map_err(KeychainError::new)?;
         hosts.insert(registry.to_string(), (cred.clone(), Source::Fetched));
         Ok(Some(cred))
     }

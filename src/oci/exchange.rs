@@ -119,7 +119,7 @@ pub(crate) fn retrying<T>(
             Ok(v) => return Ok(v),
             Err(e) => e,
         };
-        let Some(r) = err.retry else {
+        let Some(r) = err.retry() else {
             return Err(err);
         };
         let after = r.after.map(|d| retry::scale_duration(d, http.scale));
@@ -135,12 +135,12 @@ pub(crate) fn retrying<T>(
                 attempt += 1;
             }
             None if after.is_some_and(|a| a > http.retry.max_retry_after) => {
-                return Err(err.context(&format!(
+                return Err(err.context(format!(
                     "the registry asked to wait {} s before retrying; try again later",
                     after.unwrap_or_default().as_secs()
                 )))
             }
-            None => return Err(err.context(&format!("gave up after {attempt} attempts"))),
+            None => return Err(err.context(format!("gave up after {attempt} attempts"))),
         }
     }
 }
@@ -214,11 +214,9 @@ fn once(
         Body::Empty => agent.run(b.body(&[][..]).map_err(bad_request)?),
         Body::Bytes(bytes) => agent.run(b.body(*bytes).map_err(bad_request)?),
         Body::File { path, size } => {
-            let file = std::fs::File::open(path).map_err(|e| {
-                Error::with_kind(
-                    ErrorKind::Io,
-                    format!("cannot read {}: {e}", path.display()),
-                )
+            let file = std::fs::File::open(path).map_err(|source| Error::Io {
+                context: format!("cannot read {}", path.display()),
+                source,
             })?;
             let len = file.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
             if len != *size {
@@ -248,9 +246,7 @@ fn once(
         Ok(r) => r,
         Err(e) => {
             http.trace(method, url, &format!("error: {e}"), started.elapsed());
-            let (message, retryable) = http.failure(&e, url);
-            let err = Error::with_kind(ErrorKind::Transport, message);
-            return Err(if retryable { err.retryable(None) } else { err });
+            return Err(http.failure(e, url).into());
         }
     };
     let status = response.status().as_u16();
@@ -288,9 +284,7 @@ fn once(
                     &format!("{status}, body error: {e}"),
                     started.elapsed(),
                 );
-                let (message, retryable) = http.failure(&e, url);
-                let err = Error::with_kind(ErrorKind::Transport, message);
-                return Err(if retryable { err.retryable(None) } else { err });
+                return Err(http.failure(e, url).into());
             }
             Err(_) => Vec::new(),
         }
@@ -337,14 +331,19 @@ pub(crate) fn check(resp: Resp, expected: &[u16], what: &str) -> Result<Resp, Er
     if status == 400 && reg.code.is_empty() && resp.url.starts_with("http://") {
         msg.push_str(": if the registry speaks HTTPS, drop --plain-http");
     }
-    let err = Error::with_kind(kind, msg);
-    if retry::is_retryable_status(status) {
-        let after = resp
-            .header("retry-after")
-            .and_then(|v| retry::parse_retry_after(v, SystemTime::now()));
-        return Err(err.retryable(after));
-    }
-    Err(err)
+    let retryable = retry::is_retryable_status(status);
+    let retry_after = resp
+        .header("retry-after")
+        .filter(|_| retryable)
+        .and_then(|v| retry::parse_retry_after(v, SystemTime::now()));
+    Err(Error::Status {
+        kind,
+        status,
+        code: reg.code,
+        message: msg,
+        retryable,
+        retry_after,
+    })
 }
 
 #[cfg(test)]
@@ -423,12 +422,12 @@ mod tests {
             e.to_string(),
             "starting an upload: reg:5000 answered 404 Not Found (NAME_UNKNOWN: repository name not known to registry)"
         );
-        assert!(e.retry.is_none());
+        assert!(e.retry().is_none());
         let e = check(resp(429, "", &[("retry-after", "3")]), &[202], "x").unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Throttled);
-        assert_eq!(e.retry.unwrap().after, Some(Duration::from_secs(3)));
+        assert_eq!(e.retry().unwrap().after, Some(Duration::from_secs(3)));
         let e = check(resp(503, "", &[]), &[202], "x").unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Transport);
-        assert!(e.retry.is_some());
+        assert!(e.retry().is_some());
     }
 }

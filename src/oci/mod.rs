@@ -34,9 +34,10 @@ use crate::secret::Secret;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub use error::{Error, ErrorKind};
+pub use error::{Error, ErrorKind, KeychainError};
 pub use reference::{
-    parse_remote, validate_registry, validate_repository, validate_tag, Reference, Remote,
+    parse_remote, validate_registry, validate_repository, validate_tag, InvalidName, Reference,
+    Remote,
 };
 
 /// Username and password for a registry. Debug never shows the password.
@@ -49,10 +50,10 @@ pub struct Credential {
 /// Host in, credentials out (go-containerregistry's authn.Keychain).
 pub trait Keychain: Send + Sync {
     /// Credentials to send on the first request to `registry` (`HOST[:PORT]`).
-    fn get(&self, registry: &str) -> Result<Option<Credential>, String>;
+    fn get(&self, registry: &str) -> Result<Option<Credential>, KeychainError>;
     /// The registry refused what `get` gave: fetch fresh credentials once.
     /// None = nothing fresher than what was refused: the client gives up.
-    fn refresh(&self, registry: &str) -> Result<Option<Credential>, String>;
+    fn refresh(&self, registry: &str) -> Result<Option<Credential>, KeychainError>;
     /// Whether Basic credentials may go on the very first request, before
     /// the registry has challenged: a round trip saved where Basic is known
     /// to be what the registry takes (private ECR). Otherwise the first

@@ -2,7 +2,7 @@
 //! records what it saw, and keychains that count what they are asked.
 
 use super::exchange::Resp;
-use super::{Credential, Keychain};
+use super::{Credential, Keychain, KeychainError};
 use std::sync::{Arc, Mutex};
 
 /// One request as a scripted server saw it.
@@ -113,13 +113,13 @@ impl Keys {
 }
 
 impl Keychain for Keys {
-    fn get(&self, _: &str) -> Result<Option<Credential>, String> {
+    fn get(&self, _: &str) -> Result<Option<Credential>, KeychainError> {
         Ok(Some(Credential {
             username: "AWS".into(),
             password: "pw".into(),
         }))
     }
-    fn refresh(&self, _: &str) -> Result<Option<Credential>, String> {
+    fn refresh(&self, _: &str) -> Result<Option<Credential>, KeychainError> {
         self.refreshes
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Ok(None)
@@ -163,13 +163,13 @@ pub(crate) fn resp(status: u16, body: &str, headers: &[(&str, &str)]) -> Resp {
 pub(crate) struct OneShot;
 
 impl Keychain for OneShot {
-    fn get(&self, _: &str) -> Result<Option<Credential>, String> {
+    fn get(&self, _: &str) -> Result<Option<Credential>, KeychainError> {
         Ok(Some(Credential {
             username: "AWS".into(),
             password: "fresh".into(),
         }))
     }
-    fn refresh(&self, _: &str) -> Result<Option<Credential>, String> {
+    fn refresh(&self, _: &str) -> Result<Option<Credential>, KeychainError> {
         Ok(None)
     }
     fn basic_first(&self, _: &str) -> bool {

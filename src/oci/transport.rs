@@ -190,12 +190,13 @@ impl Transport {
     /// The keychain's credentials for `registry`, asked for once.
     fn load(&self, registry: &str, h: &mut HostAuth) -> Result<(), Error> {
         if !h.loaded {
-            h.cred = self.keychain.get(registry).map_err(|e| {
-                Error::with_kind(
-                    ErrorKind::Credentials,
-                    format!("credentials for {registry}: {e}"),
-                )
-            })?;
+            h.cred = self
+                .keychain
+                .get(registry)
+                .map_err(|source| Error::Credentials {
+                    context: format!("credentials for {registry}"),
+                    source,
+                })?;
             h.loaded = true;
         }
         Ok(())
@@ -206,12 +207,15 @@ impl Transport {
     /// instead of spending a round trip, or re-sending a body, without them.
     fn refresh(&self, registry: &str, h: &mut HostAuth) -> Result<bool, Error> {
         h.refreshed = true;
-        let fresh = self.keychain.refresh(registry).map_err(|e| {
-            Error::with_kind(
-                ErrorKind::Credentials,
-                format!("{registry} refused the credentials, and fetching fresh ones failed: {e}"),
-            )
-        })?;
+        let fresh = self
+            .keychain
+            .refresh(registry)
+            .map_err(|source| Error::Credentials {
+                context: format!(
+                    "{registry} refused the credentials, and fetching fresh ones failed"
+                ),
+                source,
+            })?;
         let Some(cred) = fresh else {
             return Ok(false);
         };
