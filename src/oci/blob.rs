@@ -2,7 +2,7 @@
 //! body), each with its retries.
 
 use super::error::{Error, ErrorKind};
-use super::exchange::{check, resolve, with_digest, Body, Req};
+use super::exchange::{resolve, with_digest, Body, Req};
 use super::transport::Transport;
 use super::{Blob, BlobData, Reference};
 
@@ -14,23 +14,11 @@ pub(crate) fn short(digest: &str) -> &str {
 }
 
 pub(crate) fn head_blob(reg: &Transport, r: &Reference, blob: &Blob) -> Result<bool, Error> {
-    let url = format!(
-        "{}/{}/blobs/{}",
-        reg.base_url(&r.registry),
-        r.repository,
-        blob.digest
-    );
-    let req = Req {
-        method: "HEAD",
-        url,
-        headers: Vec::new(),
-        body: Body::Empty,
-        repository: &r.repository,
-        label: "",
-    };
+    let url = reg.repository_url(r, &format!("blobs/{}", blob.digest));
+    let req = Req::new("HEAD", url, r);
     let what = format!("checking blob {}", short(&blob.digest));
     reg.retrying(|| {
-        let resp = check(reg.send(&r.registry, &req)?, &[200, 404], &what)?;
+        let resp = reg.call(r, &req, &[200, 404], &what)?;
         Ok(resp.status == 200)
     })
 }
@@ -39,22 +27,11 @@ pub(crate) fn head_blob(reg: &Transport, r: &Reference, blob: &Blob) -> Result<b
 /// chunked PATCH (ECR loses data after the first chunk). A failed attempt
 /// restarts with a new session: a half-sent body cannot be resumed.
 pub(crate) fn upload_blob(reg: &Transport, r: &Reference, blob: &Blob) -> Result<(), Error> {
-    let start = Req {
-        method: "POST",
-        url: format!(
-            "{}/{}/blobs/uploads/",
-            reg.base_url(&r.registry),
-            r.repository
-        ),
-        headers: Vec::new(),
-        body: Body::Empty,
-        repository: &r.repository,
-        label: "",
-    };
+    let start = Req::new("POST", reg.repository_url(r, "blobs/uploads/"), r);
     let label = format!("{}:{} {}", r.repository, r.tag, short(&blob.digest));
     let what = format!("uploading blob {} to {}", short(&blob.digest), r.repository);
     reg.retrying(|| {
-        let resp = check(reg.send(&r.registry, &start)?, &[202], &what)?;
+        let resp = reg.call(r, &start, &[202], &what)?;
         let location = resp.header("location").ok_or_else(|| {
             Error::with_kind(
                 ErrorKind::Rejected,
@@ -69,14 +46,16 @@ pub(crate) fn upload_blob(reg: &Transport, r: &Reference, blob: &Blob) -> Result
             },
         };
         let put = Req {
-            method: "PUT",
-            url: with_digest(&resolve(&resp.url, location), &blob.digest),
             headers: vec![("Content-Type", "application/octet-stream".into())],
             body,
-            repository: &r.repository,
             label: &label,
+            ..Req::new(
+                "PUT",
+                with_digest(&resolve(&resp.url, location), &blob.digest),
+                r,
+            )
         };
-        let done = check(reg.send(&r.registry, &put)?, &[201], &what)?;
+        let done = reg.call(r, &put, &[201], &what)?;
         verify_digest(done.header("docker-content-digest"), &blob.digest, &what)
     })
 }

@@ -4,7 +4,7 @@
 //! [`Error`], and bounded retries around it all.
 
 use super::error::{classify, parse_registry_error, Error, ErrorKind};
-use super::progress;
+use super::{progress, Reference};
 use crate::http::{self, retry, Http};
 use std::io::Read;
 use std::path::Path;
@@ -37,6 +37,20 @@ pub(crate) struct Req<'a> {
     pub label: &'a str,
 }
 
+impl<'a> Req<'a> {
+    /// A request without headers or body acting on `reference`'s repository.
+    pub fn new(method: &'static str, url: String, reference: &'a Reference) -> Req<'a> {
+        Req {
+            method,
+            url,
+            headers: Vec::new(),
+            body: Body::Empty,
+            repository: &reference.repository,
+            label: "",
+        }
+    }
+}
+
 pub(crate) struct Resp {
     pub status: u16,
     /// The URL that answered (after redirects).
@@ -56,10 +70,7 @@ impl std::fmt::Debug for Resp {
 
 impl Resp {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        super::auth::lookup(&self.headers, name)
     }
 }
 /// `scheme://authority` of a URL, lower-cased, without a default port:

@@ -3,7 +3,7 @@
 
 use super::blob::verify_digest;
 use super::error::Error;
-use super::exchange::{check, Body, Req};
+use super::exchange::{Body, Req};
 use super::transport::Transport;
 use super::{Artifact, Reference};
 
@@ -16,23 +16,17 @@ pub(crate) enum AtTag {
 }
 
 pub(crate) fn head_manifest(reg: &Transport, r: &Reference, a: &Artifact) -> Result<AtTag, Error> {
-    let url = format!(
-        "{}/{}/manifests/{}",
-        reg.base_url(&r.registry),
-        r.repository,
-        r.tag
-    );
     let req = Req {
-        method: "HEAD",
-        url,
         headers: vec![("Accept", a.manifest_media_type.clone())],
-        body: Body::Empty,
-        repository: &r.repository,
-        label: "",
+        ..Req::new(
+            "HEAD",
+            reg.repository_url(r, &format!("manifests/{}", r.tag)),
+            r,
+        )
     };
     let what = format!("checking {r}");
     reg.retrying(|| {
-        let resp = check(reg.send(&r.registry, &req)?, &[200, 404], &what)?;
+        let resp = reg.call(r, &req, &[200, 404], &what)?;
         Ok(match resp.status {
             200 => AtTag::Present(resp.header("docker-content-digest").map(str::to_string)),
             _ => AtTag::Absent,
@@ -42,21 +36,17 @@ pub(crate) fn head_manifest(reg: &Transport, r: &Reference, a: &Artifact) -> Res
 
 pub(crate) fn put_manifest(reg: &Transport, r: &Reference, a: &Artifact) -> Result<(), Error> {
     let req = Req {
-        method: "PUT",
-        url: format!(
-            "{}/{}/manifests/{}",
-            reg.base_url(&r.registry),
-            r.repository,
-            r.tag
-        ),
         headers: vec![("Content-Type", a.manifest_media_type.clone())],
         body: Body::Bytes(a.manifest.as_slice()),
-        repository: &r.repository,
-        label: "",
+        ..Req::new(
+            "PUT",
+            reg.repository_url(r, &format!("manifests/{}", r.tag)),
+            r,
+        )
     };
     let what = format!("pushing the manifest of {r}");
     reg.retrying(|| {
-        let done = check(reg.send(&r.registry, &req)?, &[201], &what)?;
+        let done = reg.call(r, &req, &[201], &what)?;
         verify_digest(
             done.header("docker-content-digest"),
             &a.manifest_digest,

@@ -158,21 +158,3 @@ pub(crate) fn resp(status: u16, body: &str, headers: &[(&str, &str)]) -> Resp {
         authed: true,
     }
 }
-
-/// Hands out one credential; has nothing fresher when it is refused.
-pub(crate) struct OneShot;
-
-impl Keychain for OneShot {
-    fn get(&self, _: &str) -> Result<Option<Credential>, KeychainError> {
-        Ok(Some(Credential {
-            username: "AWS".into(),
-            password: "fresh".into(),
-        }))
-    }
-    fn refresh(&self, _: &str) -> Result<Option<Credential>, KeychainError> {
-        Ok(None)
-    }
-    fn basic_first(&self, _: &str) -> bool {
-        true
-    }
-}

@@ -7,7 +7,7 @@
 use super::auth::{self, Challenge};
 use super::error::{parse_registry_error, Error, ErrorKind};
 use super::exchange::{self, check, follow, origin, Body, Req, Resp};
-use super::{Credential, Keychain};
+use super::{Credential, Keychain, Reference};
 use crate::http::{self, Http};
 use crate::sync::lock;
 use std::collections::HashMap;
@@ -99,6 +99,22 @@ impl Transport {
                 )))
             })
             .clone()
+    }
+
+    /// `BASE/v2/REPOSITORY/PATH` for `r`'s registry.
+    pub fn repository_url(&self, r: &Reference, path: &str) -> String {
+        format!("{}/{}/{path}", self.base_url(&r.registry), r.repository)
+    }
+
+    /// One exchange for `r`, its status checked against `expected`.
+    pub fn call(
+        &self,
+        r: &Reference,
+        req: &Req,
+        expected: &[u16],
+        what: &str,
+    ) -> Result<Resp, Error> {
+        check(self.send(&r.registry, req)?, expected, what)
     }
 
     /// Run `f` until it succeeds, fails for good, or the retry budget is spent.
@@ -341,9 +357,8 @@ fn refuses_basic(method: &str, resp: &Resp) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::oci::scripted::{
-        answer, resp, scripted, trail, Answer, Hit, Keys, OneShot, BASIC_PW,
-    };
+    use crate::oci::scripted::{answer, resp, scripted, trail, Answer, Hit, Keys, BASIC_PW};
+    use crate::oci::KeychainError;
 
     #[test]
     fn credentials_never_go_to_a_plain_http_token_service_of_an_https_registry() {
@@ -582,57 +597,56 @@ mod tests {
         }
     }
 
-    /// A registry that refuses everything with 401, counting requests.
-    fn refusing_registry() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
-        use std::io::{BufRead, BufReader, Write};
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        let count = Arc::new(AtomicUsize::new(0));
-        let seen = count.clone();
-        std::thread::spawn(move || {
-            for conn in listener.incoming().flatten() {
-                let mut reader = BufReader::new(conn);
-                'requests: loop {
-                    let mut line = String::new();
-                    loop {
-                        line.clear();
-                        match reader.read_line(&mut line) {
-                            Ok(0) | Err(_) => break 'requests,
-                            Ok(_) if line == "\r\n" => break,
-                            Ok(_) => {}
-                        }
-                    }
-                    seen.fetch_add(1, Ordering::SeqCst);
-                    let reply = "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nWWW-Authenticate: Basic realm=\"x\"\r\n\r\n";
-                    if reader.get_mut().write_all(reply.as_bytes()).is_err() {
-                        break;
-                    }
-                }
-            }
-        });
-        (addr, count)
+    #[test]
+    fn no_request_without_credentials_after_the_keychain_has_none_fresher() {
+        let (addr, hits) =
+            scripted(|_, _| answer(401, &[("WWW-Authenticate", r#"Basic realm="x""#)], ""));
+        let keys = Keys::new(true);
+        let reg = plain_registry(keys.clone());
+        let url = format!("{}/alias/c/manifests/1", reg.base_url(&addr));
+        assert_eq!(get(&reg, &addr, "HEAD", url).status, 401);
+        assert_eq!(
+            trail(&hits),
+            [format!("HEAD /v2/alias/c/manifests/1 {BASIC_PW}")]
+        );
+        assert_eq!(keys.refreshes.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    /// Has no credentials: its store cannot be read.
+    struct Broken;
+
+    impl Keychain for Broken {
+        fn get(&self, _: &str) -> Result<Option<Credential>, KeychainError> {
+            Err(KeychainError::new(std::io::Error::other(
+                "store unreadable",
+            )))
+        }
+        fn refresh(&self, _: &str) -> Result<Option<Credential>, KeychainError> {
+            Ok(None)
+        }
+        fn basic_first(&self, _: &str) -> bool {
+            true
+        }
     }
 
     #[test]
-    fn no_request_without_credentials_after_the_keychain_has_none_fresher() {
-        let (addr, count) = refusing_registry();
-        let http = Http::new(crate::http::HttpOptions {
-            plain_http: true,
-            ..Default::default()
-        })
-        .unwrap();
-        let reg = Transport::new(http, Arc::new(OneShot));
+    fn a_keychain_failure_keeps_its_cause() {
+        let reg = plain_registry(Arc::new(Broken));
         let req = Req {
             method: "HEAD",
-            url: format!("{}/ns/c/manifests/1", reg.base_url(&addr)),
+            url: format!("{}/ns/c/manifests/1", reg.base_url("127.0.0.1:1")),
             headers: Vec::new(),
             body: Body::Empty,
             repository: "ns/c",
             label: "",
         };
-        let resp = reg.send(&addr, &req).unwrap();
-        assert_eq!(resp.status, 401);
-        assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 1);
+        let e = reg.send("127.0.0.1:1", &req).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Credentials);
+        assert_eq!(
+            e.to_string(),
+            "credentials for 127.0.0.1:1: store unreadable"
+        );
+        let cause = std::error::Error::source(&e).expect("a source");
+        assert_eq!(cause.to_string(), "store unreadable");
     }
 }
