@@ -167,6 +167,13 @@ pub fn parse_registry_error(body: &[u8]) -> Option<RegistryError> {
     })
 }
 
+/// The registry's classification for the shared retry policy: statuses
+/// that say "not now" rather than "no" (throttling, timeouts, server-side
+/// failures).
+pub fn is_transient(status: u16) -> bool {
+    matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
+}
+
 /// The kind for a refusal, from the registry's error code and the status.
 pub fn classify(status: u16, code: &str, message: &str) -> ErrorKind {
     match code {
@@ -215,6 +222,16 @@ mod tests {
         );
         assert!(!e.message.contains(['\n', '\r']) && e.message.len() < 320);
         assert_eq!(parse_registry_error(br#"{"errors":[]}"#), None);
+    }
+
+    #[test]
+    fn transient_statuses() {
+        for s in [408, 429, 500, 502, 503, 504] {
+            assert!(is_transient(s), "{s}");
+        }
+        for s in [200, 201, 400, 401, 403, 404, 409, 501] {
+            assert!(!is_transient(s), "{s}");
+        }
     }
 
     #[test]

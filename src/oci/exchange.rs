@@ -3,14 +3,13 @@
 //! Authorization kept to one origin, the answer's status turned into an
 //! [`Error`], and bounded retries around it all.
 
-use super::error::{classify, parse_registry_error, Error, ErrorKind};
+use super::error::{classify, is_transient, parse_registry_error, Error, ErrorKind};
 use super::{progress, Reference};
-use crate::http::{self, retry, Http};
+use crate::http::retry::{self, Decision, Stop};
+use crate::http::{self, Http};
 use std::io::Read;
 use std::path::Path;
-#[cfg(test)]
-use std::time::Duration;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 /// Error bodies and token answers are small; anything bigger is cut here.
 const MAX_BODY: u64 = 1 << 20;
@@ -119,41 +118,35 @@ pub(crate) fn with_digest(url: &str, digest: &str) -> String {
     format!("{url}{sep}digest={digest}")
 }
 
-/// Run `f` until it succeeds, fails for good, or the retry budget is spent.
-pub(crate) fn retrying<T>(
-    http: &Http,
-    mut f: impl FnMut() -> Result<T, Error>,
-) -> Result<T, Error> {
-    let mut attempt = 1;
-    loop {
-        let err = match f() {
-            Ok(v) => return Ok(v),
-            Err(e) => e,
-        };
-        let Some(r) = err.retry() else {
-            return Err(err);
-        };
-        let after = r.after.map(|d| retry::scale_duration(d, http.scale));
-        match http.retry.next_delay(attempt, after, retry::jitter()) {
-            Some(delay) => {
-                if http.options.debug {
-                    eprintln!(
-                        "helm-ecr: retrying in {} ms (attempt {attempt} failed: {err})",
-                        delay.as_millis()
-                    );
-                }
-                std::thread::sleep(delay);
-                attempt += 1;
-            }
-            None if after.is_some_and(|a| a > http.retry.max_retry_after) => {
-                return Err(err.context(format!(
-                    "the registry asked to wait {} s before retrying; try again later",
-                    after.unwrap_or_default().as_secs()
-                )))
-            }
-            None => return Err(err.context(format!("gave up after {attempt} attempts"))),
+/// Run `f` until it succeeds, fails for good, or the retry budget is spent
+/// (the one policy, [`RetryPolicy::run`](crate::http::RetryPolicy::run)).
+pub(crate) fn retrying<T>(http: &Http, f: impl FnMut() -> Result<T, Error>) -> Result<T, Error> {
+    let decide = |e: &Error| match e.retry() {
+        Some(r) => Decision::Retry {
+            after: r.after.map(|d| retry::scale_duration(d, http.scale)),
+        },
+        None => Decision::Final,
+    };
+    let on_wait = |err: &Error, attempt: u32, delay: Duration| {
+        if http.options.debug {
+            eprintln!(
+                "helm-ecr: retrying in {} ms (attempt {attempt} failed: {err})",
+                delay.as_millis()
+            );
         }
-    }
+    };
+    http.retry
+        .run(f, decide, on_wait)
+        .map_err(|gave_up| match gave_up.stop {
+            Stop::Final => gave_up.error,
+            Stop::WaitTooLong(after) => gave_up.error.context(format!(
+                "the registry asked to wait {} s before retrying; try again later",
+                after.as_secs()
+            )),
+            Stop::Spent => gave_up
+                .error
+                .context(format!("gave up after {} attempts", gave_up.attempts)),
+        })
 }
 
 /// Send `req`, following redirects; Authorization goes only to
@@ -342,7 +335,7 @@ pub(crate) fn check(resp: Resp, expected: &[u16], what: &str) -> Result<Resp, Er
     if status == 400 && reg.code.is_empty() && resp.url.starts_with("http://") {
         msg.push_str(": if the registry speaks HTTPS, drop --plain-http");
     }
-    let retryable = retry::is_retryable_status(status);
+    let retryable = is_transient(status);
     let retry_after = resp
         .header("retry-after")
         .filter(|_| retryable)
