@@ -233,6 +233,17 @@ fn scale_var(name: &str, value: Option<String>) -> Result<f64, Error> {
     }
 }
 
+/// `HOST[:PORT]` of a URL (or of a bare `HOST[:PORT]`), without user-info,
+/// path or query.
+pub fn authority_of(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, h)| h)
+        .to_string()
+}
+
 /// A URL fit for logs and errors: no user-info, and query values other than
 /// a few harmless ones replaced (upload URLs carry signed state, storage
 /// redirects carry pre-signed credentials).

@@ -196,11 +196,7 @@ fn credential(token: &AuthToken) -> Credential {
 
 /// The registry host of an ECR proxy endpoint (`https://HOST` -> `HOST`).
 pub fn endpoint_host(proxy_endpoint: &str) -> String {
-    let s = proxy_endpoint
-        .strip_prefix("https://")
-        .or_else(|| proxy_endpoint.strip_prefix("http://"))
-        .unwrap_or(proxy_endpoint);
-    s.split('/').next().unwrap_or(s).to_string()
+    crate::http::authority_of(proxy_endpoint)
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! another attempt may go better (the registry and the AWS APIs both ask
 //! [`is_retryable_error`]), and one line saying what failed and what to do.
 
-use super::{redact_url, retry, tls_probe, Error, Http};
+use super::{authority_of, redact_url, retry, tls_probe, Error, Http};
 use std::time::Duration;
 
 impl Http {
@@ -50,16 +50,6 @@ impl Http {
         }
         (describe_error(err, url), is_retryable_error(err))
     }
-}
-
-/// `HOST[:PORT]` of a URL, without user-info.
-fn authority_of(url: &str) -> String {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
-    authority
-        .rsplit_once('@')
-        .map_or(authority, |(_, h)| h)
-        .to_string()
 }
 
 /// The peer ended the exchange early: reset, closed, or answered bytes
@@ -152,11 +142,7 @@ fn is_certificate_error(err: &ureq::Error) -> bool {
 /// One line saying what failed and what to do about it.
 pub fn describe_error(err: &ureq::Error, raw_url: &str) -> String {
     let url = redact_url(raw_url);
-    let host = url
-        .split_once("://")
-        .map(|(_, r)| r.split('/').next().unwrap_or(r))
-        .unwrap_or(&url)
-        .to_string();
+    let host = authority_of(&url);
     if is_client_cert_refused(err) {
         return format!(
             "{host} refused the TLS handshake over the client certificate ({err}): the registry \
