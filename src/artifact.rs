@@ -1,7 +1,7 @@
 //! Chart -> OCI artifact: Helm's media types, the config blob, the manifest
 //! and its annotations.
 
-use crate::chart::gofmt::json_string;
+use crate::chart::gojson::json_string;
 use crate::chart::PackagedChart;
 use crate::codec::sha256_digest;
 use crate::oci::{Artifact, Blob, BlobData};

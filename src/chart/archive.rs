@@ -173,7 +173,7 @@ fn write_tar<W: Write>(entries: &[BufferedFile], out: W, mtime: u64) -> io::Resu
             Data::Disk { path, skip, size } => {
                 let unreadable =
                     |err: io::Error| reported(format!("cannot read {}: {err}", path.display()));
-                let mut f = super::load::open_regular(path).map_err(unreadable)?;
+                let mut f = super::walk::open_regular(path).map_err(unreadable)?;
                 f.seek(SeekFrom::Start(*skip)).map_err(unreadable)?;
                 let mut r = ExactReader {
                     inner: f.take(*size),

@@ -5,14 +5,15 @@
 
 pub mod archive;
 pub mod glob;
-pub mod gofmt;
+pub mod gojson;
 pub mod goyaml;
 pub mod ignore;
 pub mod load;
 pub mod metadata;
 pub mod pargz;
 pub mod tempfiles;
-pub mod yaml_out;
+pub mod untar;
+pub mod walk;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -77,6 +78,25 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// `s` with control characters escaped, so a file name cannot break an
+/// error message over several lines.
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.chars().any(char::is_control) {
+        s.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect::<String>()
+            .into()
+    } else {
+        s.into()
+    }
+}
+
 /// Package `path` (a chart directory, or a `.tgz` which is checked and used
 /// byte for byte). `destination`, when given, keeps `NAME-VERSION.tgz` there.
 /// Entry mtimes come from SOURCE_DATE_EPOCH, else one fixed time.
@@ -110,7 +130,7 @@ pub fn package_with_mtime(
 ) -> Result<PackagedChart, Error> {
     // Messages quote file names and parser output: keep each on one line.
     package_any(path, overrides, destination, mtime)
-        .map_err(|e| Error(load::printable(&e.0).into_owned()))
+        .map_err(|e| Error(printable(&e.0).into_owned()))
 }
 
 fn package_any(
@@ -152,7 +172,7 @@ fn package_dir(
 ) -> Result<PackagedChart, Error> {
     let mut chart = load::load_dir(path).map_err(Error)?;
     if let Some(v) = given(&overrides.version) {
-        if !gofmt::is_lenient_semver(v) {
+        if !metadata::is_lenient_semver(v) {
             return Err(Error(format!(
                 "--version {v:?} is not a valid SemVer; use a version such as 1.2.3"
             )));
@@ -486,7 +506,7 @@ fn check_archive(path: &Path) -> Result<Checked, Error> {
     };
     let chained = std::io::Read::chain(&magic[..], &mut reader);
     let mut left = load::MAX_CHART_SIZE;
-    let (files, _) = load::read_archive(chained, &keep, &mut left).map_err(Error)?;
+    let (files, _) = untar::read_archive(chained, &keep, &mut left).map_err(Error)?;
     // Subchart archives inside are checked the same way, keeping the same
     // few files: nothing else of a pre-packaged chart is needed in memory.
     let chart = load::Loader::new(&keep).load_files(files).map_err(Error)?;

@@ -12,6 +12,7 @@
 //! scanner costs time proportional to the flow depth on every token, so a
 //! file of `[[[[...` would otherwise take hours to reach a parse error.
 
+pub mod emit;
 mod events;
 mod resolve;
 
