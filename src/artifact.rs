@@ -2,7 +2,7 @@
 //! and its annotations.
 
 use crate::chart::gojson::json_string;
-use crate::chart::PackagedChart;
+use crate::chart::{Error, PackagedChart};
 use crate::codec::sha256_digest;
 use crate::oci::{Artifact, Blob, BlobData};
 use sha2::{Digest, Sha256};
@@ -18,7 +18,7 @@ const CREATED: &str = "org.opencontainers.image.created";
 /// Build the artifact Helm would push for `chart`. `created` is the RFC 3339
 /// time for the `org.opencontainers.image.created` annotation (only when
 /// SOURCE_DATE_EPOCH is set).
-pub fn build(chart: &PackagedChart, created: Option<&str>) -> Result<Artifact, String> {
+pub fn build(chart: &PackagedChart, created: Option<&str>) -> Result<Artifact, Error> {
     let config_bytes = chart.metadata.config_json.clone();
     let config = Blob {
         media_type: CONFIG_MEDIA_TYPE.into(),
@@ -106,12 +106,17 @@ fn descriptor(out: &mut String, b: &Blob) {
     out.push_str(&format!(",\"size\":{}}}", b.size));
 }
 
-fn hash_file(path: &std::path::Path) -> Result<(String, u64), String> {
-    let mut f = std::fs::File::open(path)
-        .map_err(|e| format!("cannot read provenance file {}: {e}", path.display()))?;
+fn hash_file(path: &std::path::Path) -> Result<(String, u64), Error> {
+    let unreadable = |e| {
+        Error::io(
+            format!("cannot read provenance file {}", path.display()),
+            e,
+            "",
+        )
+    };
+    let mut f = std::fs::File::open(path).map_err(unreadable)?;
     let mut h = Sha256::new();
-    let n = std::io::copy(&mut f, &mut h)
-        .map_err(|e| format!("cannot read provenance file {}: {e}", path.display()))?;
+    let n = std::io::copy(&mut f, &mut h).map_err(unreadable)?;
     Ok((format!("sha256:{}", crate::codec::hex(&h.finalize())), n))
 }
 
@@ -191,6 +196,6 @@ mod tests {
         assert_eq!(p.digest, sha256_digest(b"signature"));
         let _ = std::fs::remove_dir_all(dir);
         let missing = build(&chart(Some(PathBuf::from("/nonexistent.prov"))), None);
-        assert!(missing.unwrap_err().contains("provenance"));
+        assert!(missing.unwrap_err().to_string().contains("provenance"));
     }
 }

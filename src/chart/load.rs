@@ -7,6 +7,7 @@
 //! written; only the small files Helm parses are read here.
 
 use super::metadata::{check_json_convertible, parse_yaml, ChartMeta, Lock, API_V1};
+use super::Error;
 use std::collections::BTreeMap;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -49,18 +50,18 @@ impl Data {
     }
 
     /// The bytes, for the few files Helm parses.
-    pub fn read_all(&self) -> Result<Vec<u8>, String> {
+    pub fn read_all(&self) -> Result<Vec<u8>, Error> {
         match self {
             Data::Mem(b) => Ok(b.clone()),
             Data::Disk { path, skip, size } => {
                 let mut f = super::walk::open_regular(path)
-                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                    .map_err(|e| Error::io(format!("cannot read {}", path.display()), e, ""))?;
                 f.seek(SeekFrom::Start(*skip))
-                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                    .map_err(|e| Error::io(format!("cannot read {}", path.display()), e, ""))?;
                 let mut buf = Vec::with_capacity(*size as usize);
                 f.take(*size)
                     .read_to_end(&mut buf)
-                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                    .map_err(|e| Error::io(format!("cannot read {}", path.display()), e, ""))?;
                 Ok(buf)
             }
             Data::Omitted(_) => Ok(Vec::new()),
@@ -89,7 +90,7 @@ pub struct Chart {
 }
 
 /// Load a chart directory.
-pub fn load_dir(root: &Path) -> Result<Chart, String> {
+pub fn load_dir(root: &Path) -> Result<Chart, Error> {
     Loader::new(&|_| true).load_files(super::walk::files(root)?)
 }
 
@@ -114,7 +115,7 @@ impl<'a> Loader<'a> {
         }
     }
 
-    pub fn load_files(&mut self, files: Vec<BufferedFile>) -> Result<Chart, String> {
+    pub fn load_files(&mut self, files: Vec<BufferedFile>) -> Result<Chart, Error> {
         let mut meta: Option<ChartMeta> = None;
         for f in files.iter().filter(|f| f.name == "Chart.yaml") {
             let m = meta.get_or_insert_with(ChartMeta::default);
@@ -178,9 +179,9 @@ impl<'a> Loader<'a> {
             }
         }
         let Some(mut meta) = meta else {
-            return Err(
-                "Chart.yaml file is missing; a chart needs a Chart.yaml at its root".into(),
-            );
+            return Err(Error::invalid(
+                "Chart.yaml file is missing; a chart needs a Chart.yaml at its root",
+            ));
         };
         meta.validate()?;
         let name = meta.name.clone();
@@ -190,19 +191,18 @@ impl<'a> Loader<'a> {
                 continue;
             }
             if self.depth >= MAX_NESTING {
-                return Err(format!(
+                return Err(Error::invalid(format!(
                     "subcharts are nested more than {MAX_NESTING} deep (at {} in {name}); flatten the chart's dependencies",
                     super::printable(&n)
-                ));
+                )));
             }
             self.depth += 1;
             let sub = self.subchart(&n, files, &name);
             self.depth -= 1;
-            let sub = sub.map_err(|e| {
-                format!(
-                    "error unpacking subchart {} in {name}: {e}",
-                    super::printable(&n)
-                )
+            let sub = sub.map_err(|e| Error::Subchart {
+                name: n.clone(),
+                parent: name.clone(),
+                source: Box::new(e),
             })?;
             chart.dependencies.push(sub);
         }
@@ -218,7 +218,7 @@ impl<'a> Loader<'a> {
         n: &str,
         files: Vec<BufferedFile>,
         parent: &str,
-    ) -> Result<Chart, String> {
+    ) -> Result<Chart, Error> {
         if extension(n) != ".tgz" {
             let buff: Vec<BufferedFile> = files
                 .into_iter()
@@ -232,17 +232,17 @@ impl<'a> Loader<'a> {
             return self.load_files(buff);
         }
         let Some(file) = files.first() else {
-            return Err(format!(
+            return Err(Error::invalid(format!(
                 "no files for subchart {} in {parent}",
                 super::printable(n)
-            ));
+            )));
         };
         if file.name != n {
-            return Err(format!(
+            return Err(Error::invalid(format!(
                 "error unpacking subchart tar in {parent}: expected {}, got {}",
                 super::printable(n),
                 super::printable(&file.name)
-            ));
+            )));
         }
         let disk;
         let bytes: &[u8] = match &file.data {
@@ -253,15 +253,14 @@ impl<'a> Loader<'a> {
             }
         };
         let keep = self.keep;
-        let (files, _) = super::untar::read_archive(bytes, keep, &mut self.nested_left).map_err(|e| {
-            if e == super::untar::too_big() {
-                format!(
-                    "the chart's subchart archives (charts/*.tgz) expand to more than Helm's limit of {MAX_CHART_SIZE} bytes uncompressed, counted together; remove unused subcharts"
-                )
-            } else {
-                e
-            }
-        })?;
+        let (files, _) =
+            super::untar::read_archive(bytes, keep, &mut self.nested_left).map_err(|e| {
+                if matches!(e, Error::TooBig) {
+                    Error::SubchartsTooBig
+                } else {
+                    e
+                }
+            })?;
         self.load_files(files)
     }
 }
@@ -277,7 +276,7 @@ fn extension(name: &str) -> &str {
 
 /// values.yaml must be YAML documents that are each a mapping (or empty),
 /// as Helm's `LoadValues` requires.
-fn check_values(data: &Data) -> Result<(), String> {
+fn check_values(data: &Data) -> Result<(), Error> {
     if let Data::Omitted(_) = data {
         return Ok(());
     }
@@ -288,9 +287,7 @@ fn check_values(data: &Data) -> Result<(), String> {
             doc,
             super::goyaml::Value::Null | super::goyaml::Value::Map(_)
         ) {
-            return Err(
-                "cannot load values.yaml: each YAML document in it must be a mapping of keys to values".into(),
-            );
+            return Err(Error::invalid("cannot load values.yaml: each YAML document in it must be a mapping of keys to values"));
         }
     }
     Ok(())
@@ -314,7 +311,10 @@ mod tests {
         };
         let subs: Vec<(String, Vec<u8>)> = ["a", "b", "c"].iter().map(|n| sub(n)).collect();
         let files = read(&chart_tgz("top", &subs)).expect("outer archive");
-        let err = Loader::new(&|_| true).load_files(files).unwrap_err();
+        let err = Loader::new(&|_| true)
+            .load_files(files)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("counted together"), "{err}");
         // Two fit.
         let files = read(&chart_tgz("top", &subs[..2])).expect("outer archive");
@@ -340,7 +340,8 @@ mod tests {
         assert_eq!(ok.dependencies[0].meta.name, "c1");
         let err = Loader::new(&|_| true)
             .load_files(read(&nested(MAX_NESTING + 1)).expect("archive"))
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("nested more than 32 deep"), "{err}");
         assert!(!err.contains('\n'), "{err}");
     }
@@ -350,7 +351,8 @@ mod tests {
         let gz = chart_tgz("c", &[("charts/x\ny.tgz".into(), b"not gzip".to_vec())]);
         let err = Loader::new(&|_| true)
             .load_files(read(&gz).expect("archive"))
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("subchart x\\ny.tgz"), "{err}");
         assert!(!err.contains('\n'), "{err}");
     }

@@ -4,6 +4,7 @@
 //! No network I/O here, and nothing about registries or AWS.
 
 pub mod archive;
+mod error;
 pub mod glob;
 pub mod gojson;
 pub mod goyaml;
@@ -15,7 +16,7 @@ pub mod tempfiles;
 pub mod untar;
 pub mod walk;
 
-use std::fmt;
+pub use error::{printable, Error};
 use std::path::{Path, PathBuf};
 
 /// Chart.yaml fields `helm package` lets the command line override.
@@ -67,36 +68,6 @@ impl Drop for PackagedChart {
     }
 }
 
-#[derive(Debug)]
-pub struct Error(pub String);
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Error {}
-
-/// `s` with control characters escaped, so a file name cannot break an
-/// error message over several lines.
-pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
-    if s.chars().any(char::is_control) {
-        s.chars()
-            .map(|c| {
-                if c.is_control() {
-                    c.escape_default().to_string()
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect::<String>()
-            .into()
-    } else {
-        s.into()
-    }
-}
-
 /// Package `path` (a chart directory, or a `.tgz` which is checked and used
 /// byte for byte). `destination`, when given, keeps `NAME-VERSION.tgz` there.
 /// Entry mtimes come from SOURCE_DATE_EPOCH, else one fixed time.
@@ -113,7 +84,7 @@ pub fn package(
 pub fn source_date_epoch() -> Result<u64, Error> {
     match std::env::var("SOURCE_DATE_EPOCH") {
         Ok(v) if !v.trim().is_empty() => v.trim().parse::<u64>().map_err(|_| {
-            Error(format!(
+            Error::usage(format!(
                 "SOURCE_DATE_EPOCH={v:?} is not a number of seconds since 1970; set it to an integer or unset it"
             ))
         }),
@@ -128,9 +99,7 @@ pub fn package_with_mtime(
     destination: Option<&Path>,
     mtime: u64,
 ) -> Result<PackagedChart, Error> {
-    // Messages quote file names and parser output: keep each on one line.
     package_any(path, overrides, destination, mtime)
-        .map_err(|e| Error(printable(&e.0).into_owned()))
 }
 
 fn package_any(
@@ -140,24 +109,25 @@ fn package_any(
     mtime: u64,
 ) -> Result<PackagedChart, Error> {
     let meta = std::fs::metadata(path).map_err(|e| {
-        Error(format!(
-            "cannot read the chart: {e}; pass a chart directory or a .tgz"
-        ))
+        Error::io(
+            "cannot read the chart",
+            e,
+            "; pass a chart directory or a .tgz",
+        )
     })?;
     if meta.is_dir() {
         package_dir(path, overrides, destination, mtime)
     } else if !meta.is_file() {
         // A pipe (`<(...)`) could be read once, for the digest, but not
         // again for the upload.
-        Err(Error(format!(
+        Err(Error::usage(format!(
             "{} is neither a directory nor a regular file; pass a chart directory or a .tgz file (not a pipe or device)",
             path.display()
         )))
     } else {
         if given(&overrides.version).is_some() || given(&overrides.app_version).is_some() {
-            return Err(Error(
-                "--version and --app-version cannot change a packaged chart (it is pushed byte for byte); pass the chart directory instead"
-                    .into(),
+            return Err(Error::usage(
+                "--version and --app-version cannot change a packaged chart (it is pushed byte for byte); pass the chart directory instead",
             ));
         }
         packaged(path, destination)
@@ -170,10 +140,10 @@ fn package_dir(
     destination: Option<&Path>,
     mtime: u64,
 ) -> Result<PackagedChart, Error> {
-    let mut chart = load::load_dir(path).map_err(Error)?;
+    let mut chart = load::load_dir(path)?;
     if let Some(v) = given(&overrides.version) {
         if !metadata::is_lenient_semver(v) {
-            return Err(Error(format!(
+            return Err(Error::usage(format!(
                 "--version {v:?} is not a valid SemVer; use a version such as 1.2.3"
             )));
         }
@@ -182,16 +152,16 @@ fn package_dir(
     if let Some(v) = given(&overrides.app_version) {
         chart.meta.app_version = v.to_string();
     }
-    chart.meta.validate().map_err(Error)?;
-    check_dependencies(&chart).map_err(Error)?;
-    let entries = archive::entries(&chart).map_err(Error)?;
-    let metadata = reloaded_metadata(&chart).map_err(Error)?;
+    chart.meta.validate()?;
+    check_dependencies(&chart)?;
+    let entries = archive::entries(&chart)?;
+    let metadata = reloaded_metadata(&chart)?;
 
     let file_name = format!("{}-{}.tgz", metadata.name, metadata.version);
     if destination.is_none() {
         let tmpdir = std::env::temp_dir();
         if let Some((path, file, held)) = tempfiles::anonymous(&tmpdir) {
-            let written = archive::write(&entries, file, mtime, false).map_err(Error)?;
+            let written = archive::write(&entries, file, mtime, false)?;
             return Ok(PackagedChart {
                 metadata,
                 archive: path,
@@ -222,7 +192,7 @@ fn package_dir(
     };
     // Remove a half-written file on every error path.
     let guard = RemoveOnDrop(Some(tmp.clone()));
-    let written = archive::write(&entries, file, mtime, target.is_some()).map_err(Error)?;
+    let written = archive::write(&entries, file, mtime, target.is_some())?;
     let (archive, temporary) = match target {
         Some(t) => {
             keep_file(&tmp, &t)?;
@@ -268,16 +238,17 @@ impl Drop for RemoveOnDrop {
 /// (not "File exists").
 fn destination_dir(dir: &Path) -> Result<(), Error> {
     if dir.exists() && !dir.is_dir() {
-        return Err(Error(format!(
+        return Err(Error::usage(format!(
             "destination {} is not a directory; pass a directory for the .tgz",
             dir.display()
         )));
     }
     std::fs::create_dir_all(dir).map_err(|e| {
-        Error(format!(
-            "cannot create destination {}: {e}; pass a writable directory",
-            dir.display()
-        ))
+        Error::io(
+            format!("cannot create destination {}", dir.display()),
+            e,
+            "; pass a writable directory",
+        )
     })
 }
 
@@ -315,19 +286,19 @@ fn create_unique(
             }
             Err(e) => {
                 tempfiles::forget(&p);
-                return Err(Error(format!(
-                    "cannot create a file in {}: {e}; {}",
-                    dir.display(),
+                return Err(Error::io(
+                    format!("cannot create a file in {}", dir.display()),
+                    e,
                     if private {
-                        "set TMPDIR to a writable directory"
+                        "; set TMPDIR to a writable directory"
                     } else {
-                        "pass a writable destination"
-                    }
-                )));
+                        "; pass a writable destination"
+                    },
+                ));
             }
         }
     }
-    Err(Error(format!(
+    Err(Error::usage(format!(
         "cannot create a unique file in {}; remove stale .tmp files there",
         dir.display()
     )))
@@ -335,7 +306,7 @@ fn create_unique(
 
 /// `helm package` refuses a chart whose Chart.yaml lists a dependency that
 /// is not in charts/ (matched by chart name).
-fn check_dependencies(chart: &load::Chart) -> Result<(), String> {
+fn check_dependencies(chart: &load::Chart) -> Result<(), Error> {
     let missing: Vec<&str> = chart
         .meta
         .dependencies
@@ -347,16 +318,16 @@ fn check_dependencies(chart: &load::Chart) -> Result<(), String> {
     if missing.is_empty() {
         return Ok(());
     }
-    Err(format!(
+    Err(Error::invalid(format!(
         "found in Chart.yaml, but missing in charts/ directory: {}; run helm dependency build",
         missing.join(", ")
-    ))
+    )))
 }
 
 /// The metadata Helm will see when it loads the archive we write (Chart.yaml
 /// re-read, plus requirements.yaml for a v1 chart): the config blob and the
 /// annotations come from it.
-fn reloaded_metadata(chart: &load::Chart) -> Result<Metadata, String> {
+fn reloaded_metadata(chart: &load::Chart) -> Result<Metadata, Error> {
     let mut m = metadata::ChartMeta::default();
     let yaml = chart.meta.to_chart_yaml();
     m.apply(
@@ -400,13 +371,13 @@ fn public_metadata(m: &metadata::ChartMeta) -> Metadata {
 /// Give a finished temporary file in the destination its final name.
 fn keep_file(tmp: &Path, target: &Path) -> Result<(), Error> {
     if target.is_dir() {
-        return Err(Error(format!(
+        return Err(Error::usage(format!(
             "cannot write {}: a directory of that name is in the way; move it or pass another destination",
             target.display()
         )));
     }
     std::fs::rename(tmp, target)
-        .map_err(|e| Error(format!("cannot write {}: {e}", target.display())))?;
+        .map_err(|e| Error::io(format!("cannot write {}", target.display()), e, ""))?;
     tempfiles::forget(tmp);
     Ok(())
 }
@@ -435,12 +406,18 @@ fn packaged(path: &Path, destination: Option<&Path>) -> Result<PackagedChart, Er
     };
     destination_dir(dir)?;
     let mut source =
-        std::fs::File::open(path).map_err(|e| Error(format!("cannot read the archive: {e}")))?;
+        std::fs::File::open(path).map_err(|e| Error::io("cannot read the archive", e, ""))?;
     let (tmp, mut copy) = create_unique(dir, ".helm-ecr-copy", false)?;
     let guard = RemoveOnDrop(Some(tmp.clone()));
     std::io::copy(&mut source, &mut copy)
         .and_then(|_| copy.sync_all())
-        .map_err(|e| Error(format!("cannot copy the archive to {}: {e}", dir.display())))?;
+        .map_err(|e| {
+            Error::io(
+                format!("cannot copy the archive to {}", dir.display()),
+                e,
+                "",
+            )
+        })?;
     drop(copy);
     let checked = check_archive(&tmp)?;
     let target = dir.join(format!(
@@ -482,7 +459,7 @@ struct Checked {
 /// and friends parsed) and hash every byte of the file.
 fn check_archive(path: &Path) -> Result<Checked, Error> {
     let file =
-        std::fs::File::open(path).map_err(|e| Error(format!("cannot read the archive: {e}")))?;
+        std::fs::File::open(path).map_err(|e| Error::io("cannot read the archive", e, ""))?;
     let mut reader = archive::HashingReader {
         inner: file,
         hasher: <sha2::Sha256 as sha2::Digest>::new(),
@@ -490,11 +467,10 @@ fn check_archive(path: &Path) -> Result<Checked, Error> {
     };
     let mut magic = Vec::with_capacity(3);
     std::io::Read::read_to_end(&mut std::io::Read::take(&mut reader, 3), &mut magic)
-        .map_err(|e| Error(format!("cannot read the archive: {e}")))?;
+        .map_err(|e| Error::io("cannot read the archive", e, ""))?;
     if magic != [0x1F, 0x8B, 0x08] {
-        return Err(Error(
-            "this file does not appear to be a gzipped chart archive; pass a chart directory or a .tgz from helm package"
-                .into(),
+        return Err(Error::invalid(
+            "this file does not appear to be a gzipped chart archive; pass a chart directory or a .tgz from helm package",
         ));
     }
     let keep = |name: &str| {
@@ -506,13 +482,13 @@ fn check_archive(path: &Path) -> Result<Checked, Error> {
     };
     let chained = std::io::Read::chain(&magic[..], &mut reader);
     let mut left = load::MAX_CHART_SIZE;
-    let (files, _) = untar::read_archive(chained, &keep, &mut left).map_err(Error)?;
+    let (files, _) = untar::read_archive(chained, &keep, &mut left)?;
     // Subchart archives inside are checked the same way, keeping the same
     // few files: nothing else of a pre-packaged chart is needed in memory.
-    let chart = load::Loader::new(&keep).load_files(files).map_err(Error)?;
+    let chart = load::Loader::new(&keep).load_files(files)?;
     // Hash the rest of the file too (gzip padding, trailing bytes).
     std::io::copy(&mut reader, &mut std::io::sink())
-        .map_err(|e| Error(format!("cannot read the archive: {e}")))?;
+        .map_err(|e| Error::io("cannot read the archive", e, ""))?;
     Ok(Checked {
         metadata: public_metadata(&chart.meta),
         digest: format!(
@@ -567,9 +543,11 @@ mod tests {
         let c = chart_dir(&root);
         let dest = root.join("out");
         std::fs::write(&dest, b"x").expect("file");
-        let e = package_with_mtime(&c, &Overrides::default(), Some(&dest), 0).unwrap_err();
+        let e = package_with_mtime(&c, &Overrides::default(), Some(&dest), 0)
+            .unwrap_err()
+            .to_string();
         assert_eq!(
-            e.0,
+            e.to_string(),
             format!(
                 "destination {} is not a directory; pass a directory for the .tgz",
                 dest.display()
@@ -646,7 +624,7 @@ mod tests {
         let e = within(move || {
             package_with_mtime(&c2, &Overrides::default(), None, 0)
                 .err()
-                .map(|e| e.0)
+                .map(|e| e.to_string())
         })
         .unwrap_or_default();
         assert!(
@@ -657,7 +635,7 @@ mod tests {
         let e = within(move || {
             package_with_mtime(&fifo, &Overrides::default(), None, 0)
                 .err()
-                .map(|e| e.0)
+                .map(|e| e.to_string())
         })
         .unwrap_or_default();
         assert!(
@@ -673,10 +651,13 @@ mod tests {
         let c = chart_dir(&root);
         std::fs::write(root.join("file"), b"x").expect("file");
         let dest = root.join("file").join("sub");
-        let e = package_with_mtime(&c, &Overrides::default(), Some(&dest), 0).unwrap_err();
+        let e = package_with_mtime(&c, &Overrides::default(), Some(&dest), 0)
+            .unwrap_err()
+            .to_string();
         assert!(
-            e.0.starts_with(&format!("cannot create destination {}: ", dest.display()))
-                && e.0.ends_with("; pass a writable directory"),
+            e.to_string()
+                .starts_with(&format!("cannot create destination {}: ", dest.display()))
+                && e.to_string().ends_with("; pass a writable directory"),
             "{e}"
         );
         let _ = std::fs::remove_dir_all(root);
@@ -688,9 +669,14 @@ mod tests {
         let c = chart_dir(&root);
         let big = std::fs::File::create(c.join("a\nb.bin")).expect("file");
         big.set_len(load::MAX_FILE_SIZE + 1).expect("sparse");
-        let e = package_with_mtime(&c, &Overrides::default(), None, 0).unwrap_err();
-        assert!(e.0.starts_with("chart file a\\nb.bin is larger"), "{e}");
-        assert!(!e.0.contains('\n'));
+        let e = package_with_mtime(&c, &Overrides::default(), None, 0)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.to_string().starts_with("chart file a\\nb.bin is larger"),
+            "{e}"
+        );
+        assert!(!e.to_string().contains('\n'));
         let _ = std::fs::remove_dir_all(root);
     }
 }

@@ -1,8 +1,9 @@
 //! Archive reading: a chart `.tgz` read with Helm's path checks and its
 //! size limits, a gzip bomb stopped at the limit.
 
-use super::load::{BufferedFile, Data, MAX_CHART_SIZE, MAX_FILE_SIZE, UTF8_BOM};
+use super::load::{BufferedFile, Data, MAX_FILE_SIZE, UTF8_BOM};
 use super::printable;
+use super::Error;
 use std::cell::Cell;
 use std::io::{self, Read};
 use std::rc::Rc;
@@ -49,7 +50,7 @@ pub fn read_archive<R: Read>(
     r: R,
     keep: &dyn Fn(&str) -> bool,
     left: &mut u64,
-) -> Result<(Vec<BufferedFile>, R), String> {
+) -> Result<(Vec<BufferedFile>, R), Error> {
     let state = Rc::new(MeterState {
         left: Cell::new(TAR_OVERHEAD),
         exceeded: Cell::new(false),
@@ -62,9 +63,13 @@ pub fn read_archive<R: Read>(
     let mut files = Vec::new();
     let fail = |e: io::Error| {
         if state.exceeded.get() {
-            "the archive holds tar headers (long names or PAX records) larger than Helm accepts; package the chart again with helm package".to_string()
+            Error::invalid("the archive holds tar headers (long names or PAX records) larger than Helm accepts; package the chart again with helm package")
         } else {
-            format!("cannot read the archive: {e}; it is damaged or not a chart archive: package the chart again")
+            Error::io(
+                "cannot read the archive",
+                e,
+                "; it is damaged or not a chart archive: package the chart again",
+            )
         }
     };
     let entries = archive.entries().map_err(fail)?;
@@ -74,7 +79,7 @@ pub fn read_archive<R: Read>(
         // Every entry counts, also the ones skipped below: skipping
         // means decompressing.
         if size > *left {
-            return Err(too_big());
+            return Err(Error::TooBig);
         }
         *left -= size;
         state.left.set(size.saturating_add(TAR_OVERHEAD));
@@ -87,13 +92,13 @@ pub fn read_archive<R: Read>(
         // Helm 4's loader: a file may not bring the total to the limit
         // itself (`remainingSize <= 0`), nor be over the per-file limit.
         if *left == 0 {
-            return Err(too_big());
+            return Err(Error::TooBig);
         }
         if size > MAX_FILE_SIZE {
-            return Err(format!(
+            return Err(Error::invalid(format!(
                 "chart file {} is larger than Helm's maximum file size of {MAX_FILE_SIZE} bytes; Helm 4 cannot load this archive: leave the file out with .helmignore and package the chart again",
                 printable(&name)
-            ));
+            )));
         }
         let data = if keep(&name) {
             // The header's size is a claim: grow with what arrives.
@@ -102,17 +107,18 @@ pub fn read_archive<R: Read>(
                 if state.exceeded.get() {
                     fail(e)
                 } else {
-                    format!(
-                            "cannot read {} from the archive: {e}; it is damaged: package the chart again",
-                            printable(&name)
-                        )
+                    Error::io(
+                        format!("cannot read {} from the archive", printable(&name)),
+                        e,
+                        "; it is damaged: package the chart again",
+                    )
                 }
             })?;
             if (buf.len() as u64) < size {
-                return Err(format!(
+                return Err(Error::invalid(format!(
                     "the archive is truncated at {}; package the chart again",
                     printable(&name)
-                ));
+                )));
             }
             if buf.starts_with(UTF8_BOM) {
                 buf.drain(..3);
@@ -125,45 +131,43 @@ pub fn read_archive<R: Read>(
     }
     let meter = archive.into_inner();
     if files.is_empty() {
-        return Err("no files in chart archive; package the chart again".into());
+        return Err(Error::invalid(
+            "no files in chart archive; package the chart again",
+        ));
     }
     Ok((files, meter.inner.into_inner()))
 }
 
-pub(super) fn too_big() -> String {
-    format!(
-        "the chart is larger than Helm's limit of {MAX_CHART_SIZE} bytes uncompressed; leave large files out with .helmignore"
-    )
-}
-
 /// The archive reader's checks on one entry name; returns the name inside
 /// the chart (first component stripped, cleaned).
-pub fn archive_name(raw: &str) -> Result<String, String> {
+pub fn archive_name(raw: &str) -> Result<String, Error> {
     let delim = if raw.contains('\\') { '\\' } else { '/' };
     let parts: Vec<&str> = raw.split(delim).collect();
     if parts[0] == "Chart.yaml" {
-        return Err("chart yaml not in base directory: the archive must hold NAME/Chart.yaml, not Chart.yaml".into());
+        return Err(Error::invalid("chart yaml not in base directory: the archive must hold NAME/Chart.yaml, not Chart.yaml"));
     }
     let n = parts[1..].join("/");
     if n.starts_with('/') {
-        return Err(format!(
+        return Err(Error::invalid(format!(
             "chart illegally contains absolute paths ({raw:?}); the archive is unsafe"
-        ));
+        )));
     }
     let n = clean(&n);
     if n == "." {
-        return Err(format!(
+        return Err(Error::invalid(format!(
             "chart illegally contains content outside the base directory: {raw:?}; the archive must hold one NAME/ directory"
-        ));
+        )));
     }
     if n.starts_with("..") {
-        return Err(format!(
+        return Err(Error::invalid(format!(
             "chart illegally references parent directory ({raw:?}); the archive is unsafe"
-        ));
+        )));
     }
     let b = n.as_bytes();
     if b.len() >= 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && b[2] == b'/' {
-        return Err(format!("chart contains illegally named files ({raw:?})"));
+        return Err(Error::invalid(format!(
+            "chart contains illegally named files ({raw:?})"
+        )));
     }
     Ok(n)
 }
@@ -199,6 +203,7 @@ pub fn clean(p: &str) -> String {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
+    use crate::chart::load::MAX_CHART_SIZE;
 
     #[test]
     fn clean_like_go() {
@@ -212,21 +217,29 @@ pub(super) mod tests {
     #[test]
     fn archive_names_are_checked() {
         assert_eq!(
-            archive_name("c/templates/a.yaml").as_deref(),
-            Ok("templates/a.yaml")
+            archive_name("c/templates/a.yaml").ok().as_deref(),
+            Some("templates/a.yaml")
         );
         assert!(archive_name("c//etc/passwd")
             .unwrap_err()
+            .to_string()
             .contains("absolute"));
-        assert!(archive_name("c/../x").unwrap_err().contains("parent"));
-        assert!(archive_name("c").unwrap_err().contains("outside the base"));
+        assert!(archive_name("c/../x")
+            .unwrap_err()
+            .to_string()
+            .contains("parent"));
+        assert!(archive_name("c")
+            .unwrap_err()
+            .to_string()
+            .contains("outside the base"));
         assert!(archive_name("Chart.yaml").is_err());
         assert!(archive_name("c/C:/x")
             .unwrap_err()
+            .to_string()
             .contains("illegally named"));
         assert_eq!(
-            archive_name("c\\templates\\a").as_deref(),
-            Ok("templates/a")
+            archive_name("c\\templates\\a").ok().as_deref(),
+            Some("templates/a")
         );
     }
 
@@ -284,7 +297,7 @@ pub(super) mod tests {
         gzip(&tar)
     }
 
-    pub(in crate::chart) fn read(gz: &[u8]) -> Result<Vec<BufferedFile>, String> {
+    pub(in crate::chart) fn read(gz: &[u8]) -> Result<Vec<BufferedFile>, Error> {
         let mut left = MAX_CHART_SIZE;
         read_archive(gz, &|_| true, &mut left).map(|(f, _)| f)
     }
@@ -318,7 +331,9 @@ pub(super) mod tests {
         // it whole into memory.
         let head = header("././@LongLink", tar::EntryType::GNULongName, 1 << 30);
         let started = std::time::Instant::now();
-        let err = read(&bomb(&head, 1 << 30, &[0u8; 1024])).unwrap_err();
+        let err = read(&bomb(&head, 1 << 30, &[0u8; 1024]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("larger than Helm accepts"), "{err}");
         assert!(started.elapsed().as_secs() < 20, "stopped early");
     }
@@ -326,7 +341,9 @@ pub(super) mod tests {
     #[test]
     fn helm4_archive_limits() {
         // One file over 5 MiB.
-        let err = read(&zeros_chart("c", &[MAX_FILE_SIZE + 1])).unwrap_err();
+        let err = read(&zeros_chart("c", &[MAX_FILE_SIZE + 1]))
+            .unwrap_err()
+            .to_string();
         assert!(
             err.starts_with("chart file f0 is larger than Helm's maximum file size"),
             "{err}"
@@ -337,8 +354,8 @@ pub(super) mod tests {
         sizes.push(MAX_CHART_SIZE - chart_len - 19 * MAX_FILE_SIZE - 1);
         sizes.push(1);
         assert_eq!(
-            read(&zeros_chart("c", &sizes)).unwrap_err(),
-            too_big(),
+            read(&zeros_chart("c", &sizes)).unwrap_err().to_string(),
+            Error::TooBig.to_string(),
             "exactly the limit"
         );
         *sizes.last_mut().expect("last") = 0;
@@ -355,7 +372,9 @@ pub(super) mod tests {
         // A directory entry is skipped, but skipping 200 MiB is still
         // decompressing it.
         let head = header("c/dir/", tar::EntryType::Directory, 200 << 20);
-        let err = read(&bomb(&head, 200 << 20, &[0u8; 1024])).unwrap_err();
+        let err = read(&bomb(&head, 200 << 20, &[0u8; 1024]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("larger than Helm's limit"), "{err}");
     }
 
@@ -366,13 +385,13 @@ pub(super) mod tests {
             .collect();
         let mut gz = chart_tgz("c", &[("values.yaml".into(), noise)]);
         gz.truncate(gz.len() / 2);
-        let e = read(&gz).unwrap_err();
+        let e = read(&gz).unwrap_err().to_string();
         assert!(
             e.starts_with("cannot read values.yaml from the archive: "),
             "{e}"
         );
         assert!(e.ends_with("damaged: package the chart again"), "{e}");
-        let e = read(&gzip(&[b'x'; 4096])).unwrap_err();
+        let e = read(&gzip(&[b'x'; 4096])).unwrap_err().to_string();
         assert!(
             e.starts_with("cannot read the archive: ")
                 && e.ends_with("not a chart archive: package the chart again")

@@ -3,6 +3,7 @@
 //! limits, BOM noted), and chart files opened without blocking on a FIFO.
 
 use super::load::{BufferedFile, Data, MAX_FILE_SIZE, UTF8_BOM};
+use super::Error;
 use std::fs;
 use std::io::{self, Read};
 use std::path::Path;
@@ -63,10 +64,14 @@ pub fn open_regular(path: &Path) -> io::Result<fs::File> {
 }
 
 /// The files of a chart directory, with `.helmignore` applied.
-pub fn files(root: &Path) -> Result<Vec<BufferedFile>, String> {
-    let meta = fs::metadata(root).map_err(|e| format!("cannot read {}: {e}", root.display()))?;
+pub fn files(root: &Path) -> Result<Vec<BufferedFile>, Error> {
+    let meta = fs::metadata(root)
+        .map_err(|e| Error::io(format!("cannot read {}", root.display()), e, ""))?;
     if !meta.is_dir() {
-        return Err(format!("{} is not a directory", root.display()));
+        return Err(Error::invalid(format!(
+            "{} is not a directory",
+            root.display()
+        )));
     }
     let ignore_file = root.join(".helmignore");
     let rules = if ignore_file.exists() {
@@ -74,11 +79,17 @@ pub fn files(root: &Path) -> Result<Vec<BufferedFile>, String> {
         let mut text = Vec::new();
         open_regular(&ignore_file)
             .and_then(|f| f.take(MAX_FILE_SIZE + 1).read_to_end(&mut text))
-            .map_err(|e| format!("cannot read .helmignore: {e}; make it a regular text file"))?;
+            .map_err(|e| {
+                Error::io(
+                    "cannot read .helmignore",
+                    e,
+                    "; make it a regular text file",
+                )
+            })?;
         if text.len() as u64 > MAX_FILE_SIZE {
-            return Err(format!(
+            return Err(Error::invalid(format!(
                 "chart file .helmignore is larger than Helm's maximum file size of {MAX_FILE_SIZE} bytes; shorten it"
-            ));
+            )));
         }
         // Helm strips a leading BOM from every file it reads, this one too.
         let text = text.strip_prefix(UTF8_BOM).unwrap_or(&text);
@@ -99,7 +110,7 @@ type DirId = (u64, u64);
 type DirId = PathBuf;
 
 #[cfg(unix)]
-fn dir_id(_: &Path, m: &fs::Metadata) -> Result<DirId, String> {
+fn dir_id(_: &Path, m: &fs::Metadata) -> Result<DirId, Error> {
     use std::os::unix::fs::MetadataExt;
     Ok((m.dev(), m.ino()))
 }
@@ -107,8 +118,8 @@ fn dir_id(_: &Path, m: &fs::Metadata) -> Result<DirId, String> {
 /// Without inode numbers, the resolved path (a constant here made every
 /// subdirectory look like a cycle).
 #[cfg(not(unix))]
-fn dir_id(path: &Path, _: &fs::Metadata) -> Result<DirId, String> {
-    fs::canonicalize(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+fn dir_id(path: &Path, _: &fs::Metadata) -> Result<DirId, Error> {
+    fs::canonicalize(path).map_err(|e| Error::io(format!("cannot read {}", path.display()), e, ""))
 }
 
 /// Helm's `sympath.Walk` with the loader's callback: entries in byte
@@ -120,7 +131,7 @@ fn walk(
     rules: &super::ignore::Rules,
     stack: &mut Vec<DirId>,
     out: &mut Vec<BufferedFile>,
-) -> Result<(), String> {
+) -> Result<(), Error> {
     let shown = |r: &str| {
         if r.is_empty() {
             ".".to_string()
@@ -129,17 +140,18 @@ fn walk(
         }
     };
     let mut names = Vec::new();
-    for entry in
-        fs::read_dir(dir).map_err(|e| format!("cannot read directory {}: {e}", shown(rel)))?
+    for entry in fs::read_dir(dir)
+        .map_err(|e| Error::io(format!("cannot read directory {}", shown(rel)), e, ""))?
     {
-        let entry = entry.map_err(|e| format!("cannot read directory {}: {e}", shown(rel)))?;
+        let entry =
+            entry.map_err(|e| Error::io(format!("cannot read directory {}", shown(rel)), e, ""))?;
         let name = entry.file_name();
         let name = name.into_string().map_err(|n| {
-            format!(
+            Error::invalid(format!(
                 "file name {:?} in {} is not UTF-8; rename it",
                 n,
                 shown(rel)
-            )
+            ))
         })?;
         names.push(name);
     }
@@ -151,11 +163,15 @@ fn walk(
             format!("{rel}/{name}")
         };
         let full = dir.join(&name);
-        let lmeta =
-            fs::symlink_metadata(&full).map_err(|e| format!("cannot read {child_rel}: {e}"))?;
+        let lmeta = fs::symlink_metadata(&full)
+            .map_err(|e| Error::io(format!("cannot read {child_rel}"), e, ""))?;
         let meta = if lmeta.file_type().is_symlink() {
             let meta = fs::metadata(&full).map_err(|e| {
-                format!("error evaluating symlink {child_rel}: {e}; fix or remove the link")
+                Error::io(
+                    format!("error evaluating symlink {child_rel}"),
+                    e,
+                    "; fix or remove the link",
+                )
             })?;
             warn_symlink(&full);
             meta
@@ -168,9 +184,9 @@ fn walk(
             }
             let id = dir_id(&full, &meta)?;
             if stack.contains(&id) {
-                return Err(format!(
+                return Err(Error::invalid(format!(
                     "symlink cycle: {child_rel} leads back to a directory that contains it; remove the link or add it to .helmignore"
-                ));
+                )));
             }
             stack.push(id);
             walk(&full, &child_rel, rules, stack, out)?;
@@ -181,14 +197,14 @@ fn walk(
             continue;
         }
         if !meta.is_file() {
-            return Err(format!(
+            return Err(Error::invalid(format!(
                 "cannot load irregular file {child_rel} (a device, socket or pipe); remove it or add it to .helmignore"
-            ));
+            )));
         }
         if meta.len() > MAX_FILE_SIZE {
-            return Err(format!(
+            return Err(Error::invalid(format!(
                 "chart file {child_rel} is larger than Helm's maximum file size of {MAX_FILE_SIZE} bytes; leave it out with .helmignore"
-            ));
+            )));
         }
         let skip = if meta.len() >= 3 && starts_with_bom(&full)? {
             3
@@ -220,12 +236,16 @@ fn warn_symlink(link: &Path) {
     );
 }
 
-fn starts_with_bom(path: &Path) -> Result<bool, String> {
+fn starts_with_bom(path: &Path) -> Result<bool, Error> {
     let mut head = [0u8; 3];
-    let mut f = open_regular(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut f = open_regular(path)
+        .map_err(|e| Error::io(format!("cannot read {}", path.display()), e, ""))?;
     match f.read_exact(&mut head) {
         Ok(()) => Ok(head == UTF8_BOM),
         Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(false),
-        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+        Err(e) => Err(Error::invalid(format!(
+            "cannot read {}: {e}",
+            path.display()
+        ))),
     }
 }

@@ -3,7 +3,7 @@
 //! The emitter asks the reverse question ([`resolves_to_string`]): would a
 //! plain scalar come back as a string?
 
-use super::Value;
+use super::{Error, Value};
 
 const TAG_PREFIX: &str = "tag:yaml.org,2002:";
 
@@ -17,7 +17,7 @@ fn short_tag(tag: &str) -> String {
 /// A scalar node's value: quoted and untagged stays text; otherwise the
 /// tag (or, plain and untagged, the text) decides, and a value that does
 /// not fit its explicit tag is an error.
-pub(super) fn scalar(tag: &str, value: &str, implicit: bool) -> Result<Value, String> {
+pub(super) fn scalar(tag: &str, value: &str, implicit: bool) -> Result<Value, Error> {
     if tag.is_empty() && !implicit {
         return Ok(Value::Str(value.to_string()));
     }
@@ -30,7 +30,7 @@ pub(super) fn scalar(tag: &str, value: &str, implicit: bool) -> Result<Value, St
         if tag == "tag:yaml.org,2002:binary" {
             return crate::codec::base64_decode(value)
                 .map(|b| Value::Str(String::from_utf8_lossy(&b).into_owned()))
-                .ok_or_else(|| "!!binary value contains invalid base64 data".to_string());
+                .ok_or_else(|| Error("!!binary value contains invalid base64 data".into()));
         }
         return Ok(Value::Str(value.to_string()));
     }
@@ -45,11 +45,11 @@ pub(super) fn scalar(tag: &str, value: &str, implicit: bool) -> Result<Value, St
             Value::Uint(u) => Value::Float(u as f64),
             other => other,
         }),
-        _ => Err(format!(
+        _ => Err(Error(format!(
             "cannot decode {} `{value}` as a {}",
             short_tag(&format!("{TAG_PREFIX}{rtag}")),
             short_tag(tag)
-        )),
+        ))),
     }
 }
 

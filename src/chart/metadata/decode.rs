@@ -4,19 +4,31 @@
 //! ignored).
 
 use super::super::gojson::format_float_g;
-use super::{ChartMeta, Dependency, Maintainer, Yaml};
+use super::{ChartMeta, Dependency, Error, Maintainer, Yaml};
 use std::collections::BTreeMap;
+
+/// A YAML value of the wrong shape for the field it sets (a list where a
+/// string goes, say): what Go's JSON decoder would refuse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Mismatch(pub String);
 
 /// A YAML mapping's entries with keys as Go's YAML-to-JSON conversion
 /// names them, in the order Go's JSON decoder sees them (sorted bytes).
-pub(super) fn entries(v: &Yaml, what: &str) -> Result<Vec<(String, Yaml)>, String> {
+pub(super) fn entries(v: &Yaml, what: &str) -> Result<Vec<(String, Yaml)>, Mismatch> {
     let map = match v {
         Yaml::Map(m) => m,
-        other => return Err(format!("{what} must be a mapping, not {}", kind(other))),
+        other => {
+            return Err(Mismatch(format!(
+                "{what} must be a mapping, not {}",
+                kind(other)
+            )))
+        }
     };
     let mut out = Vec::with_capacity(map.len());
     for (k, v) in map {
-        let key = key_string(k).ok_or_else(|| format!("{what} has a key that is not a scalar"))?;
+        let key = key_string(k)
+            .ok_or_else(|| Mismatch(format!("{what} has a key that is not a scalar")))?;
         out.push((key, v.clone()));
     }
     out.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
@@ -62,10 +74,13 @@ pub(super) fn key_string(v: &Yaml) -> Option<String> {
     }
 }
 
-pub(super) fn set_string(dst: &mut String, v: &Yaml, field: &str) -> Result<(), String> {
+pub(super) fn set_string(dst: &mut String, v: &Yaml, field: &str) -> Result<(), Mismatch> {
     match v {
         Yaml::Null => Ok(()),
-        Yaml::Seq(_) | Yaml::Map(_) => Err(format!("{field} must be a string, not {}", kind(v))),
+        Yaml::Seq(_) | Yaml::Map(_) => Err(Mismatch(format!(
+            "{field} must be a string, not {}",
+            kind(v)
+        ))),
         _ => {
             *dst = scalar_string(v).unwrap_or_default();
             Ok(())
@@ -73,18 +88,21 @@ pub(super) fn set_string(dst: &mut String, v: &Yaml, field: &str) -> Result<(), 
     }
 }
 
-fn set_bool(dst: &mut bool, v: &Yaml, field: &str) -> Result<(), String> {
+fn set_bool(dst: &mut bool, v: &Yaml, field: &str) -> Result<(), Mismatch> {
     match v {
         Yaml::Null => Ok(()),
         Yaml::Bool(b) => {
             *dst = *b;
             Ok(())
         }
-        _ => Err(format!("{field} must be true or false, not {}", kind(v))),
+        _ => Err(Mismatch(format!(
+            "{field} must be true or false, not {}",
+            kind(v)
+        ))),
     }
 }
 
-fn set_strings(dst: &mut Vec<String>, v: &Yaml, field: &str) -> Result<(), String> {
+fn set_strings(dst: &mut Vec<String>, v: &Yaml, field: &str) -> Result<(), Mismatch> {
     match v {
         Yaml::Null => {
             dst.clear();
@@ -100,18 +118,18 @@ fn set_strings(dst: &mut Vec<String>, v: &Yaml, field: &str) -> Result<(), Strin
             *dst = out;
             Ok(())
         }
-        _ => Err(format!(
+        _ => Err(Mismatch(format!(
             "{field} must be a list of strings, not {}",
             kind(v)
-        )),
+        ))),
     }
 }
 
-fn list<'a>(v: &'a Yaml, field: &str) -> Result<Option<&'a [Yaml]>, String> {
+fn list<'a>(v: &'a Yaml, field: &str) -> Result<Option<&'a [Yaml]>, Mismatch> {
     match v {
         Yaml::Null => Ok(None),
         Yaml::Seq(items) => Ok(Some(items)),
-        _ => Err(format!("{field} must be a list, not {}", kind(v))),
+        _ => Err(Mismatch(format!("{field} must be a list, not {}", kind(v)))),
     }
 }
 
@@ -152,11 +170,15 @@ const META_FIELDS: &[&str] = &[
 impl ChartMeta {
     /// Decode a YAML document onto `self`, as Go's `yaml.Unmarshal` into an
     /// existing struct does (present keys overwrite).
-    pub fn apply(&mut self, doc: &Yaml, file: &str) -> Result<(), String> {
+    pub fn apply(&mut self, doc: &Yaml, file: &str) -> Result<(), Error> {
         if is_null(doc) {
             return Ok(());
         }
-        let err = |e: String| format!("cannot load {file}: {e}; fix {file}");
+        let err = |e: Mismatch| Error::Decode {
+            file: file.into(),
+            source: e,
+            hint: format!("fix {file}"),
+        };
         for (key, v) in entries(doc, "the document").map_err(err)? {
             let Some(f) = field(&key, META_FIELDS) else {
                 continue;
@@ -187,7 +209,7 @@ impl ChartMeta {
     }
 }
 
-fn decode_maintainers(v: &Yaml) -> Result<Vec<Option<Maintainer>>, String> {
+fn decode_maintainers(v: &Yaml) -> Result<Vec<Option<Maintainer>>, Mismatch> {
     let Some(items) = list(v, "maintainers")? else {
         return Ok(Vec::new());
     };
@@ -211,7 +233,7 @@ fn decode_maintainers(v: &Yaml) -> Result<Vec<Option<Maintainer>>, String> {
     Ok(out)
 }
 
-pub fn decode_dependencies(v: &Yaml) -> Result<Vec<Option<Dependency>>, String> {
+pub fn decode_dependencies(v: &Yaml) -> Result<Vec<Option<Dependency>>, Mismatch> {
     let Some(items) = list(v, "dependencies")? else {
         return Ok(Vec::new());
     };
@@ -276,7 +298,7 @@ fn yaml_to_json(v: &Yaml) -> serde_json::Value {
     }
 }
 
-fn decode_annotations(dst: &mut BTreeMap<String, String>, v: &Yaml) -> Result<(), String> {
+fn decode_annotations(dst: &mut BTreeMap<String, String>, v: &Yaml) -> Result<(), Mismatch> {
     if is_null(v) {
         dst.clear();
         return Ok(());

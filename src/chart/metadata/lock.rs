@@ -1,7 +1,10 @@
 //! Chart.lock and requirements.lock (Go's `chart.Lock`).
 
 use super::super::gojson::JsonObject;
-use super::decode::{decode_dependencies, entries, field, is_null, scalar_string, set_string};
+use super::super::Error;
+use super::decode::{
+    decode_dependencies, entries, field, is_null, scalar_string, set_string, Mismatch,
+};
 use super::encode::{dependencies_json, json_to_yaml};
 use super::{parse_yaml, Dependency};
 
@@ -15,7 +18,7 @@ pub struct Lock {
 }
 
 impl Lock {
-    pub fn parse(text: &[u8], file: &str) -> Result<Lock, String> {
+    pub fn parse(text: &[u8], file: &str) -> Result<Lock, Error> {
         let doc = parse_yaml(text, file)?;
         let mut lock = Lock {
             generated: "0001-01-01T00:00:00Z".into(),
@@ -24,15 +27,18 @@ impl Lock {
         if is_null(&doc) {
             return Ok(lock);
         }
-        let err = |e: String| {
-            format!("cannot load {file}: {e}; fix {file} or run helm dependency update")
+        let err = |e: Mismatch| Error::Decode {
+            file: file.into(),
+            source: e,
+            hint: format!("fix {file} or run helm dependency update"),
         };
         for (key, v) in entries(&doc, "the document").map_err(err)? {
             match field(&key, &["generated", "digest", "dependencies"]) {
                 Some("generated") if !is_null(&v) => {
                     let s = scalar_string(&v).unwrap_or_default();
-                    lock.generated = normalize_time(&s)
-                        .ok_or_else(|| err(format!("generated {s:?} is not an RFC 3339 time")))?;
+                    lock.generated = normalize_time(&s).ok_or_else(|| {
+                        err(Mismatch(format!("generated {s:?} is not an RFC 3339 time")))
+                    })?;
                 }
                 Some("digest") => set_string(&mut lock.digest, &v, "digest").map_err(err)?,
                 Some("dependencies") => {

@@ -13,13 +13,14 @@ mod encode;
 mod lock;
 mod validate;
 
-pub use decode::decode_dependencies;
+pub use decode::{decode_dependencies, Mismatch};
 pub use encode::json_to_yaml;
 pub use lock::Lock;
 pub use validate::{is_lenient_semver, sanitize};
 
 use super::gojson::format_float_g;
 use super::goyaml::Value as Yaml;
+use super::Error;
 use decode::key_string;
 use std::collections::BTreeMap;
 
@@ -70,29 +71,29 @@ pub const API_V2: &str = "v2";
 
 /// Parse YAML text as `yaml.Unmarshal` does (first document, YAML 1.1
 /// scalars); an empty document is `Null`.
-pub fn parse_yaml(text: &[u8], file: &str) -> Result<Yaml, String> {
+pub fn parse_yaml(text: &[u8], file: &str) -> Result<Yaml, Error> {
     utf8(text, file)?;
-    super::goyaml::first_document(text).map_err(|e| yaml_error(file, &e))
+    super::goyaml::first_document(text).map_err(|source| Error::Yaml {
+        file: file.into(),
+        source,
+    })
 }
 
 /// Every document of a YAML file (values.yaml may hold several).
-pub fn parse_yaml_documents(text: &[u8], file: &str) -> Result<Vec<Yaml>, String> {
+pub fn parse_yaml_documents(text: &[u8], file: &str) -> Result<Vec<Yaml>, Error> {
     utf8(text, file)?;
-    super::goyaml::all_documents(text).map_err(|e| yaml_error(file, &e))
+    super::goyaml::all_documents(text).map_err(|source| Error::Yaml {
+        file: file.into(),
+        source,
+    })
 }
 
-fn utf8(text: &[u8], file: &str) -> Result<(), String> {
-    std::str::from_utf8(text)
-        .map(|_| ())
-        .map_err(|_| format!("cannot load {file}: it is not UTF-8 text; save it as UTF-8"))
-}
-
-fn yaml_error(file: &str, e: &str) -> String {
-    format!("cannot load {file}: {}; fix the YAML", one_line(e))
-}
-
-fn one_line(s: &str) -> String {
-    crate::text::one_line(s, usize::MAX)
+fn utf8(text: &[u8], file: &str) -> Result<(), Error> {
+    std::str::from_utf8(text).map(|_| ()).map_err(|_| {
+        Error::invalid(format!(
+            "cannot load {file}: it is not UTF-8 text; save it as UTF-8"
+        ))
+    })
 }
 
 /// sigs.k8s.io/yaml turns the YAML into JSON before decoding it: an
@@ -100,7 +101,7 @@ fn one_line(s: &str) -> String {
 /// Helm 4 first reads Chart.yaml into a struct that holds only apiVersion,
 /// so such a value anywhere but in that field fails Helm 4; refused here
 /// too, or Helm 4 could not load what we push.
-pub fn check_json_convertible(v: &Yaml, file: &str, exempt: Option<&str>) -> Result<(), String> {
+pub fn check_json_convertible(v: &Yaml, file: &str, exempt: Option<&str>) -> Result<(), Error> {
     fn walk(v: &Yaml, exempt: Option<&str>) -> Result<(), String> {
         match v {
             Yaml::Float(f) if !f.is_finite() => Err(format!(
@@ -127,7 +128,7 @@ pub fn check_json_convertible(v: &Yaml, file: &str, exempt: Option<&str>) -> Res
             _ => Ok(()),
         }
     }
-    walk(v, exempt).map_err(|e| format!("cannot load {file}: {e}"))
+    walk(v, exempt).map_err(|e| Error::invalid(format!("cannot load {file}: {e}")))
 }
 
 impl ChartMeta {
@@ -222,7 +223,7 @@ pub(super) mod tests {
             let mut m = ChartMeta::default();
             let r =
                 parse_yaml(text.as_bytes(), "Chart.yaml").and_then(|v| m.apply(&v, "Chart.yaml"));
-            let e = r.expect_err(what);
+            let e = r.expect_err(what).to_string();
             assert!(
                 e.starts_with("cannot load Chart.yaml: ") && !e.contains('\n'),
                 "{what}: {e}"

@@ -1,12 +1,13 @@
 //! Helm's `Metadata.Validate`: sanitise, then check; and the Go pieces it
 //! relies on (`sanitizeString`, Masterminds/semver's lenient parse).
 
+use super::super::Error;
 use super::ChartMeta;
 
 impl ChartMeta {
     /// Helm's `Metadata.Validate`: sanitise, then check. Errors name the
     /// field and say what to do.
-    pub fn validate(&mut self) -> Result<(), String> {
+    pub fn validate(&mut self) -> Result<(), Error> {
         for s in [
             &mut self.name,
             &mut self.description,
@@ -23,39 +24,43 @@ impl ChartMeta {
             *s = sanitize(s);
         }
         if self.api_version.is_empty() {
-            return Err("Chart.yaml: apiVersion is required; set apiVersion: v2".into());
+            return Err(Error::invalid(
+                "Chart.yaml: apiVersion is required; set apiVersion: v2",
+            ));
         }
         if self.name.is_empty() {
-            return Err("Chart.yaml: name is required; set name to the chart's name".into());
+            return Err(Error::invalid(
+                "Chart.yaml: name is required; set name to the chart's name",
+            ));
         }
         if self.name != base_name(&self.name) {
-            return Err(format!(
+            return Err(Error::invalid(format!(
                 "Chart.yaml: name {:?} is invalid: it must be a plain name without '/'",
                 self.name
-            ));
+            )));
         }
         if self.version.is_empty() {
-            return Err(
-                "Chart.yaml: version is required; set version to a SemVer such as 1.0.0".into(),
-            );
+            return Err(Error::invalid(
+                "Chart.yaml: version is required; set version to a SemVer such as 1.0.0",
+            ));
         }
         if !is_lenient_semver(&self.version) {
-            return Err(format!(
+            return Err(Error::invalid(format!(
                 "Chart.yaml: version {:?} is invalid: use a SemVer such as 1.0.0",
                 self.version
-            ));
+            )));
         }
         if !matches!(self.chart_type.as_str(), "" | "application" | "library") {
-            return Err(format!(
+            return Err(Error::invalid(format!(
                 "Chart.yaml: type {:?} is invalid: it must be application or library",
                 self.chart_type
-            ));
+            )));
         }
         for m in &mut self.maintainers {
             let Some(m) = m else {
-                return Err(
-                    "Chart.yaml: maintainers must not contain empty or null entries".into(),
-                );
+                return Err(Error::invalid(
+                    "Chart.yaml: maintainers must not contain empty or null entries",
+                ));
             };
             m.name = sanitize(&m.name);
             m.email = sanitize(&m.email);
@@ -64,9 +69,9 @@ impl ChartMeta {
         let mut seen = std::collections::HashSet::new();
         for d in &mut self.dependencies {
             let Some(d) = d else {
-                return Err(
-                    "Chart.yaml: dependencies must not contain empty or null entries".into(),
-                );
+                return Err(Error::invalid(
+                    "Chart.yaml: dependencies must not contain empty or null entries",
+                ));
             };
             d.name = sanitize(&d.name);
             d.version = sanitize(&d.version);
@@ -81,10 +86,10 @@ impl ChartMeta {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
             {
-                return Err(format!(
+                return Err(Error::invalid(format!(
                     "Chart.yaml: dependency {:?} has disallowed characters in the alias; use letters, digits, '-' and '_'",
                     d.name
-                ));
+                )));
             }
             let key = if d.alias.is_empty() {
                 &d.name
@@ -92,9 +97,9 @@ impl ChartMeta {
                 &d.alias
             };
             if !seen.insert(key.clone()) {
-                return Err(format!(
+                return Err(Error::invalid(format!(
                     "Chart.yaml: more than one dependency with name or alias {key:?}; give them distinct aliases"
-                ));
+                )));
             }
         }
         Ok(())
@@ -224,7 +229,7 @@ mod tests {
             ("apiVersion: v2\nname: a\nversion: 1.0.0\nmaintainers: [~]\n", "maintainers"),
         ];
         for (yaml, want) in cases {
-            let err = meta(yaml).validate().unwrap_err();
+            let err = meta(yaml).validate().unwrap_err().to_string();
             assert!(err.contains(want), "{yaml:?}: {err}");
         }
         let mut m = ChartMeta::default();
@@ -233,7 +238,8 @@ mod tests {
                 &parse_yaml(b"maintainers: foo\n", "Chart.yaml").expect("yaml"),
                 "Chart.yaml",
             )
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("maintainers must be a list"), "{e}");
     }
 
