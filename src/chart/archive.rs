@@ -245,11 +245,7 @@ mod tests {
     use std::path::PathBuf;
 
     fn scratch(name: &str) -> PathBuf {
-        let dir =
-            std::env::temp_dir().join(format!("helm-ecr-archive-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("dir");
-        dir
+        crate::chart::tests::scratch_in("archive", name)
     }
 
     fn mem(name: &str, data: &[u8]) -> BufferedFile {
@@ -342,23 +338,15 @@ mod tests {
     fn a_file_swapped_for_a_fifo_is_an_error_not_a_hang() {
         let dir = scratch("fifo");
         let fifo = dir.join("f.txt");
-        let made = std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .is_ok_and(|s| s.success());
-        if !made {
+        if !crate::chart::tests::mkfifo(&fifo) {
             return;
         }
         let out = File::create(dir.join("x.tgz")).expect("create");
-        let (tx, rx) = std::sync::mpsc::channel();
         let entry = disk("app/f.txt", &fifo, 0, 10);
-        std::thread::spawn(move || {
-            let _ = tx.send(write(&[entry], out, 0, false).err().map(|e| e.to_string()));
-        });
-        let err = rx
-            .recv_timeout(std::time::Duration::from_secs(30))
-            .expect("no hang")
-            .unwrap_or_default();
+        let err = crate::chart::tests::within(move || {
+            write(&[entry], out, 0, false).err().map(|e| e.to_string())
+        })
+        .unwrap_or_default();
         assert_eq!(
             err,
             format!(

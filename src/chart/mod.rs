@@ -507,14 +507,29 @@ fn same_file(a: &Path, b: &Path) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("helm-ecr-mod-{name}-{}", std::process::id()));
+    /// A fresh scratch directory for test `name` of module `module`.
+    pub(crate) fn scratch_in(module: &str, name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("helm-ecr-{module}-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("dir");
         dir
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        scratch_in("mod", name)
+    }
+
+    /// Make a FIFO at `path`; false where mkfifo is missing.
+    #[cfg(unix)]
+    pub(crate) fn mkfifo(path: &Path) -> bool {
+        std::process::Command::new("mkfifo")
+            .arg(path)
+            .status()
+            .is_ok_and(|s| s.success())
     }
 
     fn chart_dir(root: &Path) -> PathBuf {
@@ -547,7 +562,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert_eq!(
-            e.to_string(),
+            e,
             format!(
                 "destination {} is not a directory; pass a directory for the .tgz",
                 dest.display()
@@ -598,7 +613,7 @@ mod tests {
     }
 
     /// Run `f` on a thread; fail instead of hanging.
-    fn within<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    pub(crate) fn within<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let _ = tx.send(f());
@@ -607,37 +622,32 @@ mod tests {
             .expect("finished (no hang)")
     }
 
+    /// The error packaging `path` gives, found on a thread that must finish.
+    fn package_error_within(path: PathBuf) -> String {
+        within(move || {
+            package_with_mtime(&path, &Overrides::default(), None, 0)
+                .err()
+                .map(|e| e.to_string())
+        })
+        .unwrap_or_default()
+    }
+
     #[cfg(unix)]
     #[test]
     fn a_fifo_for_helmignore_is_an_error_not_a_hang() {
         let root = scratch("fifo");
         let c = chart_dir(&root);
         let fifo = c.join(".helmignore");
-        let made = std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .is_ok_and(|s| s.success());
-        if !made {
+        if !mkfifo(&fifo) {
             return;
         }
-        let c2 = c.clone();
-        let e = within(move || {
-            package_with_mtime(&c2, &Overrides::default(), None, 0)
-                .err()
-                .map(|e| e.to_string())
-        })
-        .unwrap_or_default();
+        let e = package_error_within(c.clone());
         assert!(
             e.starts_with("cannot read .helmignore: not a regular file"),
             "{e}"
         );
         // The chart argument itself a FIFO: refused before it is opened.
-        let e = within(move || {
-            package_with_mtime(&fifo, &Overrides::default(), None, 0)
-                .err()
-                .map(|e| e.to_string())
-        })
-        .unwrap_or_default();
+        let e = package_error_within(fifo);
         assert!(
             e.contains("is neither a directory nor a regular file"),
             "{e}"
@@ -651,13 +661,15 @@ mod tests {
         let c = chart_dir(&root);
         std::fs::write(root.join("file"), b"x").expect("file");
         let dest = root.join("file").join("sub");
-        let e = package_with_mtime(&c, &Overrides::default(), Some(&dest), 0)
-            .unwrap_err()
-            .to_string();
+        let err = package_with_mtime(&c, &Overrides::default(), Some(&dest), 0).unwrap_err();
+        // The OS's reason is kept as the cause, not only as text.
+        let cause =
+            std::error::Error::source(&err).and_then(|s| s.downcast_ref::<std::io::Error>());
+        assert!(cause.is_some(), "{err:?}");
+        let e = err.to_string();
         assert!(
-            e.to_string()
-                .starts_with(&format!("cannot create destination {}: ", dest.display()))
-                && e.to_string().ends_with("; pass a writable directory"),
+            e.starts_with(&format!("cannot create destination {}: ", dest.display()))
+                && e.ends_with("; pass a writable directory"),
             "{e}"
         );
         let _ = std::fs::remove_dir_all(root);
@@ -672,11 +684,8 @@ mod tests {
         let e = package_with_mtime(&c, &Overrides::default(), None, 0)
             .unwrap_err()
             .to_string();
-        assert!(
-            e.to_string().starts_with("chart file a\\nb.bin is larger"),
-            "{e}"
-        );
-        assert!(!e.to_string().contains('\n'));
+        assert!(e.starts_with("chart file a\\nb.bin is larger"), "{e}");
+        assert!(!e.contains('\n'));
         let _ = std::fs::remove_dir_all(root);
     }
 }

@@ -230,7 +230,7 @@ pub(super) fn resolves_to_string(s: &str) -> bool {
     }
     let plain: String = s.chars().filter(|c| *c != '_').collect();
     // A float out of range (`1e400`) fails Go's ParseFloat: a string.
-    let float = is_yaml_float(&plain) && plain.parse::<f64>().is_ok_and(f64::is_finite);
+    let float = is_yaml_style_float(&plain) && plain.parse::<f64>().is_ok_and(f64::is_finite);
     !(is_go_int(&plain) || float || is_base60_float(s) || is_timestamp(s))
 }
 
@@ -253,43 +253,6 @@ fn is_go_int(s: &str) -> bool {
         (lower, 10)
     };
     !digits.is_empty() && u128::from_str_radix(&digits, radix).is_ok_and(|v| v <= u64::MAX as u128)
-}
-
-/// yaml.v2's float pattern `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`.
-fn is_yaml_float(s: &str) -> bool {
-    let b = s.strip_prefix(['-', '+']).unwrap_or(s).as_bytes();
-    let mut i = 0;
-    let digits = |i: &mut usize| {
-        let start = *i;
-        while *i < b.len() && b[*i].is_ascii_digit() {
-            *i += 1;
-        }
-        *i - start
-    };
-    if b.first() == Some(&b'.') {
-        i = 1;
-        if digits(&mut i) == 0 {
-            return false;
-        }
-    } else {
-        if digits(&mut i) == 0 {
-            return false;
-        }
-        if b.get(i) == Some(&b'.') {
-            i += 1;
-            digits(&mut i);
-        }
-    }
-    if matches!(b.get(i), Some(b'e') | Some(b'E')) {
-        i += 1;
-        if matches!(b.get(i), Some(b'-') | Some(b'+')) {
-            i += 1;
-        }
-        if digits(&mut i) == 0 {
-            return false;
-        }
-    }
-    i == b.len()
 }
 
 /// `^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$`

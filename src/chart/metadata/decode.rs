@@ -209,8 +209,15 @@ impl ChartMeta {
     }
 }
 
-fn decode_maintainers(v: &Yaml) -> Result<Vec<Option<Maintainer>>, Mismatch> {
-    let Some(items) = list(v, "maintainers")? else {
+/// A list of mappings decoded onto `T` item by item; a null item stays
+/// `None` (validation rejects it, as Helm does).
+fn list_of<T: Default>(
+    v: &Yaml,
+    name: &str,
+    each: &str,
+    mut set: impl FnMut(&mut T, &str, &Yaml) -> Result<(), Mismatch>,
+) -> Result<Vec<Option<T>>, Mismatch> {
+    let Some(items) = list(v, name)? else {
         return Ok(Vec::new());
     };
     let mut out = Vec::with_capacity(items.len());
@@ -219,62 +226,62 @@ fn decode_maintainers(v: &Yaml) -> Result<Vec<Option<Maintainer>>, Mismatch> {
             out.push(None);
             continue;
         }
-        let mut m = Maintainer::default();
-        for (key, v) in entries(item, "each maintainer")? {
-            match field(&key, &["name", "email", "url"]) {
-                Some("name") => set_string(&mut m.name, &v, "maintainer name")?,
-                Some("email") => set_string(&mut m.email, &v, "maintainer email")?,
-                Some("url") => set_string(&mut m.url, &v, "maintainer url")?,
-                _ => {}
-            }
+        let mut t = T::default();
+        for (key, v) in entries(item, each)? {
+            set(&mut t, &key, &v)?;
         }
-        out.push(Some(m));
+        out.push(Some(t));
     }
     Ok(out)
 }
 
+fn decode_maintainers(v: &Yaml) -> Result<Vec<Option<Maintainer>>, Mismatch> {
+    list_of(
+        v,
+        "maintainers",
+        "each maintainer",
+        |m: &mut Maintainer, key, v| match field(key, &["name", "email", "url"]) {
+            Some("name") => set_string(&mut m.name, v, "maintainer name"),
+            Some("email") => set_string(&mut m.email, v, "maintainer email"),
+            Some("url") => set_string(&mut m.url, v, "maintainer url"),
+            _ => Ok(()),
+        },
+    )
+}
+
 pub fn decode_dependencies(v: &Yaml) -> Result<Vec<Option<Dependency>>, Mismatch> {
-    let Some(items) = list(v, "dependencies")? else {
-        return Ok(Vec::new());
-    };
-    let mut out = Vec::with_capacity(items.len());
-    for item in items {
-        if is_null(item) {
-            out.push(None);
-            continue;
-        }
-        let mut d = Dependency::default();
-        const FIELDS: &[&str] = &[
-            "name",
-            "version",
-            "repository",
-            "condition",
-            "tags",
-            "enabled",
-            "import-values",
-            "alias",
-        ];
-        for (key, v) in entries(item, "each dependency")? {
-            match field(&key, FIELDS) {
-                Some("name") => set_string(&mut d.name, &v, "dependency name")?,
-                Some("version") => set_string(&mut d.version, &v, "dependency version")?,
-                Some("repository") => set_string(&mut d.repository, &v, "dependency repository")?,
-                Some("condition") => set_string(&mut d.condition, &v, "dependency condition")?,
-                Some("tags") => set_strings(&mut d.tags, &v, "dependency tags")?,
-                Some("enabled") => set_bool(&mut d.enabled, &v, "dependency enabled")?,
-                Some("import-values") => {
-                    d.import_values = match list(&v, "import-values")? {
-                        None => Vec::new(),
-                        Some(vals) => vals.iter().map(yaml_to_json).collect(),
-                    }
-                }
-                Some("alias") => set_string(&mut d.alias, &v, "dependency alias")?,
-                _ => {}
+    const FIELDS: &[&str] = &[
+        "name",
+        "version",
+        "repository",
+        "condition",
+        "tags",
+        "enabled",
+        "import-values",
+        "alias",
+    ];
+    list_of(
+        v,
+        "dependencies",
+        "each dependency",
+        |d: &mut Dependency, key, v| match field(key, FIELDS) {
+            Some("name") => set_string(&mut d.name, v, "dependency name"),
+            Some("version") => set_string(&mut d.version, v, "dependency version"),
+            Some("repository") => set_string(&mut d.repository, v, "dependency repository"),
+            Some("condition") => set_string(&mut d.condition, v, "dependency condition"),
+            Some("tags") => set_strings(&mut d.tags, v, "dependency tags"),
+            Some("enabled") => set_bool(&mut d.enabled, v, "dependency enabled"),
+            Some("import-values") => {
+                d.import_values = match list(v, "import-values")? {
+                    None => Vec::new(),
+                    Some(vals) => vals.iter().map(yaml_to_json).collect(),
+                };
+                Ok(())
             }
-        }
-        out.push(Some(d));
-    }
-    Ok(out)
+            Some("alias") => set_string(&mut d.alias, v, "dependency alias"),
+            _ => Ok(()),
+        },
+    )
 }
 
 /// A free-form YAML value as JSON (keys as strings).
