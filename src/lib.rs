@@ -19,6 +19,8 @@ pub mod clock;
 pub mod codec;
 pub mod commands;
 pub mod fsutil;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod helm;
 pub mod http;
 pub mod keychain;

@@ -250,3 +250,66 @@ fn refused_connection_is_retried_then_reported() {
     assert_eq!(e.kind(), ErrorKind::Transport);
     assert!(e.to_string().contains("cannot connect"), "{e}");
 }
+
+/// A registry that answers a blob upload a byte (or a header line) at a
+/// time, forever. Each read sees data, so only a deadline ends the push:
+/// through helm, one line that says what to check, no manifest anywhere.
+/// Deadline 120 s at HELM_ECR_TIMEOUT_SCALE 0.05 = 6 s; the stall timeout
+/// stays at 30 s, far above the trickle's gaps.
+#[test]
+fn a_registry_that_trickles_its_answer_fails_the_push_by_the_deadline() {
+    for by_line in [false, true] {
+        let front = Front::start(&lab("LAB_REGISTRY"), move |s, _| {
+            if is_blob_put(s) {
+                Action::Trickle {
+                    every: Duration::from_millis(if by_line { 250 } else { 100 }),
+                    by_line,
+                }
+            } else {
+                forward()
+            }
+        });
+        let mut sb = common::Sandbox::new();
+        sb.set_env("HELM_ECR_TIMEOUT_SCALE", "0.05");
+        sb.seed_chart("trickle");
+        let ns = unique("trickle");
+        let out = sb.helm(&[
+            "ecr-push",
+            "./trickle",
+            &format!("oci://{}/{ns}", front.addr),
+            "--plain-http",
+        ]);
+        let mode = if by_line {
+            "line by line"
+        } else {
+            "byte by byte"
+        };
+        assert_eq!(out.status.code(), Some(1), "{mode}: {out}");
+        assert!(out.stdout.is_empty(), "{mode}: {out}");
+        let errors = out.plugin_stderr_lines();
+        assert_eq!(errors.len(), 1, "{mode}: one line:\n{out}");
+        assert!(
+            errors[0].contains("deadline")
+                && errors[0].contains("check the network")
+                && errors[0].contains("the manifest was not pushed"),
+            "{mode}: says what happened and what to check:\n{out}"
+        );
+        let seen = front.seen();
+        // Past a deadline is final: each blob tried once, no manifest sent.
+        assert_eq!(
+            seen.iter().filter(|s| is_blob_put(s)).count(),
+            2,
+            "{mode}: {seen:?}"
+        );
+        assert!(
+            !seen
+                .iter()
+                .any(|s| s.method == "PUT" && s.path.contains("/manifests/")),
+            "{mode}: {seen:?}"
+        );
+        assert_manifest_absent(
+            &base(),
+            &reference(&lab("LAB_REGISTRY"), &format!("{ns}/trickle"), "0.1.0"),
+        );
+    }
+}

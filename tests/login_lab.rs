@@ -334,3 +334,107 @@ fn login_through_helm_plugin_uses_helm_s_registry_config() {
         out.stderr
     );
 }
+
+/// One line from the plugin, exit 1.
+#[track_caller]
+fn one_error_line(out: &common::Output) -> String {
+    assert_eq!(out.status.code(), Some(1), "{out}");
+    let lines = out.plugin_stderr_lines();
+    assert_eq!(lines.len(), 1, "one line:\n{out}");
+    lines[0].to_string()
+}
+
+#[test]
+fn a_registry_config_path_that_is_a_directory_says_so_and_what_to_do() {
+    // Every Helm refuses such a config itself before any plugin runs, so
+    // our line is for the binary run without Helm (scripts, the credential
+    // helper's link); checked here through each Helm, then directly.
+    let sb = Sandbox::new();
+    fs::create_dir_all(sb.registry_config()).unwrap();
+    for cli in common::HelmCli::all() {
+        let out = sb.helm_as(cli, &["ecr-login", &sb.lab.registry]);
+        out.assert_fail();
+        assert!(
+            out.stderr.contains("is a directory"),
+            "{}: {out}",
+            cli.name()
+        );
+    }
+    let line = one_error_line(&sb.bin(&["ecr-login", &sb.lab.registry]));
+    assert!(
+        line.contains("is a directory")
+            && line.contains("HELM_REGISTRY_CONFIG")
+            && !line.contains("permissions"),
+        "{line}"
+    );
+    assert!(sb.registry_config().is_dir());
+}
+
+/// Clears the immutable flag again, whatever the test's outcome.
+struct Immutable(PathBuf);
+
+impl Immutable {
+    /// None where chattr cannot set the flag (not root, a file system
+    /// without attributes): the case cannot happen there.
+    fn set(path: &Path) -> Option<Immutable> {
+        let ok = std::process::Command::new("chattr")
+            .arg("+i")
+            .arg(path)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Immutable(path.to_path_buf()))
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("chattr")
+            .arg("-i")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[test]
+fn an_immutable_registry_config_is_named_as_such() {
+    let sb = Sandbox::new();
+    let config = write_config(
+        &sb,
+        &json!({"auths": {"keep.example.com": {"auth": "eDp5"}}}),
+    );
+    let before = fs::read(&config).unwrap();
+    let Some(_flag) = Immutable::set(&config) else {
+        eprintln!("chattr +i does not work here (not root, or no attributes): nothing to test");
+        return;
+    };
+    let line = one_error_line(&sb.helm(&["ecr-login", &sb.lab.registry]));
+    assert!(
+        line.contains("Operation not permitted")
+            && line.contains("immutable")
+            && line.contains("chattr -i"),
+        "{line}"
+    );
+    assert_eq!(fs::read(&config).unwrap(), before);
+    let dir = config.parent().unwrap();
+    let left: Vec<_> = fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".tmp"))
+        .collect();
+    assert!(left.is_empty(), "temp files left: {left:?}");
+}
+
+#[test]
+fn debug_says_once_that_the_token_was_not_cached() {
+    // moto's tokens expire in 2015, so none is ever cached: one fetch, one
+    // line about it (the token is kept under two names, not fetched twice).
+    for cli in common::HelmCli::all() {
+        let sb = Sandbox::with_helm(cli);
+        let out = sb.helm(&["ecr-login", &sb.lab.registry, "--debug"]);
+        out.assert_ok();
+        let said = out.stderr.matches("token not cached").count();
+        assert_eq!(said, 1, "{}: {out}", cli.name());
+    }
+}

@@ -1093,3 +1093,299 @@ fn a_missing_credential_store_falls_through_to_a_fresh_token() {
     );
     assert_eq!(fs::read_to_string(sb.registry_config()).unwrap(), config);
 }
+
+// ------------------------------------------------------------------ a remote that is not oci://
+
+#[test]
+fn a_url_that_is_not_oci_is_refused_before_anything_is_packaged_or_pushed() {
+    // Taken for a chart path, `http://...` once let `./good` go to the
+    // account's default registry. Nothing may move: no token fetched, no
+    // archive written, no request to the registry named.
+    let lab = common::Lab::get();
+    let (ecr, calls) = counting_ecr_front();
+    for cli in common::HelmCli::all() {
+        calls.store(0, Ordering::SeqCst);
+        let mut sb = Sandbox::with_helm(cli);
+        sb.set_env("AWS_ENDPOINT_URL_ECR", ecr.url());
+        sb.seed_chart("good");
+        let dest = sb.root().join("dest");
+        fs::create_dir_all(&dest).expect("create the destination");
+        let ns = common::unique_name("cli-notoci");
+        let mark = LogMark::new(&lab.registry_log);
+        for remote in [
+            format!("http://{}/{ns}", lab.registry),
+            format!("https://{}/{ns}", lab.registry),
+            format!("{}/{ns}", lab.registry),
+        ] {
+            let out = ecr_push(&sb, &["./good", &remote, "--destination", path_str(&dest)]);
+            assert_eq!(out.status.code(), Some(1), "{}: {out}", cli.name());
+            assert!(out.stdout.is_empty(), "{}: {out}", cli.name());
+            let errors = out.plugin_stderr_lines();
+            assert_eq!(errors.len(), 1, "{}: one line:\n{out}", cli.name());
+            assert!(
+                errors[0].contains(&remote) && errors[0].contains("must start with oci://"),
+                "{}: names the argument and what a remote is:\n{out}",
+                cli.name()
+            );
+            assert!(
+                files_in(&dest).is_empty(),
+                "{}: nothing packaged",
+                cli.name()
+            );
+        }
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            0,
+            "{}: no token fetched",
+            cli.name()
+        );
+        assert!(mark.requests_for(&ns).is_empty(), "{}", cli.name());
+
+        // A directory named like HOST:PORT/NAME is a chart, as on disk.
+        let odd = sb.work().join("127.0.0.1:5000");
+        fs::create_dir_all(&odd).expect("create the odd directory");
+        sb.seed_chart_in(&odd, "odd");
+        let out = ecr_push(
+            &sb,
+            &[
+                "127.0.0.1:5000/odd",
+                &format!("oci://{}/{ns}", lab.registry),
+                "--plain-http",
+            ],
+        );
+        out.assert_ok();
+        assert_eq!(
+            results(&out)[0].reference,
+            format!("{}/{ns}/odd:0.1.0", lab.registry),
+            "{}: {out}",
+            cli.name()
+        );
+    }
+}
+
+// ------------------------------------------------------------------ --plain-http against TLS
+
+/// A TLS port that resets plain-HTTP requests (as TLS terminators do, where
+/// the lab's Go registry answers 400): a connection whose first byte opens
+/// a TLS handshake is relayed to the lab's TLS registry, any other is read
+/// a little and dropped with bytes unread, which makes the close a reset.
+/// Returns the address and the count of plain connections.
+fn tls_port_that_resets_plain_http(
+    ip: &str,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind((ip, 0)).expect("bind");
+    let addr = listener.local_addr().expect("address").to_string();
+    let plain = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (p, upstream) = (plain.clone(), common::Lab::get().registry_tls.clone());
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { break };
+            let (p, upstream) = (p.clone(), upstream.clone());
+            std::thread::spawn(move || {
+                let mut first = [0u8; 1];
+                if conn.read_exact(&mut first).is_err() {
+                    return;
+                }
+                if first[0] != 0x16 {
+                    p.fetch_add(1, Ordering::SeqCst);
+                    return;
+                }
+                let Ok(mut up) = std::net::TcpStream::connect(&upstream) else {
+                    return;
+                };
+                if up.write_all(&first).is_err() {
+                    return;
+                }
+                let (Ok(mut c2), Ok(mut u2)) = (conn.try_clone(), up.try_clone()) else {
+                    return;
+                };
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut u2, &mut c2);
+                    let _ = c2.shutdown(std::net::Shutdown::Write);
+                });
+                let _ = std::io::copy(&mut conn, &mut up);
+                let _ = up.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    (addr, plain)
+}
+
+#[test]
+fn plain_http_to_a_tls_port_that_resets_says_drop_plain_http_without_retrying() {
+    let (addr, plain) = tls_port_that_resets_plain_http("127.0.0.1");
+    for cli in common::HelmCli::all() {
+        let sb = Sandbox::with_helm(cli);
+        let chart = sb.seed_chart("tlsport");
+        let ns = common::unique_name("cli-tlsport");
+        let before = plain.load(Ordering::SeqCst);
+        let out = ecr_push(
+            &sb,
+            &[
+                path_str(&chart),
+                &format!("oci://{addr}/{ns}"),
+                "--plain-http",
+            ],
+        );
+        assert_eq!(out.status.code(), Some(1), "{}: {out}", cli.name());
+        let errors = out.plugin_stderr_lines();
+        assert_eq!(errors.len(), 1, "{}: one line:\n{out}", cli.name());
+        assert!(
+            errors[0].contains("speaks HTTPS") && errors[0].contains("drop --plain-http"),
+            "{}: says what to do:\n{out}",
+            cli.name()
+        );
+        assert_eq!(
+            plain.load(Ordering::SeqCst) - before,
+            1,
+            "{}: a TLS port is not asked again in plain HTTP",
+            cli.name()
+        );
+
+        // Without the flag the same port takes the push (its TLS is the lab
+        // registry's).
+        let out = ecr_push(
+            &sb,
+            &[
+                path_str(&chart),
+                &format!("oci://{addr}/{ns}"),
+                "--ca-file",
+                path_str(&sb.lab.ca_file),
+            ],
+        );
+        out.assert_ok();
+    }
+}
+
+#[test]
+fn a_certificate_for_another_name_with_ca_file_given_does_not_advise_ca_file() {
+    // 127.0.0.2 is loopback too, and not in the lab certificate (which
+    // names 127.0.0.1 and localhost): the CA is right, the name is not.
+    let lab = common::Lab::get();
+    let (addr, _) = tls_port_that_resets_plain_http("127.0.0.2");
+    for cli in common::HelmCli::all() {
+        let sb = Sandbox::with_helm(cli);
+        let chart = sb.seed_chart("othername");
+        let ns = common::unique_name("cli-othername");
+        let mark = LogMark::new(&lab.registry_tls_log);
+        let out = ecr_push(
+            &sb,
+            &[
+                path_str(&chart),
+                &format!("oci://{addr}/{ns}"),
+                "--ca-file",
+                path_str(&lab.ca_file),
+            ],
+        );
+        assert_eq!(out.status.code(), Some(1), "{}: {out}", cli.name());
+        let errors = out.plugin_stderr_lines();
+        assert_eq!(errors.len(), 1, "{}: one line:\n{out}", cli.name());
+        assert!(
+            errors[0].contains("not issued for 127.0.0.2")
+                && errors[0].contains("--insecure")
+                && !errors[0].contains("--ca-file"),
+            "{}: names the mismatch, not the CA:\n{out}",
+            cli.name()
+        );
+        assert!(mark.requests_for(&ns).is_empty(), "{}", cli.name());
+    }
+}
+
+// ------------------------------------------------------------------ a full disk
+
+/// A 256 KiB tmpfs, unmounted again whatever the test's outcome.
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    /// None where this user cannot mount (not root, no tmpfs): there the
+    /// case cannot be made, and the test says so.
+    fn mount(at: PathBuf) -> Option<SmallDisk> {
+        fs::create_dir_all(&at).ok()?;
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
+            .arg(&at)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(SmallDisk(at))
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_says_whether_it_is_the_destination_or_tmpdir() {
+    let lab = common::Lab::get();
+    for cli in common::HelmCli::all() {
+        let mut sb = Sandbox::with_helm(cli);
+        let Some(disk) = SmallDisk::mount(sb.root().join("small")) else {
+            eprintln!("cannot mount a tmpfs here (not root?): nothing to test");
+            return;
+        };
+        let chart = sb.seed_chart("big");
+        // 1 MiB that does not compress: the archive cannot fit in 256 KiB.
+        let mut x: u64 = 0x9e3779b97f4a7c15;
+        let noise: Vec<u8> = (0..1 << 20)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        fs::write(chart.join("files.bin"), noise).expect("write the big file");
+        let ns = common::unique_name("cli-full");
+        let remote = format!("oci://{}/{ns}", lab.registry);
+        let mark = LogMark::new(&lab.registry_log);
+
+        let dest = disk.0.join("dest");
+        let out = ecr_push(
+            &sb,
+            &[
+                path_str(&chart),
+                &remote,
+                "--plain-http",
+                "--destination",
+                path_str(&dest),
+            ],
+        );
+        assert_eq!(out.status.code(), Some(1), "{}: {out}", cli.name());
+        let errors = out.plugin_stderr_lines();
+        assert_eq!(errors.len(), 1, "{}: one line:\n{out}", cli.name());
+        assert!(
+            errors[0].contains(&format!("--destination {}", dest.display()))
+                && errors[0].contains("No space left")
+                && !errors[0].contains("TMPDIR"),
+            "{}: names --destination:\n{out}",
+            cli.name()
+        );
+        assert!(files_in(&dest).is_empty(), "{}: nothing left", cli.name());
+
+        let tmp = disk.0.join("tmp");
+        fs::create_dir_all(&tmp).expect("create the small TMPDIR");
+        sb.set_env("TMPDIR", &tmp);
+        let out = ecr_push(&sb, &[path_str(&chart), &remote, "--plain-http"]);
+        assert_eq!(out.status.code(), Some(1), "{}: {out}", cli.name());
+        let errors = out.plugin_stderr_lines();
+        assert_eq!(errors.len(), 1, "{}: one line:\n{out}", cli.name());
+        assert!(
+            errors[0].contains("TMPDIR")
+                && errors[0].contains(&tmp.display().to_string())
+                && errors[0].contains("No space left")
+                && !errors[0].contains("--destination"),
+            "{}: names TMPDIR:\n{out}",
+            cli.name()
+        );
+        assert!(files_in(&tmp).is_empty(), "{}: nothing left", cli.name());
+        assert!(
+            mark.requests_for(&ns).is_empty(),
+            "{}: nothing pushed",
+            cli.name()
+        );
+    }
+}

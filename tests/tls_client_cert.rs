@@ -233,3 +233,75 @@ fn a_key_that_is_not_the_certificates_is_one_clear_line() {
     assert!(!out.stderr.contains(key_body), "{out}");
     assert!(mark.requests_for(&ns).is_empty());
 }
+
+#[test]
+fn a_strangers_ed25519_key_in_pkcs8_v1_form_is_one_clear_line_not_a_panic() {
+    // OpenSSL writes Ed25519 keys as PKCS#8 v1 (no public half): telling
+    // the pair apart takes deriving the public key, which only rustls did,
+    // inside ureq, by panicking. The certificate is the key's own, made
+    // here; the key given is another one.
+    let sb = Sandbox::new();
+    let m = sb.lab.mtls();
+    let chart = sb.seed_chart("edkey");
+    let ns = unique_name("mtls-edkey");
+    let (own, other, cert) = (
+        sb.root().join("ed-own.key"),
+        sb.root().join("ed-other.key"),
+        sb.root().join("ed.pem"),
+    );
+    for key in [&own, &other] {
+        run(Command::new("openssl").args([
+            "genpkey",
+            "-algorithm",
+            "ED25519",
+            "-out",
+            path_str(key),
+        ]))
+        .assert_ok();
+    }
+    run(Command::new("openssl").args([
+        "req",
+        "-new",
+        "-x509",
+        "-key",
+        path_str(&own),
+        "-subj",
+        "/CN=helm-ecr-test",
+        "-days",
+        "1",
+        "-out",
+        path_str(&cert),
+    ]))
+    .assert_ok();
+    // The old form, as the case needs: PKCS#8 version 0.
+    let asn1 = run(Command::new("openssl").args(["asn1parse", "-in", path_str(&other)]));
+    asn1.assert_ok();
+    assert!(
+        asn1.stdout
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.contains(":00")),
+        "expected a PKCS#8 v1 key:\n{asn1}"
+    );
+    let mark = LogMark::new(&m.log);
+    let out = ecr_push(
+        &sb,
+        &[
+            path_str(&chart),
+            &format!("oci://{}/{ns}", m.registry),
+            "--ca-file",
+            path_str(&sb.lab.ca_file),
+            "--cert-file",
+            path_str(&cert),
+            "--key-file",
+            path_str(&other),
+        ],
+    );
+    let line = one_error_line(&out);
+    assert!(
+        line.contains(path_str(&other)) && line.contains("not the private key of the certificate"),
+        "the error must name the key file and the mismatch:\n{out}"
+    );
+    assert!(!out.stderr.to_lowercase().contains("panic"), "{out}");
+    assert!(mark.requests_for(&ns).is_empty());
+}

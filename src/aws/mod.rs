@@ -16,6 +16,13 @@ pub mod token_cache;
 mod transport;
 mod xml;
 
+/// The AWS reply parsers, for the fuzz targets (`crate::fuzzing`).
+#[doc(hidden)]
+pub mod fuzz {
+    pub use super::errors::parse_error_body;
+    pub use super::sts::parse_credentials as sts_credentials;
+}
+
 use crate::secret::Secret;
 use std::collections::HashMap;
 use std::fmt;
@@ -435,6 +442,15 @@ impl Session {
         }
     }
 
+    /// The same token under another name: [`Self::store`] already said
+    /// whether it was cached, so only a failure here is worth a line.
+    fn store_alias(&self, key: Option<String>, token: &AuthToken) {
+        let Some(key) = key else { return };
+        if let Err(e) = self.cache.store(&key, token, SystemTime::now()) {
+            self.debug(&format!("token cache not written: {e}"));
+        }
+    }
+
     /// A still-valid cached token for `registry`; no AWS call.
     pub fn cached(&self, registry: Registry<'_>) -> Option<AuthToken> {
         match registry {
@@ -480,7 +496,7 @@ impl Session {
         // account id then hits the cache too.
         if registry_id.is_none() {
             if let Some(acct) = ecr::proxy_account(&token.proxy_endpoint) {
-                self.store(
+                self.store_alias(
                     self.cache_key(&self.region, &self.ecr_endpoint, Some(&acct)),
                     &token,
                 );

@@ -161,7 +161,8 @@ fn package_dir(
     if destination.is_none() {
         let tmpdir = std::env::temp_dir();
         if let Some((path, file, held)) = tempfiles::anonymous(&tmpdir) {
-            let written = archive::write(&entries, file, mtime, false)?;
+            let written =
+                archive::write(&entries, file, mtime, false).map_err(|e| where_written(e, None))?;
             return Ok(PackagedChart {
                 metadata,
                 archive: path,
@@ -192,7 +193,8 @@ fn package_dir(
     };
     // Remove a half-written file on every error path.
     let guard = RemoveOnDrop(Some(tmp.clone()));
-    let written = archive::write(&entries, file, mtime, target.is_some())?;
+    let written = archive::write(&entries, file, mtime, target.is_some())
+        .map_err(|e| where_written(e, destination))?;
     let (archive, temporary) = match target {
         Some(t) => {
             keep_file(&tmp, &t)?;
@@ -231,6 +233,33 @@ impl Drop for RemoveOnDrop {
             let _ = std::fs::remove_file(&p);
             tempfiles::forget(&p);
         }
+    }
+}
+
+/// A failed archive write, with the place it went: --destination, or the
+/// temp dir TMPDIR names (a full disk there is fixed in different ways).
+/// Source-file problems are worded where they happened and pass as they are.
+fn where_written(e: Error, destination: Option<&Path>) -> Error {
+    let Error::Write { source } = e else {
+        return e;
+    };
+    match destination {
+        Some(dir) => Error::io(
+            format!(
+                "cannot write the chart archive in --destination {}",
+                dir.display()
+            ),
+            source,
+            ": free space there or pass another --destination",
+        ),
+        None => Error::io(
+            format!(
+                "cannot write the temporary chart archive in {} (TMPDIR)",
+                std::env::temp_dir().display()
+            ),
+            source,
+            ": free space there or set TMPDIR to a directory with room",
+        ),
     }
 }
 
@@ -413,9 +442,9 @@ fn packaged(path: &Path, destination: Option<&Path>) -> Result<PackagedChart, Er
         .and_then(|_| copy.sync_all())
         .map_err(|e| {
             Error::io(
-                format!("cannot copy the archive to {}", dir.display()),
+                format!("cannot copy the archive to --destination {}", dir.display()),
                 e,
-                "",
+                ": free space there or pass another --destination",
             )
         })?;
     drop(copy);

@@ -106,7 +106,8 @@ struct Outcome {
 
 /// Runs the command; returns the exit status.
 pub fn run(args: Args) -> i32 {
-    let (charts, remote) = match split_arguments(&args.charts) {
+    let on_disk = |a: &str| std::fs::symlink_metadata(a).is_ok();
+    let (charts, remote) = match split_arguments(&args.charts, on_disk) {
         Ok(split) => split,
         Err(e) => return fail(&e),
     };
@@ -526,10 +527,22 @@ fn parse_tag(s: &str) -> Result<(String, String), String> {
 }
 
 /// The charts, and the one `oci://` remote if any (it may come anywhere).
-fn split_arguments(args: &[String]) -> Result<(Vec<String>, Option<Remote>), String> {
+/// An argument that reads as another kind of remote and is no path on disk
+/// is refused, so a mistyped remote never sends a chart elsewhere.
+fn split_arguments(
+    args: &[String],
+    on_disk: impl Fn(&str) -> bool,
+) -> Result<(Vec<String>, Option<Remote>), String> {
     let mut charts = Vec::new();
     let mut remote = None;
     for a in args {
+        if !a.starts_with("oci://") && looks_like_a_remote(a) && !on_disk(a) {
+            return Err(format!(
+                "{}: the remote must start with oci:// (oci://HOST[:PORT]/NAMESPACE); a chart \
+                 is a directory or .tgz on disk",
+                crate::http::redact_url(a)
+            ));
+        }
         if a.starts_with("oci://") {
             // Parsed before it is echoed: parse_remote refuses (and redacts)
             // credentials written into the URL.
@@ -549,6 +562,26 @@ fn split_arguments(args: &[String]) -> Result<(Vec<String>, Option<Remote>), Str
         return Err("no chart given: pass a chart directory or .tgz".into());
     }
     Ok((charts, remote))
+}
+
+/// `SCHEME://...` or `HOST:PORT[/...]`: what a registry address looks like.
+fn looks_like_a_remote(arg: &str) -> bool {
+    if let Some((scheme, _)) = arg.split_once("://") {
+        return !scheme.is_empty()
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    }
+    let authority = arg.split('/').next().unwrap_or(arg);
+    let Some((host, port)) = authority.rsplit_once(':') else {
+        return false;
+    };
+    !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '[' | ']' | ':'))
+        && !port.is_empty()
+        && port.chars().all(|c| c.is_ascii_digit())
 }
 
 /// No remote given: the caller's own ECR registry, found from the token's
@@ -633,6 +666,45 @@ mod tests {
 
     fn s(v: &[&str]) -> Vec<String> {
         v.iter().map(|x| x.to_string()).collect()
+    }
+
+    fn split_arguments(args: &[String]) -> Result<(Vec<String>, Option<Remote>), String> {
+        super::split_arguments(args, |_| false)
+    }
+
+    #[test]
+    fn other_urls_are_refused_unless_they_are_paths_on_disk() {
+        for url in [
+            "http://127.0.0.1:44831/x",
+            "https://reg.example/ns",
+            "HTTPS://reg.example",
+            "127.0.0.1:5000/ns",
+            "reg.example:443",
+            "localhost:5000/a/b",
+            "[::1]:5000/ns",
+        ] {
+            let e = split_arguments(&s(&["./good", url])).unwrap_err();
+            assert!(e.contains("must start with oci://"), "{url}: {e}");
+        }
+        for chart in [
+            "./good",
+            "good",
+            "dist/c-1.0.0.tgz",
+            "a:b/c",
+            "C:\\charts\\x",
+            "x:/y",
+        ] {
+            assert!(split_arguments(&s(&[chart])).is_ok(), "{chart}");
+        }
+        // A directory that happens to be named like a host and port is a chart.
+        let (charts, _) = super::split_arguments(&s(&["h:5000/c"]), |a| a == "h:5000/c").unwrap();
+        assert_eq!(charts, s(&["h:5000/c"]));
+    }
+
+    #[test]
+    fn a_refused_url_is_not_echoed_with_its_password() {
+        let e = split_arguments(&s(&["a", "https://u:hunter2@h/x"])).unwrap_err();
+        assert!(!e.contains("hunter2"), "{e}");
     }
 
     #[test]

@@ -18,11 +18,38 @@ pub fn read(path: &Path) -> Result<Option<Map<String, Value>>, Error> {
     match fs::read(path) {
         Ok(bytes) => parse(&bytes, path).map(Some),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::File(format!(
-            "cannot read {}: {e}: check its permissions",
-            path.display()
-        ))),
+        Err(e) => Err(Error::File(io_error("read", path, &e))),
     }
+}
+
+/// One line for a failed read or write of the file at `path`, with what to
+/// do about that particular failure.
+fn io_error(verb: &str, path: &Path, e: &io::Error) -> String {
+    let p = path.display();
+    let advice = match e.kind() {
+        io::ErrorKind::IsADirectory => {
+            return format!(
+                "{p} is a directory, where Helm's registry config file belongs: remove it, or \
+                 point HELM_REGISTRY_CONFIG (helm --registry-config) at a file"
+            )
+        }
+        // EPERM, not EACCES: the mode bits allow it, something else does not.
+        _ if e.raw_os_error() == Some(1) => format!(
+            "the file is probably immutable or append-only (`lsattr {p}` shows an i or a flag; \
+             `chattr -i -a` as root clears them), or a security policy forbids it; or point \
+             HELM_REGISTRY_CONFIG (helm --registry-config) at another file"
+        ),
+        io::ErrorKind::PermissionDenied => format!(
+            "check the permissions of {p} and of its directory (the file is replaced by a \
+             rename, so the directory must be writable too)"
+        ),
+        io::ErrorKind::StorageFull => "free some disk space".to_string(),
+        io::ErrorKind::ReadOnlyFilesystem => "the file system is read-only: point \
+            HELM_REGISTRY_CONFIG (helm --registry-config) at a writable place"
+            .to_string(),
+        _ => format!("check {p} and its directory"),
+    };
+    format!("cannot {verb} {p}: {e}: {advice}")
 }
 
 pub fn parse(bytes: &[u8], path: &Path) -> Result<Map<String, Value>, Error> {
@@ -60,7 +87,7 @@ pub fn update<T>(
     let out = f(&mut doc)?;
     if before.as_ref() != Some(&doc) {
         write_private(&path, &to_bytes(&doc))
-            .map_err(|e| Error::File(format!("cannot write {}: {e}", path.display())))?;
+            .map_err(|e| Error::File(io_error("write", &path, &e)))?;
     }
     drop(lock);
     Ok(out)

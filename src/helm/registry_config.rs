@@ -65,7 +65,7 @@ impl Config {
             None | Some(Value::Null) => {}
             Some(Value::Object(auths)) => {
                 if let Some((host, _)) = auths.iter().find(|(_, v)| !v.is_object()) {
-                    return Err(bad(&format!("auths[\"{host}\"] is not an object")));
+                    return Err(bad(&format!("auths[{host:?}] is not an object")));
                 }
             }
             Some(_) => return Err(bad("\"auths\" is not an object")),
@@ -74,7 +74,7 @@ impl Config {
             None | Some(Value::Null) => {}
             Some(Value::Object(h)) => {
                 if let Some((host, _)) = h.iter().find(|(_, v)| !v.is_string()) {
-                    return Err(bad(&format!("credHelpers[\"{host}\"] is not a string")));
+                    return Err(bad(&format!("credHelpers[{host:?}] is not a string")));
                 }
             }
             Some(_) => return Err(bad("\"credHelpers\" is not an object")),
@@ -164,7 +164,7 @@ impl Config {
         if !encoded.is_empty() {
             let bad = || {
                 Error::Config(format!(
-                    "{}: auths[\"{key}\"].auth is not base64 of USER:PASSWORD: log in again or remove that entry",
+                    "{}: auths[{key:?}].auth is not base64 of USER:PASSWORD: log in again or remove that entry",
                     path.display()
                 ))
             };

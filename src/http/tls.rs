@@ -4,6 +4,7 @@
 
 use super::client_key::{self, Refusal};
 use super::HttpOptions;
+use rustls::pki_types::PrivateKeyDer;
 use std::path::Path;
 use ureq::tls::{Certificate, ClientCert, PemItem, PrivateKey, RootCerts, TlsConfig};
 
@@ -16,9 +17,9 @@ pub fn config(options: &HttpOptions) -> Result<TlsConfig, String> {
     match (&options.cert_file, &options.key_file) {
         (Some(cert_file), Some(key_file)) => {
             let chain = certificates(cert_file, "--cert-file")?;
-            let key = private_key(key_file)?;
-            client_key::check(chain[0].der(), key.der())
-                .map_err(|r| refusal(r, cert_file, key_file))?;
+            let (key, der) = private_key(key_file)?;
+            let ders: Vec<&[u8]> = chain.iter().map(|c| c.der()).collect();
+            client_key::check(&ders, der).map_err(|r| refusal(r, cert_file, key_file))?;
             b = b.client_cert(Some(ClientCert::new_with_certs(&chain, key)));
         }
         (None, None) => {}
@@ -35,9 +36,10 @@ fn refusal(r: Refusal, cert: &Path, key: &Path) -> String {
              client certificate in PEM (-----BEGIN CERTIFICATE-----)",
             cert.display()
         ),
-        Refusal::UnsupportedKey(what) => format!(
-            "--key-file {}: {what}, which cannot sign TLS handshakes here: use an RSA \
-             (2048-4096 bits), ECDSA P-256/P-384 or Ed25519 key",
+        Refusal::UnsupportedKey => format!(
+            "--key-file {}: a key TLS handshakes cannot be signed with here (its type, size or \
+             curve, or unreadable DER): use an RSA (2048-4096 bits), ECDSA P-256/P-384 or \
+             Ed25519 key",
             key.display()
         ),
         Refusal::Mismatch => format!(
@@ -87,15 +89,19 @@ fn certificates(path: &Path, flag: &str) -> Result<Vec<Certificate<'static>>, St
     Ok(certs)
 }
 
-fn private_key(path: &Path) -> Result<PrivateKey<'static>, String> {
+/// The key as ureq takes it, and as rustls checks it: the same first key
+/// of the PEM, read by the same PEM reader (rustls-pki-types).
+fn private_key(path: &Path) -> Result<(PrivateKey<'static>, PrivateKeyDer<'static>), String> {
     let pem = read(path, "--key-file")?;
-    for item in ureq::tls::parse_pem(&pem) {
-        // The key's bytes must not reach an error message: say only where.
-        match item {
-            Ok(PemItem::PrivateKey(k)) => return Ok(k.to_owned()),
-            Ok(_) => {}
-            Err(_) => return Err(format!("--key-file {}: not valid PEM", path.display())),
-        }
+    // The key's bytes must not reach an error message: say only where.
+    let invalid = |_| format!("--key-file {}: not valid PEM", path.display());
+    let der = client_key::first_private_key(&pem).map_err(invalid)?;
+    let ours = ureq::tls::parse_pem(&pem).find_map(|item| match item {
+        Ok(PemItem::PrivateKey(k)) => Some(k.to_owned()),
+        _ => None,
+    });
+    if let (Some(ours), Some(der)) = (ours, der) {
+        return Ok((ours, der));
     }
     Err(format!(
         "--key-file {}: no PEM private key in it (PKCS#8, PKCS#1 or SEC1)",

@@ -521,10 +521,10 @@ impl Registry {
                         Ok(p) => Box::new(p),
                         Err(plain) => Box::new(plain),
                     };
-                agent.run(
-                    b.body(ureq::SendBody::from_owned_reader(reader))
-                        .map_err(bad_request)?,
-                )
+                let request = b
+                    .body(ureq::SendBody::from_owned_reader(reader))
+                    .map_err(bad_request)?;
+                agent.run(self.http.with_upload_deadline(agent, request, *size))
             }
         };
         let mut response = match result {
@@ -532,12 +532,9 @@ impl Registry {
             Err(e) => {
                 self.http
                     .trace(method, url, &format!("error: {e}"), started.elapsed());
-                let err = Error::with_kind(ErrorKind::Transport, http::describe_error(&e, url));
-                return Err(if http::is_retryable_error(&e) {
-                    err.retryable(None)
-                } else {
-                    err
-                });
+                let (message, retryable) = self.http.failure(&e, url);
+                let err = Error::with_kind(ErrorKind::Transport, message);
+                return Err(if retryable { err.retryable(None) } else { err });
             }
         };
         let status = response.status().as_u16();
@@ -575,11 +572,9 @@ impl Registry {
                         &format!("{status}, body error: {e}"),
                         started.elapsed(),
                     );
-                    return Err(Error::with_kind(
-                        ErrorKind::Transport,
-                        http::describe_error(&e, url),
-                    )
-                    .retryable(None));
+                    let (message, retryable) = self.http.failure(&e, url);
+                    let err = Error::with_kind(ErrorKind::Transport, message);
+                    return Err(if retryable { err.retryable(None) } else { err });
                 }
                 Err(_) => Vec::new(),
             }

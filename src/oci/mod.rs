@@ -15,6 +15,13 @@ mod protocol;
 mod push;
 mod reference;
 
+/// The registry-reply parsers, for the fuzz targets (`crate::fuzzing`).
+#[doc(hidden)]
+pub mod fuzz {
+    pub use super::auth::{parse_challenges, parse_token, push_scope, token_url};
+    pub use super::error::parse_registry_error;
+}
+
 use crate::secret::Secret;
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -31,7 +31,24 @@ impl fmt::Display for Reference {
 const MAX_NAME: usize = 255;
 
 fn invalid(msg: String) -> Error {
-    Error::with_kind(ErrorKind::InvalidReference, msg)
+    Error::with_kind(ErrorKind::InvalidReference, one_line(msg))
+}
+
+/// Messages quote what was typed: control characters in it (a pasted
+/// newline) are shown escaped, so an error stays one line.
+fn one_line(msg: String) -> String {
+    if !msg.chars().any(char::is_control) {
+        return msg;
+    }
+    msg.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// `scheme://user:PASSWORD@host/...` with the password replaced, for
@@ -117,6 +134,10 @@ impl Reference {
 
 /// `HOST[:PORT]`: DNS labels or an IPv4 address or `[IPv6]`, optional port.
 pub fn validate_registry(registry: &str) -> Result<(), String> {
+    registry_problem(registry).map_err(one_line)
+}
+
+fn registry_problem(registry: &str) -> Result<(), String> {
     if registry.is_empty() {
         return Err("no registry host".into());
     }
@@ -167,6 +188,10 @@ pub fn validate_registry(registry: &str) -> Result<(), String> {
 /// Repository name: `/`-separated components, each
 /// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`.
 pub fn validate_repository(repo: &str) -> Result<(), String> {
+    repository_problem(repo).map_err(one_line)
+}
+
+fn repository_problem(repo: &str) -> Result<(), String> {
     if repo.is_empty() {
         return Err("empty repository name".into());
     }
@@ -223,6 +248,10 @@ fn component_ok(c: &str) -> bool {
 
 /// Tag: `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`.
 pub fn validate_tag(tag: &str) -> Result<(), String> {
+    tag_problem(tag).map_err(one_line)
+}
+
+fn tag_problem(tag: &str) -> Result<(), String> {
     let b = tag.as_bytes();
     let word = |x: u8| x.is_ascii_alphanumeric() || x == b'_';
     if b.is_empty() {

@@ -291,6 +291,11 @@ pub enum Action {
     Reset { after_body_bytes: usize },
     /// Say nothing for this long, then drop the connection.
     Stall(Duration),
+    /// Read the request, then answer forever, slowly: a status line and
+    /// header after header, one byte (or, `by_line`, one line) every
+    /// `every`, until the client goes away. Every read sees data, so no
+    /// stall timeout fires.
+    Trickle { every: Duration, by_line: bool },
 }
 
 pub fn forward() -> Action {
@@ -449,6 +454,22 @@ fn serve(
             }
         }
         Action::Stall(d) => std::thread::sleep(d),
+        Action::Trickle { every, by_line } => {
+            let mut next = b"HTTP/1.1 201 Created\r\n".to_vec();
+            for n in 1u64.. {
+                let pieces: Vec<&[u8]> = if by_line {
+                    vec![&next]
+                } else {
+                    next.chunks(1).collect()
+                };
+                for piece in pieces {
+                    conn.write_all(piece)?;
+                    conn.flush()?;
+                    std::thread::sleep(every);
+                }
+                next = format!("X-Trickle-{n}: .\r\n").into_bytes();
+            }
+        }
         Action::Forward { authorization } => {
             let mut up = TcpStream::connect(upstream)?;
             let mut out = format!("{} {} HTTP/1.1\r\n", info.method, info.path);

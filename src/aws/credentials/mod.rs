@@ -274,6 +274,12 @@ pub(crate) fn from_json(
     Ok(c)
 }
 
+/// The credential-reply parsers, for the fuzz targets (`crate::fuzzing`).
+pub(crate) mod fuzz {
+    pub(crate) use super::process::parse as process_output;
+    pub(crate) use super::sso::parse_role_credentials as sso_role_credentials;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

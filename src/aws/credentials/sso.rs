@@ -230,7 +230,7 @@ fn role_credentials(
     parse_role_credentials(&reply.body)
 }
 
-fn parse_role_credentials(body: &str) -> Result<Credentials, Error> {
+pub(crate) fn parse_role_credentials(body: &str) -> Result<Credentials, Error> {
     let v: serde_json::Value = serde_json::from_str(body).map_err(|_| {
         Error::Credentials("IAM Identity Center GetRoleCredentials: reply is not JSON".into())
     })?;
