@@ -1,6 +1,13 @@
 //! The chart: loading a chart directory or archive the way Helm does, its
 //! ignore rules, validation, and the reproducible archive.
 //!
+//! Input: [`walk`] (a directory, `.helmignore` through [`ignore`] and
+//! [`glob`]) or [`untar`] (a `.tgz`), sorted into a chart by [`load`];
+//! Chart.yaml and the lock files through [`goyaml`] and [`metadata`];
+//! output by [`archive`] (compressed by [`pargz`]) into a file that
+//! [`tempfiles`] removes if the process dies; [`gojson`] writes Go's JSON.
+//! Every failure is an [`Error`].
+//!
 //! No network I/O here, and nothing about registries or AWS.
 
 pub mod archive;

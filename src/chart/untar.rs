@@ -44,7 +44,7 @@ impl<R: Read> Read for Meter<R> {
 
 /// Read a chart archive (gzip + tar) with Helm's path checks and its
 /// size limit: every entry's size is taken from `left` (bytes still
-/// allowed, [`MAX_CHART_SIZE`] for one archive) before it is read.
+/// allowed, [`MAX_CHART_SIZE`](super::load::MAX_CHART_SIZE) for one archive) before it is read.
 /// Contents are kept only for names `keep` selects.
 pub fn read_archive<R: Read>(
     r: R,

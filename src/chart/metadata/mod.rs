@@ -4,8 +4,8 @@
 //! and writing it back as Helm does: the config blob JSON (Go field order,
 //! omitempty, Go escaping) and the re-serialised Chart.yaml.
 //!
-//! By concern: [`decode`] (Go's decoding rules), [`validate`], [`encode`]
-//! (the config JSON and Chart.yaml written back) and [`lock`] (Chart.lock,
+//! By concern: `decode` (Go's decoding rules), `validate`, `encode`
+//! (the config JSON and Chart.yaml written back) and `lock` (Chart.lock,
 //! requirements.lock).
 
 mod decode;
