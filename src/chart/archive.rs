@@ -273,7 +273,7 @@ mod tests {
             .flat_map(|i| format!("{i:x}\n").into_bytes())
             .collect();
         let src = dir.join("big.txt");
-        // A BOM to skip, as load.rs describes it.
+        // A BOM to skip, as walk.rs notes it.
         let mut with_bom = b"\xEF\xBB\xBF".to_vec();
         with_bom.extend_from_slice(&big);
         std::fs::write(&src, &with_bom).expect("write");

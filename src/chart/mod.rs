@@ -460,20 +460,12 @@ fn packaged(path: &Path, destination: Option<&Path>) -> Result<PackagedChart, Er
         "{}-{}.tgz",
         checked.metadata.name, checked.metadata.version
     ));
-    if same_file(path, &target) {
-        // The archive already is the destination file: keep it as it is.
-        return Ok(PackagedChart {
-            metadata: checked.metadata,
-            archive: target,
-            temporary: false,
-            held: None,
-            digest: checked.digest,
-            size: checked.size,
-            provenance,
-        });
+    // When the archive already is the destination file, it stays as it is
+    // and the guard removes the copy.
+    if !same_file(path, &target) {
+        keep_file(&tmp, &target)?;
+        std::mem::forget(guard);
     }
-    keep_file(&tmp, &target)?;
-    std::mem::forget(guard);
     Ok(PackagedChart {
         metadata: checked.metadata,
         archive: target,
