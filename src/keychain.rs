@@ -71,28 +71,30 @@ impl EcrKeychain {
                 None => String::new(),
             }
         };
-        let mut sessions = lock(&self.sessions);
-        if let Some(s) = sessions.get(&key) {
-            return Ok(Arc::clone(s));
-        }
-        let session = Arc::new(
-            Session::for_registry_host(&self.aws, host, self.aws_http.clone())?
-                .sharing(&self.credentials),
-        );
-        sessions.insert(key, Arc::clone(&session));
-        Ok(session)
+        self.session_keyed(key, || {
+            Session::for_registry_host(&self.aws, host, self.aws_http.clone())
+        })
     }
 
     /// The AWS session for the region the user chose (or `region_hint`).
     pub fn session(&self, region_hint: Option<&str>) -> Result<Arc<Session>, aws::Error> {
+        self.session_keyed(region_hint.unwrap_or("").to_string(), || {
+            Session::new(&self.aws, region_hint, self.aws_http.clone())
+        })
+    }
+
+    /// The session kept under `key`, made by `make` the first time, sharing
+    /// the command's credentials.
+    fn session_keyed(
+        &self,
+        key: String,
+        make: impl FnOnce() -> Result<Session, aws::Error>,
+    ) -> Result<Arc<Session>, aws::Error> {
         let mut sessions = lock(&self.sessions);
-        let key = region_hint.unwrap_or("").to_string();
         if let Some(s) = sessions.get(&key) {
             return Ok(Arc::clone(s));
         }
-        let session = Arc::new(
-            Session::new(&self.aws, region_hint, self.aws_http.clone())?.sharing(&self.credentials),
-        );
+        let session = Arc::new(make()?.sharing(&self.credentials));
         sessions.insert(key, Arc::clone(&session));
         Ok(session)
     }
