@@ -12,14 +12,13 @@
 
 mod common;
 
+use common::front::{Front, Response};
 use common::{path_str, run, HelmCli, Lab, Output, Sandbox, BIN, REPO};
 use std::fs;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 const SIGNER: &str = "helm-ecr release test <release-test@helm-ecr.invalid>";
@@ -254,66 +253,37 @@ fn registry_auth(sb: &Sandbox) -> PathBuf {
 
 // ------------------------------------------------------------ a release server
 
-/// A static file server on loopback for the install hook (GET only, 404 for
-/// anything it does not have), recording the paths asked for.
+/// A static file server on loopback (the tests' one front) for the install
+/// hook (404 for anything it does not have), recording the paths asked for.
 struct FileServer {
     url: String,
-    requests: Arc<Mutex<Vec<String>>>,
+    front: Front,
 }
 
 impl FileServer {
     fn start(dir: PathBuf) -> FileServer {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let seen = requests.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let _ = serve(stream, &dir, &seen);
-            }
+        let front = Front::start(move |ex| {
+            ex.record();
+            let name = ex.request.target.trim_start_matches('/');
+            let file = (!name.is_empty() && !name.contains("..") && !name.contains('/'))
+                .then(|| dir.join(name))
+                .filter(|p| p.is_file());
+            let resp = match file {
+                Some(p) => Response::new(200, fs::read(p)?)
+                    .header("Content-Type", "application/octet-stream"),
+                None => Response::new(404, "not found\n"),
+            };
+            ex.reply(&resp)
         });
-        FileServer { url, requests }
+        FileServer {
+            url: front.url(),
+            front,
+        }
     }
 
     fn requests(&self) -> Vec<String> {
-        self.requests.lock().unwrap().clone()
+        self.front.seen().into_iter().map(|r| r.target).collect()
     }
-}
-
-fn serve(stream: TcpStream, dir: &Path, seen: &Mutex<Vec<String>>) -> std::io::Result<()> {
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut line = String::new();
-    reader.read_line(&mut line)?;
-    loop {
-        let mut header = String::new();
-        if reader.read_line(&mut header)? == 0 || header == "\r\n" || header == "\n" {
-            break;
-        }
-    }
-    let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
-    seen.lock().unwrap().push(path.clone());
-    let name = path.trim_start_matches('/');
-    let file = (!name.is_empty() && !name.contains("..") && !name.contains('/'))
-        .then(|| dir.join(name))
-        .filter(|p| p.is_file());
-    let mut stream = stream;
-    match file {
-        Some(p) => {
-            let body = fs::read(p)?;
-            write!(
-                stream,
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n",
-                body.len()
-            )?;
-            stream.write_all(&body)?;
-        }
-        None => {
-            stream.write_all(
-                b"HTTP/1.1 404 Not Found\r\nContent-Length: 10\r\nConnection: close\r\n\r\nnot found\n",
-            )?;
-        }
-    }
-    stream.flush()
 }
 
 // ------------------------------------------------------------ release.sh

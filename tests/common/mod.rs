@@ -23,6 +23,8 @@
 
 #![allow(dead_code)] // each test crate uses its own subset
 
+pub mod front;
+
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fs;
