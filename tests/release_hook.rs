@@ -7,34 +7,13 @@
 mod common;
 mod release_support;
 
-use common::{path_str, run, HelmCli, Lab, Sandbox, BIN, REPO};
+use common::{path_str, plugin_names, run, stage_checkout, HelmCli, Lab, Sandbox, REPO};
 use release_support::*;
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 // ------------------------------------------------------------ Helm 3 and the hook
-
-/// A copy of the checkout as a git URL install gets it: plugin files,
-/// scripts, Cargo.toml, and no bin/.
-fn stage_checkout(sb: &Sandbox) -> PathBuf {
-    let stage = sb.root().join("clone/helm-ecr");
-    for name in [
-        "plugin.yaml",
-        "completion.yaml",
-        "plugin.complete",
-        "scripts",
-        "plugins",
-        "Cargo.toml",
-    ] {
-        common::copy_tree(&Path::new(REPO).join(name), &stage.join(name));
-    }
-    for bin in [stage.join("bin"), stage.join("plugins/ecr-login/bin")] {
-        let _ = fs::remove_dir_all(bin);
-    }
-    stage
-}
 
 fn hook_sandbox(cli: HelmCli, release_url: &str) -> (Sandbox, PathBuf) {
     let mut sb = Sandbox::bare_with(cli);
@@ -219,14 +198,7 @@ fn helm3_hook_builds_with_cargo_only_when_the_release_lacks_the_platform() {
     // records that it ran.
     let tools = sb.root().join("tools");
     let log = sb.root().join("cargo.log");
-    common::write(
-        &tools.join("cargo"),
-        &format!(
-            "#!/bin/sh\necho \"$*\" >> '{log}'\nmkdir -p \"$CARGO_TARGET_DIR/release\"\ncp '{BIN}' \"$CARGO_TARGET_DIR/release/helm-ecr\"\n",
-            log = log.display()
-        ),
-    );
-    fs::set_permissions(tools.join("cargo"), fs::Permissions::from_mode(0o755)).unwrap();
+    common::fake_cargo(&tools, &log, "$*");
     let target = sb.root().join("target");
     sb.set_env("CARGO_TARGET_DIR", &target);
 

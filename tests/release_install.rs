@@ -14,7 +14,7 @@
 mod common;
 mod release_support;
 
-use common::{path_str, run, HelmCli, Lab, Output, Sandbox, BIN, REPO};
+use common::{path_str, plugin_names, run, HelmCli, Lab, Output, Sandbox, BIN, REPO};
 use release_support::*;
 use std::fs;
 use std::path::Path;

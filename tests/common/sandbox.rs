@@ -320,3 +320,52 @@ pub fn stage_plugin(stage: &Path) {
             .unwrap_or_else(|e| panic!("link {}: {e}", link.display()));
     }
 }
+
+/// A copy of the checkout as a git URL install gets it: plugin files,
+/// scripts, Cargo.toml, and no bin/.
+pub fn stage_checkout(sb: &Sandbox) -> PathBuf {
+    let stage = sb.root().join("clone/helm-ecr");
+    for name in [
+        "plugin.yaml",
+        "completion.yaml",
+        "plugin.complete",
+        "scripts",
+        "plugins",
+        "Cargo.toml",
+    ] {
+        copy_tree(&Path::new(REPO).join(name), &stage.join(name));
+    }
+    for bin in [stage.join("bin"), stage.join("plugins/ecr-login/bin")] {
+        let _ = fs::remove_dir_all(bin);
+    }
+    stage
+}
+
+/// A stand-in `cargo` in `dir` that "builds" by copying the binary under
+/// test into `$CARGO_TARGET_DIR/release`, appending `record` (shell words
+/// such as `$*`) to `log` each time it runs.
+pub fn fake_cargo(dir: &Path, log: &Path, record: &str) {
+    write(
+        &dir.join("cargo"),
+        &format!(
+            "#!/bin/sh\necho \"{record}\" >> '{log}'\nmkdir -p \"$CARGO_TARGET_DIR/release\"\ncp '{BIN}' \"$CARGO_TARGET_DIR/release/helm-ecr\"\n",
+            log = log.display()
+        ),
+    );
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(dir.join("cargo"), fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// The plugin names `helm plugin list` shows with `cli`, sorted.
+pub fn plugin_names(sb: &Sandbox, cli: HelmCli) -> Vec<String> {
+    let out = sb.helm_as(cli, &["plugin", "list"]);
+    out.assert_ok();
+    let mut names: Vec<String> = out
+        .stdout
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect();
+    names.sort();
+    names
+}

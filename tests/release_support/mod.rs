@@ -6,7 +6,7 @@
 
 use crate::common;
 use crate::common::front::{Front, Response};
-use crate::common::{run, HelmCli, Lab, Sandbox, BIN, REPO};
+use crate::common::{run, Lab, Sandbox, BIN, REPO};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -148,19 +148,6 @@ pub fn tar_file(archive: &Path, member: &str) -> String {
     let out = run(Command::new("tar").arg("-xzOf").arg(archive).arg(member));
     out.assert_ok();
     out.stdout
-}
-
-pub fn plugin_names(sb: &Sandbox, cli: HelmCli) -> Vec<String> {
-    let out = sb.helm_as(cli, &["plugin", "list"]);
-    out.assert_ok();
-    let mut names: Vec<String> = out
-        .stdout
-        .lines()
-        .skip(1)
-        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
-        .collect();
-    names.sort();
-    names
 }
 
 pub fn plugins_dir_entries(sb: &Sandbox) -> Vec<String> {
