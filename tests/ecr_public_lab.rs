@@ -14,7 +14,7 @@
 mod common;
 mod oci_support;
 
-use common::{path_str, HelmCli, Lab, Output, Sandbox, TempDir};
+use common::{ecr_push, path_str, HelmCli, Lab, Output, Sandbox, TempDir};
 use helm_ecr::aws::{AwsOptions, Env, Session};
 use helm_ecr::http::{Http, HttpOptions};
 use helm_ecr::oci::{Client, PushStatus};
@@ -139,12 +139,6 @@ impl JsonLog {
     }
 }
 
-fn ecr_push(sb: &Sandbox, args: &[&str]) -> Output {
-    let mut all = vec!["ecr-push"];
-    all.extend_from_slice(args);
-    sb.helm(&all)
-}
-
 /// `helm pull` through the proxy, trusting the lab CA: `--ca-file` where
 /// Helm takes it for OCI (3.13+, 4); helm 3.10 reads SSL_CERT_FILE (Go).
 fn pull(sb: &Sandbox, reference: &str, version: &str, dest: &Path) -> Output {
@@ -164,16 +158,6 @@ fn pull(sb: &Sandbox, reference: &str, version: &str, dest: &Path) -> Output {
         cmd.arg("--ca-file").arg(&lab.ca_file);
     }
     common::run(&mut cmd)
-}
-
-fn single_error(out: &Output) -> String {
-    let errors: Vec<&str> = out
-        .plugin_stderr_lines()
-        .into_iter()
-        .filter(|l| l.starts_with("Error:"))
-        .collect();
-    assert_eq!(errors.len(), 1, "one error line:\n{out}");
-    errors[0].to_string()
 }
 
 #[test]
@@ -334,7 +318,7 @@ fn create_repository_and_describe_use_the_ecr_public_api_without_the_alias() {
         let out = ecr_push(&sb, &[chart_arg, &remote, "--ca-file", ca]);
         assert_eq!(out.status.code(), Some(1), "{out}");
         assert!(out.stdout.is_empty(), "{out}");
-        let e = single_error(&out);
+        let e = out.single_error();
         assert!(e.contains("--create-repository"), "{out}");
         assert!(
             e.contains(&format!(
@@ -359,7 +343,7 @@ fn create_repository_and_describe_use_the_ecr_public_api_without_the_alias() {
             ],
         );
         assert_eq!(out.status.code(), Some(1), "{out}");
-        let e = single_error(&out);
+        let e = out.single_error();
         assert!(e.contains("--image-tag-mutability"), "{out}");
         assert!(
             api_log.calls("CreateRepository", Some(&name)).is_empty(),
@@ -443,7 +427,7 @@ fn create_repository_and_describe_use_the_ecr_public_api_without_the_alias() {
         let out = ecr_push(&sb, &[chart_arg, "oci://public.ecr.aws", "--ca-file", ca]);
         assert_eq!(out.status.code(), Some(1), "{out}");
         assert!(
-            single_error(&out).contains("oci://public.ecr.aws/ALIAS"),
+            out.single_error().contains("oci://public.ecr.aws/ALIAS"),
             "{out}"
         );
     }

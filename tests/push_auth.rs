@@ -201,11 +201,7 @@ fn secrets_stay_out_of_debug_output_on_failure_too() {
         "--plain-http",
     ]);
     assert_eq!(out.status.code(), Some(1), "{out}");
-    let errors: Vec<&str> = out
-        .plugin_stderr_lines()
-        .into_iter()
-        .filter(|l| l.starts_with("Error:"))
-        .collect();
+    let errors = out.plugin_errors();
     assert_eq!(errors.len(), 1, "{out}");
     assert!(
         errors[0].starts_with(&format!("Error: {}: ", path_str(&chart))),

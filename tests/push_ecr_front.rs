@@ -14,7 +14,7 @@ mod aws_support;
 mod common;
 
 use common::front::{Front, Response};
-use common::{path_str, write, Lab, LogMark, Output, Sandbox};
+use common::{ecr_push, path_str, write, Lab, LogMark, Sandbox};
 use helm_ecr::aws::ecr::{Api, Flavor};
 use helm_ecr::aws::endpoint::Variant;
 use helm_ecr::aws::profile::ProfileSet;
@@ -23,12 +23,6 @@ use helm_ecr::http::{Http, HttpOptions};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-
-fn ecr_push(sb: &Sandbox, args: &[&str]) -> Output {
-    let mut all = vec!["ecr-push"];
-    all.extend_from_slice(args);
-    sb.helm(&all)
-}
 
 fn sha256(data: &[u8]) -> String {
     let hex: String = Sha256::digest(data)
@@ -229,14 +223,6 @@ fn split_path_finds_nested_repository_names() {
     assert_eq!(split_path("/v2/"), None);
 }
 
-/// The plugin's own stderr lines that are errors.
-fn errors(out: &Output) -> Vec<&str> {
-    out.plugin_stderr_lines()
-        .into_iter()
-        .filter(|l| l.starts_with("Error:"))
-        .collect()
-}
-
 #[test]
 fn missing_repository_then_create_repository_immutable_then_unchanged_then_refused() {
     let lab = Lab::get();
@@ -259,7 +245,7 @@ fn missing_repository_then_create_repository_immutable_then_unchanged_then_refus
     // No region at all: one line that says how to give one.
     let out = push(&[]);
     assert_eq!(out.status.code(), Some(1), "{out}");
-    let e = errors(&out);
+    let e = out.plugin_errors();
     assert_eq!(e.len(), 1, "{out}");
     assert!(e[0].contains("--region"), "{out}");
 
@@ -268,7 +254,7 @@ fn missing_repository_then_create_repository_immutable_then_unchanged_then_refus
     let out = push(&["--region", &lab.region]);
     assert_eq!(out.status.code(), Some(1), "{out}");
     assert!(out.stdout.is_empty(), "{out}");
-    let e = errors(&out);
+    let e = out.plugin_errors();
     assert_eq!(e.len(), 1, "one line:\n{out}");
     assert!(e[0].starts_with(&format!("Error: {chart_arg}: ")), "{out}");
     assert!(e[0].contains("--create-repository"), "{out}");
@@ -349,7 +335,7 @@ fn missing_repository_then_create_repository_immutable_then_unchanged_then_refus
     let out = push(&["--region", &lab.region]);
     assert_eq!(out.status.code(), Some(1), "{out}");
     assert!(out.stdout.is_empty(), "{out}");
-    let e = errors(&out);
+    let e = out.plugin_errors();
     assert_eq!(e.len(), 1, "one line:\n{out}");
     assert!(
         e[0].contains("immutable") && e[0].contains("0.1.0") && e[0].contains("version"),

@@ -11,13 +11,9 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{base64_encode, path_str, run, unique_name, write, LogMark, Output, Sandbox};
-
-fn ecr_push(sb: &Sandbox, args: &[&str]) -> Output {
-    let mut all = vec!["ecr-push"];
-    all.extend_from_slice(args);
-    sb.helm(&all)
-}
+use common::{
+    base64_encode, ecr_push, path_str, run, unique_name, write, LogMark, Output, Sandbox,
+};
 
 /// skopeo's certificate directory: the lab CA (`*.crt`) and, with
 /// `client`, the lab client pair (`*.cert` + `*.key`).

@@ -49,6 +49,22 @@ impl Output {
             .filter(|l| !(l.starts_with("Error: plugin \"") && l.ends_with("\" exited with error")))
             .collect()
     }
+
+    /// The plugin's own stderr lines that are errors.
+    pub fn plugin_errors(&self) -> Vec<&str> {
+        self.plugin_stderr_lines()
+            .into_iter()
+            .filter(|l| l.starts_with("Error:"))
+            .collect()
+    }
+
+    /// The plugin's one error line; fails unless there is exactly one.
+    #[track_caller]
+    pub fn single_error(&self) -> String {
+        let errors = self.plugin_errors();
+        assert_eq!(errors.len(), 1, "one error line:\n{self}");
+        errors[0].to_string()
+    }
 }
 
 impl std::fmt::Display for Output {

@@ -369,3 +369,10 @@ pub fn plugin_names(sb: &Sandbox, cli: HelmCli) -> Vec<String> {
     names.sort();
     names
 }
+
+/// `helm ecr-push ARGS...` in the sandbox (cwd = its work dir).
+pub fn ecr_push(sb: &Sandbox, args: &[&str]) -> Output {
+    let mut all = vec!["ecr-push"];
+    all.extend_from_slice(args);
+    sb.helm(&all)
+}

@@ -5,18 +5,12 @@
 
 use crate::aws_support;
 use crate::common;
+pub use crate::common::ecr_push;
 use crate::common::{path_str, write, Output, Request, Sandbox};
 use sha2::{Digest, Sha256};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
-
-/// `helm ecr-push ARGS...` in the sandbox (cwd = its work dir).
-pub fn ecr_push(sb: &Sandbox, args: &[&str]) -> Output {
-    let mut all = vec!["ecr-push"];
-    all.extend_from_slice(args);
-    sb.helm(&all)
-}
 
 /// One chart's result in the text output.
 #[derive(Debug, PartialEq, Eq)]
