@@ -1,8 +1,8 @@
 //! Chart -> OCI artifact: Helm's media types, the config blob, the manifest
 //! and its annotations.
 
-use crate::chart::gofmt::json_string;
-use crate::chart::PackagedChart;
+use crate::chart::gojson::JsonObject;
+use crate::chart::{Error, PackagedChart};
 use crate::codec::sha256_digest;
 use crate::oci::{Artifact, Blob, BlobData};
 use sha2::{Digest, Sha256};
@@ -18,7 +18,7 @@ const CREATED: &str = "org.opencontainers.image.created";
 /// Build the artifact Helm would push for `chart`. `created` is the RFC 3339
 /// time for the `org.opencontainers.image.created` annotation (only when
 /// SOURCE_DATE_EPOCH is set).
-pub fn build(chart: &PackagedChart, created: Option<&str>) -> Result<Artifact, String> {
+pub fn build(chart: &PackagedChart, created: Option<&str>) -> Result<Artifact, Error> {
     let config_bytes = chart.metadata.config_json.clone();
     let config = Blob {
         media_type: CONFIG_MEDIA_TYPE.into(),
@@ -67,51 +67,44 @@ pub fn build(chart: &PackagedChart, created: Option<&str>) -> Result<Artifact, S
 /// which breaks ECR re-tagging), `config`, `layers`, `annotations` (keys
 /// sorted, as Go writes a map).
 pub fn manifest_json(config: &Blob, layers: &[Blob], annotations: &[(String, String)]) -> String {
-    let mut out = String::from("{\"schemaVersion\":2,\"mediaType\":");
-    json_string(&mut out, MANIFEST_MEDIA_TYPE);
-    out.push_str(",\"config\":");
-    descriptor(&mut out, config);
-    out.push_str(",\"layers\":[");
-    for (i, l) in layers.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        descriptor(&mut out, l);
-    }
-    out.push(']');
+    let mut o = JsonObject::default();
+    o.raw("schemaVersion", "2");
+    o.always_str("mediaType", MANIFEST_MEDIA_TYPE);
+    o.raw("config", &descriptor(config));
+    let layers: Vec<String> = layers.iter().map(descriptor).collect();
+    o.raw("layers", &format!("[{}]", layers.join(",")));
     if !annotations.is_empty() {
         let mut sorted: Vec<&(String, String)> = annotations.iter().collect();
         sorted.sort_by(|a, b| a.0.cmp(&b.0));
         sorted.dedup_by(|a, b| a.0 == b.0);
-        out.push_str(",\"annotations\":{");
-        for (i, (k, v)) in sorted.into_iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            json_string(&mut out, k);
-            out.push(':');
-            json_string(&mut out, v);
+        let mut a = JsonObject::default();
+        for (k, v) in sorted {
+            a.always_str(k, v);
         }
-        out.push('}');
+        o.raw("annotations", &a.finish());
     }
-    out.push('}');
-    out
+    o.finish()
 }
 
-fn descriptor(out: &mut String, b: &Blob) {
-    out.push_str("{\"mediaType\":");
-    json_string(out, &b.media_type);
-    out.push_str(",\"digest\":");
-    json_string(out, &b.digest);
-    out.push_str(&format!(",\"size\":{}}}", b.size));
+fn descriptor(b: &Blob) -> String {
+    let mut o = JsonObject::default();
+    o.always_str("mediaType", &b.media_type);
+    o.always_str("digest", &b.digest);
+    o.raw("size", &b.size.to_string());
+    o.finish()
 }
 
-fn hash_file(path: &std::path::Path) -> Result<(String, u64), String> {
-    let mut f = std::fs::File::open(path)
-        .map_err(|e| format!("cannot read provenance file {}: {e}", path.display()))?;
+fn hash_file(path: &std::path::Path) -> Result<(String, u64), Error> {
+    let unreadable = |e| {
+        Error::io(
+            format!("cannot read provenance file {}", path.display()),
+            e,
+            "",
+        )
+    };
+    let mut f = std::fs::File::open(path).map_err(unreadable)?;
     let mut h = Sha256::new();
-    let n = std::io::copy(&mut f, &mut h)
-        .map_err(|e| format!("cannot read provenance file {}: {e}", path.display()))?;
+    let n = std::io::copy(&mut f, &mut h).map_err(unreadable)?;
     Ok((format!("sha256:{}", crate::codec::hex(&h.finalize())), n))
 }
 
@@ -191,6 +184,6 @@ mod tests {
         assert_eq!(p.digest, sha256_digest(b"signature"));
         let _ = std::fs::remove_dir_all(dir);
         let missing = build(&chart(Some(PathBuf::from("/nonexistent.prov"))), None);
-        assert!(missing.unwrap_err().contains("provenance"));
+        assert!(missing.unwrap_err().to_string().contains("provenance"));
     }
 }

@@ -3,12 +3,12 @@
 //! never a panic, a hang or unbounded memory.
 #![no_main]
 
-use helm_ecr::chart::{archive, load};
+use helm_ecr::chart::{archive, load, untar};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let keep = |_: &str| true;
     let mut left = load::MAX_CHART_SIZE;
-    let Ok((files, _)) = load::read_archive(data, &keep, &mut left) else {
+    let Ok((files, _)) = untar::read_archive(data, &keep, &mut left) else {
         return;
     };
     let Ok(chart) = load::Loader::new(&keep).load_files(files) else {

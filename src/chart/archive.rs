@@ -4,6 +4,7 @@
 use super::load::{BufferedFile, Chart, Data, MAX_CHART_SIZE};
 use super::metadata::API_V2;
 use super::pargz;
+use super::Error;
 use crate::codec::hex;
 use flate2::Compression;
 use sha2::{Digest, Sha256};
@@ -17,21 +18,21 @@ pub const DEFAULT_MTIME: u64 = 315_532_800;
 /// The archive's entries in Helm's order: Chart.yaml, Chart.lock, values,
 /// schema, templates, other files, then each subchart (sorted by name)
 /// under `NAME/charts/`.
-pub fn entries(chart: &Chart) -> Result<Vec<BufferedFile>, String> {
+pub fn entries(chart: &Chart) -> Result<Vec<BufferedFile>, Error> {
     let mut out = Vec::new();
     collect(chart, "", &mut out)?;
     let total: u64 = out.iter().map(|f| f.data.len()).sum();
     // Helm refuses an archive whose files reach the limit, not only one
     // that passes it.
     if total >= MAX_CHART_SIZE {
-        return Err(format!(
+        return Err(Error::invalid(format!(
             "the chart holds {total} bytes, more than Helm's limit of {MAX_CHART_SIZE} bytes uncompressed; leave large files out with .helmignore"
-        ));
+        )));
     }
     Ok(out)
 }
 
-fn collect(c: &Chart, prefix: &str, out: &mut Vec<BufferedFile>) -> Result<(), String> {
+fn collect(c: &Chart, prefix: &str, out: &mut Vec<BufferedFile>) -> Result<(), Error> {
     let base = format!("{prefix}{}", c.meta.name);
     let mut push = |name: &str, data: Data| {
         out.push(BufferedFile {
@@ -51,14 +52,14 @@ fn collect(c: &Chart, prefix: &str, out: &mut Vec<BufferedFile>) -> Result<(), S
     if let Some(schema) = &c.schema {
         let bytes = schema.read_all()?;
         if serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_err() {
-            return Err(format!(
+            return Err(Error::invalid(format!(
                 "Invalid JSON in {}values.schema.json; fix the JSON",
                 if prefix.is_empty() {
                     String::new()
                 } else {
                     format!("{base}/")
                 }
-            ));
+            )));
         }
         push("values.schema.json", schema.clone());
     }
@@ -109,7 +110,7 @@ pub fn write(
     file: File,
     mtime: u64,
     durable: bool,
-) -> Result<Written, String> {
+) -> Result<Written, Error> {
     let sink = HashingWriter {
         inner: file,
         hasher: Sha256::new(),
@@ -121,9 +122,9 @@ pub fn write(
         pargz::default_threads(),
         |gz| write_tar(entries, gz, mtime),
     )
-    .map_err(|e| describe(&e))?;
+    .map_err(describe)?;
     if durable {
-        out.inner.sync_all().map_err(|e| describe(&e))?;
+        out.inner.sync_all().map_err(describe)?;
     }
     Ok(Written {
         digest: format!("sha256:{}", hex(&out.hasher.finalize())),
@@ -131,28 +132,21 @@ pub fn write(
     })
 }
 
-/// An error already worded for the user (it names the chart file).
-#[derive(Debug)]
-struct Reported(String);
-
-impl std::fmt::Display for Reported {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Reported {}
-
-fn reported(msg: String) -> io::Error {
-    io::Error::other(Reported(msg))
+/// A source-file problem, carried through the compressor inside an
+/// `io::Error` so [`describe`] can tell it from a failed write.
+fn reported(e: Error) -> io::Error {
+    io::Error::other(e)
 }
 
 /// A source-file problem as worded where it happened; anything else is a
 /// failure to write the archive (a full disk, say).
-fn describe(e: &io::Error) -> String {
-    match e.get_ref().and_then(|i| i.downcast_ref::<Reported>()) {
-        Some(r) => r.0.clone(),
-        None => format!("cannot write the chart archive: {e}"),
+fn describe(e: io::Error) -> Error {
+    if !e.get_ref().is_some_and(|i| i.is::<Error>()) {
+        return Error::Write { source: e };
+    }
+    match e.into_inner().map(|i| i.downcast::<Error>()) {
+        Some(Ok(reported)) => *reported,
+        _ => Error::invalid("internal error: a source-file error was lost"),
     }
 }
 
@@ -171,9 +165,14 @@ fn write_tar<W: Write>(entries: &[BufferedFile], out: W, mtime: u64) -> io::Resu
         match &e.data {
             Data::Mem(b) => tar.append_data(&mut h, &e.name, &b[..])?,
             Data::Disk { path, skip, size } => {
-                let unreadable =
-                    |err: io::Error| reported(format!("cannot read {}: {err}", path.display()));
-                let mut f = super::load::open_regular(path).map_err(unreadable)?;
+                let unreadable = |err: io::Error| {
+                    reported(Error::io(
+                        format!("cannot read {}", path.display()),
+                        err,
+                        "",
+                    ))
+                };
+                let mut f = super::walk::open_regular(path).map_err(unreadable)?;
                 f.seek(SeekFrom::Start(*skip)).map_err(unreadable)?;
                 let mut r = ExactReader {
                     inner: f.take(*size),
@@ -184,10 +183,10 @@ fn write_tar<W: Write>(entries: &[BufferedFile], out: W, mtime: u64) -> io::Resu
                 tar.append_data(&mut h, &e.name, &mut r)?;
             }
             Data::Omitted(_) => {
-                return Err(reported(format!(
+                return Err(reported(Error::invalid(format!(
                     "internal error: no content for {}",
                     e.name
-                )))
+                ))))
             }
         }
     }
@@ -206,15 +205,18 @@ struct ExactReader<'a, R: Read> {
 
 impl<R: Read> Read for ExactReader<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self
-            .inner
-            .read(buf)
-            .map_err(|e| reported(format!("cannot read {}: {e}", self.path.display())))?;
+        let n = self.inner.read(buf).map_err(|e| {
+            reported(Error::io(
+                format!("cannot read {}", self.path.display()),
+                e,
+                "",
+            ))
+        })?;
         if n == 0 && self.left > 0 && !buf.is_empty() {
-            return Err(reported(format!(
+            return Err(reported(Error::invalid(format!(
                 "{} changed while it was being packaged; try again",
                 self.name
-            )));
+            ))));
         }
         self.left -= n as u64;
         Ok(n)
@@ -243,11 +245,7 @@ mod tests {
     use std::path::PathBuf;
 
     fn scratch(name: &str) -> PathBuf {
-        let dir =
-            std::env::temp_dir().join(format!("helm-ecr-archive-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("dir");
-        dir
+        crate::chart::tests::scratch_in("archive", name)
     }
 
     fn mem(name: &str, data: &[u8]) -> BufferedFile {
@@ -275,7 +273,7 @@ mod tests {
             .flat_map(|i| format!("{i:x}\n").into_bytes())
             .collect();
         let src = dir.join("big.txt");
-        // A BOM to skip, as load.rs describes it.
+        // A BOM to skip, as walk.rs notes it.
         let mut with_bom = b"\xEF\xBB\xBF".to_vec();
         with_bom.extend_from_slice(&big);
         std::fs::write(&src, &with_bom).expect("write");
@@ -320,12 +318,13 @@ mod tests {
         let out = || File::create(dir.join("x.tgz")).expect("create");
         let shrunk = write(&[disk("app/f.txt", &src, 0, 500_000)], out(), 0, false);
         assert_eq!(
-            shrunk.err().as_deref(),
+            shrunk.err().map(|e| e.to_string()).as_deref(),
             Some("app/f.txt changed while it was being packaged; try again")
         );
         let gone = dir.join("gone.txt");
         let missing = write(&[disk("app/gone.txt", &gone, 0, 1)], out(), 0, false)
             .err()
+            .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(
             missing.starts_with(&format!("cannot read {}: ", gone.display())),
@@ -339,23 +338,15 @@ mod tests {
     fn a_file_swapped_for_a_fifo_is_an_error_not_a_hang() {
         let dir = scratch("fifo");
         let fifo = dir.join("f.txt");
-        let made = std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .is_ok_and(|s| s.success());
-        if !made {
+        if !crate::chart::tests::mkfifo(&fifo) {
             return;
         }
         let out = File::create(dir.join("x.tgz")).expect("create");
-        let (tx, rx) = std::sync::mpsc::channel();
         let entry = disk("app/f.txt", &fifo, 0, 10);
-        std::thread::spawn(move || {
-            let _ = tx.send(write(&[entry], out, 0, false).err());
-        });
-        let err = rx
-            .recv_timeout(std::time::Duration::from_secs(30))
-            .expect("no hang")
-            .unwrap_or_default();
+        let err = crate::chart::tests::within(move || {
+            write(&[entry], out, 0, false).err().map(|e| e.to_string())
+        })
+        .unwrap_or_default();
         assert_eq!(
             err,
             format!(
@@ -375,6 +366,7 @@ mod tests {
         let data = vec![b'x'; 3 * pargz::BLOCK_SIZE];
         let err = write(&[mem("app/x", &data)], full, 0, false)
             .err()
+            .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(
             err.starts_with("cannot write the chart archive: ") && err.contains("space"),

@@ -5,6 +5,7 @@
 //! `**` is an error.
 
 use super::glob;
+use super::Error;
 
 #[derive(Debug, Clone)]
 struct Rule {
@@ -26,12 +27,12 @@ const DEFAULT_RULE: &str = "templates/.?*";
 
 impl Rules {
     /// Parse a `.helmignore` file's text; the implicit default rule is appended.
-    pub fn parse(text: &str) -> Result<Rules, String> {
+    pub fn parse(text: &str) -> Result<Rules, Error> {
         let mut rules = Rules::default();
         for (i, line) in text.lines().enumerate() {
             rules
                 .add(line)
-                .map_err(|e| format!(".helmignore line {}: {e}", i + 1))?;
+                .map_err(|e| Error::invalid(format!(".helmignore line {}: {e}", i + 1)))?;
         }
         rules.add(DEFAULT_RULE)?;
         Ok(rules)
@@ -42,22 +43,22 @@ impl Rules {
         Rules::parse("").unwrap_or_default()
     }
 
-    fn add(&mut self, line: &str) -> Result<(), String> {
+    fn add(&mut self, line: &str) -> Result<(), Error> {
         // Go's bufio.Scanner drops a trailing \r; TrimSpace removes the rest.
         let rule = line.trim_matches(go_space);
         if rule.is_empty() || rule.starts_with('#') {
             return Ok(());
         }
         if rule.contains("**") {
-            return Err(format!(
+            return Err(Error::invalid(format!(
                 "{rule:?}: double-star (**) syntax is not supported; list the paths with single-star globs"
-            ));
+            )));
         }
         // Helm checks the whole rule (with its `!` and `/`) as a glob first.
         if glob::matches(rule, "abc").is_err() {
-            return Err(format!(
+            return Err(Error::invalid(format!(
                 "{rule:?}: syntax error in pattern; fix the glob (Go filepath.Match syntax)"
-            ));
+            )));
         }
         let mut pattern = rule;
         let negate = pattern.starts_with('!');
@@ -208,9 +209,9 @@ mod tests {
 
     #[test]
     fn rejects_double_star_and_bad_globs() {
-        let e = Rules::parse("a\n**/x\n").unwrap_err();
+        let e = Rules::parse("a\n**/x\n").unwrap_err().to_string();
         assert!(e.contains("line 2") && e.contains("double-star"), "{e}");
-        let e = Rules::parse("[a\n").unwrap_err();
+        let e = Rules::parse("[a\n").unwrap_err().to_string();
         assert!(e.contains("syntax error in pattern"), "{e}");
     }
 

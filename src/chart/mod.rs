@@ -1,20 +1,29 @@
 //! The chart: loading a chart directory or archive the way Helm does, its
 //! ignore rules, validation, and the reproducible archive.
 //!
+//! Input: [`walk`] (a directory, `.helmignore` through [`ignore`] and
+//! [`glob`]) or [`untar`] (a `.tgz`), sorted into a chart by [`load`];
+//! Chart.yaml and the lock files through [`goyaml`] and [`metadata`];
+//! output by [`archive`] (compressed by [`pargz`]) into a file that
+//! [`tempfiles`] removes if the process dies; [`gojson`] writes Go's JSON.
+//! Every failure is an [`Error`].
+//!
 //! No network I/O here, and nothing about registries or AWS.
 
 pub mod archive;
+mod error;
 pub mod glob;
-pub mod gofmt;
+pub mod gojson;
 pub mod goyaml;
 pub mod ignore;
 pub mod load;
 pub mod metadata;
 pub mod pargz;
 pub mod tempfiles;
-pub mod yaml_out;
+pub mod untar;
+pub mod walk;
 
-use std::fmt;
+pub use error::{printable, Error};
 use std::path::{Path, PathBuf};
 
 /// Chart.yaml fields `helm package` lets the command line override.
@@ -66,17 +75,6 @@ impl Drop for PackagedChart {
     }
 }
 
-#[derive(Debug)]
-pub struct Error(pub String);
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Error {}
-
 /// Package `path` (a chart directory, or a `.tgz` which is checked and used
 /// byte for byte). `destination`, when given, keeps `NAME-VERSION.tgz` there.
 /// Entry mtimes come from SOURCE_DATE_EPOCH, else one fixed time.
@@ -93,7 +91,7 @@ pub fn package(
 pub fn source_date_epoch() -> Result<u64, Error> {
     match std::env::var("SOURCE_DATE_EPOCH") {
         Ok(v) if !v.trim().is_empty() => v.trim().parse::<u64>().map_err(|_| {
-            Error(format!(
+            Error::usage(format!(
                 "SOURCE_DATE_EPOCH={v:?} is not a number of seconds since 1970; set it to an integer or unset it"
             ))
         }),
@@ -108,9 +106,7 @@ pub fn package_with_mtime(
     destination: Option<&Path>,
     mtime: u64,
 ) -> Result<PackagedChart, Error> {
-    // Messages quote file names and parser output: keep each on one line.
     package_any(path, overrides, destination, mtime)
-        .map_err(|e| Error(load::printable(&e.0).into_owned()))
 }
 
 fn package_any(
@@ -120,24 +116,25 @@ fn package_any(
     mtime: u64,
 ) -> Result<PackagedChart, Error> {
     let meta = std::fs::metadata(path).map_err(|e| {
-        Error(format!(
-            "cannot read the chart: {e}; pass a chart directory or a .tgz"
-        ))
+        Error::io(
+            "cannot read the chart",
+            e,
+            "; pass a chart directory or a .tgz",
+        )
     })?;
     if meta.is_dir() {
         package_dir(path, overrides, destination, mtime)
     } else if !meta.is_file() {
         // A pipe (`<(...)`) could be read once, for the digest, but not
         // again for the upload.
-        Err(Error(format!(
+        Err(Error::usage(format!(
             "{} is neither a directory nor a regular file; pass a chart directory or a .tgz file (not a pipe or device)",
             path.display()
         )))
     } else {
         if given(&overrides.version).is_some() || given(&overrides.app_version).is_some() {
-            return Err(Error(
-                "--version and --app-version cannot change a packaged chart (it is pushed byte for byte); pass the chart directory instead"
-                    .into(),
+            return Err(Error::usage(
+                "--version and --app-version cannot change a packaged chart (it is pushed byte for byte); pass the chart directory instead",
             ));
         }
         packaged(path, destination)
@@ -150,10 +147,10 @@ fn package_dir(
     destination: Option<&Path>,
     mtime: u64,
 ) -> Result<PackagedChart, Error> {
-    let mut chart = load::load_dir(path).map_err(Error)?;
+    let mut chart = load::load_dir(path)?;
     if let Some(v) = given(&overrides.version) {
-        if !gofmt::is_lenient_semver(v) {
-            return Err(Error(format!(
+        if !metadata::is_lenient_semver(v) {
+            return Err(Error::usage(format!(
                 "--version {v:?} is not a valid SemVer; use a version such as 1.2.3"
             )));
         }
@@ -162,17 +159,17 @@ fn package_dir(
     if let Some(v) = given(&overrides.app_version) {
         chart.meta.app_version = v.to_string();
     }
-    chart.meta.validate().map_err(Error)?;
-    check_dependencies(&chart).map_err(Error)?;
-    let entries = archive::entries(&chart).map_err(Error)?;
-    let metadata = reloaded_metadata(&chart).map_err(Error)?;
+    chart.meta.validate()?;
+    check_dependencies(&chart)?;
+    let entries = archive::entries(&chart)?;
+    let metadata = reloaded_metadata(&chart)?;
 
     let file_name = format!("{}-{}.tgz", metadata.name, metadata.version);
     if destination.is_none() {
         let tmpdir = std::env::temp_dir();
         if let Some((path, file, held)) = tempfiles::anonymous(&tmpdir) {
-            let written = archive::write(&entries, file, mtime, false)
-                .map_err(|e| Error(where_written(e, None)))?;
+            let written =
+                archive::write(&entries, file, mtime, false).map_err(|e| where_written(e, None))?;
             return Ok(PackagedChart {
                 metadata,
                 archive: path,
@@ -204,7 +201,7 @@ fn package_dir(
     // Remove a half-written file on every error path.
     let guard = RemoveOnDrop(Some(tmp.clone()));
     let written = archive::write(&entries, file, mtime, target.is_some())
-        .map_err(|e| Error(where_written(e, destination)))?;
+        .map_err(|e| where_written(e, destination))?;
     let (archive, temporary) = match target {
         Some(t) => {
             keep_file(&tmp, &t)?;
@@ -249,20 +246,26 @@ impl Drop for RemoveOnDrop {
 /// A failed archive write, with the place it went: --destination, or the
 /// temp dir TMPDIR names (a full disk there is fixed in different ways).
 /// Source-file problems are worded where they happened and pass as they are.
-fn where_written(e: String, destination: Option<&Path>) -> String {
-    let Some(rest) = e.strip_prefix("cannot write the chart archive: ") else {
+fn where_written(e: Error, destination: Option<&Path>) -> Error {
+    let Error::Write { source } = e else {
         return e;
     };
     match destination {
-        Some(dir) => format!(
-            "cannot write the chart archive in --destination {}: {rest}: free space there or \
-             pass another --destination",
-            dir.display()
+        Some(dir) => Error::io(
+            format!(
+                "cannot write the chart archive in --destination {}",
+                dir.display()
+            ),
+            source,
+            ": free space there or pass another --destination",
         ),
-        None => format!(
-            "cannot write the temporary chart archive in {} (TMPDIR): {rest}: free space there or \
-             set TMPDIR to a directory with room",
-            std::env::temp_dir().display()
+        None => Error::io(
+            format!(
+                "cannot write the temporary chart archive in {} (TMPDIR)",
+                std::env::temp_dir().display()
+            ),
+            source,
+            ": free space there or set TMPDIR to a directory with room",
         ),
     }
 }
@@ -271,16 +274,17 @@ fn where_written(e: String, destination: Option<&Path>) -> String {
 /// (not "File exists").
 fn destination_dir(dir: &Path) -> Result<(), Error> {
     if dir.exists() && !dir.is_dir() {
-        return Err(Error(format!(
+        return Err(Error::usage(format!(
             "destination {} is not a directory; pass a directory for the .tgz",
             dir.display()
         )));
     }
     std::fs::create_dir_all(dir).map_err(|e| {
-        Error(format!(
-            "cannot create destination {}: {e}; pass a writable directory",
-            dir.display()
-        ))
+        Error::io(
+            format!("cannot create destination {}", dir.display()),
+            e,
+            "; pass a writable directory",
+        )
     })
 }
 
@@ -318,19 +322,19 @@ fn create_unique(
             }
             Err(e) => {
                 tempfiles::forget(&p);
-                return Err(Error(format!(
-                    "cannot create a file in {}: {e}; {}",
-                    dir.display(),
+                return Err(Error::io(
+                    format!("cannot create a file in {}", dir.display()),
+                    e,
                     if private {
-                        "set TMPDIR to a writable directory"
+                        "; set TMPDIR to a writable directory"
                     } else {
-                        "pass a writable destination"
-                    }
-                )));
+                        "; pass a writable destination"
+                    },
+                ));
             }
         }
     }
-    Err(Error(format!(
+    Err(Error::usage(format!(
         "cannot create a unique file in {}; remove stale .tmp files there",
         dir.display()
     )))
@@ -338,7 +342,7 @@ fn create_unique(
 
 /// `helm package` refuses a chart whose Chart.yaml lists a dependency that
 /// is not in charts/ (matched by chart name).
-fn check_dependencies(chart: &load::Chart) -> Result<(), String> {
+fn check_dependencies(chart: &load::Chart) -> Result<(), Error> {
     let missing: Vec<&str> = chart
         .meta
         .dependencies
@@ -350,16 +354,16 @@ fn check_dependencies(chart: &load::Chart) -> Result<(), String> {
     if missing.is_empty() {
         return Ok(());
     }
-    Err(format!(
+    Err(Error::invalid(format!(
         "found in Chart.yaml, but missing in charts/ directory: {}; run helm dependency build",
         missing.join(", ")
-    ))
+    )))
 }
 
 /// The metadata Helm will see when it loads the archive we write (Chart.yaml
 /// re-read, plus requirements.yaml for a v1 chart): the config blob and the
 /// annotations come from it.
-fn reloaded_metadata(chart: &load::Chart) -> Result<Metadata, String> {
+fn reloaded_metadata(chart: &load::Chart) -> Result<Metadata, Error> {
     let mut m = metadata::ChartMeta::default();
     let yaml = chart.meta.to_chart_yaml();
     m.apply(
@@ -403,13 +407,13 @@ fn public_metadata(m: &metadata::ChartMeta) -> Metadata {
 /// Give a finished temporary file in the destination its final name.
 fn keep_file(tmp: &Path, target: &Path) -> Result<(), Error> {
     if target.is_dir() {
-        return Err(Error(format!(
+        return Err(Error::usage(format!(
             "cannot write {}: a directory of that name is in the way; move it or pass another destination",
             target.display()
         )));
     }
     std::fs::rename(tmp, target)
-        .map_err(|e| Error(format!("cannot write {}: {e}", target.display())))?;
+        .map_err(|e| Error::io(format!("cannot write {}", target.display()), e, ""))?;
     tempfiles::forget(tmp);
     Ok(())
 }
@@ -438,17 +442,17 @@ fn packaged(path: &Path, destination: Option<&Path>) -> Result<PackagedChart, Er
     };
     destination_dir(dir)?;
     let mut source =
-        std::fs::File::open(path).map_err(|e| Error(format!("cannot read the archive: {e}")))?;
+        std::fs::File::open(path).map_err(|e| Error::io("cannot read the archive", e, ""))?;
     let (tmp, mut copy) = create_unique(dir, ".helm-ecr-copy", false)?;
     let guard = RemoveOnDrop(Some(tmp.clone()));
     std::io::copy(&mut source, &mut copy)
         .and_then(|_| copy.sync_all())
         .map_err(|e| {
-            Error(format!(
-                "cannot copy the archive to --destination {}: {e}: free space there or pass \
-                 another --destination",
-                dir.display()
-            ))
+            Error::io(
+                format!("cannot copy the archive to --destination {}", dir.display()),
+                e,
+                ": free space there or pass another --destination",
+            )
         })?;
     drop(copy);
     let checked = check_archive(&tmp)?;
@@ -456,20 +460,12 @@ fn packaged(path: &Path, destination: Option<&Path>) -> Result<PackagedChart, Er
         "{}-{}.tgz",
         checked.metadata.name, checked.metadata.version
     ));
-    if same_file(path, &target) {
-        // The archive already is the destination file: keep it as it is.
-        return Ok(PackagedChart {
-            metadata: checked.metadata,
-            archive: target,
-            temporary: false,
-            held: None,
-            digest: checked.digest,
-            size: checked.size,
-            provenance,
-        });
+    // When the archive already is the destination file, it stays as it is
+    // and the guard removes the copy.
+    if !same_file(path, &target) {
+        keep_file(&tmp, &target)?;
+        std::mem::forget(guard);
     }
-    keep_file(&tmp, &target)?;
-    std::mem::forget(guard);
     Ok(PackagedChart {
         metadata: checked.metadata,
         archive: target,
@@ -491,7 +487,7 @@ struct Checked {
 /// and friends parsed) and hash every byte of the file.
 fn check_archive(path: &Path) -> Result<Checked, Error> {
     let file =
-        std::fs::File::open(path).map_err(|e| Error(format!("cannot read the archive: {e}")))?;
+        std::fs::File::open(path).map_err(|e| Error::io("cannot read the archive", e, ""))?;
     let mut reader = archive::HashingReader {
         inner: file,
         hasher: <sha2::Sha256 as sha2::Digest>::new(),
@@ -499,11 +495,10 @@ fn check_archive(path: &Path) -> Result<Checked, Error> {
     };
     let mut magic = Vec::with_capacity(3);
     std::io::Read::read_to_end(&mut std::io::Read::take(&mut reader, 3), &mut magic)
-        .map_err(|e| Error(format!("cannot read the archive: {e}")))?;
+        .map_err(|e| Error::io("cannot read the archive", e, ""))?;
     if magic != [0x1F, 0x8B, 0x08] {
-        return Err(Error(
-            "this file does not appear to be a gzipped chart archive; pass a chart directory or a .tgz from helm package"
-                .into(),
+        return Err(Error::invalid(
+            "this file does not appear to be a gzipped chart archive; pass a chart directory or a .tgz from helm package",
         ));
     }
     let keep = |name: &str| {
@@ -515,13 +510,13 @@ fn check_archive(path: &Path) -> Result<Checked, Error> {
     };
     let chained = std::io::Read::chain(&magic[..], &mut reader);
     let mut left = load::MAX_CHART_SIZE;
-    let (files, _) = load::read_archive(chained, &keep, &mut left).map_err(Error)?;
+    let (files, _) = untar::read_archive(chained, &keep, &mut left)?;
     // Subchart archives inside are checked the same way, keeping the same
     // few files: nothing else of a pre-packaged chart is needed in memory.
-    let chart = load::Loader::new(&keep).load_files(files).map_err(Error)?;
+    let chart = load::Loader::new(&keep).load_files(files)?;
     // Hash the rest of the file too (gzip padding, trailing bytes).
     std::io::copy(&mut reader, &mut std::io::sink())
-        .map_err(|e| Error(format!("cannot read the archive: {e}")))?;
+        .map_err(|e| Error::io("cannot read the archive", e, ""))?;
     Ok(Checked {
         metadata: public_metadata(&chart.meta),
         digest: format!(
@@ -540,166 +535,4 @@ fn same_file(a: &Path, b: &Path) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("helm-ecr-mod-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("dir");
-        dir
-    }
-
-    fn chart_dir(root: &Path) -> PathBuf {
-        let c = root.join("app");
-        std::fs::create_dir_all(&c).expect("chart dir");
-        std::fs::write(
-            c.join("Chart.yaml"),
-            "apiVersion: v2\nname: app\nversion: 1.0.0\n",
-        )
-        .expect("Chart.yaml");
-        c
-    }
-
-    fn names(dir: &Path) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(dir)
-            .expect("read_dir")
-            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-            .collect();
-        v.sort();
-        v
-    }
-
-    #[test]
-    fn a_destination_that_is_a_file_says_so() {
-        let root = scratch("destfile");
-        let c = chart_dir(&root);
-        let dest = root.join("out");
-        std::fs::write(&dest, b"x").expect("file");
-        let e = package_with_mtime(&c, &Overrides::default(), Some(&dest), 0).unwrap_err();
-        assert_eq!(
-            e.0,
-            format!(
-                "destination {} is not a directory; pass a directory for the .tgz",
-                dest.display()
-            )
-        );
-        let _ = std::fs::remove_dir_all(root);
-    }
-
-    #[test]
-    fn a_packaged_archive_is_copied_whole_or_not_at_all() {
-        let root = scratch("copy");
-        let c = chart_dir(&root);
-        let p = package_with_mtime(&c, &Overrides::default(), None, 0).expect("package");
-        assert!(p.temporary);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&p.archive)
-                .expect("meta")
-                .permissions()
-                .mode();
-            assert_eq!(mode & 0o077, 0, "temporary archive is private: {mode:o}");
-        }
-        let src = root.join("src.tgz");
-        std::fs::copy(&p.archive, &src).expect("copy");
-        let dest = root.join("dest");
-        let kept = package_with_mtime(&src, &Overrides::default(), Some(&dest), 0).expect("kept");
-        assert_eq!(kept.archive, dest.join("app-1.0.0.tgz"));
-        let bytes = std::fs::read(&kept.archive).expect("read");
-        assert_eq!(kept.digest, crate::codec::sha256_digest(&bytes));
-        assert_eq!(
-            (kept.digest.as_str(), kept.size),
-            (p.digest.as_str(), p.size)
-        );
-        assert_eq!(names(&dest), ["app-1.0.0.tgz"]);
-        // Again onto itself: the same file, nothing else left.
-        let again = package_with_mtime(&kept.archive, &Overrides::default(), Some(&dest), 0)
-            .expect("onto itself");
-        assert_eq!(again.digest, kept.digest);
-        assert_eq!(names(&dest), ["app-1.0.0.tgz"]);
-        // A bad archive leaves no file behind.
-        let bad = root.join("bad.tgz");
-        std::fs::write(&bad, b"\x1f\x8b\x08 not really").expect("bad");
-        let empty = root.join("empty");
-        assert!(package_with_mtime(&bad, &Overrides::default(), Some(&empty), 0).is_err());
-        assert!(names(&empty).is_empty(), "{:?}", names(&empty));
-        let _ = std::fs::remove_dir_all(root);
-    }
-
-    /// Run `f` on a thread; fail instead of hanging.
-    fn within<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = tx.send(f());
-        });
-        rx.recv_timeout(std::time::Duration::from_secs(30))
-            .expect("finished (no hang)")
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn a_fifo_for_helmignore_is_an_error_not_a_hang() {
-        let root = scratch("fifo");
-        let c = chart_dir(&root);
-        let fifo = c.join(".helmignore");
-        let made = std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .is_ok_and(|s| s.success());
-        if !made {
-            return;
-        }
-        let c2 = c.clone();
-        let e = within(move || {
-            package_with_mtime(&c2, &Overrides::default(), None, 0)
-                .err()
-                .map(|e| e.0)
-        })
-        .unwrap_or_default();
-        assert!(
-            e.starts_with("cannot read .helmignore: not a regular file"),
-            "{e}"
-        );
-        // The chart argument itself a FIFO: refused before it is opened.
-        let e = within(move || {
-            package_with_mtime(&fifo, &Overrides::default(), None, 0)
-                .err()
-                .map(|e| e.0)
-        })
-        .unwrap_or_default();
-        assert!(
-            e.contains("is neither a directory nor a regular file"),
-            "{e}"
-        );
-        let _ = std::fs::remove_dir_all(root);
-    }
-
-    #[test]
-    fn an_uncreatable_destination_says_what_to_do() {
-        let root = scratch("nodest");
-        let c = chart_dir(&root);
-        std::fs::write(root.join("file"), b"x").expect("file");
-        let dest = root.join("file").join("sub");
-        let e = package_with_mtime(&c, &Overrides::default(), Some(&dest), 0).unwrap_err();
-        assert!(
-            e.0.starts_with(&format!("cannot create destination {}: ", dest.display()))
-                && e.0.ends_with("; pass a writable directory"),
-            "{e}"
-        );
-        let _ = std::fs::remove_dir_all(root);
-    }
-
-    #[test]
-    fn errors_are_one_line() {
-        let root = scratch("oneline");
-        let c = chart_dir(&root);
-        let big = std::fs::File::create(c.join("a\nb.bin")).expect("file");
-        big.set_len(load::MAX_FILE_SIZE + 1).expect("sparse");
-        let e = package_with_mtime(&c, &Overrides::default(), None, 0).unwrap_err();
-        assert!(e.0.starts_with("chart file a\\nb.bin is larger"), "{e}");
-        assert!(!e.0.contains('\n'));
-        let _ = std::fs::remove_dir_all(root);
-    }
-}
+pub(crate) mod tests;

@@ -258,7 +258,7 @@ fn prepare(
     let artifact = match crate::artifact::build(&packaged, created) {
         Ok(a) => a,
         Err(e) => {
-            out.error = Some(e);
+            out.error = Some(e.to_string());
             return (out, None);
         }
     };

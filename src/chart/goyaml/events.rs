@@ -1,6 +1,7 @@
 //! libyaml's events, owned: the one place that calls into libyaml-rs's
 //! C-style API.
 
+use super::Error;
 use libyaml_rs as sys;
 use std::mem::MaybeUninit;
 
@@ -62,7 +63,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    pub fn next(&mut self) -> Result<Event, String> {
+    pub fn next(&mut self) -> Result<Event, Error> {
         let mut ev = MaybeUninit::<sys::yaml_event_t>::uninit();
         // SAFETY: the parser was initialised in `new`; after a failed call
         // libyaml leaves its error fields set and we never parse again
@@ -72,7 +73,7 @@ impl<'a> Parser<'a> {
             let p = self.raw.as_mut_ptr();
             let earlier = (&*p).error;
             if earlier != sys::YAML_NO_ERROR || sys::yaml_parser_parse(p, ev.as_mut_ptr()).fail {
-                return Err(parse_error(&*p));
+                return Err(Error(parse_error(&*p)));
             }
             let e = ev.as_mut_ptr();
             self.line = (*e).start_mark.line;

@@ -12,6 +12,7 @@
 //! scanner costs time proportional to the flow depth on every token, so a
 //! file of `[[[[...` would otherwise take hours to reach a parse error.
 
+pub mod emit;
 mod events;
 mod resolve;
 
@@ -23,6 +24,12 @@ use std::rc::Rc;
 /// Deeper nesting is refused. go-yaml stops at 10000; no chart comes near
 /// this, and libyaml's scanner stays linear below it.
 pub const MAX_DEPTH: usize = 128;
+
+/// Why YAML text does not load: libyaml's message (with its line), or
+/// what go-yaml refuses on top (nesting, aliases, merges, keys).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Error(String);
 
 /// A decoded YAML value, as go-yaml v2 decodes into `interface{}`.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,13 +48,13 @@ pub enum Value {
 
 /// The first document of `text` (Null when there is none), as
 /// `yaml.Unmarshal` reads it.
-pub fn first_document(text: &[u8]) -> Result<Value, String> {
+pub fn first_document(text: &[u8]) -> Result<Value, Error> {
     let mut docs = Documents::new(text);
     Ok(docs.next_document()?.unwrap_or(Value::Null))
 }
 
 /// Every document of `text`.
-pub fn all_documents(text: &[u8]) -> Result<Vec<Value>, String> {
+pub fn all_documents(text: &[u8]) -> Result<Vec<Value>, Error> {
     let mut docs = Documents::new(text);
     let mut out = Vec::new();
     while let Some(v) = docs.next_document()? {
@@ -69,7 +76,7 @@ impl<'a> Documents<'a> {
         }
     }
 
-    fn next_document(&mut self) -> Result<Option<Value>, String> {
+    fn next_document(&mut self) -> Result<Option<Value>, Error> {
         if self.done {
             return Ok(None);
         }
@@ -81,14 +88,18 @@ impl<'a> Documents<'a> {
                     return Ok(None);
                 }
                 Event::DocumentStart => break build(&mut self.parser)?,
-                _ => return Err("unexpected YAML event outside a document".into()),
+                _ => return Err(Error("unexpected YAML event outside a document".into())),
             }
         };
         // go-yaml reads the document's end too: an error just after it
         // (before the next `---`) fails the file.
         match self.parser.next()? {
             Event::DocumentEnd => {}
-            _ => return Err("unexpected YAML event at the end of a document".into()),
+            _ => {
+                return Err(Error(
+                    "unexpected YAML event at the end of a document".into(),
+                ))
+            }
         }
         Decoder::default().decode(&node, 0).map(Some)
     }
@@ -118,14 +129,14 @@ enum Frame {
 /// Build one document's node tree, refusing nesting past [`MAX_DEPTH`]
 /// as soon as it opens. Heights count through aliases too, so no later
 /// walk of the tree (decoding, dropping) recurses deeper than that.
-fn build(parser: &mut Parser) -> Result<Rc<Node>, String> {
+fn build(parser: &mut Parser) -> Result<Rc<Node>, Error> {
     let mut anchors: HashMap<Vec<u8>, (Rc<Node>, usize)> = HashMap::new();
     let mut stack: Vec<Frame> = Vec::new();
     loop {
         let ev = parser.next()?;
         let (node, height, anchor) = match ev {
             Event::SequenceStart(_) | Event::MappingStart(_) if stack.len() >= MAX_DEPTH => {
-                return Err(too_deep(parser.line));
+                return Err(Error(too_deep(parser.line)));
             }
             Event::SequenceStart(props) => {
                 stack.push(Frame::Seq(props, Vec::new(), 0));
@@ -142,7 +153,7 @@ fn build(parser: &mut Parser) -> Result<Rc<Node>, String> {
                 Some(Frame::Map(props, entries, _, h)) => {
                     (Rc::new(Node::Map(entries)), h + 1, props.anchor)
                 }
-                None => return Err("unbalanced YAML collection".into()),
+                None => return Err(Error("unbalanced YAML collection".into())),
             },
             Event::Scalar(s) => (
                 Rc::new(Node::Scalar {
@@ -156,18 +167,18 @@ fn build(parser: &mut Parser) -> Result<Rc<Node>, String> {
             Event::Alias(name) => match anchors.get(&name) {
                 Some((target, h)) => (Rc::new(Node::Alias(Rc::clone(target))), *h, None),
                 None => {
-                    return Err(format!(
+                    return Err(Error(format!(
                         "unknown anchor '{}' referenced",
                         String::from_utf8_lossy(&name)
-                    ))
+                    )))
                 }
             },
             Event::StreamStart | Event::StreamEnd | Event::DocumentStart | Event::DocumentEnd => {
-                return Err("unexpected YAML event inside a document".into())
+                return Err(Error("unexpected YAML event inside a document".into()))
             }
         };
         if height + stack.len() > MAX_DEPTH {
-            return Err(too_deep(parser.line));
+            return Err(Error(too_deep(parser.line)));
         }
         if let Some(a) = anchor {
             anchors.insert(a, (Rc::clone(&node), height));
@@ -220,7 +231,7 @@ fn allowed_alias_ratio(decode_count: u64) -> f64 {
 }
 
 impl Decoder {
-    fn decode(&mut self, n: &Node, depth: usize) -> Result<Value, String> {
+    fn decode(&mut self, n: &Node, depth: usize) -> Result<Value, Error> {
         self.decode_count += 1;
         if self.alias_depth > 0 {
             self.alias_count += 1;
@@ -230,13 +241,13 @@ impl Decoder {
             && self.alias_count as f64 / self.decode_count as f64
                 > allowed_alias_ratio(self.decode_count)
         {
-            return Err("document contains excessive aliasing".into());
+            return Err(Error("document contains excessive aliasing".into()));
         }
         // Aliases can nest what the parser saw as shallow.
         if depth > MAX_DEPTH {
-            return Err(format!(
+            return Err(Error(format!(
                 "the YAML nests collections more than {MAX_DEPTH} deep through aliases; flatten it"
-            ));
+            )));
         }
         match n {
             Node::Scalar {
@@ -273,7 +284,7 @@ impl Decoder {
         }
     }
 
-    fn merge(&mut self, n: &Node, map: &mut MapBuilder, depth: usize) -> Result<(), String> {
+    fn merge(&mut self, n: &Node, map: &mut MapBuilder, depth: usize) -> Result<(), Error> {
         let want_map = || "map merge requires map or sequence of maps as the value".to_string();
         match n {
             Node::Map(_) => self.merge_one(n, map, depth),
@@ -294,16 +305,16 @@ impl Decoder {
                             self.alias_depth -= 1;
                             r?
                         }
-                        _ => return Err(want_map()),
+                        _ => return Err(Error(want_map())),
                     }
                 }
                 Ok(())
             }
-            _ => Err(want_map()),
+            _ => Err(Error(want_map())),
         }
     }
 
-    fn merge_one(&mut self, n: &Node, map: &mut MapBuilder, depth: usize) -> Result<(), String> {
+    fn merge_one(&mut self, n: &Node, map: &mut MapBuilder, depth: usize) -> Result<(), Error> {
         match self.decode(n, depth)? {
             Value::Map(entries) => {
                 for (k, v) in entries {
@@ -311,7 +322,9 @@ impl Decoder {
                 }
                 Ok(())
             }
-            _ => Err("map merge requires map or sequence of maps as the value".into()),
+            _ => Err(Error(
+                "map merge requires map or sequence of maps as the value".into(),
+            )),
         }
     }
 }
@@ -341,7 +354,7 @@ enum KeyId {
 }
 
 impl MapBuilder {
-    fn insert(&mut self, key: Value, value: Value) -> Result<(), String> {
+    fn insert(&mut self, key: Value, value: Value) -> Result<(), Error> {
         let id = match &key {
             Value::Null => KeyId::Null,
             Value::Bool(b) => KeyId::Bool(*b),
@@ -354,7 +367,9 @@ impl MapBuilder {
             Value::Float(f) => KeyId::Float((*f + 0.0).to_bits()),
             Value::Str(s) => KeyId::Str(s.clone()),
             Value::Seq(_) | Value::Map(_) => {
-                return Err("invalid map key: a list or mapping cannot be a key".into())
+                return Err(Error(
+                    "invalid map key: a list or mapping cannot be a key".into(),
+                ))
             }
         };
         match self.index.get(&id) {
@@ -455,7 +470,7 @@ mod tests {
     #[test]
     fn deep_and_aliased_input_is_refused_quickly() {
         let deep = "[".repeat(100_000);
-        let e = first_document(deep.as_bytes()).unwrap_err();
+        let e = first_document(deep.as_bytes()).unwrap_err().to_string();
         assert!(e.contains("more than 128 deep"), "{e}");
         let ok = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
         assert!(first_document(ok.as_bytes()).is_ok());
@@ -466,11 +481,11 @@ mod tests {
                 "{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
             ));
         }
-        let e = first_document(laughs.as_bytes()).unwrap_err();
+        let e = first_document(laughs.as_bytes()).unwrap_err().to_string();
         assert!(e.contains("excessive aliasing"), "{e}");
-        let e = first_document(b"a: *nope\n").unwrap_err();
+        let e = first_document(b"a: *nope\n").unwrap_err().to_string();
         assert!(e.contains("unknown anchor"), "{e}");
-        let e = first_document(b"a: [1\n").unwrap_err();
+        let e = first_document(b"a: [1\n").unwrap_err().to_string();
         assert!(e.contains("line 2"), "{e}");
     }
 }

@@ -1,7 +1,9 @@
 //! go-yaml v2's `resolve.go` and `d.scalar` for an `interface{}` target:
 //! how a scalar's text and tag become a value under YAML 1.1.
+//! The emitter asks the reverse question ([`resolves_to_string`]): would a
+//! plain scalar come back as a string?
 
-use super::Value;
+use super::{Error, Value};
 
 const TAG_PREFIX: &str = "tag:yaml.org,2002:";
 
@@ -15,7 +17,7 @@ fn short_tag(tag: &str) -> String {
 /// A scalar node's value: quoted and untagged stays text; otherwise the
 /// tag (or, plain and untagged, the text) decides, and a value that does
 /// not fit its explicit tag is an error.
-pub(super) fn scalar(tag: &str, value: &str, implicit: bool) -> Result<Value, String> {
+pub(super) fn scalar(tag: &str, value: &str, implicit: bool) -> Result<Value, Error> {
     if tag.is_empty() && !implicit {
         return Ok(Value::Str(value.to_string()));
     }
@@ -28,7 +30,7 @@ pub(super) fn scalar(tag: &str, value: &str, implicit: bool) -> Result<Value, St
         if tag == "tag:yaml.org,2002:binary" {
             return crate::codec::base64_decode(value)
                 .map(|b| Value::Str(String::from_utf8_lossy(&b).into_owned()))
-                .ok_or_else(|| "!!binary value contains invalid base64 data".to_string());
+                .ok_or_else(|| Error("!!binary value contains invalid base64 data".into()));
         }
         return Ok(Value::Str(value.to_string()));
     }
@@ -43,11 +45,11 @@ pub(super) fn scalar(tag: &str, value: &str, implicit: bool) -> Result<Value, St
             Value::Uint(u) => Value::Float(u as f64),
             other => other,
         }),
-        _ => Err(format!(
+        _ => Err(Error(format!(
             "cannot decode {} `{value}` as a {}",
             short_tag(&format!("{TAG_PREFIX}{rtag}")),
             short_tag(tag)
-        )),
+        ))),
     }
 }
 
@@ -206,4 +208,149 @@ fn go_parse_float(s: &str) -> Option<f64> {
 fn looks_like_timestamp(s: &str) -> bool {
     let b = s.as_bytes();
     b.len() > 4 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b'-'
+}
+
+// What the emitter asks: would a plain scalar come back as a string?
+
+/// Would yaml.v2 read `s`, written plain, back as a string? If not (a
+/// number, bool, null, timestamp, base-60 float, merge key), it quotes it.
+pub(super) fn resolves_to_string(s: &str) -> bool {
+    const NON_STRINGS: &[&str] = &[
+        "", "~", "null", "Null", "NULL", "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO",
+        "true", "True", "TRUE", "false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF",
+        ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan",
+        ".NaN", ".NAN", "<<",
+    ];
+    if NON_STRINGS.contains(&s) {
+        return false;
+    }
+    let first = s.as_bytes()[0];
+    if !(first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.')) {
+        return true;
+    }
+    let plain: String = s.chars().filter(|c| *c != '_').collect();
+    // A float out of range (`1e400`) fails Go's ParseFloat: a string.
+    let float = is_yaml_style_float(&plain) && plain.parse::<f64>().is_ok_and(f64::is_finite);
+    !(is_go_int(&plain) || float || is_base60_float(s) || is_timestamp(s))
+}
+
+/// `strconv.ParseInt(s, 0, 64)` or `ParseUint` accepts it.
+fn is_go_int(s: &str) -> bool {
+    let body = s.strip_prefix(['-', '+']).unwrap_or(s);
+    if body.is_empty() {
+        return false;
+    }
+    let lower = body.to_ascii_lowercase();
+    let (digits, radix) = if let Some(h) = lower.strip_prefix("0x") {
+        (h.to_string(), 16)
+    } else if let Some(b) = lower.strip_prefix("0b") {
+        (b.to_string(), 2)
+    } else if let Some(o) = lower.strip_prefix("0o") {
+        (o.to_string(), 8)
+    } else if lower.len() > 1 && lower.starts_with('0') {
+        (lower[1..].to_string(), 8)
+    } else {
+        (lower, 10)
+    };
+    !digits.is_empty() && u128::from_str_radix(&digits, radix).is_ok_and(|v| v <= u64::MAX as u128)
+}
+
+/// `^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$`
+fn is_base60_float(s: &str) -> bool {
+    let b = s.strip_prefix(['-', '+']).unwrap_or(s).as_bytes();
+    if b.first().is_none_or(|c| !c.is_ascii_digit()) {
+        return false;
+    }
+    let mut i = 1;
+    while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'_') {
+        i += 1;
+    }
+    let mut groups = 0;
+    while b.get(i) == Some(&b':') {
+        i += 1;
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() && i - start < 2 {
+            i += 1;
+        }
+        let g = &b[start..i];
+        let ok = match g.len() {
+            1 => true,
+            2 => g[0] <= b'5',
+            _ => false,
+        };
+        if !ok {
+            return false;
+        }
+        groups += 1;
+    }
+    if groups == 0 {
+        return false;
+    }
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'_') {
+            i += 1;
+        }
+    }
+    i == b.len()
+}
+
+/// yaml.v2's timestamp forms: `2006-1-2`, optionally followed by `T`, `t`
+/// or ` ` and `15:4:5[.frac]` (with a zone after `T`/`t`).
+fn is_timestamp(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let num = |i: &mut usize, min: usize, max: usize| {
+        let start = *i;
+        while *i < b.len() && b[*i].is_ascii_digit() && *i - start < max {
+            *i += 1;
+        }
+        *i - start >= min
+    };
+    let lit = |i: &mut usize, c: u8| {
+        if b.get(*i) == Some(&c) {
+            *i += 1;
+            true
+        } else {
+            false
+        }
+    };
+    if !(num(&mut i, 4, 4)
+        && lit(&mut i, b'-')
+        && num(&mut i, 1, 2)
+        && lit(&mut i, b'-')
+        && num(&mut i, 1, 2))
+    {
+        return false;
+    }
+    if i == b.len() {
+        return true;
+    }
+    let sep = b[i];
+    if !matches!(sep, b'T' | b't' | b' ') {
+        return false;
+    }
+    i += 1;
+    if !(num(&mut i, 1, 2)
+        && lit(&mut i, b':')
+        && num(&mut i, 1, 2)
+        && lit(&mut i, b':')
+        && num(&mut i, 1, 2))
+    {
+        return false;
+    }
+    if lit(&mut i, b'.') && !num(&mut i, 1, 9) {
+        return false;
+    }
+    if sep == b' ' {
+        return i == b.len();
+    }
+    if lit(&mut i, b'Z') {
+        return i == b.len();
+    }
+    if matches!(b.get(i), Some(b'+') | Some(b'-')) {
+        i += 1;
+        return num(&mut i, 2, 2) && lit(&mut i, b':') && num(&mut i, 2, 2) && i == b.len();
+    }
+    false
 }

@@ -1,6 +1,6 @@
-//! Small pieces of Go's standard library whose exact output Helm's bytes
-//! depend on: `encoding/json` string escaping, `strconv.FormatFloat` with
-//! `'g'`, Helm's `sanitizeString`, and Masterminds/semver's lenient parse.
+//! Go's `encoding/json` and `strconv` output, which Helm's bytes depend on:
+//! JSON string escaping, float64 numbers, `interface{}` values and an
+//! omitempty object builder; `strconv.FormatFloat` with `'g'`.
 
 /// Append `s` as a JSON string the way Go's `encoding/json` writes it:
 /// `<`, `>`, `&`, U+2028 and U+2029 escaped, `\b \f \n \r \t` short forms,
@@ -114,92 +114,80 @@ pub fn format_json_float(f: f64) -> String {
     format!("{f}")
 }
 
-/// Helm's `sanitizeString`: every Unicode space becomes ' ', characters that
-/// are not printable are dropped.
-pub fn sanitize(s: &str) -> String {
-    s.chars()
-        .filter_map(|c| {
-            if c.is_whitespace() {
-                Some(' ')
-            } else if is_go_printable(c) {
-                Some(c)
-            } else {
-                None
+/// A generic value as Go marshals an `interface{}` decoded from JSON:
+/// numbers are float64, maps have sorted keys.
+pub fn go_json_value(v: &serde_json::Value) -> String {
+    use serde_json::Value as J;
+    match v {
+        J::Null => "null".into(),
+        J::Bool(b) => b.to_string(),
+        J::Number(n) => format_json_float(n.as_f64().unwrap_or(0.0)),
+        J::String(s) => {
+            let mut out = String::new();
+            json_string(&mut out, s);
+            out
+        }
+        J::Array(a) => format!(
+            "[{}]",
+            a.iter().map(go_json_value).collect::<Vec<_>>().join(",")
+        ),
+        J::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            let mut o = JsonObject::default();
+            for k in keys {
+                o.raw(k, &go_json_value(&m[k.as_str()]));
             }
-        })
-        .collect()
-}
-
-/// An approximation of Go's `unicode.IsPrint` without the full tables:
-/// control, format, private-use and noncharacter code points are not
-/// printable.
-fn is_go_printable(c: char) -> bool {
-    let v = c as u32;
-    !(c.is_control()
-        || v == 0xAD
-        || (0x600..=0x605).contains(&v)
-        || v == 0x61C
-        || v == 0x6DD
-        || v == 0x70F
-        || v == 0x180E
-        || (0x200B..=0x200F).contains(&v)
-        || (0x202A..=0x202E).contains(&v)
-        || (0x2060..=0x2064).contains(&v)
-        || (0x2066..=0x206F).contains(&v)
-        || v == 0xFEFF
-        || (0xFFF9..=0xFFFB).contains(&v)
-        || (0xE000..=0xF8FF).contains(&v)
-        || (0xFDD0..=0xFDEF).contains(&v)
-        || (v & 0xFFFE) == 0xFFFE
-        || (0xE0000..=0xE007F).contains(&v)
-        || v >= 0xF0000)
-}
-
-/// Masterminds/semver `NewVersion` (what Helm uses to accept a chart
-/// version): an optional `v`, one to three numeric parts, an optional
-/// pre-release and build metadata.
-pub fn is_lenient_semver(v: &str) -> bool {
-    let v = v.strip_prefix('v').unwrap_or(v);
-    let (v, build) = match v.split_once('+') {
-        Some((a, b)) => (a, Some(b)),
-        None => (v, None),
-    };
-    let (core, pre) = match v.split_once('-') {
-        Some((a, b)) => (a, Some(b)),
-        None => (v, None),
-    };
-    let parts: Vec<&str> = core.split('.').collect();
-    if parts.is_empty() || parts.len() > 3 {
-        return false;
-    }
-    for p in &parts {
-        if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) || p.parse::<u64>().is_err() {
-            return false;
+            o.finish()
         }
     }
-    let ident_ok = |s: &str| {
-        !s.is_empty()
-            && s.split('.').all(|id| {
-                !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+#[derive(Default)]
+pub struct JsonObject {
+    out: String,
+}
+
+impl JsonObject {
+    pub fn raw(&mut self, key: &str, value: &str) {
+        self.out.push(if self.out.is_empty() { '{' } else { ',' });
+        json_string(&mut self.out, key);
+        self.out.push(':');
+        self.out.push_str(value);
+    }
+    pub fn always_str(&mut self, key: &str, value: &str) {
+        let mut v = String::new();
+        json_string(&mut v, value);
+        self.raw(key, &v);
+    }
+    /// omitempty string
+    pub fn str(&mut self, key: &str, value: &str) {
+        if !value.is_empty() {
+            self.always_str(key, value);
+        }
+    }
+    /// omitempty []string
+    pub fn strs(&mut self, key: &str, values: &[String]) {
+        if values.is_empty() {
+            return;
+        }
+        let items: Vec<String> = values
+            .iter()
+            .map(|s| {
+                let mut v = String::new();
+                json_string(&mut v, s);
+                v
             })
-    };
-    if let Some(pre) = pre {
-        if !ident_ok(pre) {
-            return false;
-        }
-        // A numeric pre-release identifier may not have a leading zero.
-        for id in pre.split('.') {
-            if id.len() > 1 && id.starts_with('0') && id.bytes().all(|b| b.is_ascii_digit()) {
-                return false;
-            }
-        }
+            .collect();
+        self.raw(key, &format!("[{}]", items.join(",")));
     }
-    if let Some(build) = build {
-        if !ident_ok(build) {
-            return false;
+    pub fn finish(mut self) -> String {
+        if self.out.is_empty() {
+            return "{}".into();
         }
+        self.out.push('}');
+        self.out
     }
-    true
 }
 
 #[cfg(test)]
@@ -235,41 +223,5 @@ mod tests {
         assert_eq!(format_float_g(0.00001, false), "1e-05");
         assert_eq!(format_float_g(-2.5, false), "-2.5");
         assert_eq!(format_float_g(0.0, false), "0");
-    }
-
-    #[test]
-    fn sanitize_like_helm() {
-        assert_eq!(sanitize("a\tb\nc"), "a b c");
-        assert_eq!(sanitize("a\u{1}b\u{200b}c"), "abc");
-        assert_eq!(sanitize("héllo ✓"), "héllo ✓");
-    }
-
-    #[test]
-    fn lenient_semver() {
-        for ok in [
-            "1.2.3",
-            "v1.2.3",
-            "1.2",
-            "1",
-            "01.2.3",
-            "1.0.0-rc.1+b.2",
-            "1.0.0+x-y",
-            "1.0.0-0",
-        ] {
-            assert!(is_lenient_semver(ok), "{ok}");
-        }
-        for bad in [
-            "",
-            "1.2.3.4",
-            "a.b.c",
-            "1.2.3-",
-            "1.2.3+",
-            "1.0.0-01",
-            "1..2",
-            "1.2.3-a..b",
-            "latest",
-        ] {
-            assert!(!is_lenient_semver(bad), "{bad}");
-        }
     }
 }
