@@ -295,39 +295,33 @@ fn many_charts_refused_stale_credentials_share_one_fresh_token() {
 /// ECR host name reach the lab's TLS registry.
 fn connect_proxy(target: String) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
     use std::io::{BufRead, BufReader, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind proxy");
-    let addr = listener.local_addr().expect("proxy address").to_string();
     let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let log = asked.clone();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { break };
-            let (target, log) = (target.clone(), log.clone());
-            std::thread::spawn(move || -> std::io::Result<()> {
-                let mut reader = BufReader::new(conn.try_clone()?);
-                let mut line = String::new();
-                reader.read_line(&mut line)?;
-                log.lock().unwrap().push(line.trim().to_string());
-                loop {
-                    let mut h = String::new();
-                    if reader.read_line(&mut h)? == 0 || h.trim().is_empty() {
-                        break;
-                    }
+    let addr = common::front::tcp_listen("127.0.0.1", move |mut conn| {
+        let mut tunnel = || -> std::io::Result<()> {
+            let mut reader = BufReader::new(conn.try_clone()?);
+            let mut line = String::new();
+            reader.read_line(&mut line)?;
+            log.lock().unwrap().push(line.trim().to_string());
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h)? == 0 || h.trim().is_empty() {
+                    break;
                 }
-                let up = std::net::TcpStream::connect(&target)?;
-                conn.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")?;
-                let (mut up_r, mut up_w) = (up.try_clone()?, up);
-                let mut conn_w = conn.try_clone()?;
-                let t = std::thread::spawn(move || std::io::copy(&mut up_r, &mut conn_w));
-                // Bytes the reader buffered past the headers belong upstream.
-                up_w.write_all(reader.buffer())?;
-                let mut rest = reader.into_inner();
-                let _ = std::io::copy(&mut rest, &mut up_w);
-                let _ = up_w.shutdown(std::net::Shutdown::Write);
-                let _ = t.join();
-                Ok(())
-            });
-        }
+            }
+            let up = std::net::TcpStream::connect(&target)?;
+            conn.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")?;
+            let (mut up_r, mut up_w) = (up.try_clone()?, up);
+            let mut conn_w = conn.try_clone()?;
+            let t = std::thread::spawn(move || std::io::copy(&mut up_r, &mut conn_w));
+            // Bytes the reader buffered past the headers belong upstream.
+            up_w.write_all(reader.buffer())?;
+            let rest = reader.into_inner();
+            common::front::pipe(rest, up_w);
+            let _ = t.join();
+            Ok(())
+        };
+        let _ = tunnel();
     });
     (addr, asked)
 }

@@ -75,40 +75,28 @@ fn tls_port_that_resets_plain_http(
     ip: &str,
 ) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind((ip, 0)).expect("bind");
-    let addr = listener.local_addr().expect("address").to_string();
     let plain = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let (p, upstream) = (plain.clone(), common::Lab::get().registry_tls.clone());
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { break };
-            let (p, upstream) = (p.clone(), upstream.clone());
-            std::thread::spawn(move || {
-                let mut first = [0u8; 1];
-                if conn.read_exact(&mut first).is_err() {
-                    return;
-                }
-                if first[0] != 0x16 {
-                    p.fetch_add(1, Ordering::SeqCst);
-                    return;
-                }
-                let Ok(mut up) = std::net::TcpStream::connect(&upstream) else {
-                    return;
-                };
-                if up.write_all(&first).is_err() {
-                    return;
-                }
-                let (Ok(mut c2), Ok(mut u2)) = (conn.try_clone(), up.try_clone()) else {
-                    return;
-                };
-                std::thread::spawn(move || {
-                    let _ = std::io::copy(&mut u2, &mut c2);
-                    let _ = c2.shutdown(std::net::Shutdown::Write);
-                });
-                let _ = std::io::copy(&mut conn, &mut up);
-                let _ = up.shutdown(std::net::Shutdown::Write);
-            });
+    let addr = common::front::tcp_listen(ip, move |mut conn| {
+        let mut first = [0u8; 1];
+        if conn.read_exact(&mut first).is_err() {
+            return;
         }
+        if first[0] != 0x16 {
+            p.fetch_add(1, Ordering::SeqCst);
+            return;
+        }
+        let Ok(mut up) = std::net::TcpStream::connect(&upstream) else {
+            return;
+        };
+        if up.write_all(&first).is_err() {
+            return;
+        }
+        let (Ok(c2), Ok(u2)) = (conn.try_clone(), up.try_clone()) else {
+            return;
+        };
+        std::thread::spawn(move || common::front::pipe(u2, c2));
+        common::front::pipe(conn, up);
     });
     (addr, plain)
 }

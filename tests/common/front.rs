@@ -227,6 +227,31 @@ impl Drop for Front {
     }
 }
 
+/// A raw TCP listener on `ip` (port chosen by the system) for what is below
+/// HTTP (tunnels, throttles, TLS sniffing): each connection is handled on
+/// its own thread; runs for the rest of the test process. Returns the
+/// address.
+pub fn tcp_listen(ip: &str, handle: impl Fn(TcpStream) + Send + Sync + 'static) -> String {
+    let listener = TcpListener::bind((ip, 0)).expect("bind");
+    let addr = listener.local_addr().expect("address").to_string();
+    let handle = Arc::new(handle);
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { continue };
+            let handle = handle.clone();
+            std::thread::spawn(move || handle(conn));
+        }
+    });
+    addr
+}
+
+/// Copies `from` into `to` until `from` ends, then ends `to`'s writing
+/// side so the peer sees the end too.
+pub fn pipe(mut from: impl Read, mut to: TcpStream) {
+    let _ = std::io::copy(&mut from, &mut to);
+    let _ = to.shutdown(std::net::Shutdown::Write);
+}
+
 /// Reads up to the blank line; body bytes already read start `body`.
 fn read_head(conn: &mut impl Read) -> std::io::Result<(String, Vec<u8>)> {
     let mut buf = Vec::new();
