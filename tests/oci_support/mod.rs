@@ -269,10 +269,7 @@ pub struct Seen {
 
 impl Seen {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        front::header_in(&self.headers, name)
     }
 
     fn of(r: &Request, body_len: usize) -> Seen {
