@@ -75,13 +75,7 @@ fn wrong_password_in_registry_config_gets_one_fresh_token() {
     let remote = format!("oci://{}/{ns}", lab.registry);
     let mark = LogMark::new(&lab.registry_log);
 
-    let out = sb.helm(&[
-        "--debug",
-        "ecr-push",
-        path_str(&chart),
-        &remote,
-        "--plain-http",
-    ]);
+    let out = debug_push(&sb, &chart, &remote);
     out.assert_ok();
     assert_eq!(results(&out)[0].verb, "Pushed", "{out}");
     let seen = mark.requests_for(&format!("{ns}/authrule"));
@@ -108,13 +102,7 @@ fn wrong_password_in_registry_config_gets_one_fresh_token() {
     // wrong) registry config: no 401, no token call.
     let other = sb.seed_chart("authrule2");
     let mark = LogMark::new(&lab.registry_log);
-    let out = sb.helm(&[
-        "--debug",
-        "ecr-push",
-        path_str(&other),
-        &remote,
-        "--plain-http",
-    ]);
+    let out = debug_push(&sb, &other, &remote);
     out.assert_ok();
     let seen = mark.requests_for(&format!("{ns}/authrule2"));
     assert!(
@@ -137,13 +125,7 @@ fn no_cache_and_no_config_entry_fetches_a_token_every_time() {
     let remote = format!("oci://{}/{ns}", lab.registry);
     for (i, verb) in [(1, "Pushed"), (2, "Unchanged")] {
         let mark = LogMark::new(&lab.registry_log);
-        let out = sb.helm(&[
-            "--debug",
-            "ecr-push",
-            path_str(&chart),
-            &remote,
-            "--plain-http",
-        ]);
+        let out = debug_push(&sb, &chart, &remote);
         out.assert_ok();
         assert_eq!(results(&out)[0].verb, verb, "{out}");
         assert_eq!(ecr.token_calls.load(Ordering::SeqCst), i, "{out}");
@@ -193,13 +175,7 @@ fn secrets_stay_out_of_debug_output_on_failure_too() {
         lab.registry,
         common::unique_name("cli-refused")
     );
-    let out = sb.helm(&[
-        "--debug",
-        "ecr-push",
-        path_str(&chart),
-        &remote,
-        "--plain-http",
-    ]);
+    let out = debug_push(&sb, &chart, &remote);
     assert_eq!(out.status.code(), Some(1), "{out}");
     let errors = out.plugin_errors();
     assert_eq!(errors.len(), 1, "{out}");

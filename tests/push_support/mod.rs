@@ -229,3 +229,14 @@ pub fn counting_ecr_front() -> (
     });
     (stub, calls)
 }
+
+/// `helm --debug ecr-push CHART REMOTE --plain-http` in the sandbox.
+pub fn debug_push(sb: &Sandbox, chart: &Path, remote: &str) -> Output {
+    sb.helm(&[
+        "--debug",
+        "ecr-push",
+        path_str(chart),
+        remote,
+        "--plain-http",
+    ])
+}
