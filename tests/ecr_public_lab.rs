@@ -139,6 +139,18 @@ impl JsonLog {
     }
 }
 
+/// `helm ecr-push CHART REMOTE --ca-file LAB-CA EXTRA...`.
+fn push_trusting_lab_ca(sb: &Sandbox, chart: &Path, remote: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        path_str(chart),
+        remote,
+        "--ca-file",
+        path_str(&sb.lab.ca_file),
+    ];
+    args.extend_from_slice(extra);
+    ecr_push(sb, &args)
+}
+
 /// `helm pull` through the proxy, trusting the lab CA: `--ca-file` where
 /// Helm takes it for OCI (3.13+, 4); helm 3.10 reads SSL_CERT_FILE (Go).
 fn pull(sb: &Sandbox, reference: &str, version: &str, dest: &Path) -> Output {
@@ -162,7 +174,6 @@ fn pull(sb: &Sandbox, reference: &str, version: &str, dest: &Path) -> Output {
 
 #[test]
 fn push_to_public_ecr_aws_lands_without_a_region_and_helm_pulls_it_back() {
-    let lab = Lab::get();
     let public = Public::get();
     for cli in HelmCli::all() {
         let sb = public.sandbox(cli);
@@ -173,16 +184,11 @@ fn push_to_public_ecr_aws_lands_without_a_region_and_helm_pulls_it_back() {
         let registry_log = JsonLog::mark(&public.registry_log);
         let api_log = JsonLog::mark(&public.api_log);
         let remote = format!("oci://public.ecr.aws/{}", public.alias);
-        let out = ecr_push(
+        let out = push_trusting_lab_ca(
             &sb,
-            &[
-                path_str(&chart),
-                &remote,
-                "--ca-file",
-                path_str(&lab.ca_file),
-                "--destination",
-                path_str(kept.path()),
-            ],
+            &chart,
+            &remote,
+            &["--destination", path_str(kept.path())],
         );
         out.assert_ok();
         let repo = format!("{}/{name}", public.alias);
@@ -263,22 +269,17 @@ fn push_to_public_ecr_aws_lands_without_a_region_and_helm_pulls_it_back() {
 
 #[test]
 fn the_dual_stack_name_is_ecr_public_too() {
-    let lab = Lab::get();
     let public = Public::get();
     let sb = public.sandbox(HelmCli::V4);
     let name = common::unique_name("pub-ds");
     let chart = sb.seed_chart(&name);
     let api_log = JsonLog::mark(&public.api_log);
     let registry_log = JsonLog::mark(&public.registry_log);
-    let out = ecr_push(
+    let out = push_trusting_lab_ca(
         &sb,
-        &[
-            path_str(&chart),
-            &format!("oci://ecr-public.aws.com/{}", public.alias),
-            "--ca-file",
-            path_str(&lab.ca_file),
-            "--create-repository",
-        ],
+        &chart,
+        &format!("oci://ecr-public.aws.com/{}", public.alias),
+        &["--create-repository"],
     );
     out.assert_ok();
     assert!(
@@ -435,24 +436,13 @@ fn create_repository_and_describe_use_the_ecr_public_api_without_the_alias() {
 
 #[test]
 fn ecr_login_to_public_ecr_aws_without_a_region_lets_every_helm_pull_with_credentials() {
-    let lab = Lab::get();
     let public = Public::get();
     for cli in HelmCli::all() {
         let sb = public.sandbox(cli);
         let name = common::unique_name("pub-login");
         let chart = sb.seed_chart(&name);
         let remote = format!("oci://public.ecr.aws/{}", public.alias);
-        ecr_push(
-            &sb,
-            &[
-                path_str(&chart),
-                &remote,
-                "--ca-file",
-                path_str(&lab.ca_file),
-                "--create-repository",
-            ],
-        )
-        .assert_ok();
+        push_trusting_lab_ca(&sb, &chart, &remote, &["--create-repository"]).assert_ok();
 
         let out = sb.helm(&["ecr-login", "public.ecr.aws"]);
         out.assert_ok();
