@@ -58,10 +58,7 @@ fn throttling_and_server_errors_are_retried_up_to_max_attempts() {
     let mut w = world(&f.url());
     w.set("AWS_MAX_ATTEMPTS", "2");
     let e = w.session(None).unwrap().fetch_token(None).unwrap_err();
-    assert!(
-        e.to_string().contains("throttled") && e.to_string().contains("after 2 attempts"),
-        "{e}"
-    );
+    aws_support::assert_says(&e, &["throttled", "after 2 attempts"]);
     assert_eq!(f.seen().len(), 2);
 
     // The profile's max_attempts, when the environment has none.
@@ -112,11 +109,12 @@ fn bad_retry_settings_are_one_line() {
     let mut w = world("http://127.0.0.1:1");
     w.write(".aws/config", "[default]\nretry_mode = eager\n");
     let e = w.session(None).unwrap_err();
-    assert!(
-        e.to_string()
-            .contains("retry_mode of AWS profile \"default\"")
-            && e.to_string().contains("standard, adaptive or legacy"),
-        "{e}"
+    aws_support::assert_says(
+        &e,
+        &[
+            "retry_mode of AWS profile \"default\"",
+            "standard, adaptive or legacy",
+        ],
     );
     w.set("AWS_RETRY_MODE", "legacy");
     assert!(w.session(None).is_ok());

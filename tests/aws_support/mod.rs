@@ -167,3 +167,10 @@ pub fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
+
+/// Fails unless the error's text holds every one of `wants`.
+#[track_caller]
+pub fn assert_says(e: &impl std::fmt::Display, wants: &[&str]) {
+    let text = e.to_string();
+    assert!(wants.iter().all(|w| text.contains(w)), "{text}");
+}
