@@ -58,7 +58,7 @@ pub fn references(data: &[u8]) {
         oci::validate_tag,
     ] {
         if let Err(e) = check(s) {
-            one_line("validation", &e);
+            one_line("validation", &e.to_string());
         }
     }
     let _ = crate::aws::parse_ecr_host(s);

@@ -11,7 +11,7 @@
 
 use crate::aws::{self, AuthToken, AwsOptions, CredentialScope, Registry, Session};
 use crate::http::Http;
-use crate::oci::{Credential, Keychain};
+use crate::oci::{Credential, Keychain, KeychainError};
 use crate::sync::lock;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -71,28 +71,30 @@ impl EcrKeychain {
                 None => String::new(),
             }
         };
-        let mut sessions = lock(&self.sessions);
-        if let Some(s) = sessions.get(&key) {
-            return Ok(Arc::clone(s));
-        }
-        let session = Arc::new(
-            Session::for_registry_host(&self.aws, host, self.aws_http.clone())?
-                .sharing(&self.credentials),
-        );
-        sessions.insert(key, Arc::clone(&session));
-        Ok(session)
+        self.session_keyed(key, || {
+            Session::for_registry_host(&self.aws, host, self.aws_http.clone())
+        })
     }
 
     /// The AWS session for the region the user chose (or `region_hint`).
     pub fn session(&self, region_hint: Option<&str>) -> Result<Arc<Session>, aws::Error> {
+        self.session_keyed(region_hint.unwrap_or("").to_string(), || {
+            Session::new(&self.aws, region_hint, self.aws_http.clone())
+        })
+    }
+
+    /// The session kept under `key`, made by `make` the first time, sharing
+    /// the command's credentials.
+    fn session_keyed(
+        &self,
+        key: String,
+        make: impl FnOnce() -> Result<Session, aws::Error>,
+    ) -> Result<Arc<Session>, aws::Error> {
         let mut sessions = lock(&self.sessions);
-        let key = region_hint.unwrap_or("").to_string();
         if let Some(s) = sessions.get(&key) {
             return Ok(Arc::clone(s));
         }
-        let session = Arc::new(
-            Session::new(&self.aws, region_hint, self.aws_http.clone())?.sharing(&self.credentials),
-        );
+        let session = Arc::new(make()?.sharing(&self.credentials));
         sessions.insert(key, Arc::clone(&session));
         Ok(session)
     }
@@ -144,12 +146,12 @@ impl EcrKeychain {
 }
 
 impl Keychain for EcrKeychain {
-    fn get(&self, registry: &str) -> Result<Option<Credential>, String> {
+    fn get(&self, registry: &str) -> Result<Option<Credential>, KeychainError> {
         let mut hosts = lock(&self.hosts);
         if let Some((cred, _)) = hosts.get(registry) {
             return Ok(Some(cred.clone()));
         }
-        let session = self.session_for(registry).map_err(|e| e.to_string())?;
+        let session = self.session_for(registry).map_err(KeychainError::new)?;
         let (cred, source) = if let Some(token) = self.cached(&session, registry) {
             (credential(&token), Source::TokenCache)
         } else if let Some(auth) = self.registry_config_credentials(registry) {
@@ -162,7 +164,7 @@ impl Keychain for EcrKeychain {
             )
         } else {
             (
-                self.fetch(registry).map_err(|e| e.to_string())?,
+                self.fetch(registry).map_err(KeychainError::new)?,
                 Source::Fetched,
             )
         };
@@ -170,13 +172,13 @@ impl Keychain for EcrKeychain {
         Ok(Some(cred))
     }
 
-    fn refresh(&self, registry: &str) -> Result<Option<Credential>, String> {
+    fn refresh(&self, registry: &str) -> Result<Option<Credential>, KeychainError> {
         let mut hosts = lock(&self.hosts);
         if let Some((_, Source::Fetched)) = hosts.get(registry) {
             // A token fetched moments ago was refused: another would be too.
             return Ok(None);
         }
-        let cred = self.fetch(registry).map_err(|e| e.to_string())?;
+        let cred = self.fetch(registry).map_err(KeychainError::new)?;
         hosts.insert(registry.to_string(), (cred.clone(), Source::Fetched));
         Ok(Some(cred))
     }
@@ -196,11 +198,7 @@ fn credential(token: &AuthToken) -> Credential {
 
 /// The registry host of an ECR proxy endpoint (`https://HOST` -> `HOST`).
 pub fn endpoint_host(proxy_endpoint: &str) -> String {
-    let s = proxy_endpoint
-        .strip_prefix("https://")
-        .or_else(|| proxy_endpoint.strip_prefix("http://"))
-        .unwrap_or(proxy_endpoint);
-    s.split('/').next().unwrap_or(s).to_string()
+    crate::http::authority_of(proxy_endpoint)
 }
 
 #[cfg(test)]

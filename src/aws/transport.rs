@@ -11,7 +11,8 @@ use super::env::Env;
 use super::errors::{explain, parse_error_body, ApiFailure, Caller};
 use super::sign::{sign_headers, Signer};
 use super::Error;
-use crate::http::retry::{jitter, RetryPolicy};
+use crate::http::retry::{Decision, RetryPolicy};
+use std::cell::Cell;
 
 pub struct Call<'a> {
     pub method: &'a str,
@@ -181,22 +182,17 @@ fn shifted(now: SystemTime, offset: i64) -> SystemTime {
     }
 }
 
-/// Send with retries. Ok only for 2xx.
+/// Send with retries (the shared policy, AWS's classification). Ok only
+/// for 2xx.
 pub fn call(http: &crate::http::Http, env: &Env, c: &Call<'_>) -> Result<Reply, Failure> {
     let policy = RetryPolicy::aws_standard(c.max_attempts, env.scale("HELM_ECR_RETRY_SCALE"));
-    let mut attempt = 0;
     // Seconds to add to our clock when signing; set once, from the server's
     // Date header, after a clock-skew refusal.
-    let mut offset: Option<i64> = None;
-    loop {
-        attempt += 1;
-        let result = once(http, c, offset.unwrap_or(0));
-        let failure = match result {
-            Ok(reply) => return Ok(reply),
-            Err(f) => f,
-        };
-        if offset.is_none() && c.signer.is_some() {
-            if let Some(o) = skew_offset(&failure, SystemTime::now()) {
+    let offset: Cell<Option<i64>> = Cell::new(None);
+    let attempt = || once(http, c, offset.get().unwrap_or(0));
+    let decide = |failure: &Failure| {
+        if offset.get().is_none() && c.signer.is_some() {
+            if let Some(o) = skew_offset(failure, SystemTime::now()) {
                 // As the SDKs: re-sign once with the server's time, at once.
                 if http.options.debug {
                     eprintln!(
@@ -204,24 +200,25 @@ pub fn call(http: &crate::http::Http, env: &Env, c: &Call<'_>) -> Result<Reply, 
                         c.what
                     );
                 }
-                offset = Some(o);
-                continue;
+                offset.set(Some(o));
+                return Decision::AtOnce;
             }
         }
-        let delay = if retryable(&failure) {
-            policy.next_delay(attempt, None, jitter())
+        if retryable(failure) {
+            Decision::Retry { after: None }
         } else {
-            None
-        };
-        match (delay, failure) {
-            (Some(d), _) => std::thread::sleep(d),
-            (None, Failure::Api(mut a)) => {
-                a.attempts = attempt;
-                return Err(Failure::Api(a));
-            }
-            (None, other) => return Err(other),
+            Decision::Final
         }
-    }
+    };
+    policy
+        .run(attempt, decide, |_, _, _| {})
+        .map_err(|gave_up| match gave_up.error {
+            Failure::Api(mut a) => {
+                a.attempts = gave_up.attempts;
+                Failure::Api(a)
+            }
+            other => other,
+        })
 }
 
 fn once(http: &crate::http::Http, c: &Call<'_>, clock_offset: i64) -> Result<Reply, Failure> {

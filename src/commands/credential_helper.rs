@@ -100,7 +100,8 @@ fn get(server_url: &str) -> (i32, String) {
         .map(|e| e.account.clone())
         .or(settings.registry_id.clone());
     let result = (|| -> Result<aws::AuthToken, String> {
-        let http = crate::http::Http::new(crate::cli::CommonArgs::default().aws_http_options())?;
+        let http = crate::http::Http::new(crate::cli::CommonArgs::default().aws_http_options())
+            .map_err(|e| e.to_string())?;
         let session =
             Session::for_registry_host(&options, &host, http).map_err(|e| e.to_string())?;
         session

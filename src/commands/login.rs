@@ -208,7 +208,8 @@ fn fetch_tokens(targets: &[Target], common: &CommonArgs) -> Result<(Tokens, Regi
         }
     }
     let options = common.aws_options();
-    let http = crate::http::Http::new(common.aws_http_options()).map_err(|e| vec![e])?;
+    let http =
+        crate::http::Http::new(common.aws_http_options()).map_err(|e| vec![e.to_string()])?;
     // Regions run in parallel but resolve credentials once (one MFA prompt).
     let scope = CredentialScope::default();
     type RegionResult = Result<RegionTokens, String>;

@@ -118,11 +118,11 @@ pub fn run(args: Args) -> i32 {
     }
     let http = match crate::http::Http::new(args.common.http_options()) {
         Ok(h) => h,
-        Err(e) => return fail(&e),
+        Err(e) => return fail(&e.to_string()),
     };
     let aws_http = match crate::http::Http::new(args.common.aws_http_options()) {
         Ok(h) => h,
-        Err(e) => return fail(&e),
+        Err(e) => return fail(&e.to_string()),
     };
     let keychain = Arc::new(EcrKeychain::new(
         args.common.aws_options(),

@@ -1,5 +1,7 @@
-//! When to try a request again and how long to wait first. Pure decisions:
-//! the caller supplies the failure, the attempt number and the randomness.
+//! When to try a request again and how long to wait first: one policy and
+//! one loop ([`RetryPolicy::run`]) for every protocol. Each protocol only
+//! classifies its failures ([`Decision`]): the registry in `oci::error`, the
+//! AWS APIs in `aws::transport`, transport failures in `http::failure`.
 
 use std::time::{Duration, SystemTime};
 
@@ -89,14 +91,87 @@ impl RetryPolicy {
     }
 }
 
-pub fn scale_duration(d: Duration, scale: f64) -> Duration {
-    Duration::try_from_secs_f64(d.as_secs_f64() * scale).unwrap_or(d)
+/// What a protocol makes of one failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// No other attempt will go better.
+    Final,
+    /// Worth another attempt after the back-off, or after the server's
+    /// wish (already scaled) when it said one.
+    Retry { after: Option<Duration> },
+    /// Try again at once, outside the budget's back-off (a request re-signed
+    /// with the server's clock); still counts as an attempt.
+    AtOnce,
 }
 
-/// Statuses that say "not now" rather than "no": throttling, timeouts and
-/// server-side failures.
-pub fn is_retryable_status(status: u16) -> bool {
-    matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
+/// Why [`RetryPolicy::run`] stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// The failure was final.
+    Final,
+    /// Every attempt the policy allows was made.
+    Spent,
+    /// The server asked to wait longer than the policy waits.
+    WaitTooLong(Duration),
+}
+
+/// The last failure of [`RetryPolicy::run`], after `attempts` attempts.
+#[derive(Debug)]
+pub struct GaveUp<E> {
+    pub error: E,
+    pub attempts: u32,
+    pub stop: Stop,
+}
+
+impl RetryPolicy {
+    /// Run `attempt` until it succeeds, `decide` calls its failure final, or
+    /// the policy gives up; `on_wait` hears of each back-off before it is
+    /// slept.
+    pub fn run<T, E>(
+        &self,
+        mut attempt: impl FnMut() -> Result<T, E>,
+        mut decide: impl FnMut(&E) -> Decision,
+        mut on_wait: impl FnMut(&E, u32, Duration),
+    ) -> Result<T, GaveUp<E>> {
+        let mut attempts = 1;
+        loop {
+            let error = match attempt() {
+                Ok(v) => return Ok(v),
+                Err(e) => e,
+            };
+            let gave_up = |error, stop| GaveUp {
+                error,
+                attempts,
+                stop,
+            };
+            let after = match decide(&error) {
+                Decision::Final => return Err(gave_up(error, Stop::Final)),
+                Decision::AtOnce => {
+                    attempts += 1;
+                    continue;
+                }
+                Decision::Retry { after } => after,
+            };
+            match self.next_delay(attempts, after, jitter()) {
+                Some(delay) => {
+                    on_wait(&error, attempts, delay);
+                    std::thread::sleep(delay);
+                    attempts += 1;
+                }
+                None => {
+                    let stop = match after {
+                        Some(a) if a > self.max_retry_after => Stop::WaitTooLong(a),
+                        _ => Stop::Spent,
+                    };
+                    return Err(gave_up(error, stop));
+                }
+            }
+        }
+    }
+}
+
+pub fn scale_duration(d: Duration, scale: f64) -> Duration {
+    Duration::try_from_secs_f64(d.as_secs_f64() * scale).unwrap_or(d)
 }
 
 /// `Retry-After`: delta seconds or an HTTP date (RFC 9110 section 10.2.3).
@@ -212,16 +287,6 @@ mod tests {
     }
 
     #[test]
-    fn retryable_statuses() {
-        for s in [408, 429, 500, 502, 503, 504] {
-            assert!(is_retryable_status(s), "{s}");
-        }
-        for s in [200, 201, 400, 401, 403, 404, 409, 501] {
-            assert!(!is_retryable_status(s), "{s}");
-        }
-    }
-
-    #[test]
     fn retry_after_forms() {
         let now = UNIX_EPOCH + Duration::from_secs(784_111_770);
         assert_eq!(parse_retry_after(" 7 ", now), Some(Duration::from_secs(7)));
@@ -249,5 +314,47 @@ mod tests {
         let xs: Vec<f64> = (0..100).map(|_| jitter()).collect();
         assert!(xs.iter().all(|x| (0.0..1.0).contains(x)));
         assert!(xs.windows(2).any(|w| w[0] != w[1]));
+    }
+
+    #[test]
+    fn run_counts_attempts_and_says_why_it_stopped() {
+        let p = RetryPolicy::scaled(0.0001);
+        let mut n = 0;
+        let spent = p.run(
+            || -> Result<(), u32> {
+                n += 1;
+                Err(n)
+            },
+            |_| Decision::Retry { after: None },
+            |_, _, _| {},
+        );
+        let g = spent.unwrap_err();
+        assert_eq!((g.error, g.attempts, g.stop), (5, 5, Stop::Spent));
+        let final_ = p.run(|| Err::<(), _>(()), |_| Decision::Final, |_, _, _| {});
+        assert_eq!(final_.unwrap_err().stop, Stop::Final);
+        let long = Duration::from_secs(3600);
+        let wait = p.run(
+            || Err::<(), _>(()),
+            |_| Decision::Retry { after: Some(long) },
+            |_, _, _| {},
+        );
+        let g = wait.unwrap_err();
+        assert_eq!((g.attempts, g.stop), (1, Stop::WaitTooLong(long)));
+        // At once: another attempt, counted, without waiting.
+        let mut n = 0;
+        let mut waits = 0;
+        let ok = p.run(
+            || {
+                n += 1;
+                if n < 3 {
+                    Err(n)
+                } else {
+                    Ok(n)
+                }
+            },
+            |_| Decision::AtOnce,
+            |_, _, _| waits += 1,
+        );
+        assert_eq!((ok.unwrap(), waits), (3, 0));
     }
 }

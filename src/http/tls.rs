@@ -3,12 +3,17 @@
 //! certificates, and verification off only when asked.
 
 use super::client_key::{self, Refusal};
-use super::HttpOptions;
+use super::{Error, HttpOptions};
 use rustls::pki_types::PrivateKeyDer;
 use std::path::Path;
 use ureq::tls::{Certificate, ClientCert, PemItem, PrivateKey, RootCerts, TlsConfig};
 
-pub fn config(options: &HttpOptions) -> Result<TlsConfig, String> {
+/// The TLS configuration `options` ask for, or why it cannot be built.
+pub fn config(options: &HttpOptions) -> Result<TlsConfig, Error> {
+    build(options).map_err(Error::Tls)
+}
+
+fn build(options: &HttpOptions) -> Result<TlsConfig, String> {
     let mut b = TlsConfig::builder().disable_verification(options.insecure);
     if let Some(ca) = &options.ca_file {
         let certs = certificates(ca, ca_source(ca, std::env::var_os("AWS_CA_BUNDLE")))?;
@@ -119,7 +124,10 @@ mod tests {
             cert_file: Some("c.pem".into()),
             ..Default::default()
         };
-        assert_eq!(config(&o).unwrap_err(), "--cert-file needs --key-file");
+        assert_eq!(
+            config(&o).unwrap_err().to_string(),
+            "--cert-file needs --key-file"
+        );
     }
 
     #[test]
@@ -143,13 +151,16 @@ mod tests {
             ca_file: Some(f.clone()),
             ..Default::default()
         };
-        let e = config(&o).unwrap_err();
+        let e = config(&o).unwrap_err().to_string();
         assert!(e.contains("no PEM certificate"), "{e}");
         let missing = HttpOptions {
             ca_file: Some(dir.join("missing.pem")),
             ..Default::default()
         };
-        assert!(config(&missing).unwrap_err().starts_with("--ca-file "));
+        assert!(config(&missing)
+            .unwrap_err()
+            .to_string()
+            .starts_with("--ca-file "));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

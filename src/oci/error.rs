@@ -2,7 +2,6 @@
 //! the user.
 
 use crate::text::one_line;
-use std::fmt;
 use std::time::Duration;
 
 /// What went wrong, coarse enough for a caller to give advice on.
@@ -32,14 +31,67 @@ pub enum ErrorKind {
     Other,
 }
 
-#[derive(Debug)]
-pub struct Error {
-    kind: ErrorKind,
-    msg: String,
-    /// Set on failures another attempt may cure.
-    pub(crate) retry: Option<Retry>,
+/// Everything the OCI part can fail with. Each renders as one line: what
+/// failed, why, and what to do. Where a cause is carried (`#[source]`), the
+/// line already includes its text, so callers print `{e}` and stop.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The registry answered with a status the call did not expect.
+    #[error("{message}")]
+    Status {
+        kind: ErrorKind,
+        status: u16,
+        /// The distribution error code (`NAME_UNKNOWN`, ...), or empty.
+        code: String,
+        message: String,
+        /// Throttling or a server failure: another attempt may go better,
+        /// after `retry_after` when the registry said so.
+        retryable: bool,
+        retry_after: Option<Duration>,
+    },
+    /// No usable answer: network, TLS, deadline (the HTTP layer's line).
+    #[error(transparent)]
+    Http(#[from] crate::http::Error),
+    /// The keychain could not produce credentials.
+    #[error("{context}: {source}")]
+    Credentials {
+        context: String,
+        #[source]
+        source: KeychainError,
+    },
+    /// Reading a blob from disk failed.
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Retries spent (or a wait too long asked for): why we stopped, then
+    /// the last failure.
+    #[error("{context}: {source}")]
+    GaveUp {
+        context: String,
+        #[source]
+        source: Box<Error>,
+    },
+    /// Anything else: bad input, a refusal, a reply we cannot use.
+    #[error("{message}")]
+    Other { kind: ErrorKind, message: String },
 }
 
+/// Why the keychain has no credentials for a host: its own error, kept
+/// whole (the ECR keychain's AWS error, with its cause).
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct KeychainError(Box<dyn std::error::Error + Send + Sync>);
+
+impl KeychainError {
+    pub fn new(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        KeychainError(e.into())
+    }
+}
+
+/// The wait a retryable failure asks for.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Retry {
     pub after: Option<Duration>,
@@ -51,39 +103,49 @@ impl Error {
     }
 
     pub fn with_kind(kind: ErrorKind, msg: impl Into<String>) -> Self {
-        Error {
+        Error::Other {
             kind,
-            msg: msg.into(),
-            retry: None,
+            message: msg.into(),
         }
     }
 
-    pub(crate) fn retryable(mut self, after: Option<Duration>) -> Self {
-        self.retry = Some(Retry { after });
-        self
-    }
-
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        match self {
+            Error::Status { kind, .. } | Error::Other { kind, .. } => *kind,
+            Error::Http(_) => ErrorKind::Transport,
+            Error::Credentials { .. } => ErrorKind::Credentials,
+            Error::Io { .. } => ErrorKind::Io,
+            Error::GaveUp { source, .. } => source.kind(),
+        }
     }
 
-    pub fn message(&self) -> &str {
-        &self.msg
+    /// The one line, as `Display` gives it.
+    pub fn message(&self) -> String {
+        self.to_string()
     }
 
-    pub(crate) fn context(mut self, prefix: &str) -> Self {
-        self.msg = format!("{prefix}: {}", self.msg);
-        self
+    /// Set on failures another attempt may cure.
+    pub(crate) fn retry(&self) -> Option<Retry> {
+        match self {
+            Error::Status {
+                retryable: true,
+                retry_after,
+                ..
+            } => Some(Retry {
+                after: *retry_after,
+            }),
+            Error::Http(e) if e.is_retryable() => Some(Retry { after: None }),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn context(self, context: String) -> Self {
+        Error::GaveUp {
+            context,
+            source: Box::new(self),
+        }
     }
 }
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.msg)
-    }
-}
-
-impl std::error::Error for Error {}
 
 /// The first error of a registry's `{"errors":[{"code","message","detail"}]}`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -103,6 +165,13 @@ pub fn parse_registry_error(body: &[u8]) -> Option<RegistryError> {
         code: s("code", 64),
         message: s("message", 300),
     })
+}
+
+/// The registry's classification for the shared retry policy: statuses
+/// that say "not now" rather than "no" (throttling, timeouts, server-side
+/// failures).
+pub fn is_transient(status: u16) -> bool {
+    matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
 }
 
 /// The kind for a refusal, from the registry's error code and the status.
@@ -153,6 +222,16 @@ mod tests {
         );
         assert!(!e.message.contains(['\n', '\r']) && e.message.len() < 320);
         assert_eq!(parse_registry_error(br#"{"errors":[]}"#), None);
+    }
+
+    #[test]
+    fn transient_statuses() {
+        for s in [408, 429, 500, 502, 503, 504] {
+            assert!(is_transient(s), "{s}");
+        }
+        for s in [200, 201, 400, 401, 403, 404, 409, 501] {
+            assert!(!is_transient(s), "{s}");
+        }
     }
 
     #[test]

@@ -2,18 +2,26 @@
 //! protocol. Knows nothing of AWS or Helm: credentials come through
 //! [`Keychain`].
 //!
-//! Modules: `reference` (remotes, references, the name grammar), `auth`
-//! (challenges, Basic, Bearer tokens), `client` (one exchange with auth,
-//! redirects and retries), `protocol` (the distribution calls), `push` (the
-//! plan and its phases), `error`, `progress`.
+//! Modules, in go-containerregistry's `remote`/`transport` shape:
+//! `reference` (remotes, references, the name grammar), `auth` (challenge
+//! parsing, Basic headers, the token request), `exchange` (one HTTP
+//! exchange: bodies, deadlines, redirects, status to error, retries),
+//! `transport` (per-host auth state around an exchange: challenges,
+//! credential refresh, Bearer tokens per scope, the origin rule), `blob` and
+//! `manifest` (the distribution calls), `push` (the plan and its phases),
+//! `error`, `progress`.
 
 mod auth;
-mod client;
+mod blob;
 mod error;
+mod exchange;
+mod manifest;
 mod progress;
-mod protocol;
 mod push;
 mod reference;
+#[cfg(test)]
+mod scripted;
+mod transport;
 
 /// The registry-reply parsers, for the fuzz targets (`crate::fuzzing`).
 #[doc(hidden)]
@@ -26,9 +34,10 @@ use crate::secret::Secret;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub use error::{Error, ErrorKind};
+pub use error::{Error, ErrorKind, KeychainError};
 pub use reference::{
-    parse_remote, validate_registry, validate_repository, validate_tag, Reference, Remote,
+    parse_remote, validate_registry, validate_repository, validate_tag, InvalidName, Reference,
+    Remote,
 };
 
 /// Username and password for a registry. Debug never shows the password.
@@ -41,10 +50,10 @@ pub struct Credential {
 /// Host in, credentials out (go-containerregistry's authn.Keychain).
 pub trait Keychain: Send + Sync {
     /// Credentials to send on the first request to `registry` (`HOST[:PORT]`).
-    fn get(&self, registry: &str) -> Result<Option<Credential>, String>;
+    fn get(&self, registry: &str) -> Result<Option<Credential>, KeychainError>;
     /// The registry refused what `get` gave: fetch fresh credentials once.
     /// None = nothing fresher than what was refused: the client gives up.
-    fn refresh(&self, registry: &str) -> Result<Option<Credential>, String>;
+    fn refresh(&self, registry: &str) -> Result<Option<Credential>, KeychainError>;
     /// Whether Basic credentials may go on the very first request, before
     /// the registry has challenged: a round trip saved where Basic is known
     /// to be what the registry takes (private ECR). Otherwise the first
@@ -94,13 +103,13 @@ pub enum PushStatus {
 /// push several charts from threads sharing one client (credentials and
 /// tokens are fetched once per host).
 pub struct Client {
-    registry: client::Registry,
+    transport: transport::Transport,
 }
 
 impl Client {
     pub fn new(http: crate::http::Http, keychain: Arc<dyn Keychain>) -> Self {
         Client {
-            registry: client::Registry::new(http, keychain),
+            transport: transport::Transport::new(http, keychain),
         }
     }
 
@@ -112,7 +121,7 @@ impl Client {
         artifact: &Artifact,
         dry_run: bool,
     ) -> Result<PushStatus, Error> {
-        push::push(&self.registry, reference, artifact, dry_run)
+        push::push(&self.transport, reference, artifact, dry_run)
     }
 }
 

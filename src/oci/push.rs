@@ -6,9 +6,10 @@
 //! chart layers) are uploaded without a HEAD: asking costs as much as
 //! sending them.
 
-use super::client::Registry;
+use super::blob;
 use super::error::{Error, ErrorKind};
-use super::protocol::{self, AtTag};
+use super::manifest::{self, AtTag};
+use super::transport::Transport;
 use super::{Artifact, Blob, BlobData, PushStatus, Reference};
 use crate::codec::sha256_digest;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -142,7 +143,7 @@ enum Found {
 }
 
 pub(crate) fn push(
-    reg: &Registry,
+    reg: &Transport,
     r: &Reference,
     a: &Artifact,
     dry_run: bool,
@@ -156,8 +157,8 @@ pub(crate) fn push(
         .chain(plan.probe.iter().map(|b| Probe::Blob(b)))
         .collect();
     let found = parallel(&probes, probes.len(), |p| match p {
-        Probe::Manifest => protocol::head_manifest(reg, r, a).map(Found::Manifest),
-        Probe::Blob(b) => protocol::head_blob(reg, r, b).map(Found::Blob),
+        Probe::Manifest => manifest::head_manifest(reg, r, a).map(Found::Manifest),
+        Probe::Blob(b) => blob::head_blob(reg, r, b).map(Found::Blob),
     });
     let mut at_tag = AtTag::Absent;
     let mut present = Vec::new();
@@ -177,7 +178,7 @@ pub(crate) fn push(
     // Phase 2: every missing blob, in parallel. Any failure stops the push
     // before the manifest: nothing may point at a missing blob.
     let todo = uploads(&plan, &present);
-    let results = parallel(&todo, PARALLEL, |b| protocol::upload_blob(reg, r, b));
+    let results = parallel(&todo, PARALLEL, |b| blob::upload_blob(reg, r, b));
     let failed = results.iter().filter(|x| x.is_err()).count();
     if let Some(Err(e)) = results.into_iter().find(|x| x.is_err()) {
         let note = if failed > 1 {
@@ -192,7 +193,7 @@ pub(crate) fn push(
     }
 
     // Phase 3.
-    protocol::put_manifest(reg, r, a)?;
+    manifest::put_manifest(reg, r, a)?;
     Ok(PushStatus::Pushed)
 }
 

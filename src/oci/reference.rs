@@ -132,9 +132,15 @@ impl Reference {
     }
 }
 
+/// A registry host, repository name or tag that breaks the name grammar:
+/// one line saying which rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidName(String);
+
 /// `HOST[:PORT]`: DNS labels or an IPv4 address or `[IPv6]`, optional port.
-pub fn validate_registry(registry: &str) -> Result<(), String> {
-    registry_problem(registry).map_err(one_line)
+pub fn validate_registry(registry: &str) -> Result<(), InvalidName> {
+    registry_problem(registry).map_err(|m| InvalidName(one_line(m)))
 }
 
 fn registry_problem(registry: &str) -> Result<(), String> {
@@ -187,8 +193,8 @@ fn registry_problem(registry: &str) -> Result<(), String> {
 
 /// Repository name: `/`-separated components, each
 /// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`.
-pub fn validate_repository(repo: &str) -> Result<(), String> {
-    repository_problem(repo).map_err(one_line)
+pub fn validate_repository(repo: &str) -> Result<(), InvalidName> {
+    repository_problem(repo).map_err(|m| InvalidName(one_line(m)))
 }
 
 fn repository_problem(repo: &str) -> Result<(), String> {
@@ -247,8 +253,8 @@ fn component_ok(c: &str) -> bool {
 }
 
 /// Tag: `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`.
-pub fn validate_tag(tag: &str) -> Result<(), String> {
-    tag_problem(tag).map_err(one_line)
+pub fn validate_tag(tag: &str) -> Result<(), InvalidName> {
+    tag_problem(tag).map_err(|m| InvalidName(one_line(m)))
 }
 
 fn tag_problem(tag: &str) -> Result<(), String> {

@@ -63,11 +63,11 @@ impl StaticKeychain {
 }
 
 impl Keychain for StaticKeychain {
-    fn get(&self, _: &str) -> Result<Option<Credential>, String> {
+    fn get(&self, _: &str) -> Result<Option<Credential>, helm_ecr::oci::KeychainError> {
         self.gets.fetch_add(1, Ordering::SeqCst);
         Ok(self.get.clone())
     }
-    fn refresh(&self, _: &str) -> Result<Option<Credential>, String> {
+    fn refresh(&self, _: &str) -> Result<Option<Credential>, helm_ecr::oci::KeychainError> {
         self.refreshes.fetch_add(1, Ordering::SeqCst);
         Ok(self.refresh.clone())
     }
