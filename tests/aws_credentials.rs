@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Instant;
 
-use aws_support::{creds_json, serve, Resp, World};
+use aws_support::{assert_says, creds_json, serve, Resp, World};
 use common::Lab;
 
 fn assert_token(w: &World, profile: Option<&str>) {
@@ -105,10 +105,7 @@ fn profiles_files_and_precedence() {
         .set("AWS_SHARED_CREDENTIALS_FILE", creds.to_str().unwrap());
     assert_token(&w, Some("x"));
     let e = w.session(Some("missing")).unwrap_err();
-    assert!(
-        e.to_string().contains("\"missing\"") && e.to_string().contains("not found"),
-        "{e}"
-    );
+    assert_says(&e, &["\"missing\"", "not found"]);
 }
 
 #[test]
@@ -131,10 +128,7 @@ fn region_from_profile_and_hint() {
     let mut w = World::new(lab);
     w.unset("AWS_REGION");
     let e = w.session(None).unwrap_err();
-    assert!(
-        e.to_string().contains("no AWS region") && e.to_string().contains("--region"),
-        "{e}"
-    );
+    assert_says(&e, &["no AWS region", "--region"]);
 }
 
 #[test]
@@ -172,11 +166,7 @@ fn credential_process() {
         .unwrap()
         .fetch_token(None)
         .unwrap_err();
-    assert!(
-        e.to_string().contains("credential_process")
-            && e.to_string().contains("token expired, log in again"),
-        "{e}"
-    );
+    assert_says(&e, &["credential_process", "token expired, log in again"]);
     w.set("AWS_PROFILE", "proc");
 }
 
@@ -305,10 +295,7 @@ fn container_credentials_with_token_file() {
     assert_eq!(agent.seen().len(), 1);
     w.unset("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
     let e = w.session(None).unwrap().credentials().unwrap_err();
-    assert!(
-        e.to_string().contains("container credentials") && e.to_string().contains("401"),
-        "{e}"
-    );
+    assert_says(&e, &["container credentials", "401"]);
     assert!(!e.to_string().contains("ignored-when-file-set"));
 }
 
@@ -443,11 +430,7 @@ fn region_from_imds_last() {
     let mut w = World::new(lab);
     w.unset("AWS_REGION");
     let e = w.session(None).unwrap_err();
-    assert!(
-        e.to_string().contains("no AWS region")
-            && e.to_string().contains("AWS_EC2_METADATA_DISABLED"),
-        "{e}"
-    );
+    assert_says(&e, &["no AWS region", "AWS_EC2_METADATA_DISABLED"]);
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", dead.local_addr().unwrap());
     drop(dead);

@@ -9,13 +9,12 @@
 mod aws_support;
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_support::{forward, serve, Req, Resp, Stub, World};
+use common::front::Front;
 use common::{Lab, Sandbox};
 
 fn is_token_call(req: &Req) -> bool {
@@ -59,10 +58,7 @@ fn throttling_and_server_errors_are_retried_up_to_max_attempts() {
     let mut w = world(&f.url());
     w.set("AWS_MAX_ATTEMPTS", "2");
     let e = w.session(None).unwrap().fetch_token(None).unwrap_err();
-    assert!(
-        e.to_string().contains("throttled") && e.to_string().contains("after 2 attempts"),
-        "{e}"
-    );
+    aws_support::assert_says(&e, &["throttled", "after 2 attempts"]);
     assert_eq!(f.seen().len(), 2);
 
     // The profile's max_attempts, when the environment has none.
@@ -113,11 +109,12 @@ fn bad_retry_settings_are_one_line() {
     let mut w = world("http://127.0.0.1:1");
     w.write(".aws/config", "[default]\nretry_mode = eager\n");
     let e = w.session(None).unwrap_err();
-    assert!(
-        e.to_string()
-            .contains("retry_mode of AWS profile \"default\"")
-            && e.to_string().contains("standard, adaptive or legacy"),
-        "{e}"
+    aws_support::assert_says(
+        &e,
+        &[
+            "retry_mode of AWS profile \"default\"",
+            "standard, adaptive or legacy",
+        ],
     );
     w.set("AWS_RETRY_MODE", "legacy");
     assert!(w.session(None).is_ok());
@@ -128,63 +125,21 @@ fn bad_retry_settings_are_one_line() {
 #[test]
 fn a_dropped_connection_is_retried() {
     let lab = Lab::get();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
     let up = lab.ecr_endpoint.clone();
     let connections = Arc::new(AtomicUsize::new(0));
     let seen = connections.clone();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { continue };
-            let n = seen.fetch_add(1, Ordering::SeqCst);
-            let mut r = BufReader::new(conn.try_clone().unwrap());
-            let mut head = Vec::new();
-            let mut len = 0;
-            loop {
-                let mut line = String::new();
-                if r.read_line(&mut line).unwrap_or(0) == 0 {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    len = v.trim().parse().unwrap_or(0);
-                }
-                let end = line == "\r\n";
-                head.push(line);
-                if end {
-                    break;
-                }
-            }
-            let mut body = vec![0; len];
-            let _ = r.read_exact(&mut body);
-            if n == 0 {
-                let _ = conn.shutdown(std::net::Shutdown::Both);
-                continue;
-            }
-            let mut first = head[0].split_whitespace();
-            let (method, target) = (first.next().unwrap(), first.next().unwrap());
-            let headers = head[1..]
-                .iter()
-                .filter_map(|l| l.trim_end().split_once(':'))
-                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-                .collect();
-            let resp = forward(
-                &up,
-                &Req {
-                    method: method.into(),
-                    target: target.into(),
-                    headers,
-                    body,
-                },
-            );
-            let mut out = format!("HTTP/1.1 {} X\r\n", resp.status);
-            out.push_str(&format!(
-                "Content-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                resp.body.len()
-            ));
-            let _ = conn.write_all(out.as_bytes());
-            let _ = conn.write_all(&resp.body);
+    let front = Front::start(move |mut ex| {
+        seen.fetch_add(1, Ordering::SeqCst);
+        let _ = ex.read_body();
+        if ex.index == 0 {
+            return Ok(());
         }
+        let resp = forward(&up, &ex.request);
+        ex.reply(
+            &Resp::new(resp.status, resp.body).header("Content-Type", "application/x-amz-json-1.1"),
+        )
     });
+    let addr = &front.addr;
     let t = world(&format!("http://{addr}"))
         .session(None)
         .unwrap()

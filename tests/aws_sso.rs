@@ -145,11 +145,7 @@ fn expired_or_missing_sessions_say_to_log_in() {
         .unwrap()
         .credentials()
         .unwrap_err();
-    assert!(
-        e.to_string().contains("expired")
-            && e.to_string().contains("aws sso login --profile legacy"),
-        "{e}"
-    );
+    aws_support::assert_says(&e, &["expired", "aws sso login --profile legacy"]);
     assert!(
         !e.to_string().contains("valid-token"),
         "the token never shows"
@@ -157,10 +153,6 @@ fn expired_or_missing_sessions_say_to_log_in() {
     // The portal no longer accepts a token the cache still thinks is valid.
     write_cache(&w, "corp", "revoked-token", 7200, false);
     let e = w.session(Some("dev")).unwrap().credentials().unwrap_err();
-    assert!(
-        e.to_string().contains("no longer valid")
-            && e.to_string().contains("aws sso login --profile dev"),
-        "{e}"
-    );
+    aws_support::assert_says(&e, &["no longer valid", "aws sso login --profile dev"]);
     assert!(!e.to_string().contains("revoked-token"));
 }

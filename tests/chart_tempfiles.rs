@@ -83,12 +83,18 @@ fn ended(mut child: Child, what: &str) -> std::process::ExitStatus {
     }
 }
 
-#[test]
-fn signals_during_a_push_leave_nothing_in_tmpdir() {
+/// A bare sandbox whose TMPDIR is its own empty `tmp` directory.
+fn sandbox_with_tmpdir() -> (Sandbox, PathBuf) {
     let mut sb = Sandbox::bare();
     let tmpdir = sb.root().join("tmp");
     fs::create_dir_all(&tmpdir).expect("tmpdir");
     sb.set_env("TMPDIR", &tmpdir);
+    (sb, tmpdir)
+}
+
+#[test]
+fn signals_during_a_push_leave_nothing_in_tmpdir() {
+    let (sb, tmpdir) = sandbox_with_tmpdir();
     let chart = big_chart(&sb.work(), "bigchart", 3);
     // A registry that accepts connections and never answers: the push
     // holds its packaged archive while it waits.
@@ -138,10 +144,7 @@ fn signals_during_a_push_leave_nothing_in_tmpdir() {
 
 #[test]
 fn a_signal_while_writing_to_the_destination_leaves_nothing_there() {
-    let mut sb = Sandbox::bare();
-    let tmpdir = sb.root().join("tmp");
-    fs::create_dir_all(&tmpdir).expect("tmpdir");
-    sb.set_env("TMPDIR", &tmpdir);
+    let (sb, _tmpdir) = sandbox_with_tmpdir();
     // Big enough that writing it takes a while: the half-written file is
     // seen before it is renamed.
     let chart = big_chart(&sb.work(), "hugechart", 20);

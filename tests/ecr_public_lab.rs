@@ -14,7 +14,7 @@
 mod common;
 mod oci_support;
 
-use common::{path_str, HelmCli, Lab, Output, Sandbox, TempDir};
+use common::{ecr_push, path_str, HelmCli, Lab, Output, Sandbox, TempDir};
 use helm_ecr::aws::{AwsOptions, Env, Session};
 use helm_ecr::http::{Http, HttpOptions};
 use helm_ecr::oci::{Client, PushStatus};
@@ -139,10 +139,16 @@ impl JsonLog {
     }
 }
 
-fn ecr_push(sb: &Sandbox, args: &[&str]) -> Output {
-    let mut all = vec!["ecr-push"];
-    all.extend_from_slice(args);
-    sb.helm(&all)
+/// `helm ecr-push CHART REMOTE --ca-file LAB-CA EXTRA...`.
+fn push_trusting_lab_ca(sb: &Sandbox, chart: &Path, remote: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        path_str(chart),
+        remote,
+        "--ca-file",
+        path_str(&sb.lab.ca_file),
+    ];
+    args.extend_from_slice(extra);
+    ecr_push(sb, &args)
 }
 
 /// `helm pull` through the proxy, trusting the lab CA: `--ca-file` where
@@ -166,19 +172,8 @@ fn pull(sb: &Sandbox, reference: &str, version: &str, dest: &Path) -> Output {
     common::run(&mut cmd)
 }
 
-fn single_error(out: &Output) -> String {
-    let errors: Vec<&str> = out
-        .plugin_stderr_lines()
-        .into_iter()
-        .filter(|l| l.starts_with("Error:"))
-        .collect();
-    assert_eq!(errors.len(), 1, "one error line:\n{out}");
-    errors[0].to_string()
-}
-
 #[test]
 fn push_to_public_ecr_aws_lands_without_a_region_and_helm_pulls_it_back() {
-    let lab = Lab::get();
     let public = Public::get();
     for cli in HelmCli::all() {
         let sb = public.sandbox(cli);
@@ -189,16 +184,11 @@ fn push_to_public_ecr_aws_lands_without_a_region_and_helm_pulls_it_back() {
         let registry_log = JsonLog::mark(&public.registry_log);
         let api_log = JsonLog::mark(&public.api_log);
         let remote = format!("oci://public.ecr.aws/{}", public.alias);
-        let out = ecr_push(
+        let out = push_trusting_lab_ca(
             &sb,
-            &[
-                path_str(&chart),
-                &remote,
-                "--ca-file",
-                path_str(&lab.ca_file),
-                "--destination",
-                path_str(kept.path()),
-            ],
+            &chart,
+            &remote,
+            &["--destination", path_str(kept.path())],
         );
         out.assert_ok();
         let repo = format!("{}/{name}", public.alias);
@@ -279,22 +269,17 @@ fn push_to_public_ecr_aws_lands_without_a_region_and_helm_pulls_it_back() {
 
 #[test]
 fn the_dual_stack_name_is_ecr_public_too() {
-    let lab = Lab::get();
     let public = Public::get();
     let sb = public.sandbox(HelmCli::V4);
     let name = common::unique_name("pub-ds");
     let chart = sb.seed_chart(&name);
     let api_log = JsonLog::mark(&public.api_log);
     let registry_log = JsonLog::mark(&public.registry_log);
-    let out = ecr_push(
+    let out = push_trusting_lab_ca(
         &sb,
-        &[
-            path_str(&chart),
-            &format!("oci://ecr-public.aws.com/{}", public.alias),
-            "--ca-file",
-            path_str(&lab.ca_file),
-            "--create-repository",
-        ],
+        &chart,
+        &format!("oci://ecr-public.aws.com/{}", public.alias),
+        &["--create-repository"],
     );
     out.assert_ok();
     assert!(
@@ -334,7 +319,7 @@ fn create_repository_and_describe_use_the_ecr_public_api_without_the_alias() {
         let out = ecr_push(&sb, &[chart_arg, &remote, "--ca-file", ca]);
         assert_eq!(out.status.code(), Some(1), "{out}");
         assert!(out.stdout.is_empty(), "{out}");
-        let e = single_error(&out);
+        let e = out.single_error();
         assert!(e.contains("--create-repository"), "{out}");
         assert!(
             e.contains(&format!(
@@ -359,7 +344,7 @@ fn create_repository_and_describe_use_the_ecr_public_api_without_the_alias() {
             ],
         );
         assert_eq!(out.status.code(), Some(1), "{out}");
-        let e = single_error(&out);
+        let e = out.single_error();
         assert!(e.contains("--image-tag-mutability"), "{out}");
         assert!(
             api_log.calls("CreateRepository", Some(&name)).is_empty(),
@@ -443,7 +428,7 @@ fn create_repository_and_describe_use_the_ecr_public_api_without_the_alias() {
         let out = ecr_push(&sb, &[chart_arg, "oci://public.ecr.aws", "--ca-file", ca]);
         assert_eq!(out.status.code(), Some(1), "{out}");
         assert!(
-            single_error(&out).contains("oci://public.ecr.aws/ALIAS"),
+            out.single_error().contains("oci://public.ecr.aws/ALIAS"),
             "{out}"
         );
     }
@@ -451,24 +436,13 @@ fn create_repository_and_describe_use_the_ecr_public_api_without_the_alias() {
 
 #[test]
 fn ecr_login_to_public_ecr_aws_without_a_region_lets_every_helm_pull_with_credentials() {
-    let lab = Lab::get();
     let public = Public::get();
     for cli in HelmCli::all() {
         let sb = public.sandbox(cli);
         let name = common::unique_name("pub-login");
         let chart = sb.seed_chart(&name);
         let remote = format!("oci://public.ecr.aws/{}", public.alias);
-        ecr_push(
-            &sb,
-            &[
-                path_str(&chart),
-                &remote,
-                "--ca-file",
-                path_str(&lab.ca_file),
-                "--create-repository",
-            ],
-        )
-        .assert_ok();
+        push_trusting_lab_ca(&sb, &chart, &remote, &["--create-repository"]).assert_ok();
 
         let out = sb.helm(&["ecr-login", "public.ecr.aws"]);
         out.assert_ok();

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{run, HelmCli, Output, Sandbox, BIN, REPO};
+use common::{run, HelmCli, Output, Sandbox, REPO};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -32,23 +32,10 @@ fn sh(sb: &Sandbox, script: &Path) -> Command {
     cmd
 }
 
-fn plugin_names(sb: &Sandbox) -> Vec<String> {
-    let out = sb.helm(&["plugin", "list"]);
-    out.assert_ok();
-    let mut names: Vec<String> = out
-        .stdout
-        .lines()
-        .skip(1)
-        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
-        .collect();
-    names.sort();
-    names
-}
-
 fn assert_uninstall_leaves_nothing(sb: &Sandbox) {
     sb.helm(&["plugin", "uninstall", "ecr-push", "ecr-login"])
         .assert_ok();
-    assert!(plugin_names(sb).is_empty());
+    assert!(common::plugin_names(sb, sb.cli()).is_empty());
     let plugins = sb.data_home().join("plugins");
     let left: Vec<_> = fs::read_dir(&plugins)
         .map(|d| d.flatten().map(|e| e.file_name()).collect())
@@ -75,13 +62,19 @@ fn install_script(cli: HelmCli) {
     let script = Path::new(REPO).join("scripts/install.sh");
     let out = run(&mut sh(&sb, &script));
     out.assert_ok();
-    assert_eq!(plugin_names(&sb), ["ecr-login", "ecr-push"]);
+    assert_eq!(
+        common::plugin_names(&sb, sb.cli()),
+        ["ecr-login", "ecr-push"]
+    );
 
     // Safe to re-run: the second run updates in place.
     let out = run(&mut sh(&sb, &script));
     out.assert_ok();
     assert!(out.stdout.contains("already installed"), "{}", out.stdout);
-    assert_eq!(plugin_names(&sb), ["ecr-login", "ecr-push"]);
+    assert_eq!(
+        common::plugin_names(&sb, sb.cli()),
+        ["ecr-login", "ecr-push"]
+    );
 
     let push = sb.helm(&["__complete", "ecr-push", "--"]);
     push.assert_ok();
@@ -147,33 +140,10 @@ fn install_script(cli: HelmCli) {
 #[test]
 fn install_hook_builds_when_no_binary_and_brings_ecr_login_along() {
     let mut sb = Sandbox::bare();
-    let stage = sb.root().join("clone/helm-ecr");
-    for name in [
-        "plugin.yaml",
-        "completion.yaml",
-        "plugin.complete",
-        "scripts",
-        "plugins",
-        "Cargo.toml",
-    ] {
-        common::copy_tree(&Path::new(REPO).join(name), &stage.join(name));
-    }
-    for bin in [stage.join("bin"), stage.join("plugins/ecr-login/bin")] {
-        let _ = fs::remove_dir_all(bin);
-    }
+    let stage = common::stage_checkout(&sb);
     let fake = sb.root().join("fake-cargo");
     let log = sb.root().join("cargo.log");
-    common::write(
-        &fake.join("cargo"),
-        &format!(
-            "#!/bin/sh\necho \"$PWD $*\" >> '{log}'\nmkdir -p \"$CARGO_TARGET_DIR/release\"\ncp '{BIN}' \"$CARGO_TARGET_DIR/release/helm-ecr\"\n",
-            log = log.display()
-        ),
-    );
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(fake.join("cargo"), fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    common::fake_cargo(&fake, &log, "$PWD $*");
     let target = sb.root().join("custom-target");
     let helm3 = sb.lab.helm3.clone();
     let path = format!(
@@ -198,7 +168,10 @@ fn install_hook_builds_when_no_binary_and_brings_ecr_login_along() {
     ] {
         assert!(bin.is_file(), "{} missing", bin.display());
     }
-    assert_eq!(plugin_names(&sb), ["ecr-login", "ecr-push"]);
+    assert_eq!(
+        common::plugin_names(&sb, sb.cli()),
+        ["ecr-login", "ecr-push"]
+    );
     sb.helm(&["ecr-login", "--version"]).assert_ok();
 
     // Present binary: installing again does nothing (no second build).

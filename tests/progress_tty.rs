@@ -9,10 +9,11 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use common::front;
 use common::{path_str, run, run_on_tty, unique_name, LogMark, Output, Sandbox};
 
 /// Bytes gzip cannot compress (xorshift64*), so the archive stays ~8 MiB.
@@ -76,41 +77,28 @@ fn uploaded(sb: &Sandbox, mark: &LogMark, repository: &str) -> bool {
 /// `rate` bytes a second: on loopback an 8 MiB upload is over before the
 /// progress line's first redraw, so without it only the final draw shows.
 fn throttle(upstream: String, rate: u64) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind the throttle");
-    let addr = listener.local_addr().expect("throttle address").to_string();
-    std::thread::spawn(move || {
-        for client in listener.incoming() {
-            let Ok(client) = client else { continue };
-            let Ok(server) = TcpStream::connect(&upstream) else {
-                continue;
-            };
-            let (Ok(mut client_r), Ok(mut server_w)) = (client.try_clone(), server.try_clone())
-            else {
-                continue;
-            };
-            std::thread::spawn(move || {
-                let started = Instant::now();
-                let (mut sent, mut buf) = (0u64, [0u8; 16 * 1024]);
-                while let Ok(n) = client_r.read(&mut buf) {
-                    if n == 0 || server_w.write_all(&buf[..n]).is_err() {
-                        break;
-                    }
-                    sent += n as u64;
-                    let due = Duration::from_secs_f64(sent as f64 / rate as f64);
-                    if let Some(wait) = due.checked_sub(started.elapsed()) {
-                        std::thread::sleep(wait);
-                    }
-                }
-                let _ = server_w.shutdown(std::net::Shutdown::Write);
-            });
-            let (mut server_r, mut client_w) = (server, client);
-            std::thread::spawn(move || {
-                let _ = std::io::copy(&mut server_r, &mut client_w);
-                let _ = client_w.shutdown(std::net::Shutdown::Write);
-            });
+    front::tcp_listen("127.0.0.1", move |client| {
+        let Ok(server) = TcpStream::connect(&upstream) else {
+            return;
+        };
+        let (Ok(mut client_r), Ok(mut server_w)) = (client.try_clone(), server.try_clone()) else {
+            return;
+        };
+        std::thread::spawn(move || front::pipe(server, client));
+        let started = Instant::now();
+        let (mut sent, mut buf) = (0u64, [0u8; 16 * 1024]);
+        while let Ok(n) = client_r.read(&mut buf) {
+            if n == 0 || server_w.write_all(&buf[..n]).is_err() {
+                break;
+            }
+            sent += n as u64;
+            let due = Duration::from_secs_f64(sent as f64 / rate as f64);
+            if let Some(wait) = due.checked_sub(started.elapsed()) {
+                std::thread::sleep(wait);
+            }
         }
-    });
-    addr
+        let _ = server_w.shutdown(std::net::Shutdown::Write);
+    })
 }
 
 #[test]

@@ -26,13 +26,7 @@ fn push(sb: &Sandbox, front: &str, ns: &str) -> Output {
 fn single_error(out: &Output) -> String {
     assert_eq!(out.status.code(), Some(1), "{out}");
     assert!(out.stdout.is_empty(), "{out}");
-    let errors: Vec<&str> = out
-        .plugin_stderr_lines()
-        .into_iter()
-        .filter(|l| l.starts_with("Error:"))
-        .collect();
-    assert_eq!(errors.len(), 1, "one error line:\n{out}");
-    errors[0].to_string()
+    out.single_error()
 }
 
 #[test]

@@ -13,7 +13,8 @@
 mod aws_support;
 mod common;
 
-use common::{path_str, write, Lab, LogMark, Output, Sandbox};
+use common::front::{Front, Response};
+use common::{ecr_push, path_str, write, Lab, LogMark, Sandbox};
 use helm_ecr::aws::ecr::{Api, Flavor};
 use helm_ecr::aws::endpoint::Variant;
 use helm_ecr::aws::profile::ProfileSet;
@@ -21,16 +22,7 @@ use helm_ecr::aws::{AwsErrorCode, Context, Credentials, Env};
 use helm_ecr::http::{Http, HttpOptions};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-fn ecr_push(sb: &Sandbox, args: &[&str]) -> Output {
-    let mut all = vec!["ecr-push"];
-    all.extend_from_slice(args);
-    sb.helm(&all)
-}
 
 fn sha256(data: &[u8]) -> String {
     let hex: String = Sha256::digest(data)
@@ -42,15 +34,14 @@ fn sha256(data: &[u8]) -> String {
 
 // ------------------------------------------------------------------ a registry front
 
-/// What the front does with one request: answer it (status, JSON body) or
-/// pass it on to the registry byte for byte.
-type Decide = dyn Fn(&str, &str) -> Option<(u16, String)> + Send + Sync;
-
-/// A one-request-per-connection HTTP front on 127.0.0.1 before a registry.
-/// Records (method, path, answered-by-the-front) for every request.
+/// A front (the tests' one, `common::front`) before a registry: `decide`
+/// answers a request (status, JSON body) or lets it pass to the registry
+/// byte for byte. Records (method, path, answered-by-the-front) for every
+/// request.
 struct RegistryFront {
     addr: String,
     seen: Arc<Mutex<Vec<(String, String, bool)>>>,
+    _front: Front,
 }
 
 impl RegistryFront {
@@ -58,21 +49,26 @@ impl RegistryFront {
         upstream: &str,
         decide: impl Fn(&str, &str) -> Option<(u16, String)> + Send + Sync + 'static,
     ) -> RegistryFront {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the front");
-        let addr = listener.local_addr().expect("front address").to_string();
         let seen: Arc<Mutex<Vec<(String, String, bool)>>> = Arc::default();
-        let decide: Arc<Decide> = Arc::new(decide);
         let (upstream, log) = (upstream.to_string(), seen.clone());
-        std::thread::spawn(move || {
-            for conn in listener.incoming() {
-                let Ok(conn) = conn else { break };
-                let (decide, log, upstream) = (decide.clone(), log.clone(), upstream.clone());
-                std::thread::spawn(move || {
-                    let _ = relay(conn, &upstream, &*decide, &log);
-                });
+        let front = Front::start(move |mut ex| {
+            ex.read_body_upto(usize::MAX)?;
+            let (method, path) = (ex.request.method.clone(), ex.request.target.clone());
+            let answer = decide(&method, &path);
+            log.lock().unwrap().push((method, path, answer.is_some()));
+            match answer {
+                Some((status, json)) => ex.reply(
+                    &Response::new(status, json)
+                        .header("Content-Type", "application/json; charset=utf-8"),
+                ),
+                None => ex.relay(&upstream, None),
             }
         });
-        RegistryFront { addr, seen }
+        RegistryFront {
+            addr: front.addr.clone(),
+            seen,
+            _front: front,
+        }
     }
 
     /// Requests the front passed on to the registry.
@@ -89,83 +85,6 @@ impl RegistryFront {
     fn count(&self) -> usize {
         self.seen.lock().unwrap().len()
     }
-}
-
-fn relay(
-    mut conn: TcpStream,
-    upstream: &str,
-    decide: &Decide,
-    seen: &Mutex<Vec<(String, String, bool)>>,
-) -> std::io::Result<()> {
-    conn.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    let head_end = loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        let n = conn.read(&mut chunk)?;
-        if n == 0 {
-            return Ok(());
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-    let mut body = buf.split_off(head_end);
-    let mut lines = head.split("\r\n");
-    let mut first = lines.next().unwrap_or("").split(' ');
-    let (method, path) = (
-        first.next().unwrap_or("").to_string(),
-        first.next().unwrap_or("").to_string(),
-    );
-    let headers: Vec<(&str, &str)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim(), v.trim()))
-        .collect();
-    let len: usize = headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0);
-    while body.len() < len {
-        let n = conn.read(&mut chunk)?;
-        if n == 0 {
-            break;
-        }
-        body.extend_from_slice(&chunk[..n]);
-    }
-    let answer = decide(&method, &path);
-    seen.lock()
-        .unwrap()
-        .push((method.clone(), path.clone(), answer.is_some()));
-    if let Some((status, json)) = answer {
-        let mut out = format!(
-            "HTTP/1.1 {status} X\r\nContent-Type: application/json; charset=utf-8\r\n\
-             Content-Length: {}\r\nConnection: close\r\n\r\n",
-            json.len()
-        )
-        .into_bytes();
-        // ECR: HEAD answers carry no body.
-        if method != "HEAD" {
-            out.extend_from_slice(json.as_bytes());
-        }
-        conn.write_all(&out)?;
-        return conn.flush();
-    }
-    let mut up = TcpStream::connect(upstream)?;
-    let mut out = format!("{method} {path} HTTP/1.1\r\n");
-    for (k, v) in &headers {
-        if !k.eq_ignore_ascii_case("connection") {
-            out.push_str(&format!("{k}: {v}\r\n"));
-        }
-    }
-    out.push_str("Connection: close\r\n\r\n");
-    up.write_all(out.as_bytes())?;
-    up.write_all(&body)?;
-    let mut resp = Vec::new();
-    up.read_to_end(&mut resp)?;
-    conn.write_all(&resp)?;
-    conn.flush()
 }
 
 /// The lab's ECR emulator, asked directly with the lab user's keys.
@@ -304,14 +223,6 @@ fn split_path_finds_nested_repository_names() {
     assert_eq!(split_path("/v2/"), None);
 }
 
-/// The plugin's own stderr lines that are errors.
-fn errors(out: &Output) -> Vec<&str> {
-    out.plugin_stderr_lines()
-        .into_iter()
-        .filter(|l| l.starts_with("Error:"))
-        .collect()
-}
-
 #[test]
 fn missing_repository_then_create_repository_immutable_then_unchanged_then_refused() {
     let lab = Lab::get();
@@ -334,7 +245,7 @@ fn missing_repository_then_create_repository_immutable_then_unchanged_then_refus
     // No region at all: one line that says how to give one.
     let out = push(&[]);
     assert_eq!(out.status.code(), Some(1), "{out}");
-    let e = errors(&out);
+    let e = out.plugin_errors();
     assert_eq!(e.len(), 1, "{out}");
     assert!(e[0].contains("--region"), "{out}");
 
@@ -343,7 +254,7 @@ fn missing_repository_then_create_repository_immutable_then_unchanged_then_refus
     let out = push(&["--region", &lab.region]);
     assert_eq!(out.status.code(), Some(1), "{out}");
     assert!(out.stdout.is_empty(), "{out}");
-    let e = errors(&out);
+    let e = out.plugin_errors();
     assert_eq!(e.len(), 1, "one line:\n{out}");
     assert!(e[0].starts_with(&format!("Error: {chart_arg}: ")), "{out}");
     assert!(e[0].contains("--create-repository"), "{out}");
@@ -424,7 +335,7 @@ fn missing_repository_then_create_repository_immutable_then_unchanged_then_refus
     let out = push(&["--region", &lab.region]);
     assert_eq!(out.status.code(), Some(1), "{out}");
     assert!(out.stdout.is_empty(), "{out}");
-    let e = errors(&out);
+    let e = out.plugin_errors();
     assert_eq!(e.len(), 1, "one line:\n{out}");
     assert!(
         e[0].contains("immutable") && e[0].contains("0.1.0") && e[0].contains("version"),

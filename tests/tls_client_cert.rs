@@ -11,13 +11,9 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{base64_encode, path_str, run, unique_name, write, LogMark, Output, Sandbox};
-
-fn ecr_push(sb: &Sandbox, args: &[&str]) -> Output {
-    let mut all = vec!["ecr-push"];
-    all.extend_from_slice(args);
-    sb.helm(&all)
-}
+use common::{
+    base64_encode, ecr_push, path_str, run, unique_name, write, LogMark, Output, Sandbox,
+};
 
 /// skopeo's certificate directory: the lab CA (`*.crt`) and, with
 /// `client`, the lab client pair (`*.cert` + `*.key`).
@@ -81,6 +77,22 @@ fn one_error_line(out: &Output) -> String {
     lines[0].to_string()
 }
 
+/// `helm ecr-push CHART oci://MTLS-REGISTRY/NS --ca-file LAB-CA`, with
+/// `--cert-file CERT --key-file KEY` when `pair` is given.
+fn push_mtls(sb: &Sandbox, chart: &Path, ns: &str, pair: Option<(&Path, &Path)>) -> Output {
+    let remote = format!("oci://{}/{ns}", sb.lab.mtls().registry);
+    let mut args = vec![
+        path_str(chart),
+        &remote,
+        "--ca-file",
+        path_str(&sb.lab.ca_file),
+    ];
+    if let Some((cert, key)) = pair {
+        args.extend(["--cert-file", path_str(cert), "--key-file", path_str(key)]);
+    }
+    ecr_push(sb, &args)
+}
+
 #[test]
 fn push_with_a_client_certificate_lands_and_reads_back() {
     let sb = Sandbox::new();
@@ -88,21 +100,8 @@ fn push_with_a_client_certificate_lands_and_reads_back() {
     let m = lab.mtls();
     let chart = sb.seed_chart("mtlschart");
     let ns = unique_name("mtls");
-    let remote = format!("oci://{}/{ns}", m.registry);
 
-    let out = ecr_push(
-        &sb,
-        &[
-            path_str(&chart),
-            &remote,
-            "--ca-file",
-            path_str(&lab.ca_file),
-            "--cert-file",
-            path_str(&m.client_cert),
-            "--key-file",
-            path_str(&m.client_key),
-        ],
-    );
+    let out = push_mtls(&sb, &chart, &ns, Some((&m.client_cert, &m.client_key)));
     out.assert_ok();
     let (reference, digest) = pushed(&out);
     assert_eq!(reference, format!("{}/{ns}/mtlschart:0.1.0", m.registry));
@@ -158,15 +157,7 @@ fn without_a_client_certificate_one_line_says_what_to_pass() {
     let ns = unique_name("mtls-nocert");
     let mark = LogMark::new(&m.log);
     let started = std::time::Instant::now();
-    let out = ecr_push(
-        &sb,
-        &[
-            path_str(&chart),
-            &format!("oci://{}/{ns}", m.registry),
-            "--ca-file",
-            path_str(&lab.ca_file),
-        ],
-    );
+    let out = push_mtls(&sb, &chart, &ns, None);
     let line = one_error_line(&out);
     assert!(
         line.contains("--cert-file") && line.contains("--key-file"),
@@ -205,19 +196,7 @@ fn a_key_that_is_not_the_certificates_is_one_clear_line() {
     ]))
     .assert_ok();
     let mark = LogMark::new(&m.log);
-    let out = ecr_push(
-        &sb,
-        &[
-            path_str(&chart),
-            &format!("oci://{}/{ns}", m.registry),
-            "--ca-file",
-            path_str(&lab.ca_file),
-            "--cert-file",
-            path_str(&m.client_cert),
-            "--key-file",
-            path_str(&other),
-        ],
-    );
+    let out = push_mtls(&sb, &chart, &ns, Some((&m.client_cert, &other)));
     let line = one_error_line(&out);
     assert!(
         line.contains(path_str(&other)) && line.contains("--key-file"),
@@ -284,19 +263,7 @@ fn a_strangers_ed25519_key_in_pkcs8_v1_form_is_one_clear_line_not_a_panic() {
         "expected a PKCS#8 v1 key:\n{asn1}"
     );
     let mark = LogMark::new(&m.log);
-    let out = ecr_push(
-        &sb,
-        &[
-            path_str(&chart),
-            &format!("oci://{}/{ns}", m.registry),
-            "--ca-file",
-            path_str(&sb.lab.ca_file),
-            "--cert-file",
-            path_str(&cert),
-            "--key-file",
-            path_str(&other),
-        ],
-    );
+    let out = push_mtls(&sb, &chart, &ns, Some((&cert, &other)));
     let line = one_error_line(&out);
     assert!(
         line.contains(path_str(&other)) && line.contains("not the private key of the certificate"),

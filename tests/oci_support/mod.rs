@@ -9,11 +9,10 @@
 pub use crate::common::base64_encode as b64;
 use crate::common::{parse_access_line, path_str, unique_name, Lab, TempDir};
 
+use crate::common::front::{self, Request, Response};
 use helm_ecr::http::{Http, HttpOptions};
 use helm_ecr::oci::{Artifact, Blob, BlobData, Client, Credential, Keychain, Reference};
 use sha2::{Digest, Sha256};
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -270,10 +269,16 @@ pub struct Seen {
 
 impl Seen {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        front::header_in(&self.headers, name)
+    }
+
+    fn of(r: &Request, body_len: usize) -> Seen {
+        Seen {
+            method: r.method.clone(),
+            path: r.target.clone(),
+            headers: r.headers.clone(),
+            body_len,
+        }
     }
 }
 
@@ -291,10 +296,8 @@ pub enum Action {
     Reset { after_body_bytes: usize },
     /// Say nothing for this long, then drop the connection.
     Stall(Duration),
-    /// Read the request, then answer forever, slowly: a status line and
-    /// header after header, one byte (or, `by_line`, one line) every
-    /// `every`, until the client goes away. Every read sees data, so no
-    /// stall timeout fires.
+    /// Read the request, then answer forever, slowly (see
+    /// `common::front::Exchange::trickle`).
     Trickle { every: Duration, by_line: bool },
 }
 
@@ -315,13 +318,13 @@ pub fn respond(status: u16, headers: &[(&str, &str)], body: &str) -> Action {
     }
 }
 
-type Script = dyn Fn(&Seen, usize) -> Action + Send + Sync;
-
-/// A one-request-per-connection HTTP front on 127.0.0.1 in front of an
-/// upstream registry; `script(request, index)` decides each request's fate.
+/// The tests' one HTTP front (`common::front`) in front of an upstream
+/// registry; `script(request, index)` decides each request's fate from its
+/// head (`body_len` is its Content-Length).
 pub struct Front {
     pub addr: String,
-    pub seen: Arc<Mutex<Vec<Seen>>>,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    _front: front::Front,
 }
 
 impl Front {
@@ -329,169 +332,58 @@ impl Front {
         upstream: &str,
         script: impl Fn(&Seen, usize) -> Action + Send + Sync + 'static,
     ) -> Front {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
-        let script: Arc<Script> = Arc::new(script);
         let upstream = upstream.to_string();
-        let counter = Arc::new(AtomicUsize::new(0));
-        let s2 = seen.clone();
-        std::thread::spawn(move || {
-            for conn in listener.incoming() {
-                let Ok(conn) = conn else { break };
-                let (script, seen, upstream, counter) = (
-                    script.clone(),
-                    s2.clone(),
-                    upstream.clone(),
-                    counter.clone(),
-                );
-                std::thread::spawn(move || {
-                    let _ = serve(conn, &upstream, &*script, &seen, &counter);
-                });
+        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+        let log = seen.clone();
+        let front = front::Front::start(move |mut ex| {
+            let head = Seen::of(&ex.request, ex.request.content_length());
+            assert!(
+                !head
+                    .header("transfer-encoding")
+                    .is_some_and(|v| v.contains("chunked")),
+                "the client must never send a chunked body"
+            );
+            let action = script(&head, ex.index);
+            if let Action::Reset { after_body_bytes } = action {
+                ex.read_body_upto(after_body_bytes)?;
+                log.lock()
+                    .unwrap()
+                    .push(Seen::of(&ex.request, ex.request.body.len()));
+                // Unread bytes in the socket make the close a reset.
+                return Ok(());
+            }
+            // An early end still counts as seen; a read error does not.
+            ex.read_body_upto(usize::MAX)?;
+            log.lock().unwrap().push(head);
+            match action {
+                Action::Respond {
+                    status,
+                    headers,
+                    body,
+                } => ex.reply(&Response {
+                    status,
+                    headers,
+                    body,
+                }),
+                Action::Stall(d) => {
+                    ex.stall(d);
+                    Ok(())
+                }
+                Action::Trickle { every, by_line } => ex.trickle(every, by_line),
+                Action::Forward { authorization } => ex.relay(&upstream, authorization.as_deref()),
+                Action::Reset { .. } => unreachable!(),
             }
         });
-        Front { addr, seen }
+        Front {
+            addr: front.addr.clone(),
+            seen,
+            _front: front,
+        }
     }
 
+    /// What the front saw; `body_len` is the Content-Length, or for a
+    /// `Reset` the body bytes read before the drop.
     pub fn seen(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
     }
-}
-
-fn read_head(conn: &mut TcpStream) -> std::io::Result<(Vec<u8>, Vec<u8>)> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let rest = buf.split_off(i + 4);
-            return Ok((buf, rest));
-        }
-        let n = conn.read(&mut chunk)?;
-        if n == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-}
-
-fn serve(
-    mut conn: TcpStream,
-    upstream: &str,
-    script: &Script,
-    seen: &Mutex<Vec<Seen>>,
-    counter: &AtomicUsize,
-) -> std::io::Result<()> {
-    conn.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let (head, mut body) = read_head(&mut conn)?;
-    let text = String::from_utf8_lossy(&head).to_string();
-    let mut lines = text.split("\r\n");
-    let mut first = lines.next().unwrap_or("").split(' ');
-    let method = first.next().unwrap_or("").to_string();
-    let path = first.next().unwrap_or("").to_string();
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect();
-    let len: usize = headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0);
-    assert!(
-        !headers
-            .iter()
-            .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked")),
-        "the client must never send a chunked body"
-    );
-    let mut info = Seen {
-        method,
-        path,
-        headers,
-        body_len: len,
-    };
-    let index = counter.fetch_add(1, Ordering::SeqCst);
-    let action = script(&info, index);
-    if let Action::Reset { after_body_bytes } = action {
-        while body.len() < after_body_bytes.min(len) {
-            let mut chunk = vec![0u8; 8192];
-            let n = conn.read(&mut chunk)?;
-            if n == 0 {
-                break;
-            }
-            body.extend_from_slice(&chunk[..n]);
-        }
-        info.body_len = body.len();
-        seen.lock().unwrap().push(info);
-        // Unread bytes in the socket make the close a reset.
-        return Ok(());
-    }
-    while body.len() < len {
-        let mut chunk = vec![0u8; 65536];
-        let n = conn.read(&mut chunk)?;
-        if n == 0 {
-            break;
-        }
-        body.extend_from_slice(&chunk[..n]);
-    }
-    seen.lock().unwrap().push(info.clone());
-    match action {
-        Action::Respond {
-            status,
-            headers,
-            body: rbody,
-        } => {
-            let mut out = format!(
-                "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n",
-                rbody.len()
-            );
-            for (k, v) in headers {
-                out.push_str(&format!("{k}: {v}\r\n"));
-            }
-            out.push_str("\r\n");
-            conn.write_all(out.as_bytes())?;
-            if info.method != "HEAD" {
-                conn.write_all(&rbody)?;
-            }
-        }
-        Action::Stall(d) => std::thread::sleep(d),
-        Action::Trickle { every, by_line } => {
-            let mut next = b"HTTP/1.1 201 Created\r\n".to_vec();
-            for n in 1u64.. {
-                let pieces: Vec<&[u8]> = if by_line {
-                    vec![&next]
-                } else {
-                    next.chunks(1).collect()
-                };
-                for piece in pieces {
-                    conn.write_all(piece)?;
-                    conn.flush()?;
-                    std::thread::sleep(every);
-                }
-                next = format!("X-Trickle-{n}: .\r\n").into_bytes();
-            }
-        }
-        Action::Forward { authorization } => {
-            let mut up = TcpStream::connect(upstream)?;
-            let mut out = format!("{} {} HTTP/1.1\r\n", info.method, info.path);
-            for (k, v) in &info.headers {
-                if k.eq_ignore_ascii_case("connection")
-                    || (authorization.is_some() && k.eq_ignore_ascii_case("authorization"))
-                {
-                    continue;
-                }
-                out.push_str(&format!("{k}: {v}\r\n"));
-            }
-            if let Some(a) = authorization {
-                out.push_str(&format!("Authorization: {a}\r\n"));
-            }
-            out.push_str("Connection: close\r\n\r\n");
-            up.write_all(out.as_bytes())?;
-            up.write_all(&body)?;
-            let mut resp = Vec::new();
-            up.read_to_end(&mut resp)?;
-            conn.write_all(&resp)?;
-        }
-        Action::Reset { .. } => unreachable!(),
-    }
-    conn.flush()
 }
