@@ -533,18 +533,23 @@ start_mtls() {
     "LAB_CLIENT_CA=$LAB_DIR/tls/client-ca.pem"
 }
 
-# Brings up the mTLS registry beside a running lab that lacks it (started by
-# an older lab.sh, or the registry died), leaving every other service alone.
-add_mtls() {
+# Brings up one service beside a running lab that lacks it (started by an
+# older lab.sh, or the service died), leaving every other service alone; a
+# port taken between choosing and binding it means trying fresh ones.
+add_service() { # NAME START_FUNCTION WHAT
   local attempt
-  ensure_client_tls
   for attempt in 1 2 3; do
-    stop_service registry-mtls
-    start_mtls && return 0
-    stop_service registry-mtls
-    [ $attempt = 3 ] && die "the mTLS registry did not come up (logs in $RUN)"
+    stop_service "$1"
+    "$2" && return 0
+    stop_service "$1"
+    [ $attempt = 3 ] && die "$3 did not come up (logs in $RUN)"
     log "retrying on fresh ports"
   done
+}
+
+add_mtls() {
+  ensure_client_tls
+  add_service registry-mtls start_mtls "the mTLS registry"
 }
 
 # ---------------------------------------------------------------- ECR Public
@@ -614,18 +619,9 @@ start_public() {
     "LAB_ECR_PUBLIC_LOG=$RUN/ecr-public-api.log"
 }
 
-# Brings up ECR Public beside a running lab that lacks it, leaving every
-# other service alone.
 add_public() {
-  local attempt
   ensure_venv
-  for attempt in 1 2 3; do
-    stop_service ecr-public
-    start_public && return 0
-    stop_service ecr-public
-    [ $attempt = 3 ] && die "ECR Public did not come up (logs in $RUN)"
-    log "retrying on fresh ports"
-  done
+  add_service ecr-public start_public "ECR Public"
 }
 
 # ---------------------------------------------------------------- commands
