@@ -77,28 +77,9 @@ fn through_the_helper(cli: HelmCli) {
     sb.set_env("PATH", path);
     sb.helm(&push).assert_ok();
     // Read back through the helper by this Helm and by the other major.
-    let chart_ref = format!("{remote}/viahelper");
+    let chart_repo = format!("{registry}/{ns}/viahelper");
     for reader in [cli, cli.other_major()] {
-        let dest = sb.root().join(common::unique_name("pulled"));
-        fs::create_dir_all(&dest).unwrap();
-        let pull = [
-            &[
-                "pull",
-                chart_ref.as_str(),
-                "--version",
-                "0.1.0",
-                "-d",
-                dest.to_str().unwrap(),
-            ],
-            reader.plain_http(),
-        ]
-        .concat();
-        sb.helm_as(reader, &pull).assert_ok();
-        assert!(
-            dest.join("viahelper-0.1.0.tgz").is_file(),
-            "{}",
-            reader.name()
-        );
+        sb.pull(reader, &chart_repo, "0.1.0", &[]);
     }
     let text = fs::read_to_string(sb.registry_config()).unwrap();
     assert!(!text.contains("\"auth\""), "a token was stored: {text}");

@@ -33,27 +33,8 @@ fn helm_registry_login(sb: &Sandbox) {
 /// it, and renders it again straight from the registry; returns the
 /// manifests (checked equal).
 fn pull_and_template(sb: &Sandbox, cli: HelmCli, repo: &str, version: &str) -> String {
-    let dest = sb.root().join(common::unique_name("pulled"));
-    fs::create_dir_all(&dest).expect("create pull dir");
+    let (tgz, _) = sb.pull(cli, repo, version, &[]);
     let reference = format!("oci://{repo}");
-    let mut args = vec![
-        "pull",
-        &reference,
-        "--version",
-        version,
-        "-d",
-        path_str(&dest),
-    ];
-    args.extend(cli.plain_http());
-    sb.helm_as(cli, &args).assert_ok();
-    let name = repo.rsplit('/').next().expect("repo has a name");
-    let tgz = dest.join(format!("{name}-{version}.tgz"));
-    assert!(
-        tgz.is_file(),
-        "{} pull left no {}",
-        cli.name(),
-        tgz.display()
-    );
     let local = sb
         .helm_as(cli, &["template", "rel", path_str(&tgz)])
         .assert_ok()

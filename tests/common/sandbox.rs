@@ -170,6 +170,43 @@ impl Sandbox {
         run(self.helm_cmd_as(cli).args(args))
     }
 
+    /// `cli` runs `helm pull oci://REPO --version VERSION` (plus `extra`, and
+    /// `--plain-http` where that Helm needs it) into a fresh directory;
+    /// panics unless it succeeds and leaves `NAME-VERSION.tgz` there.
+    /// Returns that archive and helm's output.
+    pub fn pull(
+        &self,
+        cli: HelmCli,
+        repo: &str,
+        version: &str,
+        extra: &[&str],
+    ) -> (PathBuf, Output) {
+        let dest = self.root().join(unique_name("pulled"));
+        fs::create_dir_all(&dest).unwrap_or_else(|e| panic!("create {}: {e}", dest.display()));
+        let reference = format!("oci://{repo}");
+        let mut args = vec![
+            "pull",
+            &reference,
+            "--version",
+            version,
+            "-d",
+            path_str(&dest),
+        ];
+        args.extend(extra);
+        args.extend(cli.plain_http());
+        let out = self.helm_as(cli, &args);
+        out.assert_ok();
+        let name = repo.rsplit('/').next().unwrap_or(repo);
+        let tgz = dest.join(format!("{name}-{version}.tgz"));
+        assert!(
+            tgz.is_file(),
+            "{} pull left no {}\n{out}",
+            cli.name(),
+            tgz.display()
+        );
+        (tgz, out)
+    }
+
     /// The binary under test, run directly (not through helm), with this
     /// sandbox's environment.
     pub fn bin_cmd(&self) -> Command {

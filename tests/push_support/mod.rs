@@ -107,26 +107,16 @@ pub fn pull_config(sb: &Sandbox) -> PathBuf {
     path
 }
 
-/// helm 3.10.1 pulls `oci://REPO --version V`; returns the archive and the
-/// digest helm reports.
+/// The sandbox's Helm pulls `oci://REPO --version V`; returns the archive
+/// and the digest helm reports.
 pub fn helm_pull(sb: &Sandbox, repo: &str, version: &str) -> (PathBuf, String) {
-    let dest = sb.root().join(common::unique_name("pulled"));
-    fs::create_dir_all(&dest).expect("create pull dir");
     let config = pull_config(sb);
-    let reference = format!("oci://{repo}");
-    let mut args = vec![
-        "pull",
-        &reference,
-        "--version",
+    let (tgz, out) = sb.pull(
+        sb.cli(),
+        repo,
         version,
-        "-d",
-        path_str(&dest),
-        "--registry-config",
-        path_str(&config),
-    ];
-    args.extend(sb.cli().plain_http());
-    let out = sb.helm(&args);
-    out.assert_ok();
+        &["--registry-config", path_str(&config)],
+    );
     let digest = out
         .stdout
         .lines()
@@ -135,9 +125,6 @@ pub fn helm_pull(sb: &Sandbox, repo: &str, version: &str) -> (PathBuf, String) {
         .unwrap_or_else(|| panic!("helm pull printed no digest:\n{out}"))
         .trim()
         .to_string();
-    let name = repo.rsplit('/').next().expect("repo has a name");
-    let tgz = dest.join(format!("{name}-{version}.tgz"));
-    assert!(tgz.is_file(), "helm pull left no {}\n{out}", tgz.display());
     (tgz, digest)
 }
 
