@@ -73,16 +73,13 @@ pub fn manifest_json(config: &Blob, layers: &[Blob], annotations: &[(String, Str
     o.raw("config", &descriptor(config));
     let layers: Vec<String> = layers.iter().map(descriptor).collect();
     o.raw("layers", &format!("[{}]", layers.join(",")));
-    if !annotations.is_empty() {
-        let mut sorted: Vec<&(String, String)> = annotations.iter().collect();
-        sorted.sort_by(|a, b| a.0.cmp(&b.0));
-        sorted.dedup_by(|a, b| a.0 == b.0);
-        let mut a = JsonObject::default();
-        for (k, v) in sorted {
-            a.always_str(k, v);
-        }
-        o.raw("annotations", &a.finish());
-    }
+    let mut sorted: Vec<&(String, String)> = annotations.iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    sorted.dedup_by(|a, b| a.0 == b.0);
+    o.str_map(
+        "annotations",
+        sorted.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    );
     o.finish()
 }
 

@@ -10,19 +10,25 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Write a tar.gz with raw entry names (the tar crate refuses `..`, so the
+/// A tar header with a raw entry name (the tar crate refuses `..`, so the
 /// name bytes are set by hand).
+fn header(name: &str, kind: tar::EntryType, size: u64) -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.as_gnu_mut().expect("gnu").name[..name.len()].copy_from_slice(name.as_bytes());
+    h.set_size(size);
+    h.set_mode(0o644);
+    h.set_entry_type(kind);
+    h.set_cksum();
+    h
+}
+
+/// Write a tar.gz of regular files with raw entry names.
 fn tgz(path: &Path, entries: &[(&str, &[u8])]) -> PathBuf {
     let f = fs::File::create(path).expect("create");
     let gz = flate2::write::GzEncoder::new(f, flate2::Compression::default());
     let mut b = tar::Builder::new(gz);
     for (name, data) in entries {
-        let mut h = tar::Header::new_gnu();
-        h.as_gnu_mut().expect("gnu").name[..name.len()].copy_from_slice(name.as_bytes());
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_entry_type(tar::EntryType::Regular);
-        h.set_cksum();
+        let h = header(name, tar::EntryType::Regular, data.len() as u64);
         b.append(&h, *data).expect("append");
     }
     b.into_inner().expect("tar").finish().expect("gz");
@@ -105,69 +111,71 @@ fn unsafe_or_invalid_archives_are_refused_like_helm4() {
     let sb = Sandbox::bare();
     let tmp = TempDir::new("chart-archive-bad");
     let d = tmp.path();
-    let mut cases: Vec<(&str, PathBuf, &str)> = vec![
+    // One file over Helm 4's 5 MiB per-file limit (helm 3.10 packages such
+    // a chart; Helm 4 cannot load it).
+    let six = vec![b'x'; 6 * 1024 * 1024];
+    // (case, archive file, its entries, what our error must say)
+    let archives: [(&str, &str, &[(&str, &[u8])], &str); 9] = [
         (
             "absolute",
-            tgz(
-                &d.join("abs.tgz"),
-                &[("pkg/Chart.yaml", CHART), ("pkg//etc/x", b"x")],
-            ),
+            "abs.tgz",
+            &[("pkg/Chart.yaml", CHART), ("pkg//etc/x", b"x")],
             "absolute paths",
         ),
         (
             "parent",
-            tgz(
-                &d.join("dotdot.tgz"),
-                &[("pkg/Chart.yaml", CHART), ("pkg/../../x", b"x")],
-            ),
+            "dotdot.tgz",
+            &[("pkg/Chart.yaml", CHART), ("pkg/../../x", b"x")],
             "parent directory",
         ),
         (
             "chart-yaml-at-root",
-            tgz(&d.join("root.tgz"), &[("Chart.yaml", CHART)]),
+            "root.tgz",
+            &[("Chart.yaml", CHART)],
             "chart yaml not in base directory",
         ),
         (
             "no-chart-yaml",
-            tgz(&d.join("nochart.tgz"), &[("pkg/values.yaml", b"a: 1\n")]),
+            "nochart.tgz",
+            &[("pkg/values.yaml", b"a: 1\n")],
             "Chart.yaml file is missing",
         ),
         (
             "invalid-chart-yaml",
-            tgz(
-                &d.join("invalid.tgz"),
-                &[(
-                    "pkg/Chart.yaml",
-                    b"apiVersion: v2\nname: pkg\nversion: x.y\n",
-                )],
-            ),
+            "invalid.tgz",
+            &[(
+                "pkg/Chart.yaml",
+                b"apiVersion: v2\nname: pkg\nversion: x.y\n",
+            )],
             "version \"x.y\" is invalid",
         ),
         (
             "bad-values",
-            tgz(
-                &d.join("values.tgz"),
-                &[("pkg/Chart.yaml", CHART), ("pkg/values.yaml", b"[1, 2]\n")],
-            ),
+            "values.tgz",
+            &[("pkg/Chart.yaml", CHART), ("pkg/values.yaml", b"[1, 2]\n")],
             "cannot load values.yaml",
         ),
         (
             "bad-subchart",
-            tgz(
-                &d.join("sub.tgz"),
-                &[
-                    ("pkg/Chart.yaml", CHART),
-                    ("pkg/charts/s/Chart.yaml", b"name: s\n"),
-                ],
-            ),
+            "sub.tgz",
+            &[
+                ("pkg/Chart.yaml", CHART),
+                ("pkg/charts/s/Chart.yaml", b"name: s\n"),
+            ],
             "error unpacking subchart s in pkg",
         ),
+        ("empty", "empty.tgz", &[], "no files in chart archive"),
         (
-            "empty",
-            tgz(&d.join("empty.tgz"), &[]),
-            "no files in chart archive",
+            "file-over-5MiB",
+            "big-file.tgz",
+            &[("pkg/Chart.yaml", CHART), ("pkg/files/big", &six)],
+            "chart file files/big is larger than Helm's maximum file size",
         ),
     ];
+    let mut cases: Vec<(&str, PathBuf, &str)> = archives
+        .into_iter()
+        .map(|(case, file, entries, want)| (case, tgz(&d.join(file), entries), want))
+        .collect();
     let not_gzip = d.join("values.yaml.tgz");
     fs::write(&not_gzip, "a: 1\n").expect("write");
     cases.push((
@@ -182,18 +190,11 @@ fn unsafe_or_invalid_archives_are_refused_like_helm4() {
         let f = fs::File::create(&huge).expect("create");
         let gz = flate2::write::GzEncoder::new(f, flate2::Compression::fast());
         let mut b = tar::Builder::new(gz);
-        let mut h = tar::Header::new_gnu();
-        h.set_path("pkg/Chart.yaml").expect("path");
-        h.set_size(CHART.len() as u64);
-        h.set_mode(0o644);
-        h.set_cksum();
+        let regular = tar::EntryType::Regular;
+        let h = header("pkg/Chart.yaml", regular, CHART.len() as u64);
         b.append(&h, CHART).expect("append");
         let size = 101 * 1024 * 1024u64;
-        let mut h = tar::Header::new_gnu();
-        h.set_path("pkg/files/zeros").expect("path");
-        h.set_size(size);
-        h.set_mode(0o644);
-        h.set_cksum();
+        let h = header("pkg/files/zeros", regular, size);
         b.append(&h, std::io::repeat(0).take_bytes(size))
             .expect("append");
         let mut gz = b.into_inner().expect("tar");
@@ -208,29 +209,13 @@ fn unsafe_or_invalid_archives_are_refused_like_helm4() {
         let f = fs::File::create(&long_name).expect("create");
         let mut gz = flate2::write::GzEncoder::new(f, flate2::Compression::fast());
         let size = 64 * 1024 * 1024u64;
-        let mut h = tar::Header::new_gnu();
-        h.as_gnu_mut().expect("gnu").name[..13].copy_from_slice(b"././@LongLink");
-        h.set_entry_type(tar::EntryType::GNULongName);
-        h.set_size(size);
-        h.set_mode(0o644);
-        h.set_cksum();
+        let h = header("././@LongLink", tar::EntryType::GNULongName, size);
         gz.write_all(h.as_bytes()).expect("header");
         std::io::copy(&mut std::io::repeat(b'a').take_bytes(size), &mut gz).expect("name");
         gz.write_all(&[0u8; 1024]).expect("end");
         gz.finish().expect("gz");
     }
     cases.push(("long-name-bomb", long_name, "larger than Helm accepts"));
-    // One file over Helm 4's 5 MiB per-file limit (helm 3.10 packages such
-    // a chart; Helm 4 cannot load it).
-    let six = vec![b'x'; 6 * 1024 * 1024];
-    cases.push((
-        "file-over-5MiB",
-        tgz(
-            &d.join("big-file.tgz"),
-            &[("pkg/Chart.yaml", CHART), ("pkg/files/big", &six)],
-        ),
-        "chart file files/big is larger than Helm's maximum file size",
-    ));
 
     let mut failures = Vec::new();
     for (case, path, want) in &cases {

@@ -13,8 +13,110 @@ use std::path::Path;
 /// (case, builder, what our error must say, whether Helm 4 must also refuse it)
 type BadCase = (&'static str, Box<dyn Fn(&Path)>, &'static str, bool);
 
+/// The chart `x` 1.0.0, then what `more` adds to it.
+fn x_and(more: impl Fn(&Path) + 'static) -> Box<dyn Fn(&Path)> {
+    Box::new(move |d| {
+        chart_yaml(d, "x", "1.0.0", "");
+        more(d);
+    })
+}
+
 fn bad_corpus() -> Vec<BadCase> {
     let mut v: Vec<BadCase> = Vec::new();
+    // A Chart.yaml as written, alone in the chart. Helm 4 refuses each.
+    for (case, chart_yaml, want) in [
+        ("no-name", "apiVersion: v2\nversion: 1.0.0\n", "name is required"),
+        ("no-version", "apiVersion: v2\nname: x\n", "version is required"),
+        (
+            "bad-version",
+            "apiVersion: v2\nname: x\nversion: latest\n",
+            "version \"latest\" is invalid",
+        ),
+        (
+            "name-with-slash",
+            "apiVersion: v2\nname: a/b\nversion: 1.0.0\n",
+            "must be a plain name",
+        ),
+        (
+            "bad-type",
+            "apiVersion: v2\nname: x\nversion: 1.0.0\ntype: app\n",
+            "application or library",
+        ),
+        (
+            "dependency-missing",
+            "apiVersion: v2\nname: x\nversion: 1.0.0\ndependencies:\n- name: gone\n  repository: https://x\n",
+            "missing in charts/ directory: gone",
+        ),
+        (
+            "bad-alias",
+            "apiVersion: v2\nname: x\nversion: 1.0.0\ndependencies:\n- name: s\n  alias: a.b\n",
+            "alias",
+        ),
+        (
+            "chart-yaml-not-yaml",
+            "apiVersion: v2\nname: [x\n",
+            "cannot load Chart.yaml",
+        ),
+        (
+            "chart-yaml-wrong-type",
+            "apiVersion: v2\nname: x\nversion: 1.0.0\nmaintainers: someone\n",
+            "maintainers must be a list",
+        ),
+    ] {
+        let build = move |d: &Path| put(d, "Chart.yaml", chart_yaml);
+        v.push((case, Box::new(build), want, true));
+    }
+    // The chart `x` 1.0.0 and one more file. Helm 4 refuses each.
+    for (case, path, contents, want) in [
+        (
+            "invalid-schema",
+            "values.schema.json",
+            "{\"type\": ",
+            "Invalid JSON in values.schema.json",
+        ),
+        ("double-star", ".helmignore", "**/x\n", "double-star"),
+        ("bad-glob", ".helmignore", "[x\n", "syntax error in pattern"),
+        (
+            "values-not-a-mapping",
+            "values.yaml",
+            "- a\n- b\n",
+            "cannot load values.yaml",
+        ),
+        (
+            "stray-file-in-charts",
+            "charts/README.md",
+            "x",
+            "error unpacking subchart README.md in x: Chart.yaml file is missing",
+        ),
+        (
+            "corrupt-subchart-tgz",
+            "charts/sub-1.0.0.tgz",
+            "not gzip",
+            "error unpacking subchart sub-1.0.0.tgz in x",
+        ),
+        (
+            "invalid-subchart",
+            "charts/sub/Chart.yaml",
+            "apiVersion: v2\nname: sub\n",
+            "error unpacking subchart sub in x: Chart.yaml: version is required",
+        ),
+    ] {
+        v.push((case, x_and(move |d| put(d, path, contents)), want, true));
+    }
+    // The chart `x` 1.0.0 with a symlink.
+    for (case, link, target, want, helm4_refuses) in [
+        ("symlink-cycle", "files/loop", "..", "symlink cycle", false),
+        (
+            "broken-symlink",
+            "files/broken",
+            "/nonexistent/target",
+            "error evaluating symlink files/broken",
+            true,
+        ),
+    ] {
+        let build = x_and(move |d| symlink(Path::new(target), &d.join(link)));
+        v.push((case, build, want, helm4_refuses));
+    }
     v.push((
         "no-chart-yaml",
         Box::new(|d| put(d, "values.yaml", "a: 1\n")),
@@ -22,39 +124,12 @@ fn bad_corpus() -> Vec<BadCase> {
         true,
     ));
     v.push((
-        "no-name",
-        Box::new(|d| put(d, "Chart.yaml", "apiVersion: v2\nversion: 1.0.0\n")),
-        "name is required",
-        true,
-    ));
-    v.push((
-        "no-version",
-        Box::new(|d| put(d, "Chart.yaml", "apiVersion: v2\nname: x\n")),
-        "version is required",
-        true,
-    ));
-    v.push((
-        "bad-version",
-        Box::new(|d| chart_yaml(d, "x", "latest", "")),
-        "version \"latest\" is invalid",
-        true,
-    ));
-    v.push((
-        "name-with-slash",
-        Box::new(|d| {
-            put(
-                d,
-                "Chart.yaml",
-                "apiVersion: v2\nname: a/b\nversion: 1.0.0\n",
-            )
+        "negation-ignores-chart-yaml",
+        x_and(|d| {
+            put(d, ".helmignore", "*.txt\n!important.txt\n");
+            put(d, "important.txt", "x");
         }),
-        "must be a plain name",
-        true,
-    ));
-    v.push((
-        "bad-type",
-        Box::new(|d| chart_yaml(d, "x", "1.0.0", "type: app\n")),
-        "application or library",
+        "Chart.yaml file is missing",
         true,
     ));
     v.push((
@@ -72,82 +147,14 @@ fn bad_corpus() -> Vec<BadCase> {
         true,
     ));
     v.push((
-        "dependency-missing",
-        Box::new(|d| {
-            chart_yaml(
-                d,
-                "x",
-                "1.0.0",
-                "dependencies:\n- name: gone\n  repository: https://x\n",
-            )
-        }),
-        "missing in charts/ directory: gone",
-        true,
-    ));
-    v.push((
-        "bad-alias",
-        Box::new(|d| chart_yaml(d, "x", "1.0.0", "dependencies:\n- name: s\n  alias: a.b\n")),
-        "alias",
-        true,
-    ));
-    v.push((
-        "invalid-schema",
-        Box::new(|d| {
-            chart_yaml(d, "x", "1.0.0", "");
-            put(d, "values.schema.json", "{\"type\": ");
-        }),
-        "Invalid JSON in values.schema.json",
-        true,
-    ));
-    v.push((
-        "double-star",
-        Box::new(|d| {
-            chart_yaml(d, "x", "1.0.0", "");
-            put(d, ".helmignore", "**/x\n");
-        }),
-        "double-star",
-        true,
-    ));
-    v.push((
-        "bad-glob",
-        Box::new(|d| {
-            chart_yaml(d, "x", "1.0.0", "");
-            put(d, ".helmignore", "[x\n");
-        }),
-        "syntax error in pattern",
-        true,
-    ));
-    v.push((
-        "symlink-cycle",
-        Box::new(|d| {
-            chart_yaml(d, "x", "1.0.0", "");
-            symlink(Path::new(".."), &d.join("files/loop"));
-        }),
-        "symlink cycle",
-        false,
-    ));
-    v.push((
-        "broken-symlink",
-        Box::new(|d| {
-            chart_yaml(d, "x", "1.0.0", "");
-            symlink(Path::new("/nonexistent/target"), &d.join("files/broken"));
-        }),
-        "error evaluating symlink files/broken",
-        true,
-    ));
-    v.push((
         "file-over-5MiB",
-        Box::new(|d| {
-            chart_yaml(d, "x", "1.0.0", "");
-            put(d, "files/big.bin", vec![7u8; 5 * 1024 * 1024 + 1]);
-        }),
+        x_and(|d| put(d, "files/big.bin", vec![7u8; 5 * 1024 * 1024 + 1])),
         "larger than Helm's maximum file size",
         true,
     ));
     v.push((
         "chart-over-100MiB",
-        Box::new(|d| {
-            chart_yaml(d, "x", "1.0.0", "");
+        x_and(|d| {
             let chunk = vec![1u8; 5 * 1024 * 1024];
             for i in 0..21 {
                 put(d, &format!("files/part{i:02}.bin"), &chunk);
@@ -158,8 +165,7 @@ fn bad_corpus() -> Vec<BadCase> {
     ));
     v.push((
         "fifo",
-        Box::new(|d| {
-            chart_yaml(d, "x", "1.0.0", "");
+        x_and(|d| {
             fs::create_dir_all(d.join("files")).expect("mkdir");
             let st = std::process::Command::new("mkfifo")
                 .arg(d.join("files/pipe"))
@@ -168,70 +174,6 @@ fn bad_corpus() -> Vec<BadCase> {
             assert!(st.success());
         }),
         "irregular file files/pipe",
-        true,
-    ));
-    v.push((
-        "chart-yaml-not-yaml",
-        Box::new(|d| put(d, "Chart.yaml", "apiVersion: v2\nname: [x\n")),
-        "cannot load Chart.yaml",
-        true,
-    ));
-    v.push((
-        "chart-yaml-wrong-type",
-        Box::new(|d| {
-            put(
-                d,
-                "Chart.yaml",
-                "apiVersion: v2\nname: x\nversion: 1.0.0\nmaintainers: someone\n",
-            )
-        }),
-        "maintainers must be a list",
-        true,
-    ));
-    v.push((
-        "values-not-a-mapping",
-        Box::new(|d| {
-            chart_yaml(d, "x", "1.0.0", "");
-            put(d, "values.yaml", "- a\n- b\n");
-        }),
-        "cannot load values.yaml",
-        true,
-    ));
-    v.push((
-        "stray-file-in-charts",
-        Box::new(|d| {
-            chart_yaml(d, "x", "1.0.0", "");
-            put(d, "charts/README.md", "x");
-        }),
-        "error unpacking subchart README.md in x: Chart.yaml file is missing",
-        true,
-    ));
-    v.push((
-        "negation-ignores-chart-yaml",
-        Box::new(|d| {
-            chart_yaml(d, "x", "1.0.0", "");
-            put(d, ".helmignore", "*.txt\n!important.txt\n");
-            put(d, "important.txt", "x");
-        }),
-        "Chart.yaml file is missing",
-        true,
-    ));
-    v.push((
-        "corrupt-subchart-tgz",
-        Box::new(|d| {
-            chart_yaml(d, "x", "1.0.0", "");
-            put(d, "charts/sub-1.0.0.tgz", "not gzip");
-        }),
-        "error unpacking subchart sub-1.0.0.tgz in x",
-        true,
-    ));
-    v.push((
-        "invalid-subchart",
-        Box::new(|d| {
-            chart_yaml(d, "x", "1.0.0", "");
-            put(d, "charts/sub/Chart.yaml", "apiVersion: v2\nname: sub\n");
-        }),
-        "error unpacking subchart sub in x: Chart.yaml: version is required",
         true,
     ));
     v

@@ -58,26 +58,37 @@ fn names(dir: &Path) -> Vec<String> {
     v
 }
 
-fn signal(child: &Child, sig: &str) {
+/// Start `ecr-push ARGS` with no input and its output discarded.
+fn spawn_push(sb: &Sandbox, args: &[&str]) -> Child {
+    sb.bin_cmd()
+        .arg("ecr-push")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn")
+}
+
+/// Send SIG`sig` to the push and wait for it to end, failed; kill it and
+/// fail the test if it does not end.
+fn stop(mut child: Child, sig: &str) {
     let ok = std::process::Command::new("kill")
         .args(["-s", sig, &child.id().to_string()])
         .status()
         .expect("kill")
         .success();
     assert!(ok, "kill -s {sig}");
-}
-
-/// Wait for the process to end; kill it and fail if it does not.
-fn ended(mut child: Child, what: &str) -> std::process::ExitStatus {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Some(status) = child.try_wait().expect("wait") {
-            return status;
+            assert!(!status.success(), "SIG{sig}: {status:?}");
+            return;
         }
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("{what}: the push did not end after the signal");
+            panic!("{sig}: the push did not end after the signal");
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -103,19 +114,7 @@ fn signals_during_a_push_leave_nothing_in_tmpdir() {
     registry.set_nonblocking(true).expect("nonblocking");
     let mut held = Vec::new();
     for sig in ["INT", "TERM", "HUP", "KILL"] {
-        let child = sb
-            .bin_cmd()
-            .args([
-                "ecr-push",
-                "--plain-http",
-                common::path_str(&chart),
-                &remote,
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn");
+        let child = spawn_push(&sb, &["--plain-http", common::path_str(&chart), &remote]);
         // The first connection comes after packaging: the archive exists.
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
@@ -131,9 +130,7 @@ fn signals_during_a_push_leave_nothing_in_tmpdir() {
                 Err(e) => panic!("accept: {e}"),
             }
         }
-        signal(&child, sig);
-        let status = ended(child, sig);
-        assert!(!status.success(), "SIG{sig}: {status:?}");
+        stop(child, sig);
         let left: Vec<String> = names(&tmpdir)
             .into_iter()
             .filter(|n| n.starts_with("helm-ecr-"))
@@ -151,21 +148,16 @@ fn a_signal_while_writing_to_the_destination_leaves_nothing_there() {
     let dest = sb.root().join("dest");
     for sig in ["INT", "TERM", "HUP"] {
         let _ = fs::remove_dir_all(&dest);
-        let child = sb
-            .bin_cmd()
-            .args([
-                "ecr-push",
+        let child = spawn_push(
+            &sb,
+            &[
                 "--dry-run",
                 "--destination",
                 common::path_str(&dest),
                 common::path_str(&chart),
                 "oci://127.0.0.1:9/charts",
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn");
+            ],
+        );
         let deadline = Instant::now() + Duration::from_secs(120);
         while !names(&dest).iter().any(|n| n.ends_with(".tmp")) {
             assert!(
@@ -175,9 +167,7 @@ fn a_signal_while_writing_to_the_destination_leaves_nothing_there() {
             );
             std::thread::sleep(Duration::from_millis(1));
         }
-        signal(&child, sig);
-        let status = ended(child, sig);
-        assert!(!status.success(), "SIG{sig}: {status:?}");
+        stop(child, sig);
         // A signal that lands after the rename finds a whole archive
         // there, which is fine; a half-written one is not.
         assert!(

@@ -166,6 +166,26 @@ impl JsonObject {
             self.always_str(key, value);
         }
     }
+    /// omitempty bool
+    pub fn bool(&mut self, key: &str, value: bool) {
+        if value {
+            self.raw(key, "true");
+        }
+    }
+    /// omitempty map[string]string, keys in the order given.
+    pub fn str_map<'a>(
+        &mut self,
+        key: &str,
+        entries: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) {
+        let mut map = JsonObject::default();
+        for (k, v) in entries {
+            map.always_str(k, v);
+        }
+        if !map.out.is_empty() {
+            self.raw(key, &map.finish());
+        }
+    }
     /// omitempty []string
     pub fn strs(&mut self, key: &str, values: &[String]) {
         if values.is_empty() {

@@ -132,79 +132,89 @@ mod tests {
         Rules::parse(text).expect("valid rules")
     }
 
+    /// `r` leaves out every path in `ignored` and keeps every one in
+    /// `kept`; a trailing `/` marks a directory.
+    #[track_caller]
+    fn check(r: &Rules, ignored: &[&str], kept: &[&str]) {
+        for (paths, want) in [(ignored, true), (kept, false)] {
+            for p in paths {
+                let (path, is_dir) = match p.strip_suffix('/') {
+                    Some(dir) => (dir, true),
+                    None => (*p, false),
+                };
+                assert_eq!(r.ignore(path, is_dir), want, "{p:?} with {r:?}");
+            }
+        }
+    }
+
     #[test]
     fn basename_rules_match_at_any_depth() {
-        let r = rules("*.txt\n");
-        assert!(r.ignore("a.txt", false));
-        assert!(r.ignore("docs/deep/b.txt", false));
-        assert!(!r.ignore("a.yaml", false));
+        check(
+            &rules("*.txt\n"),
+            &["a.txt", "docs/deep/b.txt"],
+            &["a.yaml"],
+        );
     }
 
     #[test]
     fn anchored_rules_match_from_the_root_only() {
-        let r = rules("/secret.yaml\n");
-        assert!(r.ignore("secret.yaml", false));
-        assert!(!r.ignore("templates/secret.yaml", false));
+        check(
+            &rules("/secret.yaml\n"),
+            &["secret.yaml"],
+            &["templates/secret.yaml"],
+        );
     }
 
     #[test]
     fn structural_rules_match_the_whole_path() {
-        let r = rules("docs/*.md\n");
-        assert!(r.ignore("docs/a.md", false));
-        assert!(!r.ignore("docs/x/a.md", false));
-        assert!(!r.ignore("a.md", false));
+        check(
+            &rules("docs/*.md\n"),
+            &["docs/a.md"],
+            &["docs/x/a.md", "a.md"],
+        );
     }
 
     #[test]
     fn directory_rules_skip_files() {
-        let r = rules("build/\n");
-        assert!(r.ignore("build", true));
-        assert!(!r.ignore("build", false));
-        assert!(r.ignore("x/build", true));
+        check(&rules("build/\n"), &["build/", "x/build/"], &["build"]);
     }
 
     #[test]
     fn negation_ignores_everything_that_does_not_match() {
         // Helm's checked behaviour: with `*.txt` then `!important.txt`,
-        // Chart.yaml itself is ignored by the `!` rule.
-        let r = rules("*.txt\n!important.txt\n");
-        assert!(r.ignore("a.txt", false));
-        assert!(r.ignore("important.txt", false), "first rule wins");
-        assert!(r.ignore("Chart.yaml", false));
-        let r = rules("!Chart.yaml\n");
-        assert!(!r.ignore("Chart.yaml", false));
-        assert!(r.ignore("values.yaml", false));
+        // Chart.yaml itself is ignored by the `!` rule, and important.txt
+        // by the first rule (the first rule that decides wins).
+        let ignored = ["a.txt", "important.txt", "Chart.yaml"];
+        check(&rules("*.txt\n!important.txt\n"), &ignored, &[]);
+        check(&rules("!Chart.yaml\n"), &["values.yaml"], &["Chart.yaml"]);
     }
 
     #[test]
     fn negated_directory_rule_ignores_every_file() {
-        let r = rules("!templates/\n");
-        assert!(r.ignore("Chart.yaml", false));
-        assert!(!r.ignore("templates", true));
+        check(&rules("!templates/\n"), &["Chart.yaml"], &["templates/"]);
     }
 
     #[test]
     fn comments_blank_lines_and_spaces() {
-        let r = rules("# *.yaml\n\n   *.bak   \r\n");
-        assert!(!r.ignore("a.yaml", false));
-        assert!(r.ignore("a.bak", false));
+        check(
+            &rules("# *.yaml\n\n   *.bak   \r\n"),
+            &["a.bak"],
+            &["a.yaml"],
+        );
     }
 
     #[test]
     fn no_inline_comments() {
-        let r = rules("*.bak # old\n");
-        assert!(!r.ignore("a.bak", false));
-        assert!(r.ignore("a.bak # old", false));
+        check(&rules("*.bak # old\n"), &["a.bak # old"], &["a.bak"]);
     }
 
     #[test]
     fn default_rule_hides_template_dotfiles() {
-        let r = Rules::defaults();
-        assert!(r.ignore("templates/.swp", false));
-        assert!(r.ignore("templates/.git", true));
-        assert!(!r.ignore("templates/a.yaml", false));
-        assert!(!r.ignore(".hidden", false));
-        assert!(!r.ignore("charts/sub/templates/.x", false));
+        check(
+            &Rules::defaults(),
+            &["templates/.swp", "templates/.git/"],
+            &["templates/a.yaml", ".hidden", "charts/sub/templates/.x"],
+        );
     }
 
     #[test]

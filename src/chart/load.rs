@@ -298,6 +298,11 @@ mod tests {
     use super::super::untar::tests::{chart_tgz, read, zeros_chart};
     use super::*;
 
+    /// Load a chart archive, keeping every file.
+    fn load(gz: &[u8]) -> Result<Chart, Error> {
+        Loader::new(&|_| true).load_files(read(gz).expect("archive"))
+    }
+
     #[test]
     fn subchart_archives_share_one_budget() {
         // Three subcharts of 40 MiB each (zeros: tiny compressed) in a
@@ -310,15 +315,10 @@ mod tests {
             )
         };
         let subs: Vec<(String, Vec<u8>)> = ["a", "b", "c"].iter().map(|n| sub(n)).collect();
-        let files = read(&chart_tgz("top", &subs)).expect("outer archive");
-        let err = Loader::new(&|_| true)
-            .load_files(files)
-            .unwrap_err()
-            .to_string();
+        let err = load(&chart_tgz("top", &subs)).unwrap_err().to_string();
         assert!(err.contains("counted together"), "{err}");
         // Two fit.
-        let files = read(&chart_tgz("top", &subs[..2])).expect("outer archive");
-        let chart = Loader::new(&|_| true).load_files(files).expect("two fit");
+        let chart = load(&chart_tgz("top", &subs[..2])).expect("two fit");
         assert_eq!(chart.dependencies.len(), 2);
     }
 
@@ -334,14 +334,9 @@ mod tests {
             }
             inner
         };
-        let ok = Loader::new(&|_| true)
-            .load_files(read(&nested(MAX_NESTING)).expect("archive"))
-            .expect("deep but allowed");
+        let ok = load(&nested(MAX_NESTING)).expect("deep but allowed");
         assert_eq!(ok.dependencies[0].meta.name, "c1");
-        let err = Loader::new(&|_| true)
-            .load_files(read(&nested(MAX_NESTING + 1)).expect("archive"))
-            .unwrap_err()
-            .to_string();
+        let err = load(&nested(MAX_NESTING + 1)).unwrap_err().to_string();
         assert!(err.contains("nested more than 32 deep"), "{err}");
         assert!(!err.contains('\n'), "{err}");
     }
@@ -349,10 +344,7 @@ mod tests {
     #[test]
     fn names_in_errors_stay_on_one_line() {
         let gz = chart_tgz("c", &[("charts/x\ny.tgz".into(), b"not gzip".to_vec())]);
-        let err = Loader::new(&|_| true)
-            .load_files(read(&gz).expect("archive"))
-            .unwrap_err()
-            .to_string();
+        let err = load(&gz).unwrap_err().to_string();
         assert!(err.contains("subchart x\\ny.tgz"), "{err}");
         assert!(!err.contains('\n'), "{err}");
     }

@@ -106,15 +106,6 @@ pub fn package_with_mtime(
     destination: Option<&Path>,
     mtime: u64,
 ) -> Result<PackagedChart, Error> {
-    package_any(path, overrides, destination, mtime)
-}
-
-fn package_any(
-    path: &Path,
-    overrides: &Overrides,
-    destination: Option<&Path>,
-    mtime: u64,
-) -> Result<PackagedChart, Error> {
     let meta = std::fs::metadata(path).map_err(|e| {
         Error::io(
             "cannot read the chart",

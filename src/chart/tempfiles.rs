@@ -185,12 +185,19 @@ mod tests {
         assert_eq!(owner_pid("helm-ecr-app-1.0.0.tgz"), None);
     }
 
+    /// An empty directory of this test process's own in TMPDIR.
+    #[cfg(target_os = "linux")]
+    fn empty_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("helm-ecr-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("dir");
+        dir
+    }
+
     #[cfg(target_os = "linux")]
     #[test]
     fn stale_files_of_dead_owners_are_swept_and_others_kept() {
-        let dir = std::env::temp_dir().join(format!("helm-ecr-sweep-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).expect("dir");
+        let dir = empty_dir("sweep");
         // A pid that cannot exist (above the kernel's pid_max limit).
         let dead = 4_194_305u32 + 7;
         let me = std::process::id();
@@ -217,9 +224,7 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn an_anonymous_file_has_no_name_and_reopens_while_held() {
-        let dir = std::env::temp_dir().join(format!("helm-ecr-anon-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).expect("dir");
+        let dir = empty_dir("anon");
         let Some((path, mut w, holder)) = anonymous(&dir) else {
             // A file system without O_TMPFILE: the named fallback is used.
             return;

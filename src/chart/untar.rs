@@ -207,40 +207,35 @@ pub(super) mod tests {
 
     #[test]
     fn clean_like_go() {
-        assert_eq!(clean("a/./b/../c"), "a/c");
-        assert_eq!(clean("../a"), "../a");
-        assert_eq!(clean("a/../.."), "..");
-        assert_eq!(clean(""), ".");
-        assert_eq!(clean("/a/../../b"), "/b");
+        for (path, want) in [
+            ("a/./b/../c", "a/c"),
+            ("../a", "../a"),
+            ("a/../..", ".."),
+            ("", "."),
+            ("/a/../../b", "/b"),
+        ] {
+            assert_eq!(clean(path), want, "{path:?}");
+        }
     }
 
     #[test]
     fn archive_names_are_checked() {
-        assert_eq!(
-            archive_name("c/templates/a.yaml").ok().as_deref(),
-            Some("templates/a.yaml")
-        );
-        assert!(archive_name("c//etc/passwd")
-            .unwrap_err()
-            .to_string()
-            .contains("absolute"));
-        assert!(archive_name("c/../x")
-            .unwrap_err()
-            .to_string()
-            .contains("parent"));
-        assert!(archive_name("c")
-            .unwrap_err()
-            .to_string()
-            .contains("outside the base"));
-        assert!(archive_name("Chart.yaml").is_err());
-        assert!(archive_name("c/C:/x")
-            .unwrap_err()
-            .to_string()
-            .contains("illegally named"));
-        assert_eq!(
-            archive_name("c\\templates\\a").ok().as_deref(),
-            Some("templates/a")
-        );
+        for (name, want) in [
+            ("c/templates/a.yaml", "templates/a.yaml"),
+            ("c\\templates\\a", "templates/a"),
+        ] {
+            assert_eq!(archive_name(name).ok().as_deref(), Some(want), "{name:?}");
+        }
+        for (name, error) in [
+            ("c//etc/passwd", "absolute"),
+            ("c/../x", "parent"),
+            ("c", "outside the base"),
+            ("Chart.yaml", "chart yaml not in base directory"),
+            ("c/C:/x", "illegally named"),
+        ] {
+            let e = archive_name(name).expect_err(name).to_string();
+            assert!(e.contains(error), "{name:?}: {e}");
+        }
     }
 
     /// A tar header block for `name` of `kind` claiming `size` bytes.

@@ -181,123 +181,108 @@ impl Emitter {
         if !self.whitespace {
             self.put(' ');
         }
-        let chars: Vec<char> = s.chars().collect();
-        let mut spaces = false;
-        for (i, &c) in chars.iter().enumerate() {
-            if c == ' ' {
-                if allow_breaks
-                    && !spaces
-                    && self.column > BEST_WIDTH
-                    && chars.get(i + 1) != Some(&' ')
-                {
-                    self.write_indent(indent);
-                } else {
-                    self.put(c);
-                }
-                spaces = true;
-            } else {
-                self.put(c);
-                spaces = false;
-            }
-        }
+        self.flow_text(s, indent, allow_breaks, Style::Plain);
         self.whitespace = false;
         self.indention = false;
     }
 
     fn single(&mut self, s: &str, indent: usize, allow_breaks: bool) {
         self.indicator("'", true, false, false);
-        let chars: Vec<char> = s.chars().collect();
-        let mut spaces = false;
-        for (i, &c) in chars.iter().enumerate() {
-            if c == ' ' {
-                if allow_breaks
-                    && !spaces
-                    && self.column > BEST_WIDTH
-                    && i != 0
-                    && i != chars.len() - 1
-                    && chars.get(i + 1) != Some(&' ')
-                {
-                    self.write_indent(indent);
-                } else {
-                    self.put(c);
-                }
-                spaces = true;
-            } else {
-                if c == '\'' {
-                    self.put('\'');
-                }
-                self.put(c);
-                self.indention = false;
-                spaces = false;
-            }
-        }
+        self.flow_text(s, indent, allow_breaks, Style::Single);
         self.indicator("'", false, false, false);
     }
 
     fn double(&mut self, s: &str, indent: usize, allow_breaks: bool) {
         self.indicator("\"", true, false, false);
+        self.flow_text(s, indent, allow_breaks, Style::Double);
+        self.indicator("\"", false, false, false);
+    }
+
+    /// The text of a plain, single- or double-quoted scalar, as libyaml's
+    /// `yaml_emitter_write_plain`, `_single_quoted` and `_double_quoted`
+    /// write it. Past the best width the first space of a run becomes a
+    /// line break, but not where reading it back would lose a space: plain
+    /// and single-quoted text keep a space that another space follows (the
+    /// next line would start with it), quoted text keeps its first and last
+    /// space, and double-quoted text escapes a space that starts a line.
+    fn flow_text(&mut self, s: &str, indent: usize, allow_breaks: bool, style: Style) {
         let chars: Vec<char> = s.chars().collect();
         let mut spaces = false;
-        let mut i = 0;
-        while i < chars.len() {
-            let c = chars[i];
-            if !is_printable(c) || c == '\u{FEFF}' || is_break(c) || c == '"' || c == '\\' {
-                self.put('\\');
-                let esc = match c {
-                    '\0' => Some('0'),
-                    '\u{7}' => Some('a'),
-                    '\u{8}' => Some('b'),
-                    '\t' => Some('t'),
-                    '\n' => Some('n'),
-                    '\u{b}' => Some('v'),
-                    '\u{c}' => Some('f'),
-                    '\r' => Some('r'),
-                    '\u{1b}' => Some('e'),
-                    '"' => Some('"'),
-                    '\\' => Some('\\'),
-                    '\u{85}' => Some('N'),
-                    '\u{a0}' => Some('_'),
-                    '\u{2028}' => Some('L'),
-                    '\u{2029}' => Some('P'),
-                    _ => None,
-                };
-                match esc {
-                    Some(e) => self.put(e),
-                    None => {
-                        let v = c as u32;
-                        let text = if v <= 0xFF {
-                            format!("x{v:02X}")
-                        } else if v <= 0xFFFF {
-                            format!("u{v:04X}")
-                        } else {
-                            format!("U{v:08X}")
-                        };
-                        self.put_str(&text);
-                    }
-                }
-                spaces = false;
-            } else if c == ' ' {
-                if allow_breaks
+        for (i, &c) in chars.iter().enumerate() {
+            if c == ' ' {
+                let next_space = chars.get(i + 1) == Some(&' ');
+                let inside = i != 0 && i != chars.len() - 1;
+                let fold = allow_breaks
                     && !spaces
                     && self.column > BEST_WIDTH
-                    && i != 0
-                    && i != chars.len() - 1
-                {
+                    && match style {
+                        Style::Plain => !next_space,
+                        Style::Single => inside && !next_space,
+                        // Double (a literal block is written by `literal`).
+                        _ => inside,
+                    };
+                if fold {
                     self.write_indent(indent);
-                    if chars.get(i + 1) == Some(&' ') {
+                    if style == Style::Double && next_space {
                         self.put('\\');
                     }
                 } else {
                     self.put(c);
                 }
                 spaces = true;
-            } else {
-                self.put(c);
-                spaces = false;
+                continue;
             }
-            i += 1;
+            match style {
+                Style::Single => {
+                    if c == '\'' {
+                        self.put('\'');
+                    }
+                    self.put(c);
+                    self.indention = false;
+                }
+                Style::Double if needs_escape(c) => self.escape(c),
+                _ => self.put(c),
+            }
+            spaces = false;
         }
-        self.indicator("\"", false, false, false);
+    }
+
+    /// A character double quotes cannot hold as itself: a short escape
+    /// where YAML has one, else `\xXX`, `\uXXXX` or `\UXXXXXXXX`.
+    fn escape(&mut self, c: char) {
+        self.put('\\');
+        let short = match c {
+            '\0' => Some('0'),
+            '\u{7}' => Some('a'),
+            '\u{8}' => Some('b'),
+            '\t' => Some('t'),
+            '\n' => Some('n'),
+            '\u{b}' => Some('v'),
+            '\u{c}' => Some('f'),
+            '\r' => Some('r'),
+            '\u{1b}' => Some('e'),
+            '"' => Some('"'),
+            '\\' => Some('\\'),
+            '\u{85}' => Some('N'),
+            '\u{a0}' => Some('_'),
+            '\u{2028}' => Some('L'),
+            '\u{2029}' => Some('P'),
+            _ => None,
+        };
+        match short {
+            Some(e) => self.put(e),
+            None => {
+                let v = c as u32;
+                let text = if v <= 0xFF {
+                    format!("x{v:02X}")
+                } else if v <= 0xFFFF {
+                    format!("u{v:04X}")
+                } else {
+                    format!("U{v:08X}")
+                };
+                self.put_str(&text);
+            }
+        }
     }
 
     fn literal(&mut self, s: &str, indent: usize) {
@@ -352,6 +337,11 @@ fn is_break(c: char) -> bool {
     matches!(c, '\r' | '\n' | '\u{85}' | '\u{2028}' | '\u{2029}')
 }
 
+/// Written escaped in double quotes.
+fn needs_escape(c: char) -> bool {
+    !is_printable(c) || c == '\u{FEFF}' || is_break(c) || c == '"' || c == '\\'
+}
+
 fn is_blankz(c: Option<char>) -> bool {
     match c {
         None => true,
@@ -383,14 +373,15 @@ fn analyze(s: &str) -> Analysis {
     let mut block_indicators = s.starts_with("---") || s.starts_with("...");
     let mut special = false;
     let mut line_breaks = false;
-    let (mut leading_space, mut leading_break) = (false, false);
-    let (mut trailing_space, mut trailing_break) = (false, false);
+    let (first, last) = (chars[0], chars[chars.len() - 1]);
+    let (leading_space, leading_break) = (first == ' ', is_break(first));
+    let (trailing_space, trailing_break) = (last == ' ', is_break(last));
+    // A space right after a line break, and a line break right after a space.
     let (mut break_space, mut space_break) = (false, false);
     let (mut previous_space, mut previous_break) = (false, false);
     let mut preceded_by_ws = true;
     for (i, &c) in chars.iter().enumerate() {
         let followed_by_ws = is_blankz(chars.get(i + 1).copied());
-        let last = i + 1 == chars.len();
         if i == 0 {
             match c {
                 '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"'
@@ -409,37 +400,11 @@ fn analyze(s: &str) -> Analysis {
         if !is_printable(c) {
             special = true;
         }
-        if is_break(c) {
-            line_breaks = true;
-        }
-        if c == ' ' {
-            if i == 0 {
-                leading_space = true;
-            }
-            if last {
-                trailing_space = true;
-            }
-            if previous_break {
-                break_space = true;
-            }
-            previous_space = true;
-            previous_break = false;
-        } else if is_break(c) {
-            if i == 0 {
-                leading_break = true;
-            }
-            if last {
-                trailing_break = true;
-            }
-            if previous_space {
-                space_break = true;
-            }
-            previous_break = true;
-            previous_space = false;
-        } else {
-            previous_space = false;
-            previous_break = false;
-        }
+        let (space, line_break) = (c == ' ', is_break(c));
+        line_breaks |= line_break;
+        break_space |= space && previous_break;
+        space_break |= line_break && previous_space;
+        (previous_space, previous_break) = (space, line_break);
         preceded_by_ws = is_blankz(Some(c));
     }
     let mut a = Analysis {

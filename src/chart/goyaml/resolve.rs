@@ -315,12 +315,12 @@ fn is_timestamp(s: &str) -> bool {
             false
         }
     };
-    if !(num(&mut i, 4, 4)
-        && lit(&mut i, b'-')
-        && num(&mut i, 1, 2)
-        && lit(&mut i, b'-')
-        && num(&mut i, 1, 2))
-    {
+    // Three numbers with `sep` between them, the first of `first` digits
+    // (at least, at most), the others of one or two.
+    let three = |i: &mut usize, first: (usize, usize), sep: u8| {
+        num(i, first.0, first.1) && lit(i, sep) && num(i, 1, 2) && lit(i, sep) && num(i, 1, 2)
+    };
+    if !three(&mut i, (4, 4), b'-') {
         return false;
     }
     if i == b.len() {
@@ -331,12 +331,7 @@ fn is_timestamp(s: &str) -> bool {
         return false;
     }
     i += 1;
-    if !(num(&mut i, 1, 2)
-        && lit(&mut i, b':')
-        && num(&mut i, 1, 2)
-        && lit(&mut i, b':')
-        && num(&mut i, 1, 2))
-    {
+    if !three(&mut i, (1, 2), b':') {
         return false;
     }
     if lit(&mut i, b'.') && !num(&mut i, 1, 9) {

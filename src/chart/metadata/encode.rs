@@ -18,37 +18,24 @@ impl ChartMeta {
         o.str("description", &self.description);
         o.strs("keywords", &self.keywords);
         if !self.maintainers.is_empty() {
-            let items: Vec<String> = self
-                .maintainers
-                .iter()
-                .map(|m| match m {
-                    None => "null".to_string(),
-                    Some(m) => {
-                        let mut mo = JsonObject::default();
-                        mo.str("name", &m.name);
-                        mo.str("email", &m.email);
-                        mo.str("url", &m.url);
-                        mo.finish()
-                    }
-                })
-                .collect();
-            o.raw("maintainers", &format!("[{}]", items.join(",")));
+            let maintainers = objects(&self.maintainers, |mo, m| {
+                mo.str("name", &m.name);
+                mo.str("email", &m.email);
+                mo.str("url", &m.url);
+            });
+            o.raw("maintainers", &maintainers);
         }
         o.str("icon", &self.icon);
         o.str("apiVersion", &self.api_version);
         o.str("condition", &self.condition);
         o.str("tags", &self.tags);
         o.str("appVersion", &self.app_version);
-        if self.deprecated {
-            o.raw("deprecated", "true");
-        }
-        if !self.annotations.is_empty() {
-            let mut ao = JsonObject::default();
-            for (k, v) in &self.annotations {
-                ao.always_str(k, v);
-            }
-            o.raw("annotations", &ao.finish());
-        }
+        o.bool("deprecated", self.deprecated);
+        let annotations = self.annotations.iter();
+        o.str_map(
+            "annotations",
+            annotations.map(|(k, v)| (k.as_str(), v.as_str())),
+        );
         o.str("kubeVersion", &self.kube_version);
         if !self.dependencies.is_empty() {
             o.raw("dependencies", &dependencies_json(&self.dependencies));
@@ -79,25 +66,31 @@ pub fn json_to_yaml(json: &str) -> String {
 }
 
 pub(super) fn dependencies_json(deps: &[Option<Dependency>]) -> String {
-    let items: Vec<String> = deps
+    objects(deps, |o, d| {
+        o.always_str("name", &d.name);
+        o.str("version", &d.version);
+        o.always_str("repository", &d.repository);
+        o.str("condition", &d.condition);
+        o.strs("tags", &d.tags);
+        o.bool("enabled", d.enabled);
+        if !d.import_values.is_empty() {
+            let vals: Vec<String> = d.import_values.iter().map(go_json_value).collect();
+            o.raw("import-values", &format!("[{}]", vals.join(",")));
+        }
+        o.str("alias", &d.alias);
+    })
+}
+
+/// A JSON array of objects that `write` fills, an empty entry as `null`
+/// (Go writes a nil pointer in a slice so).
+fn objects<T>(items: &[Option<T>], write: impl Fn(&mut JsonObject, &T)) -> String {
+    let items: Vec<String> = items
         .iter()
-        .map(|d| match d {
+        .map(|item| match item {
             None => "null".to_string(),
-            Some(d) => {
+            Some(x) => {
                 let mut o = JsonObject::default();
-                o.always_str("name", &d.name);
-                o.str("version", &d.version);
-                o.always_str("repository", &d.repository);
-                o.str("condition", &d.condition);
-                o.strs("tags", &d.tags);
-                if d.enabled {
-                    o.raw("enabled", "true");
-                }
-                if !d.import_values.is_empty() {
-                    let vals: Vec<String> = d.import_values.iter().map(go_json_value).collect();
-                    o.raw("import-values", &format!("[{}]", vals.join(",")));
-                }
-                o.str("alias", &d.alias);
+                write(&mut o, x);
                 o.finish()
             }
         })

@@ -57,28 +57,22 @@ impl ChartMeta {
             )));
         }
         for m in &mut self.maintainers {
-            let Some(m) = m else {
-                return Err(Error::invalid(
-                    "Chart.yaml: maintainers must not contain empty or null entries",
-                ));
-            };
-            m.name = sanitize(&m.name);
-            m.email = sanitize(&m.email);
-            m.url = sanitize(&m.url);
+            let m = present(m, "maintainers")?;
+            for s in [&mut m.name, &mut m.email, &mut m.url] {
+                *s = sanitize(s);
+            }
         }
         let mut seen = std::collections::HashSet::new();
         for d in &mut self.dependencies {
-            let Some(d) = d else {
-                return Err(Error::invalid(
-                    "Chart.yaml: dependencies must not contain empty or null entries",
-                ));
-            };
-            d.name = sanitize(&d.name);
-            d.version = sanitize(&d.version);
-            d.repository = sanitize(&d.repository);
-            d.condition = sanitize(&d.condition);
-            for t in &mut d.tags {
-                *t = sanitize(t);
+            let d = present(d, "dependencies")?;
+            let fields = [
+                &mut d.name,
+                &mut d.version,
+                &mut d.repository,
+                &mut d.condition,
+            ];
+            for s in fields.into_iter().chain(&mut d.tags) {
+                *s = sanitize(s);
             }
             if !d.alias.is_empty()
                 && !d
@@ -104,6 +98,15 @@ impl ChartMeta {
         }
         Ok(())
     }
+}
+
+/// An entry of the list `name`, which Helm refuses to be empty or null.
+fn present<'a, T>(entry: &'a mut Option<T>, name: &str) -> Result<&'a mut T, Error> {
+    entry.as_mut().ok_or_else(|| {
+        Error::invalid(format!(
+            "Chart.yaml: {name} must not contain empty or null entries"
+        ))
+    })
 }
 
 /// `filepath.Base` on Unix.
@@ -226,7 +229,14 @@ mod tests {
                 "apiVersion: v2\nname: a\nversion: 1.0.0\ndependencies: [{name: x, alias: a.b}]\n",
                 "alias",
             ),
-            ("apiVersion: v2\nname: a\nversion: 1.0.0\nmaintainers: [~]\n", "maintainers"),
+            (
+                "apiVersion: v2\nname: a\nversion: 1.0.0\nmaintainers: [~]\n",
+                "maintainers must not contain empty or null entries",
+            ),
+            (
+                "apiVersion: v2\nname: a\nversion: 1.0.0\ndependencies: [{name: x}, ~]\n",
+                "dependencies must not contain empty or null entries",
+            ),
         ];
         for (yaml, want) in cases {
             let err = meta(yaml).validate().unwrap_err().to_string();
