@@ -33,15 +33,13 @@ pub struct Overrides {
     pub app_version: Option<String>,
 }
 
-/// Chart.yaml, as far as the OCI artifact needs it.
+/// Chart.yaml, as far as the OCI artifact needs it (its description, home
+/// and sources reach the artifact as `annotations`).
 #[derive(Debug, Clone, Default)]
 pub struct Metadata {
     pub name: String,
     pub version: String,
     pub app_version: Option<String>,
-    pub description: Option<String>,
-    pub home: Option<String>,
-    pub sources: Vec<String>,
     /// The config blob: Chart.yaml's metadata as Helm's Go encoder writes it.
     pub config_json: Vec<u8>,
     /// org.opencontainers.image.* annotations plus Chart.yaml `annotations`,
@@ -376,20 +374,10 @@ fn reloaded_metadata(chart: &load::Chart) -> Result<Metadata, Error> {
 }
 
 fn public_metadata(m: &metadata::ChartMeta) -> Metadata {
-    let opt = |s: &str| {
-        if s.is_empty() {
-            None
-        } else {
-            Some(s.to_string())
-        }
-    };
     Metadata {
         name: m.name.clone(),
         version: m.version.clone(),
-        app_version: opt(&m.app_version),
-        description: opt(&m.description),
-        home: opt(&m.home),
-        sources: m.sources.clone(),
+        app_version: (!m.app_version.is_empty()).then(|| m.app_version.clone()),
         config_json: m.to_json().into_bytes(),
         annotations: m.oci_annotations(),
     }
