@@ -76,10 +76,7 @@ pub fn manifest_json(config: &Blob, layers: &[Blob], annotations: &[(String, Str
     let mut sorted: Vec<&(String, String)> = annotations.iter().collect();
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
     sorted.dedup_by(|a, b| a.0 == b.0);
-    o.str_map(
-        "annotations",
-        sorted.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-    );
+    o.str_map("annotations", sorted.into_iter().map(|(k, v)| (k, v)));
     o.finish()
 }
 

@@ -22,8 +22,11 @@ fn header(name: &str, kind: tar::EntryType, size: u64) -> tar::Header {
     h
 }
 
+/// Regular files of an archive: (raw entry name, contents).
+type Entries<'a> = [(&'a str, &'a [u8])];
+
 /// Write a tar.gz of regular files with raw entry names.
-fn tgz(path: &Path, entries: &[(&str, &[u8])]) -> PathBuf {
+fn tgz(path: &Path, entries: &Entries) -> PathBuf {
     let f = fs::File::create(path).expect("create");
     let gz = flate2::write::GzEncoder::new(f, flate2::Compression::default());
     let mut b = tar::Builder::new(gz);
@@ -115,7 +118,7 @@ fn unsafe_or_invalid_archives_are_refused_like_helm4() {
     // a chart; Helm 4 cannot load it).
     let six = vec![b'x'; 6 * 1024 * 1024];
     // (case, archive file, its entries, what our error must say)
-    let archives: [(&str, &str, &[(&str, &[u8])], &str); 9] = [
+    let archives: [(&str, &str, &Entries, &str); 9] = [
         (
             "absolute",
             "abs.tgz",

@@ -173,14 +173,14 @@ impl JsonObject {
         }
     }
     /// omitempty map[string]string, keys in the order given.
-    pub fn str_map<'a>(
+    pub fn str_map<K: AsRef<str>, V: AsRef<str>>(
         &mut self,
         key: &str,
-        entries: impl IntoIterator<Item = (&'a str, &'a str)>,
+        entries: impl IntoIterator<Item = (K, V)>,
     ) {
         let mut map = JsonObject::default();
         for (k, v) in entries {
-            map.always_str(k, v);
+            map.always_str(k.as_ref(), v.as_ref());
         }
         if !map.out.is_empty() {
             self.raw(key, &map.finish());
@@ -229,6 +229,26 @@ mod tests {
             r#""\n\r\t\b\f\u0001\u001f""#
         );
         assert_eq!(js("\u{2028}\u{2029}é✓\u{7f}"), "\"\\u2028\\u2029é✓\u{7f}\"");
+    }
+
+    #[test]
+    fn object_fields_are_omitted_when_empty_like_go() {
+        let mut o = JsonObject::default();
+        o.str("s", "");
+        o.strs("l", &[]);
+        o.bool("b", false);
+        o.str_map("m", [] as [(&str, &str); 0]);
+        assert_eq!(o.finish(), "{}");
+        let mut o = JsonObject::default();
+        o.str("s", "x");
+        o.strs("l", &["y".to_string()]);
+        o.bool("b", true);
+        o.str_map("m", [("k", "<v>")]);
+        o.always_str("e", "");
+        assert_eq!(
+            o.finish(),
+            r#"{"s":"x","l":["y"],"b":true,"m":{"k":"\u003cv\u003e"},"e":""}"#
+        );
     }
 
     #[test]

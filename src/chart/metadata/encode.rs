@@ -31,11 +31,7 @@ impl ChartMeta {
         o.str("tags", &self.tags);
         o.str("appVersion", &self.app_version);
         o.bool("deprecated", self.deprecated);
-        let annotations = self.annotations.iter();
-        o.str_map(
-            "annotations",
-            annotations.map(|(k, v)| (k.as_str(), v.as_str())),
-        );
+        o.str_map("annotations", &self.annotations);
         o.str("kubeVersion", &self.kube_version);
         if !self.dependencies.is_empty() {
             o.raw("dependencies", &dependencies_json(&self.dependencies));
