@@ -302,35 +302,13 @@ fn container_credentials_with_token_file() {
 #[test]
 fn imdsv2() {
     let lab = Lab::get();
-    let body = creds_json(lab, "Token", None);
-    let imds = serve(move |req| match (req.method.as_str(), req.path()) {
-        ("PUT", "/latest/api/token")
-            if req.header("x-aws-ec2-metadata-token-ttl-seconds").is_some() =>
-        {
-            Resp::new(200, "imds-session")
-        }
-        (_, p) if req.header("x-aws-ec2-metadata-token") != Some("imds-session") => {
-            Resp::new(401, format!("no token for {p}"))
-        }
-        ("GET", "/latest/meta-data/iam/security-credentials/") => Resp::new(200, "lab-role\n"),
-        ("GET", "/latest/meta-data/iam/security-credentials/lab-role") => {
-            let mut b = body.clone();
-            b["Code"] = "Success".into();
-            Resp::json(200, b)
-        }
-        _ => Resp::new(404, "not found"),
-    });
+    let imds = imds_front(lab, &lab.region, true);
     let mut w = World::new(lab);
     w.unset("AWS_EC2_METADATA_DISABLED")
         .set("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.url());
     assert_token(&w, None);
-    let paths: Vec<String> = imds
-        .seen()
-        .iter()
-        .map(|r| format!("{} {}", r.method, r.path()))
-        .collect();
     assert_eq!(
-        paths,
+        seen_paths(&imds),
         [
             "PUT /latest/api/token",
             "GET /latest/meta-data/iam/security-credentials/",
@@ -339,16 +317,35 @@ fn imdsv2() {
     );
 }
 
+/// What a stub was asked, as `METHOD /path` lines.
+fn seen_paths(stub: &aws_support::Stub) -> Vec<String> {
+    stub.seen()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path()))
+        .collect()
+}
+
+/// The request bodies a stub was sent.
+fn seen_bodies(stub: &aws_support::Stub) -> Vec<String> {
+    stub.seen()
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect()
+}
+
+/// A loopback URL where nothing listens.
+fn dead_url() -> String {
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    format!("http://{}", dead.local_addr().unwrap())
+}
+
 #[test]
 fn nothing_found_lists_what_was_tried_quickly() {
     let lab = Lab::get();
     // A port that accepts nothing: IMDS must give up within its short timeout.
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", dead.local_addr().unwrap());
-    drop(dead);
     let mut w = World::new(lab);
     w.unset("AWS_EC2_METADATA_DISABLED")
-        .set("AWS_EC2_METADATA_SERVICE_ENDPOINT", url);
+        .set("AWS_EC2_METADATA_SERVICE_ENDPOINT", dead_url());
     let started = Instant::now();
     let e = w.session(None).unwrap().fetch_token(None).unwrap_err();
     assert!(started.elapsed().as_secs() < 5);
@@ -408,13 +405,8 @@ fn region_from_imds_last() {
         .set("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.url());
     w.with_lab_keys(lab);
     assert_eq!(w.session(None).unwrap().region, "eu-north-1");
-    let paths: Vec<String> = imds
-        .seen()
-        .iter()
-        .map(|r| format!("{} {}", r.method, r.path()))
-        .collect();
     assert_eq!(
-        paths,
+        seen_paths(&imds),
         [
             "PUT /latest/api/token",
             "GET /latest/meta-data/placement/region"
@@ -431,9 +423,7 @@ fn region_from_imds_last() {
     w.unset("AWS_REGION");
     let e = w.session(None).unwrap_err();
     assert_says(&e, &["no AWS region", "AWS_EC2_METADATA_DISABLED"]);
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", dead.local_addr().unwrap());
-    drop(dead);
+    let url = dead_url();
     w.unset("AWS_EC2_METADATA_DISABLED")
         .set("AWS_EC2_METADATA_SERVICE_ENDPOINT", url.clone());
     let e = w.session(None).unwrap_err();
@@ -491,11 +481,7 @@ fn profile_chains_as_the_sdks_build_them() {
     );
     let c = w.session(Some("outer")).unwrap().credentials().unwrap();
     assert!(c.session_token.is_some(), "the outer role was assumed");
-    let bodies: Vec<String> = sts
-        .seen()
-        .iter()
-        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
-        .collect();
+    let bodies = seen_bodies(&sts);
     assert_eq!(bodies.len(), 1, "{bodies:?}");
     assert!(
         bodies[0].contains("Action=AssumeRole") && !bodies[0].contains("never-assumed"),
@@ -519,11 +505,7 @@ fn profile_chains_as_the_sdks_build_them() {
     );
     let c = w.session(Some("wi")).unwrap().credentials().unwrap();
     assert!(c.session_token.is_some());
-    let bodies: Vec<String> = sts
-        .seen()
-        .iter()
-        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
-        .collect();
+    let bodies = seen_bodies(&sts);
     assert_eq!(bodies.len(), 1, "{bodies:?}");
     assert!(
         bodies[0].contains("Action=AssumeRoleWithWebIdentity"),
