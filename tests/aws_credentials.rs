@@ -28,6 +28,14 @@ fn assert_token(w: &World, profile: Option<&str>) {
     );
 }
 
+/// A credentials-file section `[name]` holding the lab user's keys.
+fn lab_keys(lab: &Lab, name: &str) -> String {
+    format!(
+        "[{name}]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+        lab.access_key_id, lab.secret_access_key
+    )
+}
+
 #[test]
 fn environment_keys() {
     let lab = Lab::get();
@@ -75,13 +83,7 @@ fn profiles_files_and_precedence() {
         ".aws/config",
         "[profile dev]\naws_access_key_id = AKIAWRONGWRONGWRONG1\naws_secret_access_key = wrong\nregion = us-east-1\n",
     );
-    w.write(
-        ".aws/credentials",
-        &format!(
-            "[dev]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
-            lab.access_key_id, lab.secret_access_key
-        ),
-    );
+    w.write(".aws/credentials", &lab_keys(lab, "dev"));
     assert_token(&w, Some("dev"));
     w.set("AWS_PROFILE", "dev");
     assert_token(&w, None);
@@ -94,13 +96,7 @@ fn profiles_files_and_precedence() {
     // Files elsewhere, through AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE.
     let mut w = World::new(lab);
     let cfg = w.write("elsewhere/cfg", "[profile x]\nregion = us-east-1\n");
-    let creds = w.write(
-        "elsewhere/creds",
-        &format!(
-            "[x]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
-            lab.access_key_id, lab.secret_access_key
-        ),
-    );
+    let creds = w.write("elsewhere/creds", &lab_keys(lab, "x"));
     w.set("AWS_CONFIG_FILE", cfg.to_str().unwrap())
         .set("AWS_SHARED_CREDENTIALS_FILE", creds.to_str().unwrap());
     assert_token(&w, Some("x"));
@@ -174,13 +170,7 @@ fn credential_process() {
 fn assume_role_chain_through_sts() {
     let lab = Lab::get();
     let w = World::new(lab);
-    w.write(
-        ".aws/credentials",
-        &format!(
-            "[base]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
-            lab.access_key_id, lab.secret_access_key
-        ),
-    );
+    w.write(".aws/credentials", &lab_keys(lab, "base"));
     w.write(
         ".aws/config",
         &format!(

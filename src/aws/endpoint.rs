@@ -280,22 +280,14 @@ fn custom_with_variant(url: &str) -> Error {
 pub(crate) mod test_variants {
     use super::Variant;
 
-    pub const PLAIN: Variant = Variant {
-        fips: false,
-        dualstack: false,
-    };
-    pub const FIPS: Variant = Variant {
-        fips: true,
-        dualstack: false,
-    };
-    pub const DS: Variant = Variant {
-        fips: false,
-        dualstack: true,
-    };
-    pub const BOTH: Variant = Variant {
-        fips: true,
-        dualstack: true,
-    };
+    const fn v(fips: bool, dualstack: bool) -> Variant {
+        Variant { fips, dualstack }
+    }
+
+    pub const PLAIN: Variant = v(false, false);
+    pub const FIPS: Variant = v(true, false);
+    pub const DS: Variant = v(false, true);
+    pub const BOTH: Variant = v(true, true);
 }
 
 #[cfg(test)]
@@ -461,6 +453,14 @@ mod tests {
         );
         let none = ProfileSet::default();
         let global = [("AWS_ENDPOINT_URL", "http://global/")];
+        let global_and_sts = [
+            ("AWS_ENDPOINT_URL", "http://global"),
+            ("AWS_ENDPOINT_URL_STS", "http://env-sts"),
+        ];
+        let ignored = [
+            ("AWS_ENDPOINT_URL", "http://g"),
+            ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true"),
+        ];
         let sso = [
             ("AWS_ENDPOINT_URL_SSO_OIDC", "http://oidc"),
             ("AWS_ENDPOINT_URL_SSO", "http://sso"),
@@ -473,26 +473,11 @@ mod tests {
             // services section; the service's own variable beats both.
             (&global, &ps, Service::Ecr, Some("http://global")),
             (&global, &ps, Service::Sts, Some("http://svc-sts")),
-            (
-                &[
-                    ("AWS_ENDPOINT_URL", "http://global"),
-                    ("AWS_ENDPOINT_URL_STS", "http://env-sts"),
-                ],
-                &ps,
-                Service::Sts,
-                Some("http://env-sts"),
-            ),
+            (&global_and_sts, &ps, Service::Sts, Some("http://env-sts")),
             (&sso, &none, Service::SsoOidc, Some("http://oidc")),
             (&sso, &none, Service::Sso, Some("http://sso")),
-            (
-                &[
-                    ("AWS_ENDPOINT_URL", "http://g"),
-                    ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true"),
-                ],
-                &ps,
-                Service::Ecr,
-                None,
-            ),
+            // AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: none of them.
+            (&ignored, &ps, Service::Ecr, None),
         ];
         for (pairs, profiles, service, want) in cases {
             let env = Env::from_pairs(pairs.iter().copied());
