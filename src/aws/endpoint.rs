@@ -452,23 +452,24 @@ mod tests {
             "[default]\nendpoint_url = http://profile\nservices = s\n[services s]\nsts =\n  endpoint_url = http://svc-sts\n",
         );
         let none = ProfileSet::default();
-        let global = [("AWS_ENDPOINT_URL", "http://global/")];
-        let global_and_sts = [
+        let unset = Env::default();
+        let global = Env::from_pairs([("AWS_ENDPOINT_URL", "http://global/")]);
+        let global_and_sts = Env::from_pairs([
             ("AWS_ENDPOINT_URL", "http://global"),
             ("AWS_ENDPOINT_URL_STS", "http://env-sts"),
-        ];
-        let ignored = [
+        ]);
+        let ignored = Env::from_pairs([
             ("AWS_ENDPOINT_URL", "http://g"),
             ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true"),
-        ];
-        let sso = [
+        ]);
+        let sso = Env::from_pairs([
             ("AWS_ENDPOINT_URL_SSO_OIDC", "http://oidc"),
             ("AWS_ENDPOINT_URL_SSO", "http://sso"),
-        ];
-        let cases: [(&[(&str, &str)], &ProfileSet, Service, Option<&str>); 8] = [
+        ]);
+        let cases = [
             // The profile's services section, then its endpoint_url.
-            (&[], &ps, Service::Sts, Some("http://svc-sts")),
-            (&[], &ps, Service::Ecr, Some("http://profile")),
+            (&unset, &ps, Service::Sts, Some("http://svc-sts")),
+            (&unset, &ps, Service::Ecr, Some("http://profile")),
             // AWS_ENDPOINT_URL beats the profile's endpoint_url, not its
             // services section; the service's own variable beats both.
             (&global, &ps, Service::Ecr, Some("http://global")),
@@ -479,10 +480,9 @@ mod tests {
             // AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: none of them.
             (&ignored, &ps, Service::Ecr, None),
         ];
-        for (pairs, profiles, service, want) in cases {
-            let env = Env::from_pairs(pairs.iter().copied());
-            let got = configured_endpoint(service, &env, profiles, profiles.profile("default"));
-            assert_eq!(got.as_deref(), want, "{service:?} {pairs:?}");
+        for (env, profiles, service, want) in cases {
+            let got = configured_endpoint(service, env, profiles, profiles.profile("default"));
+            assert_eq!(got.as_deref(), want, "{service:?} {env:?}");
         }
     }
 

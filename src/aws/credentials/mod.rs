@@ -289,12 +289,21 @@ mod tests {
     fn sources_in_the_sdks_order() {
         let dev = profiles("[profile dev]\naws_access_key_id = P\naws_secret_access_key = s\n");
         let settings_only = profiles("[default]\nregion = us-east-1\n");
-        let keys_and_profile = [
+        let keys_and_profile = Env::from_pairs([
             ("AWS_ACCESS_KEY_ID", "E"),
             ("AWS_SECRET_ACCESS_KEY", "x"),
             ("AWS_PROFILE", "dev"),
-        ];
-        let cases: [(&[(&str, &str)], &ProfileSet, Option<&str>, Source); 5] = [
+        ]);
+        let web_identity = Env::from_pairs([
+            ("AWS_WEB_IDENTITY_TOKEN_FILE", "/t"),
+            ("AWS_ROLE_ARN", "arn:r"),
+        ]);
+        let container = Env::from_pairs([(
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            "http://127.0.0.1:9/creds",
+        )]);
+        let imds = Env::from_pairs([("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:9")]);
+        let cases = [
             // Environment keys win over AWS_PROFILE, but not over --profile.
             (
                 &keys_and_profile,
@@ -312,10 +321,7 @@ mod tests {
             ),
             // A profile of settings only: web identity, the container, IMDS.
             (
-                &[
-                    ("AWS_WEB_IDENTITY_TOKEN_FILE", "/t"),
-                    ("AWS_ROLE_ARN", "arn:r"),
-                ],
+                &web_identity,
                 &settings_only,
                 None,
                 Source::WebIdentity {
@@ -324,10 +330,7 @@ mod tests {
                 },
             ),
             (
-                &[(
-                    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                    "http://127.0.0.1:9/creds",
-                )],
+                &container,
                 &settings_only,
                 None,
                 Source::Container {
@@ -335,7 +338,7 @@ mod tests {
                 },
             ),
             (
-                &[("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:9")],
+                &imds,
                 &settings_only,
                 None,
                 Source::Imds {
@@ -344,8 +347,7 @@ mod tests {
             ),
         ];
         for (env, ps, cli, want) in cases {
-            let got = select(&Env::from_pairs(env.iter().copied()), ps, cli).unwrap();
-            assert_eq!(got, want, "{env:?} {cli:?}");
+            assert_eq!(select(env, ps, cli).unwrap(), want, "{env:?} {cli:?}");
         }
         // IMDS off too: nothing, and each place looked at says why not.
         let env = Env::from_pairs([("AWS_EC2_METADATA_DISABLED", "true")]);
