@@ -247,7 +247,7 @@ fn push_to_public_ecr_aws_lands_without_a_region_and_helm_pulls_it_back() {
 
         // Basic went only to the realm, once; the registry saw a challenge
         // and then bearer tokens, never Basic, and took the push.
-        let seen = registry_log.registry_requests(&repo);
+        let seen = registry_log.registry_requests(repo);
         assert!(
             seen.iter()
                 .all(|r| r["auth"] != "basic" && r["host"] == "public.ecr.aws"),
@@ -268,7 +268,7 @@ fn push_to_public_ecr_aws_lands_without_a_region_and_helm_pulls_it_back() {
             Some(201.into()),
             "{seen:#?}"
         );
-        let tokens = registry_log.token_requests(&repo);
+        let tokens = registry_log.token_requests(repo);
         assert_eq!(tokens.len(), 1, "{tokens:#?}");
         assert_eq!(tokens[0]["auth"], "basic", "{tokens:#?}");
         assert_eq!(tokens[0]["status"], 200, "{tokens:#?}");
@@ -278,7 +278,7 @@ fn push_to_public_ecr_aws_lands_without_a_region_and_helm_pulls_it_back() {
         let dest = TempDir::new("pub-pull");
         let pull_log = JsonLog::mark(&public.registry_log);
         let pulled = pull(
-            &sb,
+            sb,
             &format!("oci://public.ecr.aws/{repo}"),
             "0.1.0",
             dest.path(),
@@ -289,7 +289,7 @@ fn push_to_public_ecr_aws_lands_without_a_region_and_helm_pulls_it_back() {
             .unwrap_or_else(|e| panic!("{}: {archive} not pulled ({e}):\n{pulled}", cli.name()));
         let want = fs::read(kept.path().join(&archive)).expect("the kept archive");
         assert!(got == want, "{}: the pulled chart differs", cli.name());
-        let tokens = pull_log.token_requests(&repo);
+        let tokens = pull_log.token_requests(repo);
         assert!(
             !tokens.is_empty() && tokens.iter().all(|r| r["auth"] == "none"),
             "{}: an anonymous pull token: {tokens:#?}",
@@ -361,7 +361,7 @@ fn create_repository_and_describe_use_the_ecr_public_api_without_the_alias() {
         let e = only_error(&out);
         assert!(e.contains("--image-tag-mutability"), "{out}");
         assert!(
-            api_log.calls("CreateRepository", Some(&name)).is_empty(),
+            api_log.calls("CreateRepository", Some(name)).is_empty(),
             "no API call"
         );
         assert!(
@@ -383,14 +383,14 @@ fn create_repository_and_describe_use_the_ecr_public_api_without_the_alias() {
                 "Artifact media type: application/vnd.cncf.helm.config.v1+json".into(),
             ],
         );
-        let created = api_log.calls("CreateRepository", Some(&name));
+        let created = api_log.calls("CreateRepository", Some(name));
         assert_eq!(created.len(), 1, "{created:?}");
         assert_eq!(
             created[0]["request"],
             serde_json::json!({"repositoryName": name, "tags": [{"Key": "team", "Value": "charts"}]})
         );
         assert_eq!(created[0]["status"], 200);
-        let described = api_log.calls("DescribeImages", Some(&name));
+        let described = api_log.calls("DescribeImages", Some(name));
         assert_eq!(described.len(), 1, "{described:?}");
         assert_eq!(described[0]["request"]["repositoryName"], name.as_str());
         assert_eq!(described[0]["request"]["imageIds"][0]["imageTag"], "0.1.0");
@@ -432,14 +432,14 @@ fn ecr_login_to_public_ecr_aws_without_a_region_lets_every_helm_pull_with_creden
         let registry_log = JsonLog::mark(&public.registry_log);
         let dest = TempDir::new("pub-login-pull");
         pull(
-            &sb,
+            sb,
             &format!("oci://public.ecr.aws/{repo}"),
             "0.1.0",
             dest.path(),
         )
         .assert_ok();
         assert!(dest.path().join(format!("{name}-0.1.0.tgz")).is_file());
-        let tokens = registry_log.token_requests(&repo);
+        let tokens = registry_log.token_requests(repo);
         let form = registry_log.records().into_iter().any(|r| {
             r["method"] == "POST"
                 && r["path"].as_str().is_some_and(|p| p.starts_with("/token"))
