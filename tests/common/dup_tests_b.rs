@@ -1,7 +1,8 @@
 //! What the `helm ecr-push` tests share across files (push_*, ecr_public_lab,
-//! tls_client_cert, oci_ecr_front): one push of one chart, the one-line
-//! failure they all check for, the lab registry's Basic credentials, and a
-//! stand-in ECR API before moto.
+//! tls_client_cert, faults, oci_ecr_front): one push of one chart, the
+//! one-line failures they check for, a `--describe` push's text and a JSON
+//! line read, the lab registry's Basic credentials, and a stand-in ECR API
+//! before moto.
 
 use super::front::{forward, Front, Request, Response};
 use super::*;
