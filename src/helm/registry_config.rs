@@ -62,11 +62,10 @@ impl Config {
             ))
         };
         // Both map hosts to entries: auths to objects, credHelpers to names.
-        let per_host: [(&str, fn(&Value) -> bool, &str); 2] = [
-            ("auths", Value::is_object, "an object"),
+        for (key, entry_ok, entry_kind) in [
+            ("auths", Value::is_object as fn(&Value) -> bool, "an object"),
             ("credHelpers", Value::is_string, "a string"),
-        ];
-        for (key, entry_ok, entry_kind) in per_host {
+        ] {
             match doc.get(key) {
                 None | Some(Value::Null) => {}
                 Some(Value::Object(hosts)) => {
