@@ -13,9 +13,7 @@ use super::env::Env;
 use super::profile::{ProfileSet, Section};
 use super::Error;
 
-pub use hosts::{
-    is_ecr_public_host, parse_ecr_host, registry_endpoint_for, registry_host, url_host,
-};
+pub use hosts::{is_ecr_public_host, parse_ecr_host, registry_endpoint_for, registry_host};
 pub use rules::known_regions;
 
 /// A region name must be a DNS label: it ends up in a host name.

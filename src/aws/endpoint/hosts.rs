@@ -5,12 +5,6 @@
 use super::{check_region, dns_suffix, partition_name, rules, Variant};
 use crate::aws::EcrHost;
 
-/// The host part of a URL, for SigV4's Host header and messages.
-pub fn url_host(url: &str) -> &str {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    rest.split(['/', '?', '#']).next().unwrap_or(rest)
-}
-
 /// Dual-stack registry host suffixes (`ACCT.dkr-ecr.REGION.on.aws`). AWS
 /// publishes them for these partitions only; partitions.json has no
 /// registry names, so this is the one table kept by hand.
@@ -105,7 +99,7 @@ pub fn registry_endpoint_for(proxy_endpoint: &str, v: Variant) -> String {
     if !(v.fips || v.dualstack) {
         return proxy_endpoint.to_string();
     }
-    let Some(host) = parse_ecr_host(url_host(proxy_endpoint)) else {
+    let Some(host) = parse_ecr_host(&crate::http::authority_of(proxy_endpoint)) else {
         return proxy_endpoint.to_string();
     };
     match registry_host(&host.account, &host.region, v) {
@@ -269,14 +263,5 @@ mod tests {
         ] {
             assert_eq!(is_ecr_public_host(host), public, "{host}");
         }
-    }
-
-    #[test]
-    fn url_hosts() {
-        assert_eq!(url_host("http://127.0.0.1:5000/x?y"), "127.0.0.1:5000");
-        assert_eq!(
-            url_host("https://api.ecr.us-east-1.amazonaws.com"),
-            "api.ecr.us-east-1.amazonaws.com"
-        );
     }
 }

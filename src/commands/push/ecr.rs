@@ -151,14 +151,16 @@ pub(super) fn describe(
 ) -> Result<crate::aws::ImageDetail, Error> {
     let session = keychain.session_for(&reference.registry)?;
     let found = if aws::is_ecr_public_host(&reference.registry) {
-        session.describe_public_image(
+        session.describe_image(
+            aws::ecr::Flavor::Public,
             args.registry_id.as_deref(),
             public_name(&reference.repository),
             &reference.tag,
         )
     } else {
         let registry_id = aws::parse_ecr_host(&reference.registry).map(|h| h.account);
-        session.describe_images_in(
+        session.describe_image(
+            aws::ecr::Flavor::Private,
             registry_id.as_deref(),
             &reference.repository,
             &reference.tag,
