@@ -27,8 +27,7 @@ fn basic(sb: &Sandbox) -> String {
     common::base64_encode(format!("AWS:{}", sb.lab.registry_password).as_bytes())
 }
 
-/// The login every config written here holds for another host: what a
-/// login must keep.
+/// Another host's login, in configs written here: what our login must keep.
 const KEEP: &str = "keep.example.com";
 
 fn kept_auth() -> Value {
