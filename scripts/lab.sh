@@ -105,15 +105,8 @@ die() {
   exit 1
 }
 
-as_root() {
-  if [ "$(id -u)" = 0 ]; then
-    "$@"
-  elif sudo -n true 2>/dev/null; then
-    sudo -n "$@"
-  else
-    die "need root to run: $* (install those packages by hand, then re-run)"
-  fi
-}
+# shellcheck source=scripts/lab/root.sh
+. "$REPO/scripts/lab/root.sh"
 
 # ---------------------------------------------------------------- installs
 
@@ -128,6 +121,7 @@ ensure_packages() {
   command -v python3 >/dev/null || need+=(python3 python3-venv)
   command -v gpg >/dev/null || need+=(gnupg)
   [ ${#need[@]} -eq 0 ] && return 0
+  can_be_root || die "need root to install ${need[*]}: install those packages by hand, then re-run"
   log "installing Debian packages: ${need[*]}"
   # Labs in different state dirs do not share the lab lock; apt needs its own.
   (

@@ -356,12 +356,15 @@ mod tests {
         .expect("compress")
     }
 
-    fn gunzip(gz: &[u8]) -> Vec<u8> {
+    /// Everything a decoder yields (gzip here, raw deflate in `literals`).
+    pub(super) fn decoded(mut decoder: impl Read) -> Vec<u8> {
         let mut out = Vec::new();
-        flate2::read::GzDecoder::new(gz)
-            .read_to_end(&mut out)
-            .expect("gunzip");
+        decoder.read_to_end(&mut out).expect("decode");
         out
+    }
+
+    fn gunzip(gz: &[u8]) -> Vec<u8> {
+        decoded(flate2::read::GzDecoder::new(gz))
     }
 
     /// Text with repeats both inside a block and across block boundaries
@@ -455,14 +458,7 @@ mod tests {
         // The same 64 KiB noise twice, straddling a block boundary: without
         // the previous block's tail as dictionary the repeat costs its full
         // size again.
-        let mut noise = Vec::new();
-        let mut x: u64 = 99;
-        while noise.len() < 16 * 1024 {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            noise.push((x >> 56) as u8);
-        }
+        let noise = noise(16 * 1024, 99, 256);
         let mut data = vec![b'.'; BLOCK_SIZE - noise.len()];
         data.extend_from_slice(&noise);
         data.extend_from_slice(&noise);
@@ -471,19 +467,31 @@ mod tests {
         assert!(z.len() < noise.len() + 2048, "{} bytes", z.len());
     }
 
-    /// Base64-like text: deflate finds no matches in it.
-    fn base64ish(len: usize, seed: u64) -> Vec<u8> {
-        const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    /// Bytes from a fixed LCG, each below `alphabet`: `alphabet` 256 is
+    /// incompressible, small alphabets compress by their entropy only.
+    pub(super) fn noise(len: usize, seed: u64, alphabet: usize) -> Vec<u8> {
         let mut x = seed;
         (0..len)
-            .map(|i| {
+            .map(|_| {
                 x = x
                     .wrapping_mul(6_364_136_223_846_793_005)
                     .wrapping_add(1_442_695_040_888_963_407);
+                ((x >> 33) as usize % alphabet) as u8
+            })
+            .collect()
+    }
+
+    /// Base64-like text in 77-byte lines: deflate finds no matches in it.
+    pub(super) fn base64ish(len: usize, seed: u64) -> Vec<u8> {
+        const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        noise(len, seed, 64)
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| {
                 if i % 77 == 76 {
                     b'\n'
                 } else {
-                    B64[(x >> 58) as usize]
+                    B64[usize::from(v)]
                 }
             })
             .collect()

@@ -23,6 +23,7 @@
 
 #![allow(dead_code)] // each test crate uses its own subset
 
+mod dup_tests_b;
 mod files;
 pub mod front;
 mod lab;
@@ -31,6 +32,8 @@ mod registry;
 mod sandbox;
 
 // Each test crate uses its own subset of these.
+#[allow(unused_imports)]
+pub use dup_tests_b::*;
 #[allow(unused_imports)]
 pub use files::*;
 #[allow(unused_imports)]
