@@ -154,20 +154,11 @@ fn tls_flags_in_every_helm() {
         let lab = sb.lab;
         let chart = sb.seed_chart("tlsflags");
         let remote = format!("oci://{}/{}", lab.registry_tls, common::unique_name("tls"));
-        let push = |flag: &str| {
-            sb.helm(&[
-                "ecr-push",
-                path_str(&chart),
-                &remote,
-                flag,
-                "--region",
-                &lab.region,
-            ])
-        };
+        let push =
+            |flag: &str| common::push_chart(&sb, &chart, &remote, &[flag, "--region", &lab.region]);
         // Verified by default: the lab CA is not trusted.
-        let out = sb.helm(&["ecr-push", path_str(&chart), &remote]);
-        assert_eq!(out.status.code(), Some(1), "{out}");
-        assert_eq!(out.plugin_stderr_lines().len(), 1, "{out}");
+        let out = common::push_chart(&sb, &chart, &remote, &[]);
+        common::failure_line(&out, sb.cli().name());
         assert!(out.stderr.contains("--ca-file"), "{out}");
 
         push("--insecure").assert_ok();

@@ -9,18 +9,9 @@
 mod common;
 mod oci_support;
 
-use common::{path_str, Lab, Sandbox};
+use common::{lab_basic, path_str, Lab, Sandbox};
 use oci_support::*;
 use std::sync::{Arc, OnceLock};
-
-/// The lab registry's own Authorization: what "storage" writes with.
-fn lab_basic() -> String {
-    let c = lab_credential();
-    format!(
-        "Basic {}",
-        b64(format!("{}:{}", c.username, c.password.expose()).as_bytes())
-    )
-}
 
 /// What "storage", another origin, does with a request: writes it to the
 /// lab registry with its own credentials.

@@ -310,15 +310,6 @@ fn login_through_helm_plugin_uses_helm_s_registry_config() {
     );
 }
 
-/// One line from the plugin, exit 1.
-#[track_caller]
-fn one_error_line(out: &common::Output) -> String {
-    assert_eq!(out.status.code(), Some(1), "{out}");
-    let lines = out.plugin_stderr_lines();
-    assert_eq!(lines.len(), 1, "one line:\n{out}");
-    lines[0].to_string()
-}
-
 #[test]
 fn a_registry_config_path_that_is_a_directory_says_so_and_what_to_do() {
     // Every Helm refuses such a config itself before any plugin runs, so
@@ -335,7 +326,7 @@ fn a_registry_config_path_that_is_a_directory_says_so_and_what_to_do() {
             cli.name()
         );
     }
-    let line = one_error_line(&sb.bin(&["ecr-login", &sb.lab.registry]));
+    let line = common::failure_line(&sb.bin(&["ecr-login", &sb.lab.registry]), "");
     assert!(
         line.contains("is a directory")
             && line.contains("HELM_REGISTRY_CONFIG")
@@ -380,7 +371,7 @@ fn an_immutable_registry_config_is_named_as_such() {
         eprintln!("chattr +i does not work here (not root, or no attributes): nothing to test");
         return;
     };
-    let line = one_error_line(&sb.helm(&["ecr-login", &sb.lab.registry]));
+    let line = common::failure_line(&sb.helm(&["ecr-login", &sb.lab.registry]), "");
     assert!(
         line.contains("Operation not permitted")
             && line.contains("immutable")

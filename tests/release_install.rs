@@ -274,12 +274,12 @@ fn push_without_toolchains(sb: &mut Sandbox) {
     sb.set_env("PATH", &tools);
     let ns = common::unique_name("release");
     let registry = sb.lab.registry.clone();
-    let out = sb.helm(&[
-        "ecr-push",
-        path_str(&chart),
+    let out = common::push_chart(
+        sb,
+        &chart,
         &format!("oci://{registry}/{ns}"),
-        "--plain-http",
-    ]);
+        &["--plain-http"],
+    );
     out.assert_ok();
     assert!(
         out.stdout

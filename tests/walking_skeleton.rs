@@ -155,14 +155,12 @@ fn login_then_push_then_pull_through_every_helm_and_the_other_major() {
 
         let ns = common::unique_name("charts");
         let remote = format!("oci://{}/{ns}", lab.registry);
-        let push = sb.helm(&[
-            "ecr-push",
-            path_str(&chart),
+        let push = common::push_chart(
+            &sb,
+            &chart,
             &remote,
-            "--plain-http",
-            "--region",
-            &lab.region,
-        ]);
+            &["--plain-http", "--region", &lab.region],
+        );
         push.assert_ok();
         let lines: Vec<&str> = push.stdout.lines().collect();
         assert_eq!(lines.len(), 2, "{push}");
@@ -263,29 +261,20 @@ fn wrong_secret_key_fails_with_one_line_and_leaves_registry_config_alone() {
         let wrong = "wRoNgSeCrEtKeY0000000000000000000000000000";
         sb.set_env("AWS_SECRET_ACCESS_KEY", wrong);
 
-        let ns = common::unique_name("charts");
+        let remote = format!("oci://{}/{}", lab.registry, common::unique_name("charts"));
         let runs = [
             sb.helm(&["ecr-login", &lab.registry, "--region", &lab.region]),
-            sb.helm(&[
-                "ecr-push",
-                path_str(&chart),
-                &format!("oci://{}/{ns}", lab.registry),
-                "--plain-http",
-                "--region",
-                &lab.region,
-            ]),
+            common::push_chart(
+                &sb,
+                &chart,
+                &remote,
+                &["--plain-http", "--region", &lab.region],
+            ),
         ];
         for out in &runs {
-            assert_eq!(
-                out.status.code(),
-                Some(1),
-                "{}: exit 1:\n{out}",
-                sb.cli().name()
-            );
-            let lines = out.plugin_stderr_lines();
-            assert_eq!(lines.len(), 1, "one line on stderr:\n{out}");
+            let line = common::failure_line(out, sb.cli().name());
             assert!(
-                lines[0].to_lowercase().contains("signature"),
+                line.to_lowercase().contains("signature"),
                 "names the signature problem:\n{out}"
             );
             assert!(!out.stdout.contains("Pushed"), "{out}");
