@@ -9,7 +9,9 @@ mod common;
 mod push_support;
 
 use common::front::forward;
-use common::{ecr_api_front, failure_line, path_str, push_chart, write, LogMark, Sandbox};
+use common::{
+    ecr_api_front, ecr_push, failure_line, path_str, push_chart, write, LogMark, Sandbox,
+};
 use push_support::*;
 use std::fs;
 use std::sync::atomic::Ordering;

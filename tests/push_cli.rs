@@ -10,7 +10,7 @@ mod aws_support;
 mod common;
 mod push_support;
 
-use common::{failure_line, path_str, push_chart, LogMark, PrivateRegistry, Sandbox};
+use common::{ecr_push, failure_line, path_str, push_chart, LogMark, PrivateRegistry, Sandbox};
 use push_support::*;
 use std::fs;
 use std::path::{Path, PathBuf};

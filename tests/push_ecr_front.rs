@@ -12,8 +12,6 @@
 
 mod aws_support;
 mod common;
-// push_support also re-exports `ecr_push`, which this file has no use for.
-#[allow(unused_imports)]
 mod push_support;
 
 use common::front::{Front, Response};

@@ -7,7 +7,7 @@ mod aws_support;
 mod common;
 mod push_support;
 
-use common::{failure_line, path_str, push_chart, LogMark, Sandbox};
+use common::{ecr_push, failure_line, path_str, push_chart, LogMark, Sandbox};
 use push_support::*;
 use std::sync::atomic::Ordering;
 

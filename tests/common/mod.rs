@@ -23,23 +23,23 @@
 
 #![allow(dead_code)] // each test crate uses its own subset
 
-mod dup_tests_b;
 mod files;
 pub mod front;
 mod lab;
 mod process;
+mod push;
 mod registry;
 mod sandbox;
 
 // Each test crate uses its own subset of these.
-#[allow(unused_imports)]
-pub use dup_tests_b::*;
 #[allow(unused_imports)]
 pub use files::*;
 #[allow(unused_imports)]
 pub use lab::*;
 #[allow(unused_imports)]
 pub use process::*;
+#[allow(unused_imports)]
+pub use push::*;
 #[allow(unused_imports)]
 pub use registry::*;
 #[allow(unused_imports)]
