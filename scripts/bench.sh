@@ -55,19 +55,14 @@ section() { printf '\n== %s\n' "$*" >&2; }
 
 # GNU time gives peak RSS (%M); wall time comes from EPOCHREALTIME (us).
 TIME=/usr/bin/time
-as_root() {
-  if [ "$(id -u)" = 0 ]; then
-    "$@"
-  elif sudo -n true 2>/dev/null; then
-    sudo -n "$@"
-  else
-    return 1
-  fi
-}
+# shellcheck source=scripts/lab/root.sh
+. "$REPO/scripts/lab/root.sh"
 if ! "$TIME" -f %M true >/dev/null 2>&1; then
   section "Installing GNU time (apt-get install time)"
-  { as_root apt-get install -y -qq time || { as_root apt-get update -qq && as_root apt-get install -y -qq time; }; } >/dev/null ||
+  if ! can_be_root ||
+    ! { as_root apt-get install -y -qq time || { as_root apt-get update -qq && as_root apt-get install -y -qq time; }; } >/dev/null; then
     die "needs GNU time at /usr/bin/time: run 'sudo apt-get install time' and re-run"
+  fi
 fi
 
 WORK=
@@ -325,37 +320,40 @@ run_network() {
 
   for r in $(seq "$REPS"); do
     progress "($tag) cold, 1 chart: run $r/$REPS"
-    rm -rf "$HELM_ECR_TOKEN_CACHE_DIR"
-    bump "$OURS1"
-    measure "a-$tag" ours 1 "${OURS[@]}" "$OURS1" "oci://$host/ours-$tag"
-    rm -rf "$HELM_ECR_TOKEN_CACHE_DIR"
-    bump "$OURS1"
-    measure "a-$tag" direct 1 "${DIRECT[@]}" "$OURS1" "oci://$host/ours-$tag"
-    rm -f "$WORK/peer/registry.json"
-    bump "$PEER1"
-    PEER_STEPS=$WORK/res/a-$tag.steps measure "a-$tag" peer 1 "${PEER[@]}" cold "$host" "peer-$tag" "$PEER1"
+    turns "a-$tag" cold 1 "$host" "$tag"
   done
 
   # Warm: the token from the last cold run is cached; the peer is logged in.
   for r in $(seq "$REPS"); do
     progress "($tag) warm, 1 chart: run $r/$REPS"
-    bump "$OURS1"
-    measure "b-$tag" ours 1 "${OURS[@]}" "$OURS1" "oci://$host/ours-$tag"
-    bump "$OURS1"
-    measure "b-$tag" direct 1 "${DIRECT[@]}" "$OURS1" "oci://$host/ours-$tag"
-    bump "$PEER1"
-    PEER_STEPS=$WORK/res/b-$tag.steps measure "b-$tag" peer 1 "${PEER[@]}" warm "$host" "peer-$tag" "$PEER1"
+    turns "b-$tag" warm 1 "$host" "$tag"
   done
 
   for r in $(seq "$REPS_MANY"); do
     progress "($tag) $N charts: run $r/$REPS_MANY"
-    bump "${OURS_ALL[@]}"
-    measure "c-$tag" ours "$N" "${OURS[@]}" "${OURS_ALL[@]}" "oci://$host/ours-$tag"
-    bump "${OURS_ALL[@]}"
-    measure "c-$tag" direct "$N" "${DIRECT[@]}" "${OURS_ALL[@]}" "oci://$host/ours-$tag"
-    bump "${PEER_ALL[@]}"
-    PEER_STEPS=$WORK/res/c-$tag.steps measure "c-$tag" peer "$N" "${PEER[@]}" warm "$host" "peer-$tag" "${PEER_ALL[@]}"
+    turns "c-$tag" warm "$N" "$host" "$tag"
   done
+}
+
+# turns KEY MODE COUNT HOST TAG: ours, ours direct and the peer each push
+# the first COUNT charts once (each chart's version bumped first), to
+# repositories ours-TAG and peer-TAG. MODE cold: each starts without a token
+# (our cache emptied before each of ours; the peer logged out).
+turns() {
+  local key=$1 mode=$2 count=$3 host=$4 tag=$5 side cmd=()
+  local ours=("${OURS_ALL[@]:0:$count}") peer=("${PEER_ALL[@]:0:$count}")
+  for side in ours direct; do
+    case $side in
+      ours) cmd=("${OURS[@]}") ;;
+      direct) cmd=("${DIRECT[@]}") ;;
+    esac
+    [ "$mode" = warm ] || rm -rf "$HELM_ECR_TOKEN_CACHE_DIR"
+    bump "${ours[@]}"
+    measure "$key" "$side" "$count" "${cmd[@]}" "${ours[@]}" "oci://$host/ours-$tag"
+  done
+  [ "$mode" = warm ] || rm -f "$WORK/peer/registry.json"
+  bump "${peer[@]}"
+  PEER_STEPS=$WORK/res/$key.steps measure "$key" peer "$count" "${PEER[@]}" "$mode" "$host" "peer-$tag" "${peer[@]}"
 }
 
 # run_helpers: scenario (e). Both helpers answer Helm 4's `helm pull` for

@@ -88,19 +88,40 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
+/// Test support for the modules that write private files.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) mod testing {
+    use std::path::{Path, PathBuf};
 
-    fn tmpdir(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("helm-ecr-fsutil-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&d);
+    /// A fresh, empty directory for test `name` of module `module`.
+    pub fn scratch(module: &str, name: &str) -> PathBuf {
+        let d =
+            std::env::temp_dir().join(format!("helm-ecr-{module}-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).expect("scratch dir");
         d
     }
 
+    /// The permission bits of `path` (0o600, 0o700, ...).
+    #[cfg(unix)]
+    pub fn mode(path: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path)
+            .expect("metadata")
+            .permissions()
+            .mode()
+            & 0o777
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::*;
+    use super::*;
+
     #[test]
     fn replaces_the_file_privately_and_leaves_no_temp() {
-        let d = tmpdir("write");
+        let d = scratch("fsutil", "write");
         create_private_dir(&d.join("a/b")).unwrap();
         let p = d.join("a/b/secret.json");
         fs::write(&p, "old").unwrap();
@@ -113,20 +134,15 @@ mod tests {
         assert_eq!(fs::read(&p).unwrap(), b"new");
         assert_eq!(fs::read_dir(p.parent().unwrap()).unwrap().count(), 1);
         #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
-            assert_eq!(mode(&p), 0o600);
-            assert_eq!(mode(&d.join("a")), 0o700);
-            assert_eq!(mode(&d.join("a/b")), 0o700);
+        for (path, want) in [(&p, 0o600), (&d.join("a"), 0o700), (&d.join("a/b"), 0o700)] {
+            assert_eq!(mode(path), want, "{}", path.display());
         }
         let _ = fs::remove_dir_all(&d);
     }
 
     #[test]
     fn a_failed_write_leaves_the_old_file_and_no_temp() {
-        let d = tmpdir("fail");
-        create_private_dir(&d).unwrap();
+        let d = scratch("fsutil", "fail");
         // A directory where the file should be: the rename fails.
         let p = d.join("taken");
         fs::create_dir(&p).unwrap();

@@ -286,6 +286,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn authorities_drop_scheme_user_info_path_and_query() {
+        for (url, want) in [
+            ("http://127.0.0.1:5000/x?y", "127.0.0.1:5000"),
+            (
+                "https://api.ecr.us-east-1.amazonaws.com",
+                "api.ecr.us-east-1.amazonaws.com",
+            ),
+            ("https://u:p@host:443/v2/?q#f", "host:443"),
+            ("host.example/path", "host.example"),
+        ] {
+            assert_eq!(authority_of(url), want, "{url}");
+        }
+    }
+
+    #[test]
     fn uploads_get_time_for_their_size_at_the_slowest_rate_waited_for() {
         let http = Http::new(HttpOptions::default()).unwrap();
         assert_eq!(http.upload_deadline(0), DEADLINE);

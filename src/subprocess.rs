@@ -86,6 +86,63 @@ impl RunError {
     }
 }
 
+/// A helper that gave us nothing to read, in one line that names it (as
+/// its caller does) and, when it was stopped, says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum Failed {
+    /// It could not be started.
+    #[error("cannot run {name}: {source}")]
+    Start {
+        name: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// It was stopped at a limit, or waiting for it failed.
+    #[error("{name} {}: {fix}", .why.describe())]
+    Stopped {
+        name: String,
+        why: RunError,
+        fix: String,
+    },
+}
+
+/// [`run`] for a helper that messages call `name` ("credential helper
+/// docker-credential-x get"); `fix` is what to do when it is stopped.
+pub fn run_helper(
+    cmd: Command,
+    input: Option<&[u8]>,
+    limits: Limits,
+    name: &str,
+    fix: &str,
+) -> Result<Output, Failed> {
+    run(cmd, input, limits).map_err(|why| match why {
+        RunError::Spawn(source) => Failed::Start {
+            name: name.to_string(),
+            source,
+        },
+        why => Failed::Stopped {
+            name: name.to_string(),
+            why,
+            fix: fix.to_string(),
+        },
+    })
+}
+
+/// The first line a failing helper printed, cut short: enough to act on,
+/// never a wall of output (nor more of a secret it may have printed).
+pub fn first_line(out: &str) -> String {
+    let line = out
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    let mut s: String = line.chars().take(200).collect();
+    if s.len() < line.len() {
+        s.push('…');
+    }
+    s
+}
+
 fn human(bytes: usize) -> String {
     if bytes >= 1024 * 1024 && bytes.is_multiple_of(1024 * 1024) {
         format!("{} MiB", bytes / (1024 * 1024))
@@ -352,6 +409,37 @@ mod tests {
         let big = vec![b'x'; 4 * 1024 * 1024];
         let out = run(sh("echo done"), Some(&big), limits(1024, 10_000)).unwrap();
         assert_eq!(out.stdout, b"done\n");
+    }
+
+    #[test]
+    fn helpers_are_named_in_one_line() {
+        let e = run_helper(
+            Command::new("/nonexistent/helper"),
+            None,
+            limits(1024, 10_000),
+            "the helper",
+            "fix it",
+        )
+        .unwrap_err();
+        assert!(matches!(e, Failed::Start { .. }), "{e:?}");
+        assert!(e.to_string().starts_with("cannot run the helper: "), "{e}");
+        assert!(std::error::Error::source(&e).is_some());
+        let e = run_helper(
+            sh("yes"),
+            None,
+            limits(1024, 10_000),
+            "the helper",
+            "fix it",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the helper printed more than 1 KiB on stdout and was stopped: fix it"
+        );
+        assert_eq!(first_line("\n  first  \nsecond"), "first");
+        let long = first_line(&"x".repeat(300));
+        assert_eq!((long.chars().count(), long.ends_with('…')), (201, true));
+        assert_eq!(first_line(""), "");
     }
 
     #[test]

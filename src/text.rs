@@ -12,6 +12,25 @@ pub fn one_line(s: &str, max_chars: usize) -> String {
     }
 }
 
+/// `s` with control characters escaped (`\n`, `\u{1b}`), so what a
+/// message quotes (a file name, a pasted argument) cannot break it over
+/// several lines.
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return s.into();
+    }
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -23,5 +42,18 @@ mod tests {
         assert_eq!(one_line("abc", 3), "abc");
         assert_eq!(one_line("ééé é", 2), "éé...");
         assert_eq!(one_line("", 5), "");
+    }
+
+    #[test]
+    fn escapes_control_characters_only() {
+        for (input, want) in [
+            ("plain é", "plain é"),
+            ("a\nb", "a\\nb"),
+            ("tab\there\r", "tab\\there\\r"),
+            ("\u{1b}[31m", "\\u{1b}[31m"),
+        ] {
+            assert_eq!(printable(input), want, "{input:?}");
+        }
+        assert!(matches!(printable("a b"), std::borrow::Cow::Borrowed(_)));
     }
 }

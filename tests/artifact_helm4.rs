@@ -11,6 +11,7 @@ mod common;
 use common::{Sandbox, TempDir};
 use helm_ecr::artifact;
 use helm_ecr::chart::{self, Overrides};
+use helm_ecr::oci::Artifact;
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -97,6 +98,23 @@ fn annotations_without_created(v: &serde_json::Value) -> BTreeMap<String, String
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Our manifest for `art`, parsed; its annotations but `created` must be
+/// those of Helm 4's manifest `theirs`.
+#[track_caller]
+fn manifest_annotated_as(
+    art: &Artifact,
+    theirs: &serde_json::Value,
+    case: &str,
+) -> serde_json::Value {
+    let ours: serde_json::Value = serde_json::from_slice(&art.manifest).expect("our manifest");
+    assert_eq!(
+        annotations_without_created(&ours),
+        annotations_without_created(theirs),
+        "{case}: manifest annotations"
+    );
+    ours
 }
 
 fn charts(dir: &Path) -> Vec<PathBuf> {
@@ -231,13 +249,7 @@ fn config_blob_and_annotations_match_what_helm4_pushes() {
             artifact::CHART_LAYER_MEDIA_TYPE,
             "{case}"
         );
-        let ours_manifest: serde_json::Value =
-            serde_json::from_slice(&art.manifest).expect("our manifest");
-        assert_eq!(
-            annotations_without_created(&ours_manifest),
-            annotations_without_created(&m),
-            "{case}: manifest annotations"
-        );
+        let ours_manifest = manifest_annotated_as(&art, &m, &case);
         assert_eq!(ours_manifest["schemaVersion"], 2);
         assert_eq!(ours_manifest["mediaType"], artifact::MANIFEST_MEDIA_TYPE);
         assert_eq!(ours_manifest["layers"][0]["digest"], ours.digest.as_str());
@@ -273,12 +285,6 @@ fn config_blob_and_annotations_match_what_helm4_pushes() {
             "{case}: pre-packaged config"
         );
         let pre_art = artifact::build(&pre, None).expect("artifact");
-        let pre_manifest: serde_json::Value =
-            serde_json::from_slice(&pre_art.manifest).expect("manifest");
-        assert_eq!(
-            annotations_without_created(&pre_manifest),
-            annotations_without_created(&m),
-            "{case}"
-        );
+        manifest_annotated_as(&pre_art, &m, &format!("{case}: pre-packaged"));
     }
 }

@@ -28,6 +28,14 @@ fn assert_token(w: &World, profile: Option<&str>) {
     );
 }
 
+/// A credentials-file section `[name]` holding the lab user's keys.
+fn lab_keys(lab: &Lab, name: &str) -> String {
+    format!(
+        "[{name}]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+        lab.access_key_id, lab.secret_access_key
+    )
+}
+
 #[test]
 fn environment_keys() {
     let lab = Lab::get();
@@ -75,13 +83,7 @@ fn profiles_files_and_precedence() {
         ".aws/config",
         "[profile dev]\naws_access_key_id = AKIAWRONGWRONGWRONG1\naws_secret_access_key = wrong\nregion = us-east-1\n",
     );
-    w.write(
-        ".aws/credentials",
-        &format!(
-            "[dev]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
-            lab.access_key_id, lab.secret_access_key
-        ),
-    );
+    w.write(".aws/credentials", &lab_keys(lab, "dev"));
     assert_token(&w, Some("dev"));
     w.set("AWS_PROFILE", "dev");
     assert_token(&w, None);
@@ -94,13 +96,7 @@ fn profiles_files_and_precedence() {
     // Files elsewhere, through AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE.
     let mut w = World::new(lab);
     let cfg = w.write("elsewhere/cfg", "[profile x]\nregion = us-east-1\n");
-    let creds = w.write(
-        "elsewhere/creds",
-        &format!(
-            "[x]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
-            lab.access_key_id, lab.secret_access_key
-        ),
-    );
+    let creds = w.write("elsewhere/creds", &lab_keys(lab, "x"));
     w.set("AWS_CONFIG_FILE", cfg.to_str().unwrap())
         .set("AWS_SHARED_CREDENTIALS_FILE", creds.to_str().unwrap());
     assert_token(&w, Some("x"));
@@ -174,13 +170,7 @@ fn credential_process() {
 fn assume_role_chain_through_sts() {
     let lab = Lab::get();
     let w = World::new(lab);
-    w.write(
-        ".aws/credentials",
-        &format!(
-            "[base]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
-            lab.access_key_id, lab.secret_access_key
-        ),
-    );
+    w.write(".aws/credentials", &lab_keys(lab, "base"));
     w.write(
         ".aws/config",
         &format!(
@@ -302,35 +292,13 @@ fn container_credentials_with_token_file() {
 #[test]
 fn imdsv2() {
     let lab = Lab::get();
-    let body = creds_json(lab, "Token", None);
-    let imds = serve(move |req| match (req.method.as_str(), req.path()) {
-        ("PUT", "/latest/api/token")
-            if req.header("x-aws-ec2-metadata-token-ttl-seconds").is_some() =>
-        {
-            Resp::new(200, "imds-session")
-        }
-        (_, p) if req.header("x-aws-ec2-metadata-token") != Some("imds-session") => {
-            Resp::new(401, format!("no token for {p}"))
-        }
-        ("GET", "/latest/meta-data/iam/security-credentials/") => Resp::new(200, "lab-role\n"),
-        ("GET", "/latest/meta-data/iam/security-credentials/lab-role") => {
-            let mut b = body.clone();
-            b["Code"] = "Success".into();
-            Resp::json(200, b)
-        }
-        _ => Resp::new(404, "not found"),
-    });
+    let imds = imds_front(lab, &lab.region, true);
     let mut w = World::new(lab);
     w.unset("AWS_EC2_METADATA_DISABLED")
         .set("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.url());
     assert_token(&w, None);
-    let paths: Vec<String> = imds
-        .seen()
-        .iter()
-        .map(|r| format!("{} {}", r.method, r.path()))
-        .collect();
     assert_eq!(
-        paths,
+        seen_paths(&imds),
         [
             "PUT /latest/api/token",
             "GET /latest/meta-data/iam/security-credentials/",
@@ -339,16 +307,35 @@ fn imdsv2() {
     );
 }
 
+/// What a stub was asked, as `METHOD /path` lines.
+fn seen_paths(stub: &aws_support::Stub) -> Vec<String> {
+    stub.seen()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path()))
+        .collect()
+}
+
+/// The request bodies a stub was sent.
+fn seen_bodies(stub: &aws_support::Stub) -> Vec<String> {
+    stub.seen()
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect()
+}
+
+/// A loopback URL where nothing listens.
+fn dead_url() -> String {
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    format!("http://{}", dead.local_addr().unwrap())
+}
+
 #[test]
 fn nothing_found_lists_what_was_tried_quickly() {
     let lab = Lab::get();
     // A port that accepts nothing: IMDS must give up within its short timeout.
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", dead.local_addr().unwrap());
-    drop(dead);
     let mut w = World::new(lab);
     w.unset("AWS_EC2_METADATA_DISABLED")
-        .set("AWS_EC2_METADATA_SERVICE_ENDPOINT", url);
+        .set("AWS_EC2_METADATA_SERVICE_ENDPOINT", dead_url());
     let started = Instant::now();
     let e = w.session(None).unwrap().fetch_token(None).unwrap_err();
     assert!(started.elapsed().as_secs() < 5);
@@ -408,13 +395,8 @@ fn region_from_imds_last() {
         .set("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.url());
     w.with_lab_keys(lab);
     assert_eq!(w.session(None).unwrap().region, "eu-north-1");
-    let paths: Vec<String> = imds
-        .seen()
-        .iter()
-        .map(|r| format!("{} {}", r.method, r.path()))
-        .collect();
     assert_eq!(
-        paths,
+        seen_paths(&imds),
         [
             "PUT /latest/api/token",
             "GET /latest/meta-data/placement/region"
@@ -431,9 +413,7 @@ fn region_from_imds_last() {
     w.unset("AWS_REGION");
     let e = w.session(None).unwrap_err();
     assert_says(&e, &["no AWS region", "AWS_EC2_METADATA_DISABLED"]);
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", dead.local_addr().unwrap());
-    drop(dead);
+    let url = dead_url();
     w.unset("AWS_EC2_METADATA_DISABLED")
         .set("AWS_EC2_METADATA_SERVICE_ENDPOINT", url.clone());
     let e = w.session(None).unwrap_err();
@@ -491,11 +471,7 @@ fn profile_chains_as_the_sdks_build_them() {
     );
     let c = w.session(Some("outer")).unwrap().credentials().unwrap();
     assert!(c.session_token.is_some(), "the outer role was assumed");
-    let bodies: Vec<String> = sts
-        .seen()
-        .iter()
-        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
-        .collect();
+    let bodies = seen_bodies(&sts);
     assert_eq!(bodies.len(), 1, "{bodies:?}");
     assert!(
         bodies[0].contains("Action=AssumeRole") && !bodies[0].contains("never-assumed"),
@@ -519,11 +495,7 @@ fn profile_chains_as_the_sdks_build_them() {
     );
     let c = w.session(Some("wi")).unwrap().credentials().unwrap();
     assert!(c.session_token.is_some());
-    let bodies: Vec<String> = sts
-        .seen()
-        .iter()
-        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
-        .collect();
+    let bodies = seen_bodies(&sts);
     assert_eq!(bodies.len(), 1, "{bodies:?}");
     assert!(
         bodies[0].contains("Action=AssumeRoleWithWebIdentity"),

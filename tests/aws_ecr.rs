@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_support::{forward, serve, Resp, World};
 use common::{unique_name, Lab};
+use helm_ecr::aws::ecr::Flavor;
 use helm_ecr::aws::CreateRepositoryOptions;
 use helm_ecr::codec::base64_encode;
 
@@ -163,8 +164,13 @@ fn create_repository_once_with_its_settings() {
         serde_json::json!([{"Key": "team", "Value": "platform"}])
     );
     // A missing tag is None; a missing repository is a clear error.
-    assert!(s.describe_images(&name, "1.0.0").unwrap().is_none());
-    let e = s.describe_images("no/such/repo", "1.0.0").unwrap_err();
+    assert!(s
+        .describe_image(Flavor::Private, None, &name, "1.0.0")
+        .unwrap()
+        .is_none());
+    let e = s
+        .describe_image(Flavor::Private, None, "no/such/repo", "1.0.0")
+        .unwrap_err();
     assert!(
         e.to_string().contains("\"no/such/repo\" does not exist"),
         "{e}"

@@ -187,22 +187,38 @@ fn every_service_region_and_variant_matches_botocore() {
 fn the_facts_we_know_from_the_sdks() {
     let v = |fips, dualstack| Variant { fips, dualstack };
     let url = |s, r: &str, var| endpoint::resolve(s, r, var, None).unwrap().url;
-    assert_eq!(
-        url(Service::Ecr, "us-east-1", v(true, false)),
-        "https://api.ecr-fips.us-east-1.amazonaws.com"
-    );
-    assert_eq!(
-        url(Service::Ecr, "eu-west-1", v(false, true)),
-        "https://ecr.eu-west-1.api.aws"
-    );
-    assert_eq!(
-        url(Service::Ecr, "us-east-2", v(true, true)),
-        "https://ecr-fips.us-east-2.api.aws"
-    );
-    assert_eq!(
-        url(Service::Sts, "us-gov-west-1", v(true, false)),
-        "https://sts.us-gov-west-1.amazonaws.com"
-    );
+    for (service, region, variant, want) in [
+        (
+            Service::Ecr,
+            "us-east-1",
+            v(true, false),
+            "https://api.ecr-fips.us-east-1.amazonaws.com",
+        ),
+        (
+            Service::Ecr,
+            "eu-west-1",
+            v(false, true),
+            "https://ecr.eu-west-1.api.aws",
+        ),
+        (
+            Service::Ecr,
+            "us-east-2",
+            v(true, true),
+            "https://ecr-fips.us-east-2.api.aws",
+        ),
+        (
+            Service::Sts,
+            "us-gov-west-1",
+            v(true, false),
+            "https://sts.us-gov-west-1.amazonaws.com",
+        ),
+    ] {
+        assert_eq!(
+            url(service, region, variant),
+            want,
+            "{service:?} {region} {variant:?}"
+        );
+    }
     for region in ["us-iso-east-1", "us-isob-east-1", "eusc-de-east-1"] {
         let u = url(Service::Ecr, region, v(false, true));
         assert!(u.starts_with(&format!("https://ecr.{region}.")), "{u}");

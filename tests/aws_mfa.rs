@@ -10,7 +10,7 @@
 mod aws_support;
 mod common;
 
-use aws_support::{forward, serve, Req, Stub};
+use aws_support::{forward, is_token_call, serve, Req, Stub};
 use common::{run_on_tty, run_without_tty, write, Lab, Output, Sandbox};
 
 const SERIAL: &str = "arn:aws:iam::123456789012:mfa/user";
@@ -57,9 +57,11 @@ fn assume_role_calls(front: &Stub) -> Vec<Req> {
         .collect()
 }
 
-/// A sandbox whose only credentials are the `mfa` profile's: it assumes the
-/// lab role from a `base` profile holding the lab user's keys.
-fn mfa_sandbox(front: &Stub) -> Sandbox {
+/// The STS and ECR front, and a sandbox whose only credentials are the
+/// `mfa` profile's: it assumes the lab role from a `base` profile holding
+/// the lab user's keys.
+fn mfa_sandbox() -> (Stub, Sandbox) {
+    let front = sts_front();
     let mut sb = Sandbox::new();
     let lab = sb.lab;
     write(
@@ -82,7 +84,17 @@ fn mfa_sandbox(front: &Stub) -> Sandbox {
         .set_env("AWS_ENDPOINT_URL_STS", front.url())
         .set_env("AWS_ENDPOINT_URL_ECR", front.url())
         .set_env("HELM_ECR_NO_TOKEN_CACHE", "1");
-    sb
+    (front, sb)
+}
+
+/// What the terminal showed after the MFA prompt.
+fn after_prompt(out: &Output) -> &str {
+    out.stdout.split(PROMPT).nth(1).unwrap_or("")
+}
+
+/// The GetAuthorizationToken calls the front saw.
+fn token_calls(front: &Stub) -> Vec<Req> {
+    front.seen().into_iter().filter(is_token_call).collect()
 }
 
 fn login_cmd(sb: &Sandbox) -> std::process::Command {
@@ -93,8 +105,7 @@ fn login_cmd(sb: &Sandbox) -> std::process::Command {
 
 #[test]
 fn the_code_typed_at_the_prompt_reaches_sts() {
-    let front = sts_front();
-    let sb = mfa_sandbox(&front);
+    let (front, sb) = mfa_sandbox();
     let out = run_on_tty(&login_cmd(&sb), Some((PROMPT, "123456")));
     out.assert_ok();
     assert!(out.stdout.contains(PROMPT), "{out}");
@@ -110,21 +121,13 @@ fn the_code_typed_at_the_prompt_reaches_sts() {
     );
     // The assumed role's credentials then got the ECR token through moto's
     // signature and IAM checks: the password is on the terminal.
-    let tail = out.stdout.split(PROMPT).nth(1).unwrap_or("");
+    let tail = after_prompt(&out);
     assert!(
         tail.lines()
             .any(|l| l.trim() == sb.lab.registry_password.as_str()),
         "the ECR password after the prompt:\n{out}"
     );
-    let token_calls = front
-        .seen()
-        .iter()
-        .filter(|r| {
-            r.header("x-amz-target")
-                .is_some_and(|t| t.ends_with(".GetAuthorizationToken"))
-        })
-        .count();
-    assert_eq!(token_calls, 1);
+    assert_eq!(token_calls(&front).len(), 1);
 }
 
 /// One error line from the plugin, exit status 1, nothing on stdout.
@@ -139,8 +142,7 @@ fn one_error_line(out: &Output) -> String {
 
 #[test]
 fn without_a_terminal_one_clear_line_and_no_sts_call() {
-    let front = sts_front();
-    let sb = mfa_sandbox(&front);
+    let (front, sb) = mfa_sandbox();
     let started = std::time::Instant::now();
     let out = run_without_tty(&login_cmd(&sb));
     let line = one_error_line(&out);
@@ -161,11 +163,10 @@ fn without_a_terminal_one_clear_line_and_no_sts_call() {
 
 #[test]
 fn a_code_that_is_not_six_digits_is_refused_before_sts() {
-    let front = sts_front();
-    let sb = mfa_sandbox(&front);
+    let (front, sb) = mfa_sandbox();
     let out = run_on_tty(&login_cmd(&sb), Some((PROMPT, "12ab")));
     assert_eq!(out.status.code(), Some(1), "{out}");
-    let tail = out.stdout.split(PROMPT).nth(1).unwrap_or("");
+    let tail = after_prompt(&out);
     assert!(
         tail.contains("must be 6 digits") && tail.contains("run again"),
         "the error says what is wrong and what to do:\n{out}"
@@ -182,8 +183,7 @@ fn a_code_that_is_not_six_digits_is_refused_before_sts() {
 /// region gets its own token.
 #[test]
 fn one_prompt_however_many_regions() {
-    let front = sts_front();
-    let sb = mfa_sandbox(&front);
+    let (front, sb) = mfa_sandbox();
     let acct = &sb.lab.account;
     let east = format!("{acct}.dkr.ecr.us-east-1.amazonaws.com");
     let west = format!("{acct}.dkr.ecr.eu-west-1.amazonaws.com");
@@ -193,13 +193,8 @@ fn one_prompt_however_many_regions() {
     out.assert_ok();
     assert_eq!(out.stdout.matches(PROMPT).count(), 1, "{out}");
     assert_eq!(assume_role_calls(&front).len(), 1, "{:?}", front.seen());
-    let regions: Vec<String> = front
-        .seen()
+    let regions: Vec<String> = token_calls(&front)
         .iter()
-        .filter(|r| {
-            r.header("x-amz-target")
-                .is_some_and(|t| t.ends_with(".GetAuthorizationToken"))
-        })
         .filter_map(|r| {
             let auth = r.header("authorization")?;
             Some(auth.split('/').nth(2)?.to_string())

@@ -13,14 +13,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aws_support::{forward, serve, Req, Resp, Stub, World};
+use helm_ecr::aws::{AuthToken, Error};
+
+use aws_support::{forward, is_token_call, serve, Resp, Stub, World};
 use common::front::Front;
 use common::{Lab, Sandbox};
-
-fn is_token_call(req: &Req) -> bool {
-    req.header("x-amz-target")
-        .is_some_and(|t| t.ends_with(".GetAuthorizationToken"))
-}
 
 /// Answers the first `fail` calls with `status`/`code`, then forwards.
 fn faulty(fail: usize, status: u16, code: &'static str) -> Stub {
@@ -42,15 +39,16 @@ fn world(endpoint: &str) -> World {
     w
 }
 
+/// One GetAuthorizationToken through `endpoint`, with the lab user's keys.
+fn fetch_token(endpoint: &str) -> Result<AuthToken, Error> {
+    world(endpoint).session(None).unwrap().fetch_token(None)
+}
+
 #[test]
 fn throttling_and_server_errors_are_retried_up_to_max_attempts() {
     let lab = Lab::get();
     let f = faulty(2, 400, "ThrottlingException");
-    let t = world(&f.url())
-        .session(None)
-        .unwrap()
-        .fetch_token(None)
-        .unwrap();
+    let t = fetch_token(&f.url()).unwrap();
     assert_eq!(t.password.expose(), lab.registry_password);
     assert_eq!(f.seen().len(), 3, "3 attempts by default");
 
@@ -73,11 +71,7 @@ fn throttling_and_server_errors_are_retried_up_to_max_attempts() {
 
     for status in [500, 502, 504] {
         let f = faulty(1, status, "InternalFailure");
-        world(&f.url())
-            .session(None)
-            .unwrap()
-            .fetch_token(None)
-            .unwrap();
+        fetch_token(&f.url()).unwrap();
         assert_eq!(f.seen().len(), 2, "{status}");
     }
 }
@@ -90,11 +84,7 @@ fn other_failures_are_not_retried() {
         (400, "UnrecognizedClientException"),
     ] {
         let f = faulty(1, status, code);
-        let e = world(&f.url())
-            .session(None)
-            .unwrap()
-            .fetch_token(None)
-            .unwrap_err();
+        let e = fetch_token(&f.url()).unwrap_err();
         assert_eq!(f.seen().len(), 1, "{code}: {e}");
         assert!(!e.to_string().contains('\n'));
     }
@@ -140,11 +130,7 @@ fn a_dropped_connection_is_retried() {
         )
     });
     let addr = &front.addr;
-    let t = world(&format!("http://{addr}"))
-        .session(None)
-        .unwrap()
-        .fetch_token(None)
-        .unwrap();
+    let t = fetch_token(&format!("http://{addr}")).unwrap();
     assert_eq!(t.password.expose(), lab.registry_password);
     assert_eq!(connections.load(Ordering::SeqCst), 2);
 }
@@ -245,11 +231,7 @@ fn skewed_server(always_refuse: bool) -> Stub {
 #[test]
 fn clock_skew_is_corrected_once_from_the_servers_date() {
     let s = skewed_server(false);
-    let t = world(&s.url())
-        .session(None)
-        .unwrap()
-        .fetch_token(None)
-        .unwrap();
+    let t = fetch_token(&s.url()).unwrap();
     assert_eq!(t.password.expose(), "skew-ok");
     let seen = s.seen();
     assert_eq!(seen.len(), 2);
@@ -265,11 +247,7 @@ fn clock_skew_is_corrected_once_from_the_servers_date() {
     // Still refused after the correction: one line about the clock, and
     // no third try.
     let s = skewed_server(true);
-    let e = world(&s.url())
-        .session(None)
-        .unwrap()
-        .fetch_token(None)
-        .unwrap_err();
+    let e = fetch_token(&s.url()).unwrap_err();
     assert!(e.to_string().contains("clock"), "{e}");
     assert_eq!(s.seen().len(), 2);
 }

@@ -50,7 +50,10 @@ fn portal(lab: &Lab) -> Stub {
     })
 }
 
-fn world(lab: &Lab, stub: &Stub) -> World {
+/// The portal, and a world whose SSO and OIDC endpoints are it: profile
+/// `dev` (session `corp`) and the legacy profile `legacy`.
+fn world(lab: &Lab) -> (Stub, World) {
+    let stub = portal(lab);
     let mut w = World::new(lab);
     w.set("AWS_ENDPOINT_URL_SSO", stub.url())
         .set("AWS_ENDPOINT_URL_SSO_OIDC", stub.url());
@@ -60,7 +63,7 @@ fn world(lab: &Lab, stub: &Stub) -> World {
          [sso-session corp]\nsso_start_url = https://d-123.awsapps.com/start\nsso_region = us-east-1\n\
          [profile legacy]\nsso_start_url = https://d-456.awsapps.com/start\nsso_region = us-east-1\nsso_account_id = 123456789012\nsso_role_name = Dev\n",
     );
-    w
+    (stub, w)
 }
 
 fn cache_path(w: &World, name: &str) -> std::path::PathBuf {
@@ -88,27 +91,30 @@ fn write_cache(w: &World, name: &str, token: &str, expires_in: i64, refresh: boo
     std::fs::write(p, v.to_string()).unwrap();
 }
 
-#[test]
-fn sso_session_with_a_valid_token() {
-    let lab = Lab::get();
-    let stub = portal(lab);
-    let w = world(lab, &stub);
-    write_cache(&w, "corp", "valid-token", 7200, true);
+/// Profile `dev`'s ECR token with `token` cached for `corp`, expiring in
+/// `expires_in` seconds: the world, and the paths the portal was asked.
+fn token_with_cached(lab: &Lab, token: &str, expires_in: i64) -> (World, Vec<String>) {
+    let (portal, w) = world(lab);
+    write_cache(&w, "corp", token, expires_in, true);
     let t = w.session(Some("dev")).unwrap().fetch_token(None).unwrap();
     assert_eq!(t.password.expose(), lab.registry_password);
-    let seen = stub.seen();
-    assert_eq!(seen.len(), 1, "no refresh while the token has life");
-    assert_eq!(seen[0].path(), "/federation/credentials");
+    let paths = portal.seen().iter().map(|r| r.path().to_string()).collect();
+    (w, paths)
+}
+
+#[test]
+fn sso_session_with_a_valid_token() {
+    let (_, paths) = token_with_cached(Lab::get(), "valid-token", 7200);
+    assert_eq!(
+        paths,
+        ["/federation/credentials"],
+        "no refresh while the token has life"
+    );
 }
 
 #[test]
 fn token_near_expiry_is_refreshed_and_written_back() {
-    let lab = Lab::get();
-    let stub = portal(lab);
-    let w = world(lab, &stub);
-    write_cache(&w, "corp", "old-token", 300, true);
-    w.session(Some("dev")).unwrap().fetch_token(None).unwrap();
-    let paths: Vec<String> = stub.seen().iter().map(|r| r.path().to_string()).collect();
+    let (w, paths) = token_with_cached(Lab::get(), "old-token", 300);
     assert_eq!(paths, ["/token", "/federation/credentials"]);
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(cache_path(&w, "corp")).unwrap()).unwrap();
@@ -120,9 +126,7 @@ fn token_near_expiry_is_refreshed_and_written_back() {
 
 #[test]
 fn expired_or_missing_sessions_say_to_log_in() {
-    let lab = Lab::get();
-    let stub = portal(lab);
-    let w = world(lab, &stub);
+    let (_portal, w) = world(Lab::get());
     let e = w
         .session(Some("legacy"))
         .unwrap()

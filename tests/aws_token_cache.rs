@@ -7,7 +7,7 @@ mod common;
 
 use std::sync::atomic::Ordering;
 
-use aws_support::{front, mode, World};
+use aws_support::{front, mode, Front, World};
 use common::{Lab, TempDir};
 
 fn cached_world(lab: &Lab, endpoint: String, cache: &TempDir) -> World {
@@ -22,6 +22,15 @@ fn cached_world(lab: &Lab, endpoint: String, cache: &TempDir) -> World {
     w
 }
 
+/// A counting front before moto, a fresh cache directory, and a world
+/// that uses both.
+fn through_front(lab: &Lab) -> (Front, TempDir, World) {
+    let f = front(&lab.ecr_endpoint);
+    let cache = TempDir::new("token-cache");
+    let w = cached_world(lab, f.stub.url(), &cache);
+    (f, cache, w)
+}
+
 fn files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     match std::fs::read_dir(dir) {
         Ok(rd) => rd.map(|e| e.unwrap().path()).collect(),
@@ -32,9 +41,7 @@ fn files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 #[test]
 fn second_session_uses_the_cache_without_any_call() {
     let lab = Lab::get();
-    let f = front(&lab.ecr_endpoint);
-    let cache = TempDir::new("token-cache");
-    let w = cached_world(lab, f.stub.url(), &cache);
+    let (f, cache, w) = through_front(lab);
 
     let first = w.session(None).unwrap();
     assert!(first.cached_token(None).is_none());
@@ -80,9 +87,7 @@ fn second_session_uses_the_cache_without_any_call() {
 #[test]
 fn corrupt_cache_files_are_ignored_and_rewritten() {
     let lab = Lab::get();
-    let f = front(&lab.ecr_endpoint);
-    let cache = TempDir::new("token-cache");
-    let w = cached_world(lab, f.stub.url(), &cache);
+    let (f, cache, w) = through_front(lab);
     w.session(None).unwrap().fetch_token(None).unwrap();
     let dir = cache.path().join("tokens");
     for file in files(&dir) {
@@ -114,8 +119,7 @@ fn motos_expired_token_is_never_cached() {
 fn two_roles_behind_one_credentials_url_never_share_a_token() {
     use std::sync::{Arc, Mutex};
     let lab = Lab::get();
-    let f = front(&lab.ecr_endpoint);
-    let cache = TempDir::new("token-cache");
+    let (f, _cache, mut w) = through_front(lab);
     let role = Arc::new(Mutex::new("arn:aws:iam::123456789012:role/a".to_string()));
     let body = aws_support::creds_json(lab, "Token", None);
     let playing = role.clone();
@@ -124,7 +128,6 @@ fn two_roles_behind_one_credentials_url_never_share_a_token() {
         b["RoleArn"] = playing.lock().unwrap().clone().into();
         aws_support::Resp::json(200, b)
     });
-    let mut w = cached_world(lab, f.stub.url(), &cache);
     w.unset("AWS_ACCESS_KEY_ID")
         .unset("AWS_SECRET_ACCESS_KEY")
         .set(

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{run_with_stdin, HelmCli, Sandbox, BIN};
+use common::{run_with_stdin, Sandbox, BIN};
 use serde_json::{json, Value};
 use std::fs;
 use std::os::unix::process::CommandExt;
@@ -23,72 +23,63 @@ fn helper_link(sb: &Sandbox) -> PathBuf {
 
 #[test]
 fn helm_pushes_and_pulls_through_the_helper_with_no_token_stored() {
-    for cli in HelmCli::all() {
-        through_the_helper(cli);
+    for mut sb in Sandbox::every_helm() {
+        let cli = sb.cli();
+        let plain = cli.plain_http();
+        let registry = sb.lab.registry.clone();
+        let out = sb.helm(&["ecr-login", &registry, "--credential-helper"]);
+        out.assert_ok();
+        assert!(out.stdout.contains("Login Succeeded"), "{}", out.stdout);
+
+        let bin_dir = sb.data_home().join("plugins/ecr-login/bin");
+        let link = bin_dir.join("docker-credential-helm-ecr");
+        assert!(link.exists(), "{} missing", link.display());
+        assert!(
+            out.stdout
+                .contains(&format!("export PATH=\"{}:$PATH\"", bin_dir.display())),
+            "the PATH step is not printed: {}",
+            out.stdout
+        );
+        let text = fs::read_to_string(sb.registry_config()).unwrap();
+        let config: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(config["credHelpers"][&registry], json!("helm-ecr"));
+        assert!(!text.contains("\"auth\""), "a token was stored: {text}");
+
+        let chart = sb.seed_chart("viahelper");
+        sb.helm(&[
+            "package",
+            chart.to_str().unwrap(),
+            "-d",
+            sb.work().to_str().unwrap(),
+        ])
+        .assert_ok();
+        let ns = common::unique_name("helper");
+        let remote = format!("oci://{registry}/{ns}");
+
+        // Without the helper on PATH Helm cannot get credentials: proof that
+        // the next push and pull really go through it.
+        let push = [&["push", "viahelper-0.1.0.tgz", remote.as_str()], plain].concat();
+        let out = sb.helm(&push);
+        out.assert_fail();
+
+        // "A day later": no token cache, a fresh token for every request.
+        sb.set_env("HELM_ECR_NO_TOKEN_CACHE", "1");
+        sb.add_to_path(&[&bin_dir]);
+        sb.helm(&push).assert_ok();
+        // Read back through the helper by this Helm and by the other major.
+        let chart_repo = format!("{registry}/{ns}/viahelper");
+        for reader in [cli, cli.other_major()] {
+            sb.pull(reader, &chart_repo, "0.1.0", &[]);
+        }
+        let text = fs::read_to_string(sb.registry_config()).unwrap();
+        assert!(!text.contains("\"auth\""), "a token was stored: {text}");
+
+        // Logout unregisters the helper and forgets the host's settings.
+        sb.helm(&["ecr-login", "--logout", &registry]).assert_ok();
+        let config: Value =
+            serde_json::from_str(&fs::read_to_string(sb.registry_config()).unwrap()).unwrap();
+        assert_eq!(config["credHelpers"].get(&registry), None, "{config}");
     }
-}
-
-fn through_the_helper(cli: HelmCli) {
-    let mut sb = Sandbox::with_helm(cli);
-    let plain = cli.plain_http();
-    let registry = sb.lab.registry.clone();
-    let out = sb.helm(&["ecr-login", &registry, "--credential-helper"]);
-    out.assert_ok();
-    assert!(out.stdout.contains("Login Succeeded"), "{}", out.stdout);
-
-    let bin_dir = sb.data_home().join("plugins/ecr-login/bin");
-    let link = bin_dir.join("docker-credential-helm-ecr");
-    assert!(link.exists(), "{} missing", link.display());
-    assert!(
-        out.stdout
-            .contains(&format!("export PATH=\"{}:$PATH\"", bin_dir.display())),
-        "the PATH step is not printed: {}",
-        out.stdout
-    );
-    let text = fs::read_to_string(sb.registry_config()).unwrap();
-    let config: Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(config["credHelpers"][&registry], json!("helm-ecr"));
-    assert!(!text.contains("\"auth\""), "a token was stored: {text}");
-
-    let chart = sb.seed_chart("viahelper");
-    sb.helm(&[
-        "package",
-        chart.to_str().unwrap(),
-        "-d",
-        sb.work().to_str().unwrap(),
-    ])
-    .assert_ok();
-    let ns = common::unique_name("helper");
-    let remote = format!("oci://{registry}/{ns}");
-
-    // Without the helper on PATH Helm cannot get credentials: proof that
-    // the next push and pull really go through it.
-    let push = [&["push", "viahelper-0.1.0.tgz", remote.as_str()], plain].concat();
-    let out = sb.helm(&push);
-    out.assert_fail();
-
-    // "A day later": no token cache, a fresh token for every request.
-    sb.set_env("HELM_ECR_NO_TOKEN_CACHE", "1");
-    let path = format!(
-        "{}:{}",
-        bin_dir.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    sb.set_env("PATH", path);
-    sb.helm(&push).assert_ok();
-    // Read back through the helper by this Helm and by the other major.
-    let chart_repo = format!("{registry}/{ns}/viahelper");
-    for reader in [cli, cli.other_major()] {
-        sb.pull(reader, &chart_repo, "0.1.0", &[]);
-    }
-    let text = fs::read_to_string(sb.registry_config()).unwrap();
-    assert!(!text.contains("\"auth\""), "a token was stored: {text}");
-
-    // Logout unregisters the helper and forgets the host's settings.
-    sb.helm(&["ecr-login", "--logout", &registry]).assert_ok();
-    let config: Value =
-        serde_json::from_str(&fs::read_to_string(sb.registry_config()).unwrap()).unwrap();
-    assert_eq!(config["credHelpers"].get(&registry), None, "{config}");
 }
 
 #[test]

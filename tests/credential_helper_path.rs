@@ -18,8 +18,7 @@ fn the_helper_lands_in_a_writable_home_dir_on_path_and_helm_uses_it() {
         let mut sb = Sandbox::with_helm(cli);
         let local_bin = sb.home().join(".local/bin");
         fs::create_dir_all(&local_bin).unwrap();
-        let system_path = std::env::var("PATH").unwrap_or_default();
-        sb.set_env("PATH", format!("{}:{system_path}", local_bin.display()));
+        sb.add_to_path(&[&local_bin]);
         let registry = sb.lab.registry.clone();
 
         let out = sb.helm(&["ecr-login", &registry, "--credential-helper"]);
@@ -73,11 +72,7 @@ fn without_a_writable_home_dir_on_path_it_says_what_to_run() {
     fs::set_permissions(&locked, fs::Permissions::from_mode(0o555)).unwrap();
     let outside = sb.root().join("elsewhere-bin");
     fs::create_dir_all(&outside).unwrap();
-    let system_path = std::env::var("PATH").unwrap_or_default();
-    sb.set_env(
-        "PATH",
-        format!("{}:{}:{system_path}", locked.display(), outside.display()),
-    );
+    sb.add_to_path(&[&locked, &outside]);
     let registry = sb.lab.registry.clone();
     let out = sb.helm(&["ecr-login", &registry, "--credential-helper"]);
     out.assert_ok();

@@ -14,7 +14,10 @@
 mod common;
 mod oci_support;
 
-use common::{ecr_push, path_str, HelmCli, Lab, Output, Sandbox, TempDir};
+use common::{
+    assert_pushed_and_described, json_line, only_error, path_str, push_chart, HelmCli, Lab, Output,
+    Sandbox, TempDir,
+};
 use helm_ecr::aws::{AwsOptions, Env, Session};
 use helm_ecr::http::{Http, HttpOptions};
 use helm_ecr::oci::{Client, PushStatus};
@@ -61,6 +64,30 @@ impl Public {
         sb
     }
 
+    /// Runs `test` through every Helm, each time with a chart of its own
+    /// (see `case`).
+    fn through_every_helm(prefix: &str, test: impl Fn(&Public, Case)) {
+        let public = Public::get();
+        for cli in HelmCli::all() {
+            test(&public, public.case(cli, prefix));
+        }
+    }
+
+    /// A chart for a test through `cli`, named `PREFIX-...` as no other
+    /// test names one, in a sandbox of its own.
+    fn case(&self, cli: HelmCli, prefix: &str) -> Case {
+        let sb = self.sandbox(cli);
+        let name = common::unique_name(prefix);
+        let chart = sb.seed_chart(&name);
+        Case {
+            sb,
+            remote: format!("oci://public.ecr.aws/{}", self.alias),
+            repo: format!("{}/{name}", self.alias),
+            name,
+            chart,
+        }
+    }
+
     /// Creates `name` (no alias) with the AWS CLI, as a user would.
     fn create_repository(&self, sb: &Sandbox, name: &str) {
         let lab = Lab::get();
@@ -80,6 +107,25 @@ impl Public {
                 ]),
         );
         out.assert_ok();
+    }
+}
+
+/// One test's chart on ECR Public.
+struct Case {
+    sb: Sandbox,
+    /// The chart's name, and the repository's as the ECR Public API has it.
+    name: String,
+    chart: PathBuf,
+    /// oci://public.ecr.aws/ALIAS
+    remote: String,
+    /// ALIAS/NAME: the repository as the registry has it.
+    repo: String,
+}
+
+impl Case {
+    /// `helm ecr-push CHART oci://public.ecr.aws/ALIAS --ca-file LAB-CA EXTRA...`.
+    fn push(&self, extra: &[&str]) -> Output {
+        push_trusting_lab_ca(&self.sb, &self.chart, &self.remote, extra)
     }
 }
 
@@ -108,47 +154,41 @@ impl JsonLog {
             .collect()
     }
 
+    /// The records since the mark that `keep` picks.
+    fn records_where(&self, keep: impl Fn(&serde_json::Value) -> bool) -> Vec<serde_json::Value> {
+        self.records().into_iter().filter(keep).collect()
+    }
+
     /// Registry requests (not CONNECTs, not token requests) under `repo`.
     fn registry_requests(&self, repo: &str) -> Vec<serde_json::Value> {
         let needle = format!("/v2/{repo}/");
-        self.records()
-            .into_iter()
-            .filter(|r| r["kind"] == "registry")
-            .filter(|r| r["path"].as_str().is_some_and(|p| p.starts_with(&needle)))
-            .collect()
+        self.records_where(|r| {
+            r["kind"] == "registry" && r["path"].as_str().is_some_and(|p| p.starts_with(&needle))
+        })
     }
 
     /// Token requests (GET, or an OAuth2 form POST) for a scope on `repo`.
     fn token_requests(&self, repo: &str) -> Vec<serde_json::Value> {
         let scope = format!("repository:{repo}:");
-        self.records()
-            .into_iter()
-            .filter(|r| r["kind"] == "token")
-            .filter(|r| r["scope"].as_str().is_some_and(|s| s.contains(&scope)))
-            .collect()
+        self.records_where(|r| {
+            r["kind"] == "token" && r["scope"].as_str().is_some_and(|s| s.contains(&scope))
+        })
     }
 
     /// API calls of `op` (other tests share the lab: those naming a
     /// repository are told apart by it).
     fn calls(&self, op: &str, repository: Option<&str>) -> Vec<serde_json::Value> {
-        self.records()
-            .into_iter()
-            .filter(|r| r["op"] == op)
-            .filter(|r| repository.is_none_or(|n| r["request"]["repositoryName"] == n))
-            .collect()
+        self.records_where(|r| {
+            r["op"] == op && repository.is_none_or(|n| r["request"]["repositoryName"] == n)
+        })
     }
 }
 
 /// `helm ecr-push CHART REMOTE --ca-file LAB-CA EXTRA...`.
 fn push_trusting_lab_ca(sb: &Sandbox, chart: &Path, remote: &str, extra: &[&str]) -> Output {
-    let mut args = vec![
-        path_str(chart),
-        remote,
-        "--ca-file",
-        path_str(&sb.lab.ca_file),
-    ];
-    args.extend_from_slice(extra);
-    ecr_push(sb, &args)
+    let mut flags = vec!["--ca-file", path_str(&sb.lab.ca_file)];
+    flags.extend_from_slice(extra);
+    push_chart(sb, chart, remote, &flags)
 }
 
 /// `helm pull` through the proxy, trusting the lab CA: `--ca-file` where
@@ -174,24 +214,15 @@ fn pull(sb: &Sandbox, reference: &str, version: &str, dest: &Path) -> Output {
 
 #[test]
 fn push_to_public_ecr_aws_lands_without_a_region_and_helm_pulls_it_back() {
-    let public = Public::get();
-    for cli in HelmCli::all() {
-        let sb = public.sandbox(cli);
-        let name = common::unique_name("pub");
-        public.create_repository(&sb, &name);
-        let chart = sb.seed_chart(&name);
+    Public::through_every_helm("pub", |public, case| {
+        let cli = case.sb.cli();
+        let (sb, name, repo) = (&case.sb, &case.name, &case.repo);
+        public.create_repository(sb, name);
         let kept = TempDir::new("pub-kept");
         let registry_log = JsonLog::mark(&public.registry_log);
         let api_log = JsonLog::mark(&public.api_log);
-        let remote = format!("oci://public.ecr.aws/{}", public.alias);
-        let out = push_trusting_lab_ca(
-            &sb,
-            &chart,
-            &remote,
-            &["--destination", path_str(kept.path())],
-        );
+        let out = case.push(&["--destination", path_str(kept.path())]);
         out.assert_ok();
-        let repo = format!("{}/{name}", public.alias);
         let lines: Vec<&str> = out.stdout.lines().collect();
         assert_eq!(
             lines.first().copied(),
@@ -216,7 +247,7 @@ fn push_to_public_ecr_aws_lands_without_a_region_and_helm_pulls_it_back() {
 
         // Basic went only to the realm, once; the registry saw a challenge
         // and then bearer tokens, never Basic, and took the push.
-        let seen = registry_log.registry_requests(&repo);
+        let seen = registry_log.registry_requests(repo);
         assert!(
             seen.iter()
                 .all(|r| r["auth"] != "basic" && r["host"] == "public.ecr.aws"),
@@ -237,7 +268,7 @@ fn push_to_public_ecr_aws_lands_without_a_region_and_helm_pulls_it_back() {
             Some(201.into()),
             "{seen:#?}"
         );
-        let tokens = registry_log.token_requests(&repo);
+        let tokens = registry_log.token_requests(repo);
         assert_eq!(tokens.len(), 1, "{tokens:#?}");
         assert_eq!(tokens[0]["auth"], "basic", "{tokens:#?}");
         assert_eq!(tokens[0]["status"], 200, "{tokens:#?}");
@@ -247,7 +278,7 @@ fn push_to_public_ecr_aws_lands_without_a_region_and_helm_pulls_it_back() {
         let dest = TempDir::new("pub-pull");
         let pull_log = JsonLog::mark(&public.registry_log);
         let pulled = pull(
-            &sb,
+            sb,
             &format!("oci://public.ecr.aws/{repo}"),
             "0.1.0",
             dest.path(),
@@ -258,21 +289,25 @@ fn push_to_public_ecr_aws_lands_without_a_region_and_helm_pulls_it_back() {
             .unwrap_or_else(|e| panic!("{}: {archive} not pulled ({e}):\n{pulled}", cli.name()));
         let want = fs::read(kept.path().join(&archive)).expect("the kept archive");
         assert!(got == want, "{}: the pulled chart differs", cli.name());
-        let tokens = pull_log.token_requests(&repo);
+        let tokens = pull_log.token_requests(repo);
         assert!(
             !tokens.is_empty() && tokens.iter().all(|r| r["auth"] == "none"),
             "{}: an anonymous pull token: {tokens:#?}",
             cli.name()
         );
-    }
+    });
 }
 
 #[test]
 fn the_dual_stack_name_is_ecr_public_too() {
     let public = Public::get();
-    let sb = public.sandbox(HelmCli::V4);
-    let name = common::unique_name("pub-ds");
-    let chart = sb.seed_chart(&name);
+    let Case {
+        sb,
+        name,
+        chart,
+        repo,
+        ..
+    } = public.case(HelmCli::V4, "pub-ds");
     let api_log = JsonLog::mark(&public.api_log);
     let registry_log = JsonLog::mark(&public.registry_log);
     let out = push_trusting_lab_ca(
@@ -292,7 +327,7 @@ fn the_dual_stack_name_is_ecr_public_too() {
     let created = api_log.calls("CreateRepository", Some(&name));
     assert_eq!(created.len(), 1, "{created:?}");
     assert_eq!(created[0]["status"], 200, "{created:?}");
-    let seen = registry_log.registry_requests(&format!("{}/{name}", public.alias));
+    let seen = registry_log.registry_requests(&repo);
     assert!(
         !seen.is_empty()
             && seen
@@ -304,22 +339,13 @@ fn the_dual_stack_name_is_ecr_public_too() {
 
 #[test]
 fn create_repository_and_describe_use_the_ecr_public_api_without_the_alias() {
-    let lab = Lab::get();
-    let public = Public::get();
-    for cli in HelmCli::all() {
-        let sb = public.sandbox(cli);
-        let name = common::unique_name("pub-new");
-        let chart = sb.seed_chart(&name);
-        let remote = format!("oci://public.ecr.aws/{}", public.alias);
-        let ca = path_str(&lab.ca_file);
-        let chart_arg = path_str(&chart);
+    Public::through_every_helm("pub-new", |public, case| {
+        let (name, push) = (&case.name, |extra: &[&str]| case.push(extra));
 
         // No such repository: one line that says how to make it, named
         // as the ECR Public API names it.
-        let out = ecr_push(&sb, &[chart_arg, &remote, "--ca-file", ca]);
-        assert_eq!(out.status.code(), Some(1), "{out}");
-        assert!(out.stdout.is_empty(), "{out}");
-        let e = out.single_error();
+        let out = push(&[]);
+        let e = only_error(&out);
         assert!(e.contains("--create-repository"), "{out}");
         assert!(
             e.contains(&format!(
@@ -331,74 +357,40 @@ fn create_repository_and_describe_use_the_ecr_public_api_without_the_alias() {
         // Settings ECR Public has no place for: refused before anything moves.
         let api_log = JsonLog::mark(&public.api_log);
         let registry_log = JsonLog::mark(&public.registry_log);
-        let out = ecr_push(
-            &sb,
-            &[
-                chart_arg,
-                &remote,
-                "--ca-file",
-                ca,
-                "--create-repository",
-                "--image-tag-mutability",
-                "IMMUTABLE",
-            ],
-        );
-        assert_eq!(out.status.code(), Some(1), "{out}");
-        let e = out.single_error();
+        let out = push(&["--create-repository", "--image-tag-mutability", "IMMUTABLE"]);
+        let e = only_error(&out);
         assert!(e.contains("--image-tag-mutability"), "{out}");
         assert!(
-            api_log.calls("CreateRepository", Some(&name)).is_empty(),
+            api_log.calls("CreateRepository", Some(name)).is_empty(),
             "no API call"
         );
         assert!(
-            registry_log
-                .registry_requests(&format!("{}/{name}", public.alias))
-                .is_empty(),
+            registry_log.registry_requests(&case.repo).is_empty(),
             "no registry request"
         );
 
         // --create-repository --describe: created in us-east-1 under the
         // alias-less name, pushed, described.
-        let out = ecr_push(
-            &sb,
+        let out = push(&["--create-repository", "--tags", "team=charts", "--describe"]);
+        let reference = format!("public.ecr.aws/{}:0.1.0", case.repo);
+        let digest = assert_pushed_and_described(
+            &out,
+            &reference,
             &[
-                chart_arg,
-                &remote,
-                "--ca-file",
-                ca,
-                "--create-repository",
-                "--tags",
-                "team=charts",
-                "--describe",
+                format!("Repository: {name}"),
+                "Tags: 0.1.0".into(),
+                "Manifest media type: application/vnd.oci.image.manifest.v1+json".into(),
+                "Artifact media type: application/vnd.cncf.helm.config.v1+json".into(),
             ],
         );
-        out.assert_ok();
-        let lines: Vec<&str> = out.stdout.lines().collect();
-        assert_eq!(
-            lines[0],
-            format!("Pushed: public.ecr.aws/{}/{name}:0.1.0", public.alias),
-            "{out}"
-        );
-        let digest = lines[1].strip_prefix("Digest: ").expect("a Digest line");
-        for want in [
-            format!("Repository: {name}"),
-            "Tags: 0.1.0".into(),
-            "Manifest media type: application/vnd.oci.image.manifest.v1+json".into(),
-            "Artifact media type: application/vnd.cncf.helm.config.v1+json".into(),
-        ] {
-            assert!(
-                lines[2..].contains(&want.as_str()),
-                "missing {want:?}:\n{out}"
-            );
-        }
-        let created = api_log.calls("CreateRepository", Some(&name));
+        let created = api_log.calls("CreateRepository", Some(name));
         assert_eq!(created.len(), 1, "{created:?}");
         assert_eq!(
             created[0]["request"],
             serde_json::json!({"repositoryName": name, "tags": [{"Key": "team", "Value": "charts"}]})
         );
         assert_eq!(created[0]["status"], 200);
-        let described = api_log.calls("DescribeImages", Some(&name));
+        let described = api_log.calls("DescribeImages", Some(name));
         assert_eq!(described.len(), 1, "{described:?}");
         assert_eq!(described[0]["request"]["repositoryName"], name.as_str());
         assert_eq!(described[0]["request"]["imageIds"][0]["imageTag"], "0.1.0");
@@ -407,42 +399,26 @@ fn create_repository_and_describe_use_the_ecr_public_api_without_the_alias() {
             assert_eq!(call["service"], "ecr-public", "{call}");
         }
         // What was described is what was pushed.
-        let json = ecr_push(
-            &sb,
-            &[
-                chart_arg,
-                &remote,
-                "--ca-file",
-                ca,
-                "--describe",
-                "-o",
-                "json",
-            ],
-        );
-        json.assert_ok();
-        let v: serde_json::Value = serde_json::from_str(json.stdout.trim()).expect("one JSON line");
+        let json = push(&["--describe", "-o", "json"]);
+        let v = json_line(&json);
         assert_eq!(v["status"], "unchanged", "{json}");
         assert_eq!(v["image"]["imageDigest"], digest, "{json}");
 
         // A remote without the alias says what to add.
-        let out = ecr_push(&sb, &[chart_arg, "oci://public.ecr.aws", "--ca-file", ca]);
-        assert_eq!(out.status.code(), Some(1), "{out}");
+        let out = push_trusting_lab_ca(&case.sb, &case.chart, "oci://public.ecr.aws", &[]);
         assert!(
-            out.single_error().contains("oci://public.ecr.aws/ALIAS"),
+            only_error(&out).contains("oci://public.ecr.aws/ALIAS"),
             "{out}"
         );
-    }
+    });
 }
 
 #[test]
 fn ecr_login_to_public_ecr_aws_without_a_region_lets_every_helm_pull_with_credentials() {
-    let public = Public::get();
-    for cli in HelmCli::all() {
-        let sb = public.sandbox(cli);
-        let name = common::unique_name("pub-login");
-        let chart = sb.seed_chart(&name);
-        let remote = format!("oci://public.ecr.aws/{}", public.alias);
-        push_trusting_lab_ca(&sb, &chart, &remote, &["--create-repository"]).assert_ok();
+    Public::through_every_helm("pub-login", |public, case| {
+        let cli = case.sb.cli();
+        let (sb, name, repo) = (&case.sb, &case.name, &case.repo);
+        case.push(&["--create-repository"]).assert_ok();
 
         let out = sb.helm(&["ecr-login", "public.ecr.aws"]);
         out.assert_ok();
@@ -455,16 +431,15 @@ fn ecr_login_to_public_ecr_aws_without_a_region_lets_every_helm_pull_with_creden
         // credentials (Basic, or helm 3.10's OAuth2 form), and pulls.
         let registry_log = JsonLog::mark(&public.registry_log);
         let dest = TempDir::new("pub-login-pull");
-        let repo = format!("{}/{name}", public.alias);
         pull(
-            &sb,
+            sb,
             &format!("oci://public.ecr.aws/{repo}"),
             "0.1.0",
             dest.path(),
         )
         .assert_ok();
         assert!(dest.path().join(format!("{name}-0.1.0.tgz")).is_file());
-        let tokens = registry_log.token_requests(&repo);
+        let tokens = registry_log.token_requests(repo);
         let form = registry_log.records().into_iter().any(|r| {
             r["method"] == "POST"
                 && r["path"].as_str().is_some_and(|p| p.starts_with("/token"))
@@ -478,7 +453,7 @@ fn ecr_login_to_public_ecr_aws_without_a_region_lets_every_helm_pull_with_creden
             "{}: no token was given for the stored credentials: {tokens:#?}",
             cli.name()
         );
-    }
+    });
 }
 
 #[test]

@@ -7,8 +7,9 @@ mod common;
 mod oci_support;
 
 use helm_ecr::http::{Http, HttpOptions};
-use helm_ecr::oci::{Client, ErrorKind, PushStatus};
+use helm_ecr::oci::{Artifact, Client, Error, ErrorKind, PushStatus, Reference};
 use oci_support::*;
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -32,175 +33,156 @@ fn is_blob_put(s: &Seen) -> bool {
     s.method == "PUT" && s.path.contains("/blobs/uploads/")
 }
 
+/// A front before the lab registry: a request `when` picks gets the action
+/// `then` makes, any other goes through.
+fn front_where(
+    when: impl Fn(&Seen) -> bool + Send + Sync + 'static,
+    then: impl Fn() -> Action + Send + Sync + 'static,
+) -> Front {
+    Front::start(&lab("LAB_REGISTRY"), move |s, _| {
+        if when(s) {
+            then()
+        } else {
+            forward()
+        }
+    })
+}
+
+/// `fast_client` pushes `a` as tag 1.0.0 of a new repository NAME through
+/// the registry at `addr`: the outcome, how long it took, and the reference
+/// at the lab registry behind a front (to read the push back).
+fn push_via(
+    addr: &str,
+    name: &str,
+    a: &Artifact,
+) -> (Result<PushStatus, Error>, Duration, Reference) {
+    let r = reference(addr, &unique(name), "1.0.0");
+    let started = Instant::now();
+    let outcome = fast_client().push(&r, a, false);
+    let took = started.elapsed();
+    (
+        outcome,
+        took,
+        reference(&lab("LAB_REGISTRY"), &r.repository, &r.tag),
+    )
+}
+
+fn is_manifest_put(s: &Seen) -> bool {
+    s.method == "PUT" && s.path.contains("/manifests/")
+}
+
 #[test]
 fn reset_mid_upload_restarts_the_session() {
     let resets = Arc::new(AtomicUsize::new(0));
     let r2 = resets.clone();
-    let front = Front::start(&lab("LAB_REGISTRY"), move |s, _| {
-        if is_blob_put(s) && s.body_len > 100_000 && r2.fetch_add(1, Ordering::SeqCst) < 2 {
-            Action::Reset {
-                after_body_bytes: 50_000,
-            }
-        } else {
-            forward()
-        }
-    });
+    let front = front_where(
+        move |s| is_blob_put(s) && s.body_len > 100_000 && r2.fetch_add(1, Ordering::SeqCst) < 2,
+        || Action::Reset {
+            after_body_bytes: 50_000,
+        },
+    );
     let (layer, _tmp) = file_blob(LAYER_TYPE, &noise(400_000, 40));
     let a = artifact("reset", "1.0.0", vec![layer]);
-    let r = reference(&front.addr, &unique("reset"), "1.0.0");
-    assert_eq!(
-        fast_client().push(&r, &a, false).unwrap(),
-        PushStatus::Pushed
-    );
+    let (pushed, _, at_lab) = push_via(&front.addr, "reset", &a);
+    assert_eq!(pushed.unwrap(), PushStatus::Pushed);
     assert_eq!(resets.load(Ordering::SeqCst), 3, "two resets then success");
     // Each retry opened a new upload session.
     let seen = front.seen();
     let posts = seen.iter().filter(|s| s.method == "POST").count();
     assert_eq!(posts, 4, "config + 3 sessions for the layer: {seen:?}");
-    assert_in_registry(
-        &base(),
-        &reference(&lab("LAB_REGISTRY"), &r.repository, &r.tag),
-        &a,
-    );
+    assert_in_registry(&base(), &at_lab, &a);
 }
 
 #[test]
 fn permanent_reset_fails_clearly_without_a_manifest() {
-    let front = Front::start(&lab("LAB_REGISTRY"), move |s, _| {
-        if is_blob_put(s) && s.body_len > 100_000 {
-            Action::Reset {
-                after_body_bytes: 10_000,
-            }
-        } else {
-            forward()
-        }
-    });
+    let front = front_where(
+        |s| is_blob_put(s) && s.body_len > 100_000,
+        || Action::Reset {
+            after_body_bytes: 10_000,
+        },
+    );
     let a = artifact(
         "dead",
         "1.0.0",
         vec![bytes_blob(LAYER_TYPE, noise(300_000, 41))],
     );
-    let r = reference(&front.addr, &unique("dead"), "1.0.0");
-    let e = fast_client().push(&r, &a, false).unwrap_err();
+    let (pushed, _, at_lab) = push_via(&front.addr, "dead", &a);
+    let e = pushed.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Transport, "{e}");
     let msg = e.to_string();
     assert!(msg.contains("gave up after 5 attempts"), "{msg}");
     assert!(msg.contains("the manifest was not pushed"), "{msg}");
     assert!(!msg.contains('\n'));
-    assert!(!front
-        .seen()
-        .iter()
-        .any(|s| s.method == "PUT" && s.path.contains("/manifests/")));
-    assert_manifest_absent(
-        &base(),
-        &reference(&lab("LAB_REGISTRY"), &r.repository, &r.tag),
-    );
+    assert!(!front.seen().iter().any(is_manifest_put));
+    assert_manifest_absent(&base(), &at_lab);
 }
 
 #[test]
 fn storm_of_503_is_ridden_out() {
     let counts: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>> = Arc::default();
-    let front = Front::start(&lab("LAB_REGISTRY"), move |s, _| {
-        // The first two requests of each method fail: at worst one blob
-        // meets four failures, within the five attempts.
-        let mut c = counts.lock().unwrap();
-        let n = c.entry(s.method.clone()).or_default();
-        *n += 1;
-        if *n <= 2 {
+    // The first two requests of each method fail: at worst one blob meets
+    // four failures, within the five attempts.
+    let front = front_where(
+        move |s| {
+            let mut c = counts.lock().unwrap();
+            let n = c.entry(s.method.clone()).or_default();
+            *n += 1;
+            *n <= 2
+        },
+        || {
             respond(
                 503,
                 &[],
                 r#"{"errors":[{"code":"UNAVAILABLE","message":"try later"}]}"#,
             )
-        } else {
-            forward()
-        }
-    });
+        },
+    );
     let a = small_artifact("storm", "1.0.0", 42);
-    let r = reference(&front.addr, &unique("storm"), "1.0.0");
-    assert_eq!(
-        fast_client().push(&r, &a, false).unwrap(),
-        PushStatus::Pushed
-    );
-    assert_in_registry(
-        &base(),
-        &reference(&lab("LAB_REGISTRY"), &r.repository, &r.tag),
-        &a,
-    );
+    let (pushed, _, at_lab) = push_via(&front.addr, "storm", &a);
+    assert_eq!(pushed.unwrap(), PushStatus::Pushed);
+    assert_in_registry(&base(), &at_lab, &a);
 }
 
 #[test]
 fn endless_503_gives_up_within_budget_and_pushes_nothing() {
-    let front = Front::start(&lab("LAB_REGISTRY"), |s, _| {
-        if s.method == "POST" {
-            respond(503, &[], "")
-        } else {
-            forward()
-        }
-    });
-    let a = small_artifact("down", "1.0.0", 43);
-    let r = reference(&front.addr, &unique("down"), "1.0.0");
-    let started = Instant::now();
-    let e = fast_client().push(&r, &a, false).unwrap_err();
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "{:?}",
-        started.elapsed()
-    );
+    let front = front_where(|s| s.method == "POST", || respond(503, &[], ""));
+    let (pushed, took, _) = push_via(&front.addr, "down", &small_artifact("down", "1.0.0", 43));
+    let e = pushed.unwrap_err();
+    assert!(took < Duration::from_secs(5), "{took:?}");
     assert!(e.to_string().contains("503"), "{e}");
     let posts = front.seen().iter().filter(|s| s.method == "POST").count();
     assert_eq!(posts, 10, "5 attempts for each of 2 blobs");
-    assert!(!front
-        .seen()
-        .iter()
-        .any(|s| s.path.contains("/manifests/") && s.method == "PUT"));
+    assert!(!front.seen().iter().any(is_manifest_put));
 }
 
 #[test]
 fn throttling_honours_retry_after() {
     let throttled = Arc::new(AtomicUsize::new(0));
     let t2 = throttled.clone();
-    let front = Front::start(&lab("LAB_REGISTRY"), move |s, _| {
-        if s.method == "PUT"
-            && s.path.contains("/manifests/")
-            && t2.fetch_add(1, Ordering::SeqCst) == 0
-        {
+    let front = front_where(
+        move |s| is_manifest_put(s) && t2.fetch_add(1, Ordering::SeqCst) == 0,
+        || {
             // 20 s at scale 0.05 = 1 s.
             respond(
                 429,
                 &[("Retry-After", "20")],
                 r#"{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}"#,
             )
-        } else {
-            forward()
-        }
-    });
+        },
+    );
     let a = small_artifact("throttle", "1.0.0", 44);
-    let r = reference(&front.addr, &unique("throttle"), "1.0.0");
-    let started = Instant::now();
-    assert_eq!(
-        fast_client().push(&r, &a, false).unwrap(),
-        PushStatus::Pushed
-    );
-    assert!(
-        started.elapsed() >= Duration::from_millis(1000),
-        "{:?}",
-        started.elapsed()
-    );
+    let (pushed, took, _) = push_via(&front.addr, "throttle", &a);
+    assert_eq!(pushed.unwrap(), PushStatus::Pushed);
+    assert!(took >= Duration::from_millis(1000), "{took:?}");
     assert_eq!(throttled.load(Ordering::SeqCst), 2);
 }
 
 #[test]
 fn retry_after_beyond_the_bound_is_not_waited_for() {
-    let front = Front::start(&lab("LAB_REGISTRY"), |_, _| {
-        respond(429, &[("Retry-After", "3600")], "")
-    });
-    let r = reference(&front.addr, &unique("later"), "1.0.0");
-    let started = Instant::now();
-    let e = fast_client()
-        .push(&r, &small_artifact("later", "1.0.0", 45), false)
-        .unwrap_err();
-    assert!(started.elapsed() < Duration::from_secs(2));
+    let front = front_where(|_| true, || respond(429, &[("Retry-After", "3600")], ""));
+    let (pushed, took, _) = push_via(&front.addr, "later", &small_artifact("later", "1.0.0", 45));
+    let e = pushed.unwrap_err();
+    assert!(took < Duration::from_secs(2));
     assert_eq!(e.kind(), ErrorKind::Throttled);
     assert!(e.to_string().contains("try again later"), "{e}");
 }
@@ -209,24 +191,17 @@ fn retry_after_beyond_the_bound_is_not_waited_for() {
 fn stalled_answer_times_out_and_is_retried() {
     let stalls = Arc::new(AtomicUsize::new(0));
     let s2 = stalls.clone();
-    let front = Front::start(&lab("LAB_REGISTRY"), move |s, _| {
-        if s.method == "HEAD"
-            && s.path.contains("/manifests/")
-            && s2.fetch_add(1, Ordering::SeqCst) == 0
-        {
-            Action::Stall(Duration::from_secs(5))
-        } else {
-            forward()
-        }
-    });
-    let a = small_artifact("stall", "1.0.0", 46);
-    let r = reference(&front.addr, &unique("stall"), "1.0.0");
-    let started = Instant::now();
-    assert_eq!(
-        fast_client().push(&r, &a, false).unwrap(),
-        PushStatus::Pushed
+    let front = front_where(
+        move |s| {
+            s.method == "HEAD"
+                && s.path.contains("/manifests/")
+                && s2.fetch_add(1, Ordering::SeqCst) == 0
+        },
+        || Action::Stall(Duration::from_secs(5)),
     );
-    let took = started.elapsed();
+    let a = small_artifact("stall", "1.0.0", 46);
+    let (pushed, took, _) = push_via(&front.addr, "stall", &a);
+    assert_eq!(pushed.unwrap(), PushStatus::Pushed);
     // The 1.5 s stall timeout fired; the 5 s stall was not waited out.
     assert!(
         took >= Duration::from_millis(1400) && took < Duration::from_secs(4),
@@ -243,10 +218,9 @@ fn refused_connection_is_retried_then_reported() {
         .local_addr()
         .unwrap()
         .port();
-    let r = reference(&format!("127.0.0.1:{port}"), &unique("nobody"), "1.0.0");
-    let e = fast_client()
-        .push(&r, &small_artifact("n", "1.0.0", 47), false)
-        .unwrap_err();
+    let a = small_artifact("n", "1.0.0", 47);
+    let (pushed, _, _) = push_via(&format!("127.0.0.1:{port}"), "nobody", &a);
+    let e = pushed.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Transport);
     assert!(e.to_string().contains("cannot connect"), "{e}");
 }
@@ -259,39 +233,31 @@ fn refused_connection_is_retried_then_reported() {
 #[test]
 fn a_registry_that_trickles_its_answer_fails_the_push_by_the_deadline() {
     for by_line in [false, true] {
-        let front = Front::start(&lab("LAB_REGISTRY"), move |s, _| {
-            if is_blob_put(s) {
-                Action::Trickle {
-                    every: Duration::from_millis(if by_line { 250 } else { 100 }),
-                    by_line,
-                }
-            } else {
-                forward()
-            }
+        let front = front_where(is_blob_put, move || Action::Trickle {
+            every: Duration::from_millis(if by_line { 250 } else { 100 }),
+            by_line,
         });
         let mut sb = common::Sandbox::new();
         sb.set_env("HELM_ECR_TIMEOUT_SCALE", "0.05");
         sb.seed_chart("trickle");
         let ns = unique("trickle");
-        let out = sb.helm(&[
-            "ecr-push",
-            "./trickle",
+        let out = common::push_chart(
+            &sb,
+            Path::new("./trickle"),
             &format!("oci://{}/{ns}", front.addr),
-            "--plain-http",
-        ]);
+            &["--plain-http"],
+        );
         let mode = if by_line {
             "line by line"
         } else {
             "byte by byte"
         };
-        assert_eq!(out.status.code(), Some(1), "{mode}: {out}");
+        let error = common::failure_line(&out, mode);
         assert!(out.stdout.is_empty(), "{mode}: {out}");
-        let errors = out.plugin_stderr_lines();
-        assert_eq!(errors.len(), 1, "{mode}: one line:\n{out}");
         assert!(
-            errors[0].contains("deadline")
-                && errors[0].contains("check the network")
-                && errors[0].contains("the manifest was not pushed"),
+            error.contains("deadline")
+                && error.contains("check the network")
+                && error.contains("the manifest was not pushed"),
             "{mode}: says what happened and what to check:\n{out}"
         );
         let seen = front.seen();
@@ -301,12 +267,7 @@ fn a_registry_that_trickles_its_answer_fails_the_push_by_the_deadline() {
             2,
             "{mode}: {seen:?}"
         );
-        assert!(
-            !seen
-                .iter()
-                .any(|s| s.method == "PUT" && s.path.contains("/manifests/")),
-            "{mode}: {seen:?}"
-        );
+        assert!(!seen.iter().any(is_manifest_put), "{mode}: {seen:?}");
         assert_manifest_absent(
             &base(),
             &reference(&lab("LAB_REGISTRY"), &format!("{ns}/trickle"), "0.1.0"),

@@ -28,112 +28,96 @@ fn assert_no_secret(sb: &Sandbox, out: &Output) {
 
 #[test]
 fn global_flags_stay_with_helm_and_reach_us_as_its_environment() {
-    for cli in HelmCli::all() {
-        global_flags(cli);
-    }
-}
+    for mut sb in Sandbox::every_helm() {
+        let cli = sb.cli();
+        let lab = sb.lab;
+        let custom = sb.root().join("elsewhere/registry.json");
+        let custom = path_str(&custom).to_string();
+        let kube = [
+            "-n",
+            "team-a",
+            "--namespace",
+            "team-b",
+            "--kube-context",
+            "nowhere",
+            "--kubeconfig",
+            "/nonexistent/kubeconfig",
+        ];
 
-fn global_flags(cli: HelmCli) {
-    let mut sb = Sandbox::with_helm(cli);
-    let lab = sb.lab;
-    let custom = sb.root().join("elsewhere/registry.json");
-    let custom = path_str(&custom).to_string();
-    let kube = [
-        "-n",
-        "team-a",
-        "--namespace",
-        "team-b",
-        "--kube-context",
-        "nowhere",
-        "--kubeconfig",
-        "/nonexistent/kubeconfig",
-    ];
+        // --registry-config is Helm's: the login lands in that file, not in the
+        // default one, and none of Helm's flags upsets our parser.
+        let login = [
+            &[
+                "ecr-login",
+                lab.registry.as_str(),
+                "--registry-config",
+                &custom,
+            ][..],
+            &kube,
+        ]
+        .concat();
+        let out = sb.helm(&login);
+        out.assert_ok();
+        assert!(
+            out.stdout.contains("Login Succeeded"),
+            "{}: {out}",
+            cli.name()
+        );
+        let written = fs::read_to_string(&custom).expect("the login went to --registry-config");
+        assert!(written.contains(&lab.registry), "{written}");
+        assert!(
+            !sb.registry_config().exists(),
+            "{}: wrote the default registry config too",
+            cli.name()
+        );
 
-    // --registry-config is Helm's: the login lands in that file, not in the
-    // default one, and none of Helm's flags upsets our parser.
-    let login = [
-        &[
-            "ecr-login",
-            lab.registry.as_str(),
-            "--registry-config",
-            &custom,
-        ][..],
-        &kube,
-    ]
-    .concat();
-    let out = sb.helm(&login);
-    out.assert_ok();
-    assert!(
-        out.stdout.contains("Login Succeeded"),
-        "{}: {out}",
-        cli.name()
-    );
-    let written = fs::read_to_string(&custom).expect("the login went to --registry-config");
-    assert!(written.contains(&lab.registry), "{written}");
-    assert!(
-        !sb.registry_config().exists(),
-        "{}: wrote the default registry config too",
-        cli.name()
-    );
-
-    // The push takes its credentials from that file (auth rule step 2: no
-    // token cache, AWS keys that would fail), so it reached us as
-    // HELM_REGISTRY_CONFIG. --debug is Helm's too and turns on our trace.
-    sb.set_env("HELM_ECR_NO_TOKEN_CACHE", "1").set_env(
-        "AWS_SECRET_ACCESS_KEY",
-        "wRoNgSeCrEt00000000000000000000000000000",
-    );
-    let chart = sb.seed_chart("globals");
-    let ns = common::unique_name("globals");
-    let remote = format!("oci://{}/{ns}", lab.registry);
-    let push = [
-        &[
-            "--debug",
+        // The push takes its credentials from that file (auth rule step 2: no
+        // token cache, AWS keys that would fail), so it reached us as
+        // HELM_REGISTRY_CONFIG. --debug is Helm's too and turns on our trace.
+        sb.set_env("HELM_ECR_NO_TOKEN_CACHE", "1").set_env(
+            "AWS_SECRET_ACCESS_KEY",
+            "wRoNgSeCrEt00000000000000000000000000000",
+        );
+        let chart = sb.seed_chart("globals");
+        let ns = common::unique_name("globals");
+        let remote = format!("oci://{}/{ns}", lab.registry);
+        let push = [
             "ecr-push",
             path_str(&chart),
             &remote,
             "--plain-http",
             "--registry-config",
             &custom,
-        ][..],
-        &kube,
-    ]
-    .concat();
-    let out = sb.helm(&push);
-    out.assert_ok();
-    assert_eq!(
-        out.stdout.lines().next(),
-        Some(format!("Pushed: {}/{ns}/globals:0.1.0", lab.registry).as_str()),
-        "{}: {out}",
-        cli.name()
-    );
-    assert!(
-        out.stderr
-            .contains(&format!("http://{}/v2/{ns}/globals/", lab.registry)),
-        "{}: --debug shows no request trace:\n{out}",
-        cli.name()
-    );
-    assert_no_secret(&sb, &out);
+        ];
+        let out = sb.helm(&[&["--debug"][..], &push, &kube].concat());
+        out.assert_ok();
+        assert_eq!(
+            out.stdout.lines().next(),
+            Some(format!("Pushed: {}/{ns}/globals:0.1.0", lab.registry).as_str()),
+            "{}: {out}",
+            cli.name()
+        );
+        assert!(
+            out.stderr
+                .contains(&format!("http://{}/v2/{ns}/globals/", lab.registry)),
+            "{}: --debug shows no request trace:\n{out}",
+            cli.name()
+        );
+        assert_no_secret(&sb, &out);
 
-    // Without --debug: no trace at all.
-    sb.set_env("AWS_SECRET_ACCESS_KEY", &lab.secret_access_key);
-    let quiet = sb.helm(&[
-        "ecr-push",
-        path_str(&chart),
-        &remote,
-        "--plain-http",
-        "--registry-config",
-        &custom,
-    ]);
-    quiet.assert_ok();
-    assert_eq!(quiet.stderr, "", "{}: {quiet}", cli.name());
-    assert!(quiet.stdout.starts_with("Unchanged: "), "{quiet}");
+        // Without --debug: no trace at all.
+        sb.set_env("AWS_SECRET_ACCESS_KEY", &lab.secret_access_key);
+        let quiet = sb.helm(&push);
+        quiet.assert_ok();
+        assert_eq!(quiet.stderr, "", "{}: {quiet}", cli.name());
+        assert!(quiet.stdout.starts_with("Unchanged: "), "{quiet}");
+    }
 }
 
 #[test]
 fn errors_are_one_line_with_our_exit_status_in_every_helm() {
-    for cli in HelmCli::all() {
-        let sb = Sandbox::with_helm(cli);
+    for sb in Sandbox::every_helm() {
+        let cli = sb.cli();
         let cases: [(&[&str], i32, &str); 4] = [
             (&["ecr-push", "no-such-chart"], 1, "Error: no-such-chart: "),
             (
@@ -166,30 +150,20 @@ fn errors_are_one_line_with_our_exit_status_in_every_helm() {
 /// the README says.
 #[test]
 fn tls_flags_in_every_helm() {
-    for cli in HelmCli::all() {
-        let sb = Sandbox::with_helm(cli);
+    for sb in Sandbox::every_helm() {
         let lab = sb.lab;
         let chart = sb.seed_chart("tlsflags");
         let remote = format!("oci://{}/{}", lab.registry_tls, common::unique_name("tls"));
-        let push = |flag: &str| {
-            sb.helm(&[
-                "ecr-push",
-                path_str(&chart),
-                &remote,
-                flag,
-                "--region",
-                &lab.region,
-            ])
-        };
+        let push =
+            |flag: &str| common::push_chart(&sb, &chart, &remote, &[flag, "--region", &lab.region]);
         // Verified by default: the lab CA is not trusted.
-        let out = sb.helm(&["ecr-push", path_str(&chart), &remote]);
-        assert_eq!(out.status.code(), Some(1), "{out}");
-        assert_eq!(out.plugin_stderr_lines().len(), 1, "{out}");
+        let out = common::push_chart(&sb, &chart, &remote, &[]);
+        common::failure_line(&out, sb.cli().name());
         assert!(out.stderr.contains("--ca-file"), "{out}");
 
         push("--insecure").assert_ok();
         let out = push("--insecure-skip-tls-verify");
-        if cli == HelmCli::V3_10 {
+        if sb.cli() == HelmCli::V3_10 {
             out.assert_fail();
             assert!(
                 out.stderr

@@ -8,10 +8,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use common::{path_str, run, write, Output, Sandbox, BIN};
+use common::{path_str, run, write, write_executable, Output, Sandbox, BIN};
 
 /// Our binary with `args`, the sandbox's environment, and a memory limit.
 fn bounded(sb: &Sandbox, args: &[&str]) -> Output {
@@ -25,15 +25,6 @@ fn bounded(sb: &Sandbox, args: &[&str]) -> Output {
         .envs(sb.env())
         .current_dir(sb.work());
     run(&mut cmd)
-}
-
-fn executable(path: &Path, script: &str) {
-    write(path, script);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
 }
 
 /// Is the process still there (and not a zombie waiting to be reaped)?
@@ -53,78 +44,67 @@ fn alive(pid_file: &Path) -> bool {
     }
 }
 
-fn one_line_error(out: &Output) -> String {
+/// Runs `ecr-login ARGS` bounded; it must fail with one line that says
+/// `stopped` (what was stopped and why). Returns its output.
+#[track_caller]
+fn stopped(sb: &Sandbox, args: &[&str], stopped: &str) -> Output {
+    let out = bounded(sb, &[&["ecr-login"][..], args].concat());
     assert!(!out.success(), "{out}");
     let lines: Vec<&str> = out.stderr.lines().filter(|l| !l.is_empty()).collect();
     assert_eq!(lines.len(), 1, "{out}");
-    lines[0].to_string()
+    assert!(lines[0].contains(stopped), "{out}");
+    out
 }
 
-fn sandbox_with_profiles(config: &str) -> Sandbox {
+/// A sandbox with no AWS keys in the environment, helpers' 60 s cut to
+/// 0.6 s, and `profiles(root)` as its ~/.aws/config.
+fn sandbox_with_profiles(profiles: impl FnOnce(&Path) -> String) -> Sandbox {
     let mut sb = Sandbox::bare();
     sb.unset_env("AWS_ACCESS_KEY_ID")
         .unset_env("AWS_SECRET_ACCESS_KEY")
         .set_env("HELM_ECR_TIMEOUT_SCALE", "0.01");
-    write(&sb.home().join(".aws/config"), config);
+    write(&sb.home().join(".aws/config"), &profiles(sb.root()));
     sb
 }
 
 #[test]
 fn credential_process_that_prints_forever_is_stopped() {
-    let sb = sandbox_with_profiles(
-        "[profile chatty]\ncredential_process = yes '{\"Version\": 1, \"AccessKeyId\": \"AKIA\"}'\n",
-    );
-    let out = bounded(
+    let sb = sandbox_with_profiles(|_| {
+        "[profile chatty]\ncredential_process = yes '{\"Version\": 1, \"AccessKeyId\": \"AKIA\"}'\n"
+            .to_string()
+    });
+    let out = stopped(
         &sb,
-        &["ecr-login", "--profile", "chatty", "--password-stdout"],
-    );
-    let line = one_line_error(&out);
-    assert!(
-        line.contains("credential_process of AWS profile \"chatty\" printed more than 1 MiB on stdout and was stopped"),
-        "{out}"
+        &["--profile", "chatty", "--password-stdout"],
+        "credential_process of AWS profile \"chatty\" printed more than 1 MiB on stdout and was stopped",
     );
     assert!(out.stdout.is_empty(), "{out}");
 }
 
 #[test]
 fn credential_process_that_never_exits_is_stopped_with_its_children() {
-    let sb = Sandbox::bare();
-    let pid_file = sb.root().join("sleeper.pid");
-    let sb = {
-        let config = format!(
+    let sb = sandbox_with_profiles(|root| {
+        format!(
             "[profile stuck]\ncredential_process = sh -c 'sleep 1000 & echo $! > {}; wait'\n",
-            path_str(&pid_file)
-        );
-        let mut sb = sb;
-        sb.unset_env("AWS_ACCESS_KEY_ID")
-            .unset_env("AWS_SECRET_ACCESS_KEY")
-            .set_env("HELM_ECR_TIMEOUT_SCALE", "0.01");
-        write(&sb.home().join(".aws/config"), &config);
-        sb
-    };
-    let out = bounded(
+            path_str(&root.join("sleeper.pid"))
+        )
+    });
+    stopped(
         &sb,
-        &["ecr-login", "--profile", "stuck", "--password-stdout"],
+        &["--profile", "stuck", "--password-stdout"],
+        "credential_process of AWS profile \"stuck\" did not finish within 0.6 s and was stopped",
     );
-    let line = one_line_error(&out);
     assert!(
-        line.contains("credential_process of AWS profile \"stuck\" did not finish within 0.6 s and was stopped"),
-        "{out}"
+        !alive(&sb.root().join("sleeper.pid")),
+        "the helper's child still runs"
     );
-    assert!(!alive(&pid_file), "the helper's child still runs");
 }
 
 /// A `docker-credential-NAME` on a PATH of its own.
-fn helper(sb: &mut Sandbox, name: &str, script: &str) -> PathBuf {
+fn helper(sb: &mut Sandbox, name: &str, script: &str) {
     let dir = sb.root().join("helpers");
-    executable(&dir.join(format!("docker-credential-{name}")), script);
-    let path = format!(
-        "{}:{}",
-        dir.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    sb.set_env("PATH", path);
-    dir
+    write_executable(&dir.join(format!("docker-credential-{name}")), script);
+    sb.add_to_path(&[&dir]);
 }
 
 #[test]
@@ -147,27 +127,20 @@ fn docker_credential_helpers_are_bounded_too() {
     );
     let registry = sb.lab.registry.clone();
 
-    write(
-        &sb.registry_config(),
-        r#"{"auths":{},"credsStore":"endless"}"#,
-    );
-    let out = bounded(&sb, &["ecr-login", &registry]);
-    let line = one_line_error(&out);
-    assert!(
-        line.contains("credential helper docker-credential-endless store printed more than 1 MiB on stdout and was stopped"),
-        "{out}"
-    );
-    assert!(!line.contains("secret-looking-output"), "{out}");
-
-    write(
-        &sb.registry_config(),
-        r#"{"auths":{},"credsStore":"stuck"}"#,
-    );
-    let out = bounded(&sb, &["ecr-login", &registry]);
-    let line = one_line_error(&out);
-    assert!(
-        line.contains("credential helper docker-credential-stuck store did not finish within 0.6 s and was stopped"),
-        "{out}"
-    );
+    for (helper, what) in [
+        ("endless", "printed more than 1 MiB on stdout"),
+        ("stuck", "did not finish within 0.6 s"),
+    ] {
+        write(
+            &sb.registry_config(),
+            &format!(r#"{{"auths":{{}},"credsStore":"{helper}"}}"#),
+        );
+        let out = stopped(
+            &sb,
+            &[&registry],
+            &format!("credential helper docker-credential-{helper} store {what} and was stopped"),
+        );
+        assert!(!out.stderr.contains("secret-looking-output"), "{out}");
+    }
     assert!(!alive(&pid_file), "the helper's child still runs");
 }

@@ -9,40 +9,37 @@
 mod common;
 mod oci_support;
 
-use common::{path_str, Lab, Output, Sandbox};
+use common::{lab_basic, path_str, Lab, Sandbox};
 use oci_support::*;
 use std::sync::{Arc, OnceLock};
 
-/// The lab registry's own Authorization: what "storage" writes with.
-fn lab_basic() -> String {
-    let c = lab_credential();
-    format!(
-        "Basic {}",
-        b64(format!("{}:{}", c.username, c.password.expose()).as_bytes())
-    )
+/// What "storage", another origin, does with a request: writes it to the
+/// lab registry with its own credentials.
+fn forward_as_storage() -> Action {
+    Action::Forward {
+        authorization: Some(lab_basic()),
+    }
 }
 
-/// "Storage": another origin that writes to the lab registry with its own
-/// credentials and records what it was sent.
+/// "Storage" on a listener of its own, recording what it was sent.
 fn storage() -> Front {
-    let own = lab_basic();
-    Front::start(&Lab::get().registry, move |_, _| Action::Forward {
-        authorization: Some(own.clone()),
-    })
+    Front::start(&Lab::get().registry, |_, _| forward_as_storage())
 }
 
-fn push_through(sb: &Sandbox, front: &str, ns: &str) -> Output {
+/// An empty answer with `status` and a Location header.
+fn located(status: u16, location: &str) -> Action {
+    respond(status, &[("Location", location)], "")
+}
+
+/// Pushes the seed chart through `front` to a namespace of its own (named
+/// after `prefix`), as a user would, and checks that it landed: the
+/// manifest at the tag is the one the binary reported.
+fn push_lands_through(front: &str, prefix: &str) {
+    let sb = Sandbox::bare();
+    let ns = common::unique_name(prefix);
     let chart = sb.seed_chart("hostile");
-    sb.bin(&[
-        "ecr-push",
-        path_str(&chart),
-        &format!("oci://{front}/{ns}"),
-        "--plain-http",
-    ])
-}
-
-/// The push landed: the manifest at the tag is the one the binary reported.
-fn assert_landed(out: &Output, ns: &str) {
+    let remote = format!("oci://{front}/{ns}");
+    let out = sb.bin(&["ecr-push", path_str(&chart), &remote, "--plain-http"]);
     out.assert_ok();
     let digest = out
         .stdout
@@ -58,9 +55,13 @@ fn assert_landed(out: &Output, ns: &str) {
     assert_eq!(sha256(&manifest), digest, "{out}");
 }
 
+fn authorized(s: &Seen) -> bool {
+    s.header("authorization").is_some()
+}
+
 fn assert_no_authorization(at: &[Seen], what: &str) {
     assert!(
-        at.iter().all(|s| s.header("authorization").is_none()),
+        !at.iter().any(authorized),
         "Authorization reached {what}: {at:?}"
     );
 }
@@ -97,16 +98,9 @@ fn an_upload_location_on_another_host_gets_no_credentials() {
             .split_once("://")
             .and_then(|(_, rest)| rest.find('/').map(|i| rest[i..].to_string()))
             .unwrap_or(location);
-        respond(
-            202,
-            &[("Location", &format!("http://{storage_addr}{path}"))],
-            "",
-        )
+        located(202, &format!("http://{storage_addr}{path}"))
     });
-    let sb = Sandbox::bare();
-    let ns = common::unique_name("hostile-location");
-    let out = push_through(&sb, &front.addr, &ns);
-    assert_landed(&out, &ns);
+    push_lands_through(&front.addr, "hostile-location");
     let at_storage = storage.seen();
     assert!(
         at_storage.iter().filter(|s| s.method == "PUT").count() >= 2,
@@ -115,10 +109,7 @@ fn an_upload_location_on_another_host_gets_no_credentials() {
     assert_no_authorization(&at_storage, "the upload Location's host");
     // The registry's own origin did get credentials.
     let at_front = front.seen();
-    assert!(
-        at_front.iter().any(|s| s.header("authorization").is_some()),
-        "{at_front:?}"
-    );
+    assert!(at_front.iter().any(authorized), "{at_front:?}");
 }
 
 #[test]
@@ -126,14 +117,11 @@ fn a_redirect_chain_to_another_host_answering_relative_locations_gets_no_credent
     let lab = Lab::get();
     // The other host first answers with a relative Location (resolved
     // against itself), then writes to the registry with its own credentials.
-    let own = lab_basic();
-    let hop = Front::start(&lab.registry, move |s, _| {
+    let hop = Front::start(&lab.registry, |s, _| {
         if s.path.contains("hop=2") {
-            Action::Forward {
-                authorization: Some(own.clone()),
-            }
+            forward_as_storage()
         } else {
-            respond(307, &[("Location", &format!("{}&hop=2", s.path))], "")
+            located(307, &format!("{}&hop=2", s.path))
         }
     });
     let hop_addr = hop.addr.clone();
@@ -147,24 +135,13 @@ fn a_redirect_chain_to_another_host_answering_relative_locations_gets_no_credent
         }
         if s.path.starts_with("/again") {
             let path = &s.path["/again".len()..];
-            return respond(
-                307,
-                &[("Location", &format!("http://{hop_addr}{path}"))],
-                "",
-            );
+            return located(307, &format!("http://{hop_addr}{path}"));
         }
         let me = fa.get().expect("front address");
-        respond(
-            307,
-            &[("Location", &format!("http://{me}/again{}", s.path))],
-            "",
-        )
+        located(307, &format!("http://{me}/again{}", s.path))
     });
     front_addr.set(front.addr.clone()).expect("set once");
-    let sb = Sandbox::bare();
-    let ns = common::unique_name("hostile-redirect");
-    let out = push_through(&sb, &front.addr, &ns);
-    assert_landed(&out, &ns);
+    push_lands_through(&front.addr, "hostile-redirect");
     let at_hop = hop.seen();
     assert!(
         at_hop.iter().filter(|s| s.path.contains("hop=2")).count() >= 2
@@ -179,7 +156,7 @@ fn a_redirect_chain_to_another_host_answering_relative_locations_gets_no_credent
         .filter(|s| s.path.starts_with("/again"))
         .collect();
     assert!(
-        again.len() >= 2 && again.iter().all(|s| s.header("authorization").is_some()),
+        again.len() >= 2 && again.iter().all(authorized),
         "{again:?}"
     );
 }

@@ -24,53 +24,36 @@ fn write_config(sb: &Sandbox, v: &Value) -> PathBuf {
 }
 
 fn basic(sb: &Sandbox) -> String {
-    b64(&format!("AWS:{}", sb.lab.registry_password))
+    common::base64_encode(format!("AWS:{}", sb.lab.registry_password).as_bytes())
 }
 
-fn b64(s: &str) -> String {
-    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for c in s.as_bytes().chunks(3) {
-        let n = (c[0] as u32) << 16
-            | (*c.get(1).unwrap_or(&0) as u32) << 8
-            | *c.get(2).unwrap_or(&0) as u32;
-        for i in 0..4 {
-            out.push(if i <= c.len() {
-                A[(n >> (18 - 6 * i) & 63) as usize] as char
-            } else {
-                '='
-            });
-        }
-    }
-    out
+/// Another host's login, in configs written here: what our login must keep.
+const KEEP: &str = "keep.example.com";
+
+fn kept_auth() -> Value {
+    json!({"auth": "eDp5"})
+}
+
+/// A registry config holding only the `KEEP` login.
+fn write_config_keeping_one(sb: &Sandbox) -> PathBuf {
+    write_config(sb, &json!({"auths": {KEEP: kept_auth()}}))
 }
 
 /// A `docker-credential-NAME` script that appends `VERB INPUT` to a log and
-/// answers `get` with a miss. Returns (dir to put on PATH, log file).
-fn test_helper(sb: &mut Sandbox, name: &str) -> (PathBuf, PathBuf) {
+/// answers `get` with a miss, first on PATH. Returns the log file.
+fn test_helper(sb: &mut Sandbox, name: &str) -> PathBuf {
     let dir = sb.root().join("helpers");
     let log = sb.root().join(format!("{name}.log"));
-    let script = dir.join(format!("docker-credential-{name}"));
-    common::write(
-        &script,
+    common::write_executable(
+        &dir.join(format!("docker-credential-{name}")),
         &format!(
             "#!/bin/sh\ninput=$(cat)\nprintf '%s %s\\n' \"$1\" \"$input\" >> '{}'\n\
              [ \"$1\" = get ] && {{ echo 'credentials not found in native keychain'; exit 1; }}\nexit 0\n",
             log.display()
         ),
     );
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    let path = format!(
-        "{}:{}",
-        dir.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    sb.set_env("PATH", path);
-    (dir, log)
+    sb.add_to_path(&[&dir]);
+    log
 }
 
 #[test]
@@ -107,7 +90,7 @@ fn login_merges_into_a_config_with_other_hosts_and_unknown_keys() {
 #[test]
 fn login_with_creds_store_sends_the_secret_to_the_helper_and_loses_nothing() {
     let mut sb = Sandbox::bare();
-    let (_, log) = test_helper(&mut sb, "teststore");
+    let log = test_helper(&mut sb, "teststore");
     let before = json!({
         "auths": {"other.example.com": {"auth": "dXNlcjpwYXNz"}},
         "credsStore": "teststore",
@@ -134,7 +117,7 @@ fn login_with_creds_store_sends_the_secret_to_the_helper_and_loses_nothing() {
 #[test]
 fn cred_helpers_entry_for_the_host_gets_the_store_call() {
     let mut sb = Sandbox::bare();
-    let (_, log) = test_helper(&mut sb, "perhost");
+    let log = test_helper(&mut sb, "perhost");
     let config = write_config(
         &sb,
         &json!({"credHelpers": {sb.lab.registry.clone(): "perhost"}, "auths": {sb.lab.registry.clone(): {"auth": "c3RhbGU6c3RhbGU="}}}),
@@ -152,10 +135,7 @@ fn cred_helpers_entry_for_the_host_gets_the_store_call() {
 #[test]
 fn twenty_parallel_logins_keep_all_twenty_entries() {
     let sb = Sandbox::bare();
-    let config = write_config(
-        &sb,
-        &json!({"auths": {"keep.example.com": {"auth": "eDp5"}}}),
-    );
+    let config = write_config_keeping_one(&sb);
     let hosts: Vec<String> = (0..20)
         .map(|i| format!("registry-{i}.example.com:5000"))
         .collect();
@@ -184,13 +164,13 @@ fn twenty_parallel_logins_keep_all_twenty_entries() {
     for h in &hosts {
         assert_eq!(auths[h], json!({"auth": basic(&sb)}), "{h}");
     }
-    assert_eq!(auths["keep.example.com"], json!({"auth": "eDp5"}));
+    assert_eq!(auths[KEEP], kept_auth());
 }
 
 #[test]
 fn a_login_killed_between_write_and_rename_leaves_the_old_file() {
     let sb = Sandbox::bare();
-    let before = json!({"auths": {"keep.example.com": {"auth": "eDp5"}}, "x": 1});
+    let before = json!({"auths": {KEEP: kept_auth()}, "x": 1});
     let config = write_config(&sb, &before);
     let original = fs::read(&config).unwrap();
     let mut child = sb
@@ -229,7 +209,7 @@ fn a_login_killed_between_write_and_rename_leaves_the_old_file() {
     sb.bin(&["ecr-login", &sb.lab.registry]).assert_ok();
     assert!(!temp_written());
     let after = read_json(&config);
-    assert_eq!(after["auths"]["keep.example.com"], json!({"auth": "eDp5"}));
+    assert_eq!(after["auths"][KEEP], kept_auth());
     assert_eq!(after["x"], json!(1));
     assert_eq!(
         after["auths"][&sb.lab.registry],
@@ -292,17 +272,12 @@ fn default_registry_is_the_token_s_proxy_endpoint() {
 #[test]
 fn logout_removes_only_that_host() {
     let sb = Sandbox::bare();
-    let config = write_config(
-        &sb,
-        &json!({"auths": {"keep.example.com": {"auth": "eDp5"}}, "y": 2}),
-    );
+    let kept = json!({"auths": {KEEP: kept_auth()}, "y": 2});
+    let config = write_config(&sb, &kept);
     sb.bin(&["ecr-login", &sb.lab.registry]).assert_ok();
     let out = sb.bin(&["ecr-login", "--logout", &sb.lab.registry]);
     out.assert_ok();
-    assert_eq!(
-        read_json(&config),
-        json!({"auths": {"keep.example.com": {"auth": "eDp5"}}, "y": 2})
-    );
+    assert_eq!(read_json(&config), kept);
     let before = fs::read(&config).unwrap();
     let out = sb.bin(&["ecr-login", "--logout", &sb.lab.registry]);
     out.assert_fail();
@@ -335,15 +310,6 @@ fn login_through_helm_plugin_uses_helm_s_registry_config() {
     );
 }
 
-/// One line from the plugin, exit 1.
-#[track_caller]
-fn one_error_line(out: &common::Output) -> String {
-    assert_eq!(out.status.code(), Some(1), "{out}");
-    let lines = out.plugin_stderr_lines();
-    assert_eq!(lines.len(), 1, "one line:\n{out}");
-    lines[0].to_string()
-}
-
 #[test]
 fn a_registry_config_path_that_is_a_directory_says_so_and_what_to_do() {
     // Every Helm refuses such a config itself before any plugin runs, so
@@ -360,7 +326,7 @@ fn a_registry_config_path_that_is_a_directory_says_so_and_what_to_do() {
             cli.name()
         );
     }
-    let line = one_error_line(&sb.bin(&["ecr-login", &sb.lab.registry]));
+    let line = common::failure_line(&sb.bin(&["ecr-login", &sb.lab.registry]), "");
     assert!(
         line.contains("is a directory")
             && line.contains("HELM_REGISTRY_CONFIG")
@@ -399,16 +365,13 @@ impl Drop for Immutable {
 #[test]
 fn an_immutable_registry_config_is_named_as_such() {
     let sb = Sandbox::new();
-    let config = write_config(
-        &sb,
-        &json!({"auths": {"keep.example.com": {"auth": "eDp5"}}}),
-    );
+    let config = write_config_keeping_one(&sb);
     let before = fs::read(&config).unwrap();
     let Some(_flag) = Immutable::set(&config) else {
         eprintln!("chattr +i does not work here (not root, or no attributes): nothing to test");
         return;
     };
-    let line = one_error_line(&sb.helm(&["ecr-login", &sb.lab.registry]));
+    let line = common::failure_line(&sb.helm(&["ecr-login", &sb.lab.registry]), "");
     assert!(
         line.contains("Operation not permitted")
             && line.contains("immutable")
@@ -430,11 +393,10 @@ fn an_immutable_registry_config_is_named_as_such() {
 fn debug_says_once_that_the_token_was_not_cached() {
     // moto's tokens expire in 2015, so none is ever cached: one fetch, one
     // line about it (the token is kept under two names, not fetched twice).
-    for cli in common::HelmCli::all() {
-        let sb = Sandbox::with_helm(cli);
+    for sb in Sandbox::every_helm() {
         let out = sb.helm(&["ecr-login", &sb.lab.registry, "--debug"]);
         out.assert_ok();
         let said = out.stderr.matches("token not cached").count();
-        assert_eq!(said, 1, "{}: {out}", cli.name());
+        assert_eq!(said, 1, "{}: {out}", sb.cli().name());
     }
 }

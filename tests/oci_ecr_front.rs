@@ -76,11 +76,7 @@ fn redirect_to_another_host_drops_authorization() {
     // "Storage": another origin. It must not see our Authorization; it
     // writes to the registry with its own (like a pre-signed URL would).
     let registry = lab("LAB_REGISTRY");
-    let c = lab_credential();
-    let own = format!(
-        "Basic {}",
-        b64(format!("{}:{}", c.username, c.password.expose()).as_bytes())
-    );
+    let own = common::lab_basic();
     let storage = Front::start(&registry, move |_, _| Action::Forward {
         authorization: Some(own.clone()),
     });
@@ -130,11 +126,7 @@ fn redirect_to_another_host_drops_authorization() {
 #[test]
 fn bearer_token_flow() {
     let registry = lab("LAB_REGISTRY");
-    let c = lab_credential();
-    let basic = format!(
-        "Basic {}",
-        b64(format!("{}:{}", c.username, c.password.expose()).as_bytes())
-    );
+    let basic = common::lab_basic();
     let token_calls = Arc::new(AtomicUsize::new(0));
     let tc = token_calls.clone();
     let front_addr = Arc::new(std::sync::OnceLock::<String>::new());

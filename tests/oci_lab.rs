@@ -6,22 +6,53 @@ mod common;
 mod oci_support;
 
 use helm_ecr::http::{Http, HttpOptions};
-use helm_ecr::oci::{Client, ErrorKind, PushStatus};
+use helm_ecr::oci::{Artifact, Client, ErrorKind, PushStatus, Reference};
 use oci_support::*;
 
 fn base() -> String {
     format!("http://{}", lab("LAB_REGISTRY"))
 }
 
+/// The access log of the plain lab registry (method, path, status) for
+/// `repository`.
+fn plain_log(repository: &str) -> Vec<(String, String, u16)> {
+    access_log(&lab("LAB_REGISTRY_LOG"), repository)
+}
+
+/// A small artifact NAME:TAG for a repository of its own on the plain lab
+/// registry, and a plain-HTTP client with the lab's credentials.
+struct Trial {
+    repo: String,
+    r: Reference,
+    a: Artifact,
+    client: Client,
+}
+
+impl Trial {
+    fn new(name: &str, tag: &str, seed: u64) -> Trial {
+        let repo = unique(name);
+        Trial {
+            r: reference(&lab("LAB_REGISTRY"), &repo, tag),
+            a: small_artifact(name, tag, seed),
+            client: plain_client(StaticKeychain::lab()),
+            repo,
+        }
+    }
+
+    /// Pushes the artifact (a dry run with `dry_run`), checks the client
+    /// reports `want`, and returns the repository's access log since the
+    /// start.
+    #[track_caller]
+    fn push(&self, dry_run: bool, want: PushStatus) -> Vec<(String, String, u16)> {
+        assert_eq!(self.client.push(&self.r, &self.a, dry_run).unwrap(), want);
+        plain_log(&self.repo)
+    }
+}
+
 #[test]
 fn new_chart_costs_at_most_seven_requests_and_no_401() {
-    let registry = lab("LAB_REGISTRY");
-    let repo = unique("budget");
-    let r = reference(&registry, &repo, "0.1.0");
-    let a = small_artifact("budget", "0.1.0", 1);
-    let client = plain_client(StaticKeychain::lab());
-    assert_eq!(client.push(&r, &a, false).unwrap(), PushStatus::Pushed);
-    let log = access_log(&lab("LAB_REGISTRY_LOG"), &repo);
+    let t = Trial::new("budget", "0.1.0", 1);
+    let log = t.push(false, PushStatus::Pushed);
     assert!(log.len() <= 7, "{} requests: {log:?}", log.len());
     assert!(
         log.iter().all(|(_, _, s)| *s != 401),
@@ -39,14 +70,13 @@ fn new_chart_costs_at_most_seven_requests_and_no_401() {
         .unwrap();
     assert_eq!(
         (last_write.0.as_str(), last_write.1.as_str()),
-        ("PUT", format!("/v2/{repo}/manifests/0.1.0").as_str())
+        ("PUT", format!("/v2/{}/manifests/0.1.0", t.repo).as_str())
     );
-    assert_in_registry(&base(), &r, &a);
-    let log = access_log(&lab("LAB_REGISTRY_LOG"), &repo);
+    assert_in_registry(&base(), &t.r, &t.a);
+    let log = plain_log(&t.repo);
 
     // Unchanged re-push: reads only, at most 3 requests.
-    assert_eq!(client.push(&r, &a, false).unwrap(), PushStatus::Unchanged);
-    let after = access_log(&lab("LAB_REGISTRY_LOG"), &repo);
+    let after = t.push(false, PushStatus::Unchanged);
     let repush = &after[log.len()..];
     assert!(repush.len() <= 3, "{repush:?}");
     assert!(
@@ -65,11 +95,11 @@ fn big_layer_is_probed_streamed_from_disk_and_skipped_when_present() {
     let client = plain_client(StaticKeychain::lab());
     let r1 = reference(&registry, &repo, "1.0.0");
     assert_eq!(client.push(&r1, &a1, false).unwrap(), PushStatus::Pushed);
-    let log1 = access_log(&lab("LAB_REGISTRY_LOG"), &repo);
+    let log1 = plain_log(&repo);
     assert!(log1.len() <= 7, "{log1:?}");
     assert!(!log1.iter().any(|(m, _, _)| m == "PATCH"), "{log1:?}");
     assert_in_registry(&base(), &r1, &a1);
-    let log1 = access_log(&lab("LAB_REGISTRY_LOG"), &repo);
+    let log1 = plain_log(&repo);
     assert!(
         log1.iter()
             .any(|(m, p, _)| m == "HEAD" && p.contains(&layer.digest)),
@@ -80,7 +110,7 @@ fn big_layer_is_probed_streamed_from_disk_and_skipped_when_present() {
     let a2 = artifact("big", "1.0.1", vec![layer.clone()]);
     let r2 = reference(&registry, &repo, "1.0.1");
     assert_eq!(client.push(&r2, &a2, false).unwrap(), PushStatus::Pushed);
-    let log2 = access_log(&lab("LAB_REGISTRY_LOG"), &repo);
+    let log2 = plain_log(&repo);
     let second = &log2[log1.len()..];
     let blob_puts: Vec<_> = second
         .iter()
@@ -96,33 +126,24 @@ fn big_layer_is_probed_streamed_from_disk_and_skipped_when_present() {
 
 #[test]
 fn dry_run_only_reads() {
-    let registry = lab("LAB_REGISTRY");
-    let repo = unique("dry");
-    let r = reference(&registry, &repo, "2.0.0");
-    let a = small_artifact("dry", "2.0.0", 3);
-    let client = plain_client(StaticKeychain::lab());
-    assert_eq!(client.push(&r, &a, true).unwrap(), PushStatus::DryRun);
-    let log = access_log(&lab("LAB_REGISTRY_LOG"), &repo);
+    let t = Trial::new("dry", "2.0.0", 3);
+    let log = t.push(true, PushStatus::DryRun);
     assert!(
         !log.is_empty() && log.iter().all(|(m, _, _)| m == "HEAD"),
         "{log:?}"
     );
-    assert_manifest_absent(&base(), &r);
-    client.push(&r, &a, false).unwrap();
-    assert_eq!(client.push(&r, &a, true).unwrap(), PushStatus::Unchanged);
+    assert_manifest_absent(&base(), &t.r);
+    t.push(false, PushStatus::Pushed);
+    t.push(true, PushStatus::Unchanged);
 }
 
 #[test]
 fn changed_chart_at_same_tag_is_pushed_again() {
-    let registry = lab("LAB_REGISTRY");
-    let repo = unique("changed");
-    let r = reference(&registry, &repo, "1.0.0");
-    let client = plain_client(StaticKeychain::lab());
-    let a = small_artifact("changed", "1.0.0", 10);
+    let t = Trial::new("changed", "1.0.0", 10);
     let b = small_artifact("changed", "1.0.0", 11);
-    assert_eq!(client.push(&r, &a, false).unwrap(), PushStatus::Pushed);
-    assert_eq!(client.push(&r, &b, false).unwrap(), PushStatus::Pushed);
-    assert_in_registry(&base(), &r, &b);
+    t.push(false, PushStatus::Pushed);
+    assert_eq!(t.client.push(&t.r, &b, false).unwrap(), PushStatus::Pushed);
+    assert_in_registry(&base(), &t.r, &b);
 }
 
 #[test]

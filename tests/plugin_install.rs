@@ -53,83 +53,83 @@ fn completions(out: &Output) -> Vec<String> {
 #[test]
 fn install_script_installs_both_plugins_reruns_and_uninstalls_cleanly() {
     for cli in HelmCli::all() {
-        install_script(cli);
-    }
-}
-
-fn install_script(cli: HelmCli) {
-    let sb = Sandbox::bare_with(cli);
-    let script = Path::new(REPO).join("scripts/install.sh");
-    let out = run(&mut sh(&sb, &script));
-    out.assert_ok();
-    assert_eq!(
-        common::plugin_names(&sb, sb.cli()),
-        ["ecr-login", "ecr-push"]
-    );
-
-    // Safe to re-run: the second run updates in place.
-    let out = run(&mut sh(&sb, &script));
-    out.assert_ok();
-    assert!(out.stdout.contains("already installed"), "{}", out.stdout);
-    assert_eq!(
-        common::plugin_names(&sb, sb.cli()),
-        ["ecr-login", "ecr-push"]
-    );
-
-    let push = sb.helm(&["__complete", "ecr-push", "--"]);
-    push.assert_ok();
-    let push = completions(&push);
-    for flag in [
-        "--region",
-        "--profile",
-        "--dry-run",
-        "--output",
-        "--registry-id",
-        "--insecure",
-        "--plain-http",
-        "--ca-file",
-    ] {
-        assert!(
-            push.iter().any(|c| c == flag),
-            "{flag} not completed: {push:?}"
+        let sb = Sandbox::bare_with(cli);
+        let script = Path::new(REPO).join("scripts/install.sh");
+        let out = run(&mut sh(&sb, &script));
+        out.assert_ok();
+        assert_eq!(
+            common::plugin_names(&sb, sb.cli()),
+            ["ecr-login", "ecr-push"]
         );
-    }
-    let login = completions(&sb.helm(&["__complete", "ecr-login", "--"]));
-    for flag in [
-        "--credential-helper",
-        "--logout",
-        "--password-stdout",
-        "--registry-id",
-        "--region",
-    ] {
-        assert!(
-            login.iter().any(|c| c == flag),
-            "{flag} not completed: {login:?}"
+
+        // Safe to re-run: the second run updates in place.
+        let out = run(&mut sh(&sb, &script));
+        out.assert_ok();
+        assert!(out.stdout.contains("already installed"), "{}", out.stdout);
+        assert_eq!(
+            common::plugin_names(&sb, sb.cli()),
+            ["ecr-login", "ecr-push"]
         );
+
+        for (plugin, flags) in [
+            (
+                "ecr-push",
+                &[
+                    "--region",
+                    "--profile",
+                    "--dry-run",
+                    "--output",
+                    "--registry-id",
+                    "--insecure",
+                    "--plain-http",
+                    "--ca-file",
+                ][..],
+            ),
+            (
+                "ecr-login",
+                &[
+                    "--credential-helper",
+                    "--logout",
+                    "--password-stdout",
+                    "--registry-id",
+                    "--region",
+                ],
+            ),
+        ] {
+            let out = sb.helm(&["__complete", plugin, "--"]);
+            out.assert_ok();
+            let completed = completions(&out);
+            for flag in flags {
+                assert!(
+                    completed.iter().any(|c| c == flag),
+                    "{plugin}: {flag} not completed: {completed:?}"
+                );
+            }
+        }
+        // Chart arguments: directories and .tgz files.
+        let args = sb.helm(&["__complete", "ecr-push", ""]);
+        assert!(args.stdout.lines().any(|l| l == "tgz"), "{}", args.stdout);
+        assert!(args.stdout.contains(":8"), "{}", args.stdout);
+        let values = sb.helm(&["__complete", "ecr-push", "--output", ""]);
+        assert!(
+            values.stdout.lines().any(|l| l == "json"),
+            "{}",
+            values.stdout
+        );
+
+        let help = sb.helm(&["ecr-login", "--help"]);
+        help.assert_ok();
+        assert!(help.stdout.contains("Examples:") && help.stdout.contains("HELM_REGISTRY_CONFIG"));
+        let version = sb.helm(&["ecr-login", "--version"]);
+        version.assert_ok();
+        assert!(
+            version.stdout.contains(env!("CARGO_PKG_VERSION")),
+            "{}",
+            version.stdout
+        );
+
+        assert_uninstall_leaves_nothing(&sb);
     }
-    // Chart arguments: directories and .tgz files.
-    let args = sb.helm(&["__complete", "ecr-push", ""]);
-    assert!(args.stdout.lines().any(|l| l == "tgz"), "{}", args.stdout);
-    assert!(args.stdout.contains(":8"), "{}", args.stdout);
-    let values = sb.helm(&["__complete", "ecr-push", "--output", ""]);
-    assert!(
-        values.stdout.lines().any(|l| l == "json"),
-        "{}",
-        values.stdout
-    );
-
-    let help = sb.helm(&["ecr-login", "--help"]);
-    help.assert_ok();
-    assert!(help.stdout.contains("Examples:") && help.stdout.contains("HELM_REGISTRY_CONFIG"));
-    let version = sb.helm(&["ecr-login", "--version"]);
-    version.assert_ok();
-    assert!(
-        version.stdout.contains(env!("CARGO_PKG_VERSION")),
-        "{}",
-        version.stdout
-    );
-
-    assert_uninstall_leaves_nothing(&sb);
 }
 
 /// Installing the repository with no binary in bin/ (as from a git URL):
@@ -146,12 +146,7 @@ fn install_hook_builds_when_no_binary_and_brings_ecr_login_along() {
     common::fake_cargo(&fake, &log, "$PWD $*");
     let target = sb.root().join("custom-target");
     let helm3 = sb.lab.helm3.clone();
-    let path = format!(
-        "{}:{}",
-        fake.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    sb.set_env("PATH", path)
+    sb.add_to_path(&[&fake])
         .set_env("CARGO_TARGET_DIR", &target)
         .set_env("HELM_ECR_BUILD_FROM_SOURCE", "1")
         .set_env("HELM_BIN", helm3);

@@ -10,7 +10,8 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::front;
@@ -46,10 +47,6 @@ fn big_chart(sb: &Sandbox, name: &str, mib: usize, seed: u64) -> PathBuf {
     chart
 }
 
-fn push_args<'a>(chart: &'a Path, remote: &'a str) -> [&'a str; 4] {
-    ["ecr-push", path_str(chart), remote, "--plain-http"]
-}
-
 /// The chart layer's digest in the lab registry's `repository:0.1.0`.
 fn layer_digest(sb: &Sandbox, repository: &str) -> String {
     let raw = sb.skopeo_raw(&format!("{}/{repository}:0.1.0", sb.lab.registry), false);
@@ -61,16 +58,56 @@ fn layer_digest(sb: &Sandbox, repository: &str) -> String {
         .to_string()
 }
 
-/// Whether the push sent the chart layer's bytes to the registry (so a
-/// progress line had something to show), rather than finding it there.
-fn uploaded(sb: &Sandbox, mark: &LogMark, repository: &str) -> bool {
-    let digest = format!("digest={}", layer_digest(sb, repository));
-    mark.requests_for(repository).iter().any(|r| {
-        r.method == "PUT"
-            && r.path.contains("/blobs/uploads/")
-            && r.path.contains(&digest)
-            && r.status == 201
-    })
+/// A Helm 4 sandbox holding `big_chart(name, mib, seed)`, a namespace of
+/// its own, and a mark in the lab registry's log taken before any push.
+struct BigPush {
+    sb: Sandbox,
+    chart: PathBuf,
+    ns: String,
+    mark: LogMark,
+}
+
+impl BigPush {
+    fn new(name: &str, mib: usize, seed: u64) -> BigPush {
+        let sb = Sandbox::new();
+        let chart = big_chart(&sb, name, mib, seed);
+        let ns = unique_name(&format!("progress-{name}"));
+        let mark = LogMark::new(&sb.lab.registry_log);
+        BigPush {
+            sb,
+            chart,
+            ns,
+            mark,
+        }
+    }
+
+    /// `helm ecr-push CHART oci://REGISTRY/NS --plain-http`, REGISTRY being
+    /// the lab registry or a front before it.
+    fn command(&self, registry: &str) -> Command {
+        let mut cmd = self.sb.helm_cmd();
+        let remote = format!("oci://{registry}/{}", self.ns);
+        cmd.args(["ecr-push", path_str(&self.chart), &remote, "--plain-http"]);
+        cmd
+    }
+
+    /// The chart's repository: `NS/NAME`.
+    fn repository(&self) -> String {
+        let name = self.chart.file_name().unwrap_or_default();
+        format!("{}/{}", self.ns, name.to_string_lossy())
+    }
+
+    /// Whether the push sent the chart layer's bytes to the registry (so a
+    /// progress line had something to show), rather than finding it there.
+    fn uploaded(&self) -> bool {
+        let repository = self.repository();
+        let digest = format!("digest={}", layer_digest(&self.sb, &repository));
+        self.mark.requests_for(&repository).iter().any(|r| {
+            r.method == "PUT"
+                && r.path.contains("/blobs/uploads/")
+                && r.path.contains(&digest)
+                && r.status == 201
+        })
+    }
 }
 
 /// A loopback TCP proxy to `upstream` that passes client bytes at about
@@ -103,23 +140,15 @@ fn throttle(upstream: String, rate: u64) -> String {
 
 #[test]
 fn a_big_upload_shows_progress_on_a_terminal() {
-    let sb = Sandbox::new();
-    let lab = sb.lab;
     // 16 MiB at 16 MiB/s: the socket buffers between client and throttle
     // (several MiB on loopback) swallow the first part at once, and the rest
     // must still take longer than the first redraw's 200 ms.
-    let chart = big_chart(&sb, "bigtty", 16, 0x9e37_79b9);
-    let ns = unique_name("progress-tty");
-    let slow = throttle(lab.registry.clone(), 16 << 20);
-    let remote = format!("oci://{slow}/{ns}");
-    let mark = LogMark::new(&lab.registry_log);
-
-    let mut cmd = sb.helm_cmd();
-    cmd.args(push_args(&chart, &remote));
-    let out = run_on_tty(&cmd, None);
+    let push = BigPush::new("bigtty", 16, 0x9e37_79b9);
+    let slow = throttle(push.sb.lab.registry.clone(), 16 << 20);
+    let out = run_on_tty(&push.command(&slow), None);
     out.assert_ok();
-    let repository = format!("{ns}/bigtty");
-    assert!(uploaded(&sb, &mark, &repository), "{out}");
+    assert!(push.uploaded(), "{out}");
+    let (sb, ns, repository) = (&push.sb, &push.ns, push.repository());
 
     let screen = &out.stdout;
     let reference = format!("{slow}/{ns}/bigtty:0.1.0");
@@ -137,7 +166,7 @@ fn a_big_upload_shows_progress_on_a_terminal() {
         .and_then(|(_, rest)| rest.split_whitespace().next())
         .unwrap_or_else(|| panic!("the line names the blob: {last:?}"));
     assert!(
-        label.len() > "sha256:".len() && layer_digest(&sb, &repository).starts_with(label),
+        label.len() > "sha256:".len() && layer_digest(sb, &repository).starts_with(label),
         "the line names the chart layer's digest: {last:?}"
     );
     assert!(
@@ -176,20 +205,16 @@ fn a_big_upload_shows_progress_on_a_terminal() {
 
 #[test]
 fn without_a_terminal_stderr_has_no_progress() {
-    let sb = Sandbox::new();
-    let lab = sb.lab;
     // Other bytes than the terminal test's: this push must upload too.
-    let chart = big_chart(&sb, "bigpipe", 8, 0x51ed_270b);
-    let ns = unique_name("progress-pipe");
-    let remote = format!("oci://{}/{ns}", lab.registry);
-    let mark = LogMark::new(&lab.registry_log);
-
-    let out: Output = run(sb.helm_cmd().args(push_args(&chart, &remote)));
+    let push = BigPush::new("bigpipe", 8, 0x51ed_270b);
+    let lab = push.sb.lab;
+    let out: Output = run(&mut push.command(&lab.registry));
     out.assert_ok();
     assert!(
-        uploaded(&sb, &mark, &format!("{ns}/bigpipe")),
+        push.uploaded(),
         "the push must have uploaded the ~8 MiB layer for this test to mean anything:\n{out}"
     );
+    let ns = &push.ns;
     assert!(
         out.stdout
             .starts_with(&format!("Pushed: {}/{ns}/bigpipe:0.1.0\n", lab.registry)),

@@ -10,23 +10,17 @@
 mod common;
 mod oci_support;
 
-use common::{path_str, HelmCli, Output, Sandbox};
+use common::{only_error, push_chart, HelmCli, Output, Sandbox};
 use oci_support::*;
 
 fn push(sb: &Sandbox, front: &str, ns: &str) -> Output {
     let chart = sb.seed_chart("advised");
-    sb.helm(&[
-        "ecr-push",
-        path_str(&chart),
+    push_chart(
+        sb,
+        &chart,
         &format!("oci://{front}/{ns}"),
-        "--plain-http",
-    ])
-}
-
-fn single_error(out: &Output) -> String {
-    assert_eq!(out.status.code(), Some(1), "{out}");
-    assert!(out.stdout.is_empty(), "{out}");
-    out.single_error()
+        &["--plain-http"],
+    )
 }
 
 #[test]
@@ -41,7 +35,7 @@ fn a_denied_push_names_batch_get_image_and_the_other_push_actions() {
     for cli in HelmCli::all() {
         let sb = Sandbox::with_helm(cli);
         let ns = common::unique_name("denied");
-        let e = single_error(&push(&sb, &front.addr, &ns));
+        let e = only_error(&push(&sb, &front.addr, &ns));
         for action in [
             "ecr:BatchGetImage",
             "ecr:BatchCheckLayerAvailability",
@@ -78,7 +72,7 @@ fn name_unknown_names_create_repository_and_creation_templates() {
     for cli in HelmCli::all() {
         let sb = Sandbox::with_helm(cli);
         let ns = common::unique_name("unknown");
-        let e = single_error(&push(&sb, &front.addr, &ns));
+        let e = only_error(&push(&sb, &front.addr, &ns));
         let region = &sb.lab.region;
         for want in [
             "--create-repository".to_string(),

@@ -8,7 +8,10 @@ mod aws_support;
 mod common;
 mod push_support;
 
-use common::{path_str, write, LogMark, Sandbox};
+use common::front::forward;
+use common::{
+    ecr_api_front, ecr_push, failure_line, path_str, push_chart, write, LogMark, Sandbox,
+};
 use push_support::*;
 use std::fs;
 use std::sync::atomic::Ordering;
@@ -30,16 +33,14 @@ fn no_remote_means_the_default_ecr_registry_and_fails_fast_when_unreachable() {
             args.push("--dry-run");
         }
         let out = ecr_push(&sb, &args);
-        assert_eq!(out.status.code(), Some(1), "{out}");
+        let error = failure_line(&out, "");
         assert!(out.stdout.is_empty(), "{out}");
-        let errors = out.plugin_stderr_lines();
-        assert_eq!(errors.len(), 1, "one line:\n{out}");
         assert!(
-            errors[0].starts_with("Error: ./remoteless: ") && errors[0].contains(&host),
+            error.starts_with("Error: ./remoteless: ") && error.contains(&host),
             "names the chart and the default registry:\n{out}"
         );
         assert!(
-            errors[0].contains("oci://HOST/NAMESPACE"),
+            error.contains("oci://HOST/NAMESPACE"),
             "says how to push elsewhere:\n{out}"
         );
 
@@ -61,12 +62,19 @@ fn no_remote_means_the_default_ecr_registry_and_fails_fast_when_unreachable() {
 
 // ------------------------------------------------------------------ the auth rule
 
+/// A sandbox whose ECR API is `aws_support::front` before moto: it counts
+/// token calls, and its tokens live long enough to be cached.
+fn sandbox_behind_token_front() -> (Sandbox, aws_support::Front) {
+    let ecr = aws_support::front(&common::Lab::get().ecr_endpoint);
+    let mut sb = Sandbox::new();
+    sb.set_env("AWS_ENDPOINT_URL_ECR", ecr.stub.url());
+    (sb, ecr)
+}
+
 #[test]
 fn wrong_password_in_registry_config_gets_one_fresh_token() {
     let lab = common::Lab::get();
-    let ecr = aws_support::front(&lab.ecr_endpoint);
-    let mut sb = Sandbox::new();
-    sb.set_env("AWS_ENDPOINT_URL_ECR", ecr.stub.url());
+    let (sb, ecr) = sandbox_behind_token_front();
     let wrong = "not-the-password-0123";
     registry_config_with(&sb, &lab.registry, wrong);
     let config_before = fs::read(sb.registry_config()).unwrap();
@@ -116,10 +124,8 @@ fn wrong_password_in_registry_config_gets_one_fresh_token() {
 #[test]
 fn no_cache_and_no_config_entry_fetches_a_token_every_time() {
     let lab = common::Lab::get();
-    let ecr = aws_support::front(&lab.ecr_endpoint);
-    let mut sb = Sandbox::new();
-    sb.set_env("AWS_ENDPOINT_URL_ECR", ecr.stub.url())
-        .set_env("HELM_ECR_NO_TOKEN_CACHE", "1");
+    let (mut sb, ecr) = sandbox_behind_token_front();
+    sb.set_env("HELM_ECR_NO_TOKEN_CACHE", "1");
     let chart = sb.seed_chart("nocache");
     let ns = common::unique_name("cli-nocache");
     let remote = format!("oci://{}/{ns}", lab.registry);
@@ -151,23 +157,16 @@ fn secrets_stay_out_of_debug_output_on_failure_too() {
     let mut sb = Sandbox::new();
     sb.set_env("HELM_ECR_RETRY_SCALE", "0.01");
     let chart = sb.seed_chart("refused");
-    let front = aws_support::serve({
-        let upstream = lab.ecr_endpoint.clone();
-        move |req| {
-            let mut resp = aws_support::forward(&upstream, req);
-            // A token the registry does not accept.
-            if resp.status == 200
-                && req
-                    .header("x-amz-target")
-                    .is_some_and(|t| t.ends_with(".GetAuthorizationToken"))
-            {
-                let mut v: serde_json::Value = serde_json::from_slice(&resp.body).unwrap();
-                v["authorizationData"][0]["authorizationToken"] =
-                    common::base64_encode(b"AWS:refused-token-secret").into();
-                resp.body = v.to_string().into_bytes();
-            }
-            resp
+    let front = ecr_api_front("GetAuthorizationToken", |req, moto| {
+        let mut resp = forward(moto, req);
+        // A token the registry does not accept.
+        if resp.status == 200 {
+            let mut v: serde_json::Value = serde_json::from_slice(&resp.body).unwrap();
+            v["authorizationData"][0]["authorizationToken"] =
+                common::base64_encode(b"AWS:refused-token-secret").into();
+            resp.body = v.to_string().into_bytes();
         }
+        resp
     });
     sb.set_env("AWS_ENDPOINT_URL_ECR", front.url());
     let remote = format!(
@@ -201,14 +200,8 @@ fn registry_config_credentials_are_used_when_no_token_is_cached() {
     let chart = sb.seed_chart("fromconfig");
     let ns = common::unique_name("cli-config");
     let mark = LogMark::new(&lab.registry_log);
-    let out = ecr_push(
-        &sb,
-        &[
-            path_str(&chart),
-            &format!("oci://{}/{ns}", lab.registry),
-            "--plain-http",
-        ],
-    );
+    let remote = format!("oci://{}/{ns}", lab.registry);
+    let out = push_chart(&sb, &chart, &remote, &["--plain-http"]);
     out.assert_ok();
     assert_eq!(results(&out)[0].verb, "Pushed", "{out}");
     assert_eq!(
@@ -229,40 +222,33 @@ fn many_charts_refused_stale_credentials_share_one_fresh_token() {
     // fresh token must serve them all.
     let lab = common::Lab::get();
     let (ecr, calls) = counting_ecr_front();
-    let mut sb = Sandbox::new();
-    sb.set_env("AWS_ENDPOINT_URL_ECR", ecr.url());
-    registry_config_with(&sb, &lab.registry, "stale-token");
     let names = ["one", "two", "three", "four"];
-    for n in names {
-        sb.seed_chart(n);
+    // Then no stale credentials, no cache: still one token for the whole
+    // call (the second one the front has seen).
+    for (stale, tokens) in [(Some("stale-token"), 1), (None, 2)] {
+        let mut sb = Sandbox::new();
+        sb.set_env("AWS_ENDPOINT_URL_ECR", ecr.url());
+        if let Some(password) = stale {
+            registry_config_with(&sb, &lab.registry, password);
+        }
+        for n in names {
+            sb.seed_chart(n);
+        }
+        let ns = common::unique_name("cli-one-token");
+        let remote = format!("oci://{}/{ns}", lab.registry);
+        let mut args: Vec<&str> = names.to_vec();
+        args.extend([remote.as_str(), "--plain-http"]);
+        let out = ecr_push(&sb, &args);
+        out.assert_ok();
+        let r = results(&out);
+        assert_eq!(r.len(), names.len(), "{out}");
+        assert!(r.iter().all(|l| l.verb == "Pushed"), "{out}");
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            tokens,
+            "one token for all (stale: {stale:?}):\n{out}"
+        );
     }
-    let ns = common::unique_name("cli-stale");
-    let remote = format!("oci://{}/{ns}", lab.registry);
-    let mut args: Vec<&str> = names.to_vec();
-    args.extend([remote.as_str(), "--plain-http"]);
-    let out = ecr_push(&sb, &args);
-    out.assert_ok();
-    let r = results(&out);
-    assert_eq!(r.len(), names.len(), "{out}");
-    assert!(r.iter().all(|l| l.verb == "Pushed"), "{out}");
-    assert_eq!(calls.load(Ordering::SeqCst), 1, "one token for all:\n{out}");
-
-    // No stale credentials, no cache: still one token for the whole call.
-    let mut sb = Sandbox::new();
-    sb.set_env("AWS_ENDPOINT_URL_ECR", ecr.url());
-    for n in names {
-        sb.seed_chart(n);
-    }
-    let ns = common::unique_name("cli-one-token");
-    let remote = format!("oci://{}/{ns}", lab.registry);
-    let mut args: Vec<&str> = names.to_vec();
-    args.extend([remote.as_str(), "--plain-http"]);
-    ecr_push(&sb, &args).assert_ok();
-    assert_eq!(
-        calls.load(Ordering::SeqCst),
-        2,
-        "one more token for the second call"
-    );
 }
 
 // ------------------------------------------------------------------ an ECR host name
@@ -307,19 +293,14 @@ fn an_ecr_host_name_sets_region_and_account_over_the_environment() {
     let lab = common::Lab::get();
     // Which region and registry the token was asked for.
     let asked: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>> = Default::default();
-    let ecr = aws_support::serve({
-        let (asked, moto) = (asked.clone(), lab.ecr_endpoint.clone());
-        move |req| {
-            if req
-                .header("x-amz-target")
-                .is_some_and(|t| t.ends_with(".GetAuthorizationToken"))
-            {
-                asked.lock().unwrap().push((
-                    req.header("authorization").unwrap_or("").to_string(),
-                    String::from_utf8_lossy(&req.body).into_owned(),
-                ));
-            }
-            aws_support::forward(&moto, req)
+    let ecr = ecr_api_front("GetAuthorizationToken", {
+        let asked = asked.clone();
+        move |req, moto| {
+            asked.lock().unwrap().push((
+                req.header("authorization").unwrap_or("").to_string(),
+                String::from_utf8_lossy(&req.body).into_owned(),
+            ));
+            forward(moto, req)
         }
     });
     let (proxy, tunnels) = connect_proxy(lab.registry_tls.clone());
@@ -334,14 +315,7 @@ fn an_ecr_host_name_sets_region_and_account_over_the_environment() {
     let host = format!("{}.dkr.ecr.eu-west-1.amazonaws.com", lab.account);
     let ns = common::unique_name("cli-ecrname");
     // The lab certificate names 127.0.0.1, not the ECR host: --insecure.
-    let out = ecr_push(
-        &sb,
-        &[
-            path_str(&chart),
-            &format!("oci://{host}/{ns}"),
-            "--insecure",
-        ],
-    );
+    let out = push_chart(&sb, &chart, &format!("oci://{host}/{ns}"), &["--insecure"]);
     // Loopback (the ECR API here) never goes through the proxy; the
     // registry, named by its ECR host name, does.
     let through_proxy = tunnels.lock().unwrap().clone();
@@ -392,7 +366,7 @@ fn a_missing_credential_store_falls_through_to_a_fresh_token() {
     let ns = common::unique_name("cli-nostore");
     let remote = format!("oci://{}/{ns}", lab.registry);
 
-    let out = sb.helm(&["ecr-push", path_str(&chart), &remote, "--plain-http"]);
+    let out = push_chart(&sb, &chart, &remote, &["--plain-http"]);
     out.assert_ok();
     assert_eq!(results(&out)[0].verb, "Pushed", "{out}");
     assert!(

@@ -10,7 +10,7 @@ mod aws_support;
 mod common;
 mod push_support;
 
-use common::{path_str, LogMark, PrivateRegistry, Sandbox};
+use common::{ecr_push, failure_line, path_str, push_chart, LogMark, PrivateRegistry, Sandbox};
 use push_support::*;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -68,12 +68,9 @@ fn many_charts_in_input_order_pulled_back_and_a_broken_one_fails_alone() {
         &sb,
         &["alpha", "broken", "bravo", &remote2, tgz, "--plain-http"],
     );
-    out.assert_fail();
-    assert_eq!(out.status.code(), Some(1), "{out}");
-    let errors = out.plugin_stderr_lines();
-    assert_eq!(errors.len(), 1, "one line for the one failure:\n{out}");
+    let error = failure_line(&out, "the one failure");
     assert!(
-        errors[0].starts_with("Error: broken: ") && errors[0].contains("Chart.yaml"),
+        error.starts_with("Error: broken: ") && error.contains("Chart.yaml"),
         "{out}"
     );
     let second = results(&out);
@@ -111,15 +108,8 @@ fn json_lines_pushed_then_unchanged_then_dry_run_writes_nothing() {
     let repo = format!("{ns}/jchart");
     let reference = format!("{}/{repo}:0.1.0", reg.addr);
     let push = |extra: &[&str]| {
-        let mut args = vec![
-            path_str(&chart),
-            &remote,
-            "--plain-http",
-            "--output",
-            "json",
-        ];
-        args.extend_from_slice(extra);
-        ecr_push(&sb, &args)
+        let flags = [&["--plain-http", "--output", "json"][..], extra].concat();
+        push_chart(&sb, &chart, &remote, &flags)
     };
 
     let out = push(&[]);
@@ -200,7 +190,7 @@ fn push_within_budget(sb: &Sandbox, reg: &PrivateRegistry, name: &str) {
     let reference = format!("{}/{ns}/{name}:0.1.0", reg.addr);
 
     let mark = reg.mark();
-    let out = ecr_push(sb, &[path_str(&chart), &remote, "--plain-http"]);
+    let out = push_chart(sb, &chart, &remote, &["--plain-http"]);
     out.assert_ok();
     let r = results(&out);
     assert_eq!(
@@ -221,7 +211,7 @@ fn push_within_budget(sb: &Sandbox, reg: &PrivateRegistry, name: &str) {
     );
 
     let mark = reg.mark();
-    let out = ecr_push(sb, &[path_str(&chart), &remote, "--plain-http"]);
+    let out = push_chart(sb, &chart, &remote, &["--plain-http"]);
     out.assert_ok();
     let again = results(&out);
     assert_eq!(again.len(), 1, "{out}");
@@ -306,13 +296,11 @@ fn source_date_epoch_sets_created_and_keeps_digests_reproducible() {
     );
     let push = |sb: &Sandbox, chart: &Path| -> (String, serde_json::Value) {
         let ns = common::unique_name("cli-sde");
-        let out = ecr_push(
+        let out = push_chart(
             sb,
-            &[
-                path_str(chart),
-                &format!("oci://{}/{ns}", lab.registry),
-                "--plain-http",
-            ],
+            chart,
+            &format!("oci://{}/{ns}", lab.registry),
+            &["--plain-http"],
         );
         out.assert_ok();
         let digest = results(&out)[0].digest.clone();
@@ -365,16 +353,14 @@ fn two_charts_for_one_tag_with_different_content_are_refused_not_raced() {
     let reference = format!("{}/{ns}/twin:0.1.0", lab.registry);
 
     let out = ecr_push(&sb, &["twin", "twin-0.1.0.tgz", &remote, "--plain-http"]);
-    assert_eq!(out.status.code(), Some(1), "{out}");
+    let error = failure_line(&out, "");
     let pushed = results(&out);
     assert_eq!(pushed.len(), 1, "only the first chart is pushed:\n{out}");
     assert_eq!(pushed[0].reference, reference);
-    let errors = out.plugin_stderr_lines();
-    assert_eq!(errors.len(), 1, "{out}");
     assert!(
-        errors[0].starts_with("Error: twin-0.1.0.tgz: ")
-            && errors[0].contains(&reference)
-            && errors[0].contains("twin"),
+        error.starts_with("Error: twin-0.1.0.tgz: ")
+            && error.contains(&reference)
+            && error.contains("twin"),
         "names the target and the other chart:\n{out}"
     );
     let (status, bytes) = manifest(&lab.registry, &format!("{ns}/twin"), "0.1.0");
@@ -413,12 +399,10 @@ fn a_url_that_is_not_oci_is_refused_before_anything_is_packaged_or_pushed() {
             format!("{}/{ns}", lab.registry),
         ] {
             let out = ecr_push(&sb, &["./good", &remote, "--destination", path_str(&dest)]);
-            assert_eq!(out.status.code(), Some(1), "{}: {out}", cli.name());
+            let error = failure_line(&out, cli.name());
             assert!(out.stdout.is_empty(), "{}: {out}", cli.name());
-            let errors = out.plugin_stderr_lines();
-            assert_eq!(errors.len(), 1, "{}: one line:\n{out}", cli.name());
             assert!(
-                errors[0].contains(&remote) && errors[0].contains("must start with oci://"),
+                error.contains(&remote) && error.contains("must start with oci://"),
                 "{}: names the argument and what a remote is:\n{out}",
                 cli.name()
             );
@@ -440,13 +424,11 @@ fn a_url_that_is_not_oci_is_refused_before_anything_is_packaged_or_pushed() {
         let odd = sb.work().join("127.0.0.1:5000");
         fs::create_dir_all(&odd).expect("create the odd directory");
         sb.seed_chart_in(&odd, "odd");
-        let out = ecr_push(
+        let out = push_chart(
             &sb,
-            &[
-                "127.0.0.1:5000/odd",
-                &format!("oci://{}/{ns}", lab.registry),
-                "--plain-http",
-            ],
+            Path::new("127.0.0.1:5000/odd"),
+            &format!("oci://{}/{ns}", lab.registry),
+            &["--plain-http"],
         );
         out.assert_ok();
         assert_eq!(
@@ -510,23 +492,17 @@ fn a_full_disk_says_whether_it_is_the_destination_or_tmpdir() {
         let mark = LogMark::new(&lab.registry_log);
 
         let dest = disk.0.join("dest");
-        let out = ecr_push(
+        let out = push_chart(
             &sb,
-            &[
-                path_str(&chart),
-                &remote,
-                "--plain-http",
-                "--destination",
-                path_str(&dest),
-            ],
+            &chart,
+            &remote,
+            &["--plain-http", "--destination", path_str(&dest)],
         );
-        assert_eq!(out.status.code(), Some(1), "{}: {out}", cli.name());
-        let errors = out.plugin_stderr_lines();
-        assert_eq!(errors.len(), 1, "{}: one line:\n{out}", cli.name());
+        let error = failure_line(&out, cli.name());
         assert!(
-            errors[0].contains(&format!("--destination {}", dest.display()))
-                && errors[0].contains("No space left")
-                && !errors[0].contains("TMPDIR"),
+            error.contains(&format!("--destination {}", dest.display()))
+                && error.contains("No space left")
+                && !error.contains("TMPDIR"),
             "{}: names --destination:\n{out}",
             cli.name()
         );
@@ -535,15 +511,13 @@ fn a_full_disk_says_whether_it_is_the_destination_or_tmpdir() {
         let tmp = disk.0.join("tmp");
         fs::create_dir_all(&tmp).expect("create the small TMPDIR");
         sb.set_env("TMPDIR", &tmp);
-        let out = ecr_push(&sb, &[path_str(&chart), &remote, "--plain-http"]);
-        assert_eq!(out.status.code(), Some(1), "{}: {out}", cli.name());
-        let errors = out.plugin_stderr_lines();
-        assert_eq!(errors.len(), 1, "{}: one line:\n{out}", cli.name());
+        let out = push_chart(&sb, &chart, &remote, &["--plain-http"]);
+        let error = failure_line(&out, cli.name());
         assert!(
-            errors[0].contains("TMPDIR")
-                && errors[0].contains(&tmp.display().to_string())
-                && errors[0].contains("No space left")
-                && !errors[0].contains("--destination"),
+            error.contains("TMPDIR")
+                && error.contains(&tmp.display().to_string())
+                && error.contains("No space left")
+                && !error.contains("--destination"),
             "{}: names TMPDIR:\n{out}",
             cli.name()
         );

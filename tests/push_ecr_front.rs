@@ -12,25 +12,21 @@
 
 mod aws_support;
 mod common;
+mod push_support;
 
 use common::front::{Front, Response};
-use common::{ecr_push, path_str, write, Lab, LogMark, Sandbox};
+use common::{
+    assert_pushed_and_described, json_line, only_error, path_str, push_chart, write, Lab, LogMark,
+    Sandbox,
+};
 use helm_ecr::aws::ecr::{Api, Flavor};
 use helm_ecr::aws::endpoint::Variant;
 use helm_ecr::aws::profile::ProfileSet;
 use helm_ecr::aws::{AwsErrorCode, Context, Credentials, Env};
 use helm_ecr::http::{Http, HttpOptions};
-use sha2::{Digest, Sha256};
+use push_support::{manifest, sha256_hex};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-
-fn sha256(data: &[u8]) -> String {
-    let hex: String = Sha256::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("sha256:{hex}")
-}
 
 // ------------------------------------------------------------------ a registry front
 
@@ -155,19 +151,7 @@ fn split_path(path: &str) -> Option<(&str, &str, &str)> {
 
 /// Does `repo:tag` exist in the lab registry behind the front?
 fn tag_exists(repo: &str, tag: &str) -> bool {
-    let lab = Lab::get();
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let auth = common::base64_encode(format!("AWS:{}", lab.registry_password).as_bytes());
-    let resp = agent
-        .head(format!("http://{}/v2/{repo}/manifests/{tag}", lab.registry))
-        .header("Accept", "application/vnd.oci.image.manifest.v1+json")
-        .header("Authorization", format!("Basic {auth}"))
-        .call()
-        .expect("HEAD the lab registry");
-    resp.status().as_u16() == 200
+    manifest(&Lab::get().registry, repo, tag).0 == 200
 }
 
 /// An ECR-like front before the lab registry (see the module comment).
@@ -237,29 +221,26 @@ fn missing_repository_then_create_repository_immutable_then_unchanged_then_refus
     let remote = format!("oci://{}/{ns}", front.addr);
     let chart_arg = path_str(&chart);
     let push = |extra: &[&str]| {
-        let mut args = vec![chart_arg, remote.as_str(), "--plain-http"];
-        args.extend_from_slice(extra);
-        ecr_push(&sb, &args)
+        push_chart(
+            &sb,
+            &chart,
+            &remote,
+            &[&["--plain-http"][..], extra].concat(),
+        )
     };
 
     // No region at all: one line that says how to give one.
     let out = push(&[]);
-    assert_eq!(out.status.code(), Some(1), "{out}");
-    let e = out.plugin_errors();
-    assert_eq!(e.len(), 1, "{out}");
-    assert!(e[0].contains("--region"), "{out}");
+    assert!(only_error(&out).contains("--region"), "{out}");
 
     // The repository does not exist: say so, and how to fix it.
     let mark = LogMark::new(&lab.registry_log);
     let out = push(&["--region", &lab.region]);
-    assert_eq!(out.status.code(), Some(1), "{out}");
-    assert!(out.stdout.is_empty(), "{out}");
-    let e = out.plugin_errors();
-    assert_eq!(e.len(), 1, "one line:\n{out}");
-    assert!(e[0].starts_with(&format!("Error: {chart_arg}: ")), "{out}");
-    assert!(e[0].contains("--create-repository"), "{out}");
+    let e = only_error(&out);
+    assert!(e.starts_with(&format!("Error: {chart_arg}: ")), "{out}");
+    assert!(e.contains("--create-repository"), "{out}");
     assert!(
-        e[0].contains(&format!(
+        e.contains(&format!(
             "aws ecr create-repository --repository-name {repo} --region {}",
             lab.region
         )),
@@ -313,7 +294,10 @@ fn missing_repository_then_create_repository_immutable_then_unchanged_then_refus
     let created = moto.repository(&repo).expect("the repository was created");
     assert_eq!(created["imageTagMutability"], "IMMUTABLE", "{created}");
     let raw = sb.skopeo_raw(&format!("{}/{repo}:0.1.0", lab.registry), false);
-    assert_eq!(sha256(raw.assert_ok().stdout.as_bytes()), digest);
+    assert_eq!(
+        format!("sha256:{}", sha256_hex(raw.assert_ok().stdout.as_bytes())),
+        digest
+    );
 
     // The same chart again: unchanged, nothing written.
     let mark = LogMark::new(&lab.registry_log);
@@ -333,17 +317,14 @@ fn missing_repository_then_create_repository_immutable_then_unchanged_then_refus
     // Other content under the same version: the immutable tag refuses it.
     write(&chart.join("values.yaml"), "changed: true\n");
     let out = push(&["--region", &lab.region]);
-    assert_eq!(out.status.code(), Some(1), "{out}");
-    assert!(out.stdout.is_empty(), "{out}");
-    let e = out.plugin_errors();
-    assert_eq!(e.len(), 1, "one line:\n{out}");
+    let e = only_error(&out);
     assert!(
-        e[0].contains("immutable") && e[0].contains("0.1.0") && e[0].contains("version"),
+        e.contains("immutable") && e.contains("0.1.0") && e.contains("version"),
         "says why and what to do:\n{out}"
     );
     let raw = sb.skopeo_raw(&format!("{}/{repo}:0.1.0", lab.registry), false);
     assert_eq!(
-        sha256(raw.assert_ok().stdout.as_bytes()),
+        format!("sha256:{}", sha256_hex(raw.assert_ok().stdout.as_bytes())),
         digest,
         "the tag still points at the first push"
     );
@@ -373,23 +354,16 @@ fn recorded_describe_images(repository: &str, tag: &str) -> serde_json::Value {
 fn describe_prints_what_describe_images_says() {
     let lab = Lab::get();
     let asked: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
-    let api = aws_support::serve({
-        let (asked, moto) = (asked.clone(), lab.ecr_endpoint.clone());
-        move |req| {
-            if req
-                .header("x-amz-target")
-                .is_some_and(|t| t.ends_with(".DescribeImages"))
-            {
-                let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap();
-                asked.lock().unwrap().push(body.clone());
-                let reply = recorded_describe_images(
-                    body["repositoryName"].as_str().unwrap_or(""),
-                    body["imageIds"][0]["imageTag"].as_str().unwrap_or(""),
-                );
-                aws_support::Resp::json(200, reply)
-            } else {
-                aws_support::forward(&moto, req)
-            }
+    let api = common::ecr_api_front("DescribeImages", {
+        let asked = asked.clone();
+        move |req, _| {
+            let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap();
+            asked.lock().unwrap().push(body.clone());
+            let reply = recorded_describe_images(
+                body["repositoryName"].as_str().unwrap_or(""),
+                body["imageIds"][0]["imageTag"].as_str().unwrap_or(""),
+            );
+            Response::json(200, reply)
         }
     });
     let mut sb = Sandbox::new();
@@ -397,18 +371,17 @@ fn describe_prints_what_describe_images_says() {
     let chart = sb.seed_chart("described");
     let ns = common::unique_name("describe");
     let remote = format!("oci://{}/{ns}", lab.registry);
+    let push = |extra: &[&str]| {
+        push_chart(
+            &sb,
+            &chart,
+            &remote,
+            &[&["--plain-http", "--describe"][..], extra].concat(),
+        )
+    };
 
     // A dry run writes nothing, so there is nothing to describe.
-    let out = ecr_push(
-        &sb,
-        &[
-            path_str(&chart),
-            &remote,
-            "--plain-http",
-            "--describe",
-            "--dry-run",
-        ],
-    );
+    let out = push(&["--dry-run"]);
     out.assert_ok();
     assert!(out.stdout.starts_with("Would push: "), "{out}");
     assert!(
@@ -416,46 +389,24 @@ fn describe_prints_what_describe_images_says() {
         "no DescribeImages for a dry run"
     );
 
-    let out = ecr_push(
-        &sb,
-        &[path_str(&chart), &remote, "--plain-http", "--describe"],
-    );
-    out.assert_ok();
-    let lines: Vec<&str> = out.stdout.lines().collect();
-    assert_eq!(
-        lines[0],
-        format!("Pushed: {}/{ns}/described:0.1.0", lab.registry),
-        "{out}"
-    );
-    assert!(lines[1].starts_with("Digest: sha256:"), "{out}");
-    for want in [
-        format!("Repository: {ns}/described"),
-        "Tags: 0.1.0".to_string(),
-        "Size: 3871".to_string(),
-        "Pushed at: 2023-11-14T22:13:20".to_string(),
-        "Manifest media type: application/vnd.oci.image.manifest.v1+json".to_string(),
-        "Artifact media type: application/vnd.cncf.helm.config.v1+json".to_string(),
-    ] {
-        assert!(
-            lines[2..].iter().any(|l| l.starts_with(&want)),
-            "missing {want:?}:\n{out}"
-        );
-    }
-
-    // JSON output carries ECR's imageDetail as it came.
-    let out = ecr_push(
-        &sb,
+    let out = push(&[]);
+    let reference = format!("{}/{ns}/described:0.1.0", lab.registry);
+    assert_pushed_and_described(
+        &out,
+        &reference,
         &[
-            path_str(&chart),
-            &remote,
-            "--plain-http",
-            "--describe",
-            "--output",
-            "json",
+            format!("Repository: {ns}/described"),
+            "Tags: 0.1.0".into(),
+            "Size: 3871".into(),
+            "Pushed at: 2023-11-14T22:13:20Z".into(),
+            "Manifest media type: application/vnd.oci.image.manifest.v1+json".into(),
+            "Artifact media type: application/vnd.cncf.helm.config.v1+json".into(),
         ],
     );
-    out.assert_ok();
-    let v: serde_json::Value = serde_json::from_str(out.stdout.trim()).expect("one JSON line");
+
+    // JSON output carries ECR's imageDetail as it came.
+    let out = push(&["--output", "json"]);
+    let v = json_line(&out);
     assert_eq!(v["status"], "unchanged", "{out}");
     assert_eq!(
         v["image"]["artifactMediaType"], "application/vnd.cncf.helm.config.v1+json",

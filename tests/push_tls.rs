@@ -7,7 +7,7 @@ mod aws_support;
 mod common;
 mod push_support;
 
-use common::{path_str, LogMark, Sandbox};
+use common::{ecr_push, failure_line, path_str, push_chart, LogMark, Sandbox};
 use push_support::*;
 use std::sync::atomic::Ordering;
 
@@ -25,11 +25,9 @@ fn tls_registry_with_ca_file_insecure_and_untrusted() {
     // Untrusted: one line that says what to do, nothing pushed.
     let mark = LogMark::new(&lab.registry_tls_log);
     let out = ecr_push(&sb, &[path_str(&chart), &remote]);
-    assert_eq!(out.status.code(), Some(1), "{out}");
-    let errors = out.plugin_stderr_lines();
-    assert_eq!(errors.len(), 1, "{out}");
+    let error = failure_line(&out, "");
     assert!(
-        errors[0].contains("--ca-file") && errors[0].contains("--insecure"),
+        error.contains("--ca-file") && error.contains("--insecure"),
         "{out}"
     );
     assert!(
@@ -37,15 +35,7 @@ fn tls_registry_with_ca_file_insecure_and_untrusted() {
         "no request completed over an unverified connection"
     );
 
-    let out = ecr_push(
-        &sb,
-        &[
-            path_str(&chart),
-            &remote,
-            "--ca-file",
-            path_str(&lab.ca_file),
-        ],
-    );
+    let out = push_chart(&sb, &chart, &remote, &["--ca-file", path_str(&lab.ca_file)]);
     out.assert_ok();
     let r = results(&out);
     assert_eq!(
@@ -108,20 +98,12 @@ fn plain_http_to_a_tls_port_that_resets_says_drop_plain_http_without_retrying() 
         let sb = Sandbox::with_helm(cli);
         let chart = sb.seed_chart("tlsport");
         let ns = common::unique_name("cli-tlsport");
+        let remote = format!("oci://{addr}/{ns}");
         let before = plain.load(Ordering::SeqCst);
-        let out = ecr_push(
-            &sb,
-            &[
-                path_str(&chart),
-                &format!("oci://{addr}/{ns}"),
-                "--plain-http",
-            ],
-        );
-        assert_eq!(out.status.code(), Some(1), "{}: {out}", cli.name());
-        let errors = out.plugin_stderr_lines();
-        assert_eq!(errors.len(), 1, "{}: one line:\n{out}", cli.name());
+        let out = push_chart(&sb, &chart, &remote, &["--plain-http"]);
+        let error = failure_line(&out, cli.name());
         assert!(
-            errors[0].contains("speaks HTTPS") && errors[0].contains("drop --plain-http"),
+            error.contains("speaks HTTPS") && error.contains("drop --plain-http"),
             "{}: says what to do:\n{out}",
             cli.name()
         );
@@ -134,16 +116,13 @@ fn plain_http_to_a_tls_port_that_resets_says_drop_plain_http_without_retrying() 
 
         // Without the flag the same port takes the push (its TLS is the lab
         // registry's).
-        let out = ecr_push(
+        push_chart(
             &sb,
-            &[
-                path_str(&chart),
-                &format!("oci://{addr}/{ns}"),
-                "--ca-file",
-                path_str(&sb.lab.ca_file),
-            ],
-        );
-        out.assert_ok();
+            &chart,
+            &remote,
+            &["--ca-file", path_str(&sb.lab.ca_file)],
+        )
+        .assert_ok();
     }
 }
 
@@ -158,22 +137,13 @@ fn a_certificate_for_another_name_with_ca_file_given_does_not_advise_ca_file() {
         let chart = sb.seed_chart("othername");
         let ns = common::unique_name("cli-othername");
         let mark = LogMark::new(&lab.registry_tls_log);
-        let out = ecr_push(
-            &sb,
-            &[
-                path_str(&chart),
-                &format!("oci://{addr}/{ns}"),
-                "--ca-file",
-                path_str(&lab.ca_file),
-            ],
-        );
-        assert_eq!(out.status.code(), Some(1), "{}: {out}", cli.name());
-        let errors = out.plugin_stderr_lines();
-        assert_eq!(errors.len(), 1, "{}: one line:\n{out}", cli.name());
+        let remote = format!("oci://{addr}/{ns}");
+        let out = push_chart(&sb, &chart, &remote, &["--ca-file", path_str(&lab.ca_file)]);
+        let error = failure_line(&out, cli.name());
         assert!(
-            errors[0].contains("not issued for 127.0.0.2")
-                && errors[0].contains("--insecure")
-                && !errors[0].contains("--ca-file"),
+            error.contains("not issued for 127.0.0.2")
+                && error.contains("--insecure")
+                && !error.contains("--ca-file"),
             "{}: names the mismatch, not the CA:\n{out}",
             cli.name()
         );

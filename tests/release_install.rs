@@ -202,14 +202,7 @@ fn release_from_a_directory_of_binaries_packages_every_platform() {
             ),
         ]
     );
-    let out = sb.helm(&[
-        "plugin",
-        "install",
-        path_str(&package),
-        "--keyring",
-        path_str(&r.pubring),
-    ]);
-    assert_installed_signed(&out);
+    assert_installed_signed(&install_verified(&sb, path_str(&package), &r.pubring));
     sb.set_env("PATH", tools_dir(sb.root(), &["sh"]));
     let registry = sb.lab.registry.clone();
     let login = sb.helm(&["ecr-login", &registry, "--password-stdout"]);
@@ -255,6 +248,17 @@ fn release_refuses_a_used_out_dir_and_a_helm_that_is_not_4() {
 
 // ------------------------------------------------------------ Helm 4
 
+/// `helm plugin install SOURCE [--plain-http] --keyring KEYRING` (Helm 4
+/// verifies the signature against the keyring).
+fn install_verified(sb: &Sandbox, source: &str, keyring: &Path) -> Output {
+    let mut args = vec!["plugin", "install", source];
+    if source.starts_with("oci://") {
+        args.push("--plain-http");
+    }
+    args.extend(["--keyring", path_str(keyring)]);
+    sb.helm(&args)
+}
+
 fn assert_installed_signed(out: &Output) {
     out.assert_ok();
     assert!(
@@ -270,12 +274,12 @@ fn push_without_toolchains(sb: &mut Sandbox) {
     sb.set_env("PATH", &tools);
     let ns = common::unique_name("release");
     let registry = sb.lab.registry.clone();
-    let out = sb.helm(&[
-        "ecr-push",
-        path_str(&chart),
+    let out = common::push_chart(
+        sb,
+        &chart,
         &format!("oci://{registry}/{ns}"),
-        "--plain-http",
-    ]);
+        &["--plain-http"],
+    );
     out.assert_ok();
     assert!(
         out.stdout
@@ -292,13 +296,7 @@ fn helm4_installs_the_signed_packages_from_files_and_pushes_with_no_toolchain() 
     let r = release();
     let mut sb = Sandbox::bare();
     for plugin in ["ecr-push", "ecr-login"] {
-        let out = sb.helm(&[
-            "plugin",
-            "install",
-            path_str(&r.package(plugin)),
-            "--keyring",
-            path_str(&r.pubring),
-        ]);
+        let out = install_verified(&sb, path_str(&r.package(plugin)), &r.pubring);
         assert_installed_signed(&out);
     }
     let list = sb.helm(&["plugin", "list"]);
@@ -351,14 +349,7 @@ fn helm4_installs_both_packages_from_an_oci_registry_with_verification() {
             ])
             .current_dir(&r.out))
         .assert_ok();
-        let out = sb.helm(&[
-            "plugin",
-            "install",
-            &format!("oci://{reference}"),
-            "--plain-http",
-            "--keyring",
-            path_str(&r.pubring),
-        ]);
+        let out = install_verified(&sb, &format!("oci://{reference}"), &r.pubring);
         assert_installed_signed(&out);
     }
     assert_eq!(plugin_names(&sb, HelmCli::V4), ["ecr-login", "ecr-push"]);
@@ -400,44 +391,24 @@ fn helm4_refuses_a_package_changed_after_signing_or_unsigned() {
     )
     .unwrap();
 
-    let out = sb.helm(&[
-        "plugin",
-        "install",
-        path_str(&tampered.join(&tgz)),
-        "--keyring",
-        path_str(&r.pubring),
-    ]);
-    out.assert_fail();
-    assert!(out.stderr.contains("sha256 sum does not match"), "{out}");
-    assert!(plugin_names(&sb, HelmCli::V4).is_empty());
-    assert!(!sb.data_home().join("plugins/ecr-push").exists());
-
-    // The real package without its .prov is refused as well.
+    // The real package without its .prov.
     let alone = sb.root().join("alone");
     fs::create_dir_all(&alone).unwrap();
     fs::copy(r.package("ecr-push"), alone.join(&tgz)).unwrap();
-    let out = sb.helm(&[
-        "plugin",
-        "install",
-        path_str(&alone.join(&tgz)),
-        "--keyring",
-        path_str(&r.pubring),
-    ]);
-    out.assert_fail();
-    assert!(out.stderr.contains("no provenance file"), "{out}");
-    assert!(plugin_names(&sb, HelmCli::V4).is_empty());
 
-    // And the real one signed by another key (an empty keyring here).
+    // And the real one with a keyring that lacks the signer (an empty one).
     let other = sb.root().join("other-pubring.gpg");
     fs::write(&other, b"").unwrap();
-    let out = sb.helm(&[
-        "plugin",
-        "install",
-        path_str(&r.package("ecr-push")),
-        "--keyring",
-        path_str(&other),
-    ]);
-    out.assert_fail();
-    assert!(out.stderr.contains("unknown entity"), "{out}");
-    assert!(plugin_names(&sb, HelmCli::V4).is_empty());
+
+    for (package, keyring, refusal) in [
+        (tampered.join(&tgz), &r.pubring, "sha256 sum does not match"),
+        (alone.join(&tgz), &r.pubring, "no provenance file"),
+        (r.package("ecr-push"), &other, "unknown entity"),
+    ] {
+        let out = install_verified(&sb, path_str(&package), keyring);
+        out.assert_fail();
+        assert!(out.stderr.contains(refusal), "{out}");
+        assert!(plugin_names(&sb, HelmCli::V4).is_empty());
+        assert!(!sb.data_home().join("plugins/ecr-push").exists());
+    }
 }

@@ -10,9 +10,11 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use common::{
-    base64_encode, ecr_push, path_str, run, unique_name, write, LogMark, Output, Sandbox,
+    base64_encode, failure_line, path_str, push_chart, run, unique_name, write, LogMark, Output,
+    Sandbox,
 };
 
 /// skopeo's certificate directory: the lab CA (`*.crt`) and, with
@@ -66,53 +68,71 @@ fn pushed(out: &Output) -> (String, String) {
     (reference.to_string(), digest.to_string())
 }
 
-/// One error line from the plugin, exit status 1, no panic, nothing pushed.
-#[track_caller]
-fn one_error_line(out: &Output) -> String {
-    assert_eq!(out.status.code(), Some(1), "{out}");
-    assert!(out.stdout.trim().is_empty(), "{out}");
-    assert!(!out.stderr.contains("panicked"), "{out}");
-    let lines = out.plugin_stderr_lines();
-    assert_eq!(lines.len(), 1, "expected one error line:\n{out}");
-    lines[0].to_string()
+/// One test's seed chart CHART and namespace on the mTLS registry.
+struct Case {
+    sb: Sandbox,
+    chart: PathBuf,
+    ns: String,
 }
 
-/// `helm ecr-push CHART oci://MTLS-REGISTRY/NS --ca-file LAB-CA`, with
-/// `--cert-file CERT --key-file KEY` when `pair` is given.
-fn push_mtls(sb: &Sandbox, chart: &Path, ns: &str, pair: Option<(&Path, &Path)>) -> Output {
-    let remote = format!("oci://{}/{ns}", sb.lab.mtls().registry);
-    let mut args = vec![
-        path_str(chart),
-        &remote,
-        "--ca-file",
-        path_str(&sb.lab.ca_file),
-    ];
-    if let Some((cert, key)) = pair {
-        args.extend(["--cert-file", path_str(cert), "--key-file", path_str(key)]);
+impl Case {
+    fn new(chart: &str) -> Case {
+        let sb = Sandbox::new();
+        let chart_dir = sb.seed_chart(chart);
+        Case {
+            sb,
+            chart: chart_dir,
+            ns: unique_name(&format!("mtls-{chart}")),
+        }
     }
-    ecr_push(sb, &args)
+
+    /// `helm ecr-push CHART oci://MTLS-REGISTRY/NS --ca-file LAB-CA`, with
+    /// `--cert-file CERT --key-file KEY` when `pair` is given.
+    fn push(&self, pair: Option<(&Path, &Path)>) -> Output {
+        let remote = format!("oci://{}/{}", self.sb.lab.mtls().registry, self.ns);
+        let mut flags = vec!["--ca-file", path_str(&self.sb.lab.ca_file)];
+        if let Some((cert, key)) = pair {
+            flags.extend(["--cert-file", path_str(cert), "--key-file", path_str(key)]);
+        }
+        push_chart(&self.sb, &self.chart, &remote, &flags)
+    }
+
+    /// A push that must end before the registry sees it: exit status 1,
+    /// one error line (returned), no panic, nothing on stdout, no request
+    /// under NS. Also returns how long the push took.
+    #[track_caller]
+    fn refused(&self, pair: Option<(&Path, &Path)>) -> (Output, String, Duration) {
+        let mark = LogMark::new(&self.sb.lab.mtls().log);
+        let started = Instant::now();
+        let out = self.push(pair);
+        let took = started.elapsed();
+        let line = failure_line(&out, "");
+        assert!(out.stdout.trim().is_empty(), "{out}");
+        assert!(!out.stderr.contains("panicked"), "{out}");
+        assert!(mark.requests_for(&self.ns).is_empty(), "{out}");
+        (out, line, took)
+    }
 }
 
 #[test]
 fn push_with_a_client_certificate_lands_and_reads_back() {
-    let sb = Sandbox::new();
+    let case = Case::new("mtlschart");
+    let (sb, ns) = (&case.sb, &case.ns);
     let lab = sb.lab;
     let m = lab.mtls();
-    let chart = sb.seed_chart("mtlschart");
-    let ns = unique_name("mtls");
 
-    let out = push_mtls(&sb, &chart, &ns, Some((&m.client_cert, &m.client_key)));
+    let out = case.push(Some((&m.client_cert, &m.client_key)));
     out.assert_ok();
     let (reference, digest) = pushed(&out);
     assert_eq!(reference, format!("{}/{ns}/mtlschart:0.1.0", m.registry));
 
     // Read back by another client holding the client certificate.
     let copy = sb.root().join("copy");
-    let auth = skopeo_auth(&sb);
+    let auth = skopeo_auth(sb);
     run(Command::new(&lab.skopeo)
         .arg("copy")
         .arg("--src-cert-dir")
-        .arg(skopeo_certs(&sb, true))
+        .arg(skopeo_certs(sb, true))
         .arg("--src-authfile")
         .arg(&auth)
         .arg(format!("docker://{reference}"))
@@ -141,7 +161,7 @@ fn push_with_a_client_certificate_lands_and_reads_back() {
     // registry really requires one (so the push above proved it was sent).
     let refused = run(Command::new(&lab.skopeo)
         .args(["inspect", "--raw", "--cert-dir"])
-        .arg(skopeo_certs(&sb, false))
+        .arg(skopeo_certs(sb, false))
         .arg("--authfile")
         .arg(&auth)
         .arg(format!("docker://{reference}")));
@@ -150,15 +170,7 @@ fn push_with_a_client_certificate_lands_and_reads_back() {
 
 #[test]
 fn without_a_client_certificate_one_line_says_what_to_pass() {
-    let sb = Sandbox::new();
-    let lab = sb.lab;
-    let m = lab.mtls();
-    let chart = sb.seed_chart("nocert");
-    let ns = unique_name("mtls-nocert");
-    let mark = LogMark::new(&m.log);
-    let started = std::time::Instant::now();
-    let out = push_mtls(&sb, &chart, &ns, None);
-    let line = one_error_line(&out);
+    let (out, line, took) = Case::new("nocert").refused(None);
     assert!(
         line.contains("--cert-file") && line.contains("--key-file"),
         "the error must say what to pass:\n{out}"
@@ -168,21 +180,14 @@ fn without_a_client_certificate_one_line_says_what_to_pass() {
         "the CA is fine; the advice must not send the user there:\n{out}"
     );
     // A refusal is final: no retries with back-off (5 attempts took seconds).
-    assert!(
-        started.elapsed() < std::time::Duration::from_secs(5),
-        "took {:?}:\n{out}",
-        started.elapsed()
-    );
-    assert!(mark.requests_for(&ns).is_empty());
+    assert!(took < Duration::from_secs(5), "took {took:?}:\n{out}");
 }
 
 #[test]
 fn a_key_that_is_not_the_certificates_is_one_clear_line() {
-    let sb = Sandbox::new();
-    let lab = sb.lab;
-    let m = lab.mtls();
-    let chart = sb.seed_chart("wrongkey");
-    let ns = unique_name("mtls-wrongkey");
+    let case = Case::new("wrongkey");
+    let sb = &case.sb;
+    let m = sb.lab.mtls();
     // A valid key, just not the one the lab's client certificate was made for.
     let other = sb.root().join("other.key");
     run(Command::new("openssl").args([
@@ -195,9 +200,7 @@ fn a_key_that_is_not_the_certificates_is_one_clear_line() {
         path_str(&other),
     ]))
     .assert_ok();
-    let mark = LogMark::new(&m.log);
-    let out = push_mtls(&sb, &chart, &ns, Some((&m.client_cert, &other)));
-    let line = one_error_line(&out);
+    let (out, line, _) = case.refused(Some((&m.client_cert, &other)));
     assert!(
         line.contains(path_str(&other)) && line.contains("--key-file"),
         "the error must name the key file:\n{out}"
@@ -210,7 +213,6 @@ fn a_key_that_is_not_the_certificates_is_one_clear_line() {
     let key_pem = std::fs::read_to_string(&other).expect("read the key");
     let key_body = key_pem.lines().nth(1).expect("a PEM body line");
     assert!(!out.stderr.contains(key_body), "{out}");
-    assert!(mark.requests_for(&ns).is_empty());
 }
 
 #[test]
@@ -219,10 +221,8 @@ fn a_strangers_ed25519_key_in_pkcs8_v1_form_is_one_clear_line_not_a_panic() {
     // the pair apart takes deriving the public key, which only rustls did,
     // inside ureq, by panicking. The certificate is the key's own, made
     // here; the key given is another one.
-    let sb = Sandbox::new();
-    let m = sb.lab.mtls();
-    let chart = sb.seed_chart("edkey");
-    let ns = unique_name("mtls-edkey");
+    let case = Case::new("edkey");
+    let sb = &case.sb;
     let (own, other, cert) = (
         sb.root().join("ed-own.key"),
         sb.root().join("ed-other.key"),
@@ -262,13 +262,10 @@ fn a_strangers_ed25519_key_in_pkcs8_v1_form_is_one_clear_line_not_a_panic() {
             .is_some_and(|l| l.contains(":00")),
         "expected a PKCS#8 v1 key:\n{asn1}"
     );
-    let mark = LogMark::new(&m.log);
-    let out = push_mtls(&sb, &chart, &ns, Some((&cert, &other)));
-    let line = one_error_line(&out);
+    let (out, line, _) = case.refused(Some((&cert, &other)));
     assert!(
         line.contains(path_str(&other)) && line.contains("not the private key of the certificate"),
         "the error must name the key file and the mismatch:\n{out}"
     );
     assert!(!out.stderr.to_lowercase().contains("panic"), "{out}");
-    assert!(mark.requests_for(&ns).is_empty());
 }

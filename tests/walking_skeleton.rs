@@ -10,21 +10,20 @@ mod common;
 use common::{path_str, HelmCli, LogMark, Sandbox};
 use std::fs;
 
-/// Logs the sandbox in to the plain lab registry the way a person would with
-/// stock helm 3.10.1 (it needs --insecure for plain HTTP).
-fn helm_registry_login(sb: &Sandbox) {
-    let lab = sb.lab;
+/// Logs the sandbox in to `registry` with the lab password the way a person
+/// would with stock helm 3.10.1 (it needs --insecure for plain HTTP).
+fn helm_registry_login(sb: &Sandbox, registry: &str) {
     common::run_with_stdin(
         sb.helm_cmd_as(HelmCli::V3_10).args([
             "registry",
             "login",
-            &lab.registry,
+            registry,
             "--username",
             "AWS",
             "--password-stdin",
             "--insecure",
         ]),
-        Some(lab.registry_password.as_bytes()),
+        Some(sb.lab.registry_password.as_bytes()),
     )
     .assert_ok();
 }
@@ -64,8 +63,7 @@ fn assert_seed_rendered(manifests: &str) {
 
 #[test]
 fn both_plugins_are_listed_by_every_helm() {
-    for cli in HelmCli::all() {
-        let sb = Sandbox::with_helm(cli);
+    for sb in Sandbox::every_helm() {
         let out = sb.helm(&["plugin", "list"]);
         out.assert_ok();
         let names: Vec<&str> = out
@@ -78,7 +76,7 @@ fn both_plugins_are_listed_by_every_helm() {
         assert!(names.contains(&"ecr-login"), "{out}");
         // Loaded cleanly: no warning about our plugin.yaml (Helm 4 warns
         // and skips a plugin it cannot load, and still exits 0).
-        assert!(!out.stderr.contains("plugin"), "{}: {out}", cli.name());
+        assert!(!out.stderr.contains("plugin"), "{}: {out}", sb.cli().name());
     }
 }
 
@@ -97,7 +95,7 @@ fn lab_chain_helm4_push_helm3_pull() {
     let tgz = packaged.assert_ok().stdout.trim().to_string();
     assert!(tgz.ends_with("mychart-0.1.0.tgz"), "{packaged}");
 
-    helm_registry_login(&sb);
+    helm_registry_login(&sb, &lab.registry);
     let ns = format!("{}/{}", lab.registry, common::unique_name("h4"));
     let mark = LogMark::new(&lab.registry_log);
     let creds = sb.registry_config();
@@ -143,166 +141,151 @@ fn lab_chain_helm4_push_helm3_pull() {
 
 #[test]
 fn login_then_push_then_pull_through_every_helm_and_the_other_major() {
-    for cli in HelmCli::all() {
-        login_push_pull(cli);
-    }
-}
+    for sb in Sandbox::every_helm() {
+        let cli = sb.cli();
+        let lab = sb.lab;
+        let chart = sb.seed_chart("mychart");
 
-fn login_push_pull(cli: HelmCli) {
-    let sb = Sandbox::with_helm(cli);
-    let lab = sb.lab;
-    let chart = sb.seed_chart("mychart");
+        let login = sb.helm(&["ecr-login", &lab.registry, "--region", &lab.region]);
+        login.assert_ok();
+        assert!(login.stdout.contains("Login Succeeded"), "{login}");
+        let config =
+            fs::read_to_string(sb.registry_config()).expect("ecr-login wrote the registry config");
+        assert!(config.contains(&lab.registry), "{config}");
 
-    let login = sb.helm(&["ecr-login", &lab.registry, "--region", &lab.region]);
-    login.assert_ok();
-    assert!(login.stdout.contains("Login Succeeded"), "{login}");
-    let config =
-        fs::read_to_string(sb.registry_config()).expect("ecr-login wrote the registry config");
-    assert!(config.contains(&lab.registry), "{config}");
-
-    let ns = common::unique_name("charts");
-    let remote = format!("oci://{}/{ns}", lab.registry);
-    let push = sb.helm(&[
-        "ecr-push",
-        path_str(&chart),
-        &remote,
-        "--plain-http",
-        "--region",
-        &lab.region,
-    ]);
-    push.assert_ok();
-    let lines: Vec<&str> = push.stdout.lines().collect();
-    assert_eq!(lines.len(), 2, "{push}");
-    assert_eq!(
-        lines[0],
-        format!("Pushed: {}/{ns}/mychart:0.1.0", lab.registry),
-        "{push}"
-    );
-    let digest = lines[1]
-        .strip_prefix("Digest: sha256:")
-        .unwrap_or_else(|| panic!("{push}"));
-    assert_eq!(digest.len(), 64, "{push}");
-    assert!(digest.chars().all(|c| c.is_ascii_hexdigit()), "{push}");
-
-    // The digest printed is the manifest the registry serves for the tag.
-    let resolved = sb.helm4(&[
-        "resolve",
-        &format!("oci://{}/{ns}/mychart:0.1.0", lab.registry),
-        "--plain-http",
-        "--creds",
-        path_str(&sb.registry_config()),
-    ]);
-    assert!(
-        resolved
-            .assert_ok()
-            .stdout
-            .contains(&format!("sha256:{digest}")),
-        "{resolved}"
-    );
-
-    // The config blob is byte for byte the one Helm 4 pushes for the same chart.
-    let ours = sb.skopeo_raw(&format!("{}/{ns}/mychart:0.1.0", lab.registry), true);
-    let tgz4 = sb.helm4(&[
-        "package",
-        path_str(&chart),
-        path_str(&sb.root().join("dist4")),
-    ]);
-    let ns4 = common::unique_name("helm4");
-    sb.helm4(&[
-        "push",
-        tgz4.assert_ok().stdout.trim(),
-        &format!("oci://{}/{ns4}", lab.registry),
-        "--plain-http",
-        "--creds",
-        path_str(&sb.registry_config()),
-    ])
-    .assert_ok();
-    let theirs = sb.skopeo_raw(&format!("{}/{ns4}/mychart:0.1.0", lab.registry), true);
-    assert_eq!(ours.assert_ok().stdout, theirs.assert_ok().stdout);
-    assert!(ours.stdout.starts_with("{\"name\":\"mychart\""), "{ours}");
-
-    // Read back by the Helm that pushed and by the other Helm major.
-    for reader in [cli, cli.other_major()] {
-        let manifests = pull_and_template(
+        let ns = common::unique_name("charts");
+        let remote = format!("oci://{}/{ns}", lab.registry);
+        let push = common::push_chart(
             &sb,
-            reader,
-            &format!("{}/{ns}/mychart", lab.registry),
-            "0.1.0",
+            &chart,
+            &remote,
+            &["--plain-http", "--region", &lab.region],
         );
-        assert_seed_rendered(&manifests);
-    }
+        push.assert_ok();
+        let lines: Vec<&str> = push.stdout.lines().collect();
+        assert_eq!(lines.len(), 2, "{push}");
+        assert_eq!(
+            lines[0],
+            format!("Pushed: {}/{ns}/mychart:0.1.0", lab.registry),
+            "{push}"
+        );
+        let digest = lines[1]
+            .strip_prefix("Digest: sha256:")
+            .unwrap_or_else(|| panic!("{push}"));
+        assert_eq!(digest.len(), 64, "{push}");
+        assert!(digest.chars().all(|c| c.is_ascii_hexdigit()), "{push}");
 
-    let dest = sb.root().join("pulled4");
-    let pulled = sb.helm4(&[
-        "pull",
-        &format!("oci://{}/{ns}/mychart", lab.registry),
-        "0.1.0",
-        path_str(&dest),
-        "--plain-http",
-        "--creds",
-        path_str(&sb.registry_config()),
-    ]);
-    let tgz = pulled.assert_ok().stdout.trim().to_string();
-    let shown = sb.helm4(&["show-chart", &tgz]);
-    shown.assert_ok();
-    assert!(
-        shown.stdout.lines().any(|l| l == "name: mychart"),
-        "{shown}"
-    );
-    assert!(
-        shown.stdout.lines().any(|l| l == "version: 0.1.0"),
-        "{shown}"
-    );
+        // The digest printed is the manifest the registry serves for the tag.
+        let resolved = sb.helm4(&[
+            "resolve",
+            &format!("oci://{}/{ns}/mychart:0.1.0", lab.registry),
+            "--plain-http",
+            "--creds",
+            path_str(&sb.registry_config()),
+        ]);
+        assert!(
+            resolved
+                .assert_ok()
+                .stdout
+                .contains(&format!("sha256:{digest}")),
+            "{resolved}"
+        );
+
+        // The config blob is byte for byte the one Helm 4 pushes for the same chart.
+        let ours = sb.skopeo_raw(&format!("{}/{ns}/mychart:0.1.0", lab.registry), true);
+        let tgz4 = sb.helm4(&[
+            "package",
+            path_str(&chart),
+            path_str(&sb.root().join("dist4")),
+        ]);
+        let ns4 = common::unique_name("helm4");
+        sb.helm4(&[
+            "push",
+            tgz4.assert_ok().stdout.trim(),
+            &format!("oci://{}/{ns4}", lab.registry),
+            "--plain-http",
+            "--creds",
+            path_str(&sb.registry_config()),
+        ])
+        .assert_ok();
+        let theirs = sb.skopeo_raw(&format!("{}/{ns4}/mychart:0.1.0", lab.registry), true);
+        assert_eq!(ours.assert_ok().stdout, theirs.assert_ok().stdout);
+        assert!(ours.stdout.starts_with("{\"name\":\"mychart\""), "{ours}");
+
+        // Read back by the Helm that pushed and by the other Helm major.
+        for reader in [cli, cli.other_major()] {
+            let manifests = pull_and_template(
+                &sb,
+                reader,
+                &format!("{}/{ns}/mychart", lab.registry),
+                "0.1.0",
+            );
+            assert_seed_rendered(&manifests);
+        }
+
+        let dest = sb.root().join("pulled4");
+        let pulled = sb.helm4(&[
+            "pull",
+            &format!("oci://{}/{ns}/mychart", lab.registry),
+            "0.1.0",
+            path_str(&dest),
+            "--plain-http",
+            "--creds",
+            path_str(&sb.registry_config()),
+        ]);
+        let tgz = pulled.assert_ok().stdout.trim().to_string();
+        let shown = sb.helm4(&["show-chart", &tgz]);
+        shown.assert_ok();
+        assert!(
+            shown.stdout.lines().any(|l| l == "name: mychart"),
+            "{shown}"
+        );
+        assert!(
+            shown.stdout.lines().any(|l| l == "version: 0.1.0"),
+            "{shown}"
+        );
+    }
 }
 
 #[test]
 fn wrong_secret_key_fails_with_one_line_and_leaves_registry_config_alone() {
-    for cli in HelmCli::all() {
-        wrong_secret_key(cli);
-    }
-}
-
-fn wrong_secret_key(cli: HelmCli) {
-    let mut sb = Sandbox::with_helm(cli);
-    let lab = sb.lab;
-    let chart = sb.seed_chart("mychart");
-    // A config with an unrelated login and a key we do not know: both must survive.
-    let before = format!(
-        "{{\n\t\"auths\": {{\n\t\t\"{}\": {{\n\t\t\t\"auth\": \"QVdTOm9sZA==\"\n\t\t}}\n\t}},\n\t\"x-unknown\": true\n}}",
-        lab.registry_tls
-    );
-    common::write(&sb.registry_config(), &before);
-    let wrong = "wRoNgSeCrEtKeY0000000000000000000000000000";
-    sb.set_env("AWS_SECRET_ACCESS_KEY", wrong);
-
-    let ns = common::unique_name("charts");
-    let runs = [
-        sb.helm(&["ecr-login", &lab.registry, "--region", &lab.region]),
-        sb.helm(&[
-            "ecr-push",
-            path_str(&chart),
-            &format!("oci://{}/{ns}", lab.registry),
-            "--plain-http",
-            "--region",
-            &lab.region,
-        ]),
-    ];
-    for out in &runs {
-        assert_eq!(out.status.code(), Some(1), "{}: exit 1:\n{out}", cli.name());
-        let lines = out.plugin_stderr_lines();
-        assert_eq!(lines.len(), 1, "one line on stderr:\n{out}");
-        assert!(
-            lines[0].to_lowercase().contains("signature"),
-            "names the signature problem:\n{out}"
+    for mut sb in Sandbox::every_helm() {
+        let lab = sb.lab;
+        let chart = sb.seed_chart("mychart");
+        // A config with an unrelated login and a key we do not know: both must survive.
+        let before = format!(
+            "{{\n\t\"auths\": {{\n\t\t\"{}\": {{\n\t\t\t\"auth\": \"QVdTOm9sZA==\"\n\t\t}}\n\t}},\n\t\"x-unknown\": true\n}}",
+            lab.registry_tls
         );
-        assert!(!out.stdout.contains("Pushed"), "{out}");
-        assert!(
-            !out.stderr.contains(wrong) && !out.stdout.contains(wrong),
-            "secret leaked:\n{out}"
-        );
+        common::write(&sb.registry_config(), &before);
+        let wrong = "wRoNgSeCrEtKeY0000000000000000000000000000";
+        sb.set_env("AWS_SECRET_ACCESS_KEY", wrong);
+
+        let remote = format!("oci://{}/{}", lab.registry, common::unique_name("charts"));
+        let runs = [
+            sb.helm(&["ecr-login", &lab.registry, "--region", &lab.region]),
+            common::push_chart(
+                &sb,
+                &chart,
+                &remote,
+                &["--plain-http", "--region", &lab.region],
+            ),
+        ];
+        for out in &runs {
+            let line = common::failure_line(out, sb.cli().name());
+            assert!(
+                line.to_lowercase().contains("signature"),
+                "names the signature problem:\n{out}"
+            );
+            assert!(!out.stdout.contains("Pushed"), "{out}");
+            assert!(
+                !out.stderr.contains(wrong) && !out.stdout.contains(wrong),
+                "secret leaked:\n{out}"
+            );
+        }
+        let after = fs::read_to_string(sb.registry_config()).expect("registry config still there");
+        assert_eq!(after, before, "registry config changed");
     }
-    let after = fs::read_to_string(sb.registry_config()).expect("registry config still there");
-    assert_eq!(after, before, "registry config changed");
 }
 
 #[test]
@@ -340,19 +323,7 @@ fn harness_helpers() {
 fn private_registry_counts_a_helm3_push() {
     let sb = Sandbox::bare_with(HelmCli::V3_10);
     let reg = common::PrivateRegistry::start();
-    common::run_with_stdin(
-        sb.helm_cmd().args([
-            "registry",
-            "login",
-            &reg.addr,
-            "--username",
-            "AWS",
-            "--password-stdin",
-            "--insecure",
-        ]),
-        Some(sb.lab.registry_password.as_bytes()),
-    )
-    .assert_ok();
+    helm_registry_login(&sb, &reg.addr);
     let chart = sb.seed_chart("mychart");
     sb.helm(&["package", path_str(&chart)]).assert_ok();
     let mark = reg.mark();

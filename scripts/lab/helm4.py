@@ -100,48 +100,31 @@ def cmd_resolve(args):
         print(json.dumps(c.resolve(args.ref)))
 
 
+# Each subcommand: its handler, its positional arguments, and whether it
+# talks to a registry (then it takes --plain-http, --insecure and --creds).
+COMMANDS = {
+    "package": (cmd_package, ["dir", "dest"], False),
+    "pull": (cmd_pull, ["ref", "version", "dest"], True),
+    "show-chart": (cmd_show_chart, ["tgz"], False),
+    "push": (cmd_push, ["tgz", "remote"], True),
+    "login": (cmd_login, ["host", "username"], True),
+    "tags": (cmd_tags, ["ref"], True),
+    "resolve": (cmd_resolve, ["ref"], True),
+}
+
+
 def parser():
     p = argparse.ArgumentParser(prog="helm4.py", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
-
-    def remote(sp):
-        sp.add_argument("--plain-http", action="store_true")
-        sp.add_argument("--insecure", action="store_true")
-        sp.add_argument("--creds", metavar="FILE")
-        return sp
-
-    sp = sub.add_parser("package")
-    sp.add_argument("dir")
-    sp.add_argument("dest")
-    sp.set_defaults(func=cmd_package)
-
-    sp = remote(sub.add_parser("pull"))
-    sp.add_argument("ref")
-    sp.add_argument("version")
-    sp.add_argument("dest")
-    sp.set_defaults(func=cmd_pull)
-
-    sp = sub.add_parser("show-chart")
-    sp.add_argument("tgz")
-    sp.set_defaults(func=cmd_show_chart)
-
-    sp = remote(sub.add_parser("push"))
-    sp.add_argument("tgz")
-    sp.add_argument("remote")
-    sp.set_defaults(func=cmd_push)
-
-    sp = remote(sub.add_parser("login"))
-    sp.add_argument("host")
-    sp.add_argument("username")
-    sp.set_defaults(func=cmd_login)
-
-    sp = remote(sub.add_parser("tags"))
-    sp.add_argument("ref")
-    sp.set_defaults(func=cmd_tags)
-
-    sp = remote(sub.add_parser("resolve"))
-    sp.add_argument("ref")
-    sp.set_defaults(func=cmd_resolve)
+    for name, (func, positionals, remote) in COMMANDS.items():
+        sp = sub.add_parser(name)
+        if remote:
+            sp.add_argument("--plain-http", action="store_true")
+            sp.add_argument("--insecure", action="store_true")
+            sp.add_argument("--creds", metavar="FILE")
+        for arg in positionals:
+            sp.add_argument(arg)
+        sp.set_defaults(func=func)
     return p
 
 

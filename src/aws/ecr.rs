@@ -215,8 +215,7 @@ pub fn parse_auth_reply(v: &serde_json::Value, flavor: Flavor) -> Result<AuthTok
 
 /// The account in `https://ACCT.dkr.ecr.REGION.amazonaws.com`, if any.
 pub fn proxy_account(proxy_endpoint: &str) -> Option<String> {
-    let host = super::endpoint::url_host(proxy_endpoint);
-    super::endpoint::parse_ecr_host(host).map(|h| h.account)
+    super::endpoint::parse_ecr_host(&crate::http::authority_of(proxy_endpoint)).map(|h| h.account)
 }
 
 /// What CreateRepository sets on a new repository.

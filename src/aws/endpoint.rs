@@ -13,9 +13,7 @@ use super::env::Env;
 use super::profile::{ProfileSet, Section};
 use super::Error;
 
-pub use hosts::{
-    is_ecr_public_host, parse_ecr_host, registry_endpoint_for, registry_host, url_host,
-};
+pub use hosts::{is_ecr_public_host, parse_ecr_host, registry_endpoint_for, registry_host};
 pub use rules::known_regions;
 
 /// A region name must be a DNS label: it ends up in a host name.
@@ -280,30 +278,22 @@ fn custom_with_variant(url: &str) -> Error {
 pub(crate) mod test_variants {
     use super::Variant;
 
-    pub const PLAIN: Variant = Variant {
-        fips: false,
-        dualstack: false,
-    };
-    pub const FIPS: Variant = Variant {
-        fips: true,
-        dualstack: false,
-    };
-    pub const DS: Variant = Variant {
-        fips: false,
-        dualstack: true,
-    };
-    pub const BOTH: Variant = Variant {
-        fips: true,
-        dualstack: true,
-    };
+    const fn v(fips: bool, dualstack: bool) -> Variant {
+        Variant { fips, dualstack }
+    }
+
+    pub const PLAIN: Variant = v(false, false);
+    pub const FIPS: Variant = v(true, false);
+    pub const DS: Variant = v(false, true);
+    pub const BOTH: Variant = v(true, true);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
 
     use crate::aws::endpoint::test_variants::*;
+    use crate::aws::profile::test_profiles;
 
     #[test]
     fn ecr_endpoints_from_the_rules() {
@@ -357,39 +347,54 @@ mod tests {
 
     #[test]
     fn sts_sso_and_public_endpoints() {
-        let url = |s, r: &str, v| service_url(s, r, v).unwrap();
-        assert_eq!(
-            url(Service::Sts, "us-east-1", PLAIN),
-            "https://sts.us-east-1.amazonaws.com"
-        );
-        assert_eq!(
-            url(Service::Sts, "us-east-1", FIPS),
-            "https://sts-fips.us-east-1.amazonaws.com"
-        );
-        assert_eq!(
-            url(Service::Sts, "us-gov-west-1", FIPS),
-            "https://sts.us-gov-west-1.amazonaws.com"
-        );
-        assert_eq!(
-            url(Service::Sts, "eu-west-1", DS),
-            "https://sts.eu-west-1.api.aws"
-        );
-        assert_eq!(
-            url(Service::Sso, "eu-west-1", PLAIN),
-            "https://portal.sso.eu-west-1.amazonaws.com"
-        );
-        assert_eq!(
-            url(Service::SsoOidc, "eu-west-1", PLAIN),
-            "https://oidc.eu-west-1.amazonaws.com"
-        );
-        assert_eq!(
-            ecr_public_api_url(PLAIN).unwrap(),
-            "https://api.ecr-public.us-east-1.amazonaws.com"
-        );
-        assert_eq!(
-            ecr_public_api_url(DS).unwrap(),
-            "https://ecr-public.us-east-1.api.aws"
-        );
+        for (service, region, v, want) in [
+            (
+                Service::Sts,
+                "us-east-1",
+                PLAIN,
+                "https://sts.us-east-1.amazonaws.com",
+            ),
+            (
+                Service::Sts,
+                "us-east-1",
+                FIPS,
+                "https://sts-fips.us-east-1.amazonaws.com",
+            ),
+            // GovCloud's STS is FIPS already, under its usual name.
+            (
+                Service::Sts,
+                "us-gov-west-1",
+                FIPS,
+                "https://sts.us-gov-west-1.amazonaws.com",
+            ),
+            (
+                Service::Sts,
+                "eu-west-1",
+                DS,
+                "https://sts.eu-west-1.api.aws",
+            ),
+            (
+                Service::Sso,
+                "eu-west-1",
+                PLAIN,
+                "https://portal.sso.eu-west-1.amazonaws.com",
+            ),
+            (
+                Service::SsoOidc,
+                "eu-west-1",
+                PLAIN,
+                "https://oidc.eu-west-1.amazonaws.com",
+            ),
+        ] {
+            let got = service_url(service, region, v).unwrap();
+            assert_eq!(got, want, "{service:?} {region} {v:?}");
+        }
+        for (v, want) in [
+            (PLAIN, "https://api.ecr-public.us-east-1.amazonaws.com"),
+            (DS, "https://ecr-public.us-east-1.api.aws"),
+        ] {
+            assert_eq!(ecr_public_api_url(v).unwrap(), want, "{v:?}");
+        }
         let r = resolve(Service::Sts, "aws-global", PLAIN, None).unwrap();
         assert_eq!(
             (r.url.as_str(), r.signing_region.as_str()),
@@ -429,13 +434,7 @@ mod tests {
 
     #[test]
     fn variant_from_env_then_profile() {
-        let mut ps = ProfileSet::default();
-        ps.add(
-            Path::new("c"),
-            "[default]\nuse_fips_endpoint = true\n",
-            super::super::profile::FileKind::Config,
-        )
-        .unwrap();
+        let ps = test_profiles("[default]\nuse_fips_endpoint = true\n");
         let p = ps.profile("default");
         assert_eq!(variant(&Env::default(), p), FIPS);
         let env = Env::from_pairs([
@@ -447,58 +446,42 @@ mod tests {
 
     #[test]
     fn configured_endpoint_precedence() {
-        let mut ps = ProfileSet::default();
-        ps.add(
-            Path::new("c"),
+        let ps = test_profiles(
             "[default]\nendpoint_url = http://profile\nservices = s\n[services s]\nsts =\n  endpoint_url = http://svc-sts\n",
-            super::super::profile::FileKind::Config,
-        )
-        .unwrap();
-        let p = ps.profile("default").cloned();
-        let p = p.as_ref();
-        let none = Env::default();
-        assert_eq!(
-            configured_endpoint(Service::Sts, &none, &ps, p).as_deref(),
-            Some("http://svc-sts")
         );
-        assert_eq!(
-            configured_endpoint(Service::Ecr, &none, &ps, p).as_deref(),
-            Some("http://profile")
-        );
-        let env = Env::from_pairs([("AWS_ENDPOINT_URL", "http://global/")]);
-        assert_eq!(
-            configured_endpoint(Service::Ecr, &env, &ps, p).as_deref(),
-            Some("http://global")
-        );
-        assert_eq!(
-            configured_endpoint(Service::Sts, &env, &ps, p).as_deref(),
-            Some("http://svc-sts")
-        );
-        let env = Env::from_pairs([
+        let none = ProfileSet::default();
+        let unset = Env::default();
+        let global = Env::from_pairs([("AWS_ENDPOINT_URL", "http://global/")]);
+        let global_and_sts = Env::from_pairs([
             ("AWS_ENDPOINT_URL", "http://global"),
             ("AWS_ENDPOINT_URL_STS", "http://env-sts"),
         ]);
-        assert_eq!(
-            configured_endpoint(Service::Sts, &env, &ps, p).as_deref(),
-            Some("http://env-sts")
-        );
-        let env = Env::from_pairs([
-            ("AWS_ENDPOINT_URL_SSO_OIDC", "http://oidc"),
-            ("AWS_ENDPOINT_URL_SSO", "http://sso"),
-        ]);
-        assert_eq!(
-            configured_endpoint(Service::SsoOidc, &env, &ProfileSet::default(), None).as_deref(),
-            Some("http://oidc")
-        );
-        assert_eq!(
-            configured_endpoint(Service::Sso, &env, &ProfileSet::default(), None).as_deref(),
-            Some("http://sso")
-        );
-        let env = Env::from_pairs([
+        let ignored = Env::from_pairs([
             ("AWS_ENDPOINT_URL", "http://g"),
             ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true"),
         ]);
-        assert_eq!(configured_endpoint(Service::Ecr, &env, &ps, p), None);
+        let sso = Env::from_pairs([
+            ("AWS_ENDPOINT_URL_SSO_OIDC", "http://oidc"),
+            ("AWS_ENDPOINT_URL_SSO", "http://sso"),
+        ]);
+        let cases = [
+            // The profile's services section, then its endpoint_url.
+            (&unset, &ps, Service::Sts, Some("http://svc-sts")),
+            (&unset, &ps, Service::Ecr, Some("http://profile")),
+            // AWS_ENDPOINT_URL beats the profile's endpoint_url, not its
+            // services section; the service's own variable beats both.
+            (&global, &ps, Service::Ecr, Some("http://global")),
+            (&global, &ps, Service::Sts, Some("http://svc-sts")),
+            (&global_and_sts, &ps, Service::Sts, Some("http://env-sts")),
+            (&sso, &none, Service::SsoOidc, Some("http://oidc")),
+            (&sso, &none, Service::Sso, Some("http://sso")),
+            // AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: none of them.
+            (&ignored, &ps, Service::Ecr, None),
+        ];
+        for (env, profiles, service, want) in cases {
+            let got = configured_endpoint(service, env, profiles, profiles.profile("default"));
+            assert_eq!(got.as_deref(), want, "{service:?} {env:?}");
+        }
     }
 
     #[test]

@@ -46,6 +46,9 @@ pub enum Error {
     /// The credential chain found no usable credentials.
     #[error("{0}")]
     Credentials(String),
+    /// A `credential_process` that could not be started or was stopped.
+    #[error(transparent)]
+    Helper(#[from] crate::subprocess::Failed),
     /// A credential failure, kept and shared by every session of the
     /// command: the chain runs once per command, failures included (no
     /// second MFA prompt, no second wait on a dead endpoint).

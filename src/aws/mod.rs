@@ -547,29 +547,11 @@ impl Session {
         })
     }
 
-    /// DescribeImages of `repository:tag` in the caller's registry; None when
-    /// the tag does not exist. A missing repository is an error.
-    pub fn describe_images(
-        &self,
-        repository: &str,
-        tag: &str,
-    ) -> Result<Option<ImageDetail>, Error> {
-        self.describe_images_in(None, repository, tag)
-    }
-
-    /// As [`Session::describe_images`], in another account's registry.
-    pub fn describe_images_in(
-        &self,
-        registry_id: Option<&str>,
-        repository: &str,
-        tag: &str,
-    ) -> Result<Option<ImageDetail>, Error> {
-        self.describe(Flavor::Private, registry_id, repository, tag)
-    }
-
-    /// DescribeImages in private ECR or ECR Public; a missing repository
-    /// says where it was looked for.
-    pub(crate) fn describe(
+    /// DescribeImages of `repository:tag` in private ECR or ECR Public (for
+    /// ECR Public, `repository` without the alias), in `registry_id`'s
+    /// registry or the caller's; None when the tag does not exist. A missing
+    /// repository is an error that says where it was looked for.
+    pub fn describe_image(
         &self,
         flavor: Flavor,
         registry_id: Option<&str>,

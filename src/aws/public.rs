@@ -3,7 +3,7 @@
 //! names a repository without the registry alias that the registry's paths
 //! start with: `public.ecr.aws/ALIAS/NAME` is repository `NAME`.
 
-use super::ecr::{CreateRepositoryOptions, Flavor, ImageDetail};
+use super::ecr::{CreateRepositoryOptions, Flavor};
 use super::{Error, Session};
 
 /// `ALIAS/NAME` (a path under public.ecr.aws) -> (`ALIAS`, `NAME`); None
@@ -48,17 +48,6 @@ impl Session {
         self.with_api(Flavor::Public, |api| {
             api.create_unless_present(name, options)
         })
-    }
-
-    /// ECR Public DescribeImages of `name:tag` (`name` without the alias);
-    /// None when the tag does not exist.
-    pub fn describe_public_image(
-        &self,
-        registry_id: Option<&str>,
-        name: &str,
-        tag: &str,
-    ) -> Result<Option<ImageDetail>, Error> {
-        self.describe(Flavor::Public, registry_id, name, tag)
     }
 }
 

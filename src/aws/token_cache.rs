@@ -187,27 +187,26 @@ mod tests {
 
     #[test]
     fn round_trip_with_private_modes() {
-        let dir = tmpdir("rt").join("nested");
+        let f = Fixture::new("rt");
+        let dir = f.dir.join("nested");
         let cache = TokenCache::at(Some(dir.clone()));
-        let now = SystemTime::now();
-        let t = token(12 * 3600, now);
-        assert!(cache.store("k", &t, now).unwrap());
-        let back = cache.load("k", now).unwrap();
+        let t = token(12 * 3600, f.now);
+        assert!(cache.store("k", &t, f.now).unwrap());
+        let back = cache.load("k", f.now).unwrap();
         assert_eq!(back.password.expose(), "pw");
         assert_eq!(epoch_secs(back.expires_at), epoch_secs(t.expires_at));
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let f = std::fs::metadata(dir.join("k.json"))
+            let file = std::fs::metadata(dir.join("k.json"))
                 .unwrap()
                 .permissions()
                 .mode();
             let d = std::fs::metadata(&dir).unwrap().permissions().mode();
-            assert_eq!((f & 0o777, d & 0o777), (0o600, 0o700));
+            assert_eq!((file & 0o777, d & 0o777), (0o600, 0o700));
         }
         // No temp files left behind.
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
-        std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
     }
 
     #[cfg(unix)]
@@ -229,39 +228,67 @@ mod tests {
         std::fs::remove_dir_all(&base).unwrap();
     }
 
+    /// A cache in a fresh directory (removed on drop), and the time now.
+    struct Fixture {
+        dir: PathBuf,
+        cache: TokenCache,
+        now: SystemTime,
+    }
+
+    impl Fixture {
+        fn new(tag: &str) -> Fixture {
+            let dir = tmpdir(tag);
+            Fixture {
+                cache: TokenCache::at(Some(dir.clone())),
+                dir,
+                now: SystemTime::now(),
+            }
+        }
+
+        /// Store a token that expires `expires_in` seconds from now.
+        fn store(&self, key: &str, expires_in: i64) -> bool {
+            self.cache
+                .store(key, &token(expires_in, self.now), self.now)
+                .unwrap()
+        }
+
+        fn loads(&self, key: &str) -> bool {
+            self.cache.load(key, self.now).is_some()
+        }
+    }
+
+    impl Drop for Fixture {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
     #[test]
     fn expiry_margin_and_past_tokens() {
-        let dir = tmpdir("exp");
-        let cache = TokenCache::at(Some(dir.clone()));
-        let now = SystemTime::now();
+        let f = Fixture::new("exp");
         // moto's token expired in 2015: never written.
-        assert!(!cache
-            .store("k", &token(-86400 * 365 * 10, now), now)
-            .unwrap());
-        assert!(!cache.store("k", &token(10 * 60, now), now).unwrap());
-        assert!(cache.store("k", &token(20 * 60, now), now).unwrap());
-        assert!(cache.load("k", now).is_some());
+        assert!(!f.store("k", -86400 * 365 * 10));
+        assert!(!f.store("k", 10 * 60));
+        assert!(f.store("k", 20 * 60));
+        assert!(f.loads("k"));
         // Ten minutes later it is inside the margin.
-        assert!(cache
-            .load("k", now + Duration::from_secs(10 * 60))
+        assert!(f
+            .cache
+            .load("k", f.now + Duration::from_secs(10 * 60))
             .is_none());
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn corrupt_or_foreign_files_are_ignored_then_rewritten() {
-        let dir = tmpdir("bad");
-        let cache = TokenCache::at(Some(dir.clone()));
-        let now = SystemTime::now();
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("k.json"), "{not json").unwrap();
-        assert!(cache.load("k", now).is_none());
-        assert!(cache.store("k", &token(3600, now), now).unwrap());
-        assert!(cache.load("k", now).is_some());
+        let f = Fixture::new("bad");
+        std::fs::create_dir_all(&f.dir).unwrap();
+        std::fs::write(f.dir.join("k.json"), "{not json").unwrap();
+        assert!(!f.loads("k"));
+        assert!(f.store("k", 3600));
+        assert!(f.loads("k"));
         // Another key's file copied over this one is not trusted.
-        std::fs::copy(dir.join("k.json"), dir.join("other.json")).unwrap();
-        assert!(cache.load("other", now).is_none());
-        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::copy(f.dir.join("k.json"), f.dir.join("other.json")).unwrap();
+        assert!(!f.loads("other"));
     }
 
     #[test]

@@ -222,7 +222,7 @@ pub fn call(http: &crate::http::Http, env: &Env, c: &Call<'_>) -> Result<Reply, 
 }
 
 fn once(http: &crate::http::Http, c: &Call<'_>, clock_offset: i64) -> Result<Reply, Failure> {
-    let host = super::endpoint::url_host(&c.url);
+    let host = &crate::http::authority_of(&c.url);
     let mut builder = ureq::http::Request::builder().method(c.method).uri(&c.url);
     for (k, v) in &c.headers {
         builder = builder.header(*k, v.as_str());

@@ -91,21 +91,4 @@ impl Error {
     }
 }
 
-/// `s` with control characters escaped, so a file name cannot break an
-/// error message over several lines.
-pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
-    if s.chars().any(char::is_control) {
-        s.chars()
-            .map(|c| {
-                if c.is_control() {
-                    c.escape_default().to_string()
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect::<String>()
-            .into()
-    } else {
-        s.into()
-    }
-}
+pub use crate::text::printable;

@@ -99,14 +99,10 @@ fn get(server_url: &str) -> (i32, String) {
         .as_ref()
         .map(|e| e.account.clone())
         .or(settings.registry_id.clone());
-    let result = (|| -> Result<aws::AuthToken, String> {
-        let http = crate::http::Http::new(crate::cli::CommonArgs::default().aws_http_options())
-            .map_err(|e| e.to_string())?;
-        let session =
-            Session::for_registry_host(&options, &host, http).map_err(|e| e.to_string())?;
-        session
-            .token(Registry::for_host(&host, registry_id.as_deref()))
-            .map_err(|e| e.to_string())
+    let result = (|| -> Result<aws::AuthToken, super::Error> {
+        let http = crate::http::Http::new(crate::cli::CommonArgs::default().aws_http_options())?;
+        let session = Session::for_registry_host(&options, &host, http)?;
+        Ok(session.token(Registry::for_host(&host, registry_id.as_deref()))?)
     })();
     match result {
         Ok(token) => {

@@ -7,7 +7,7 @@
 //! targets, fetch every token (one per region and registry id, regions in
 //! parallel), then one locked read-modify-write of the config.
 
-use super::fail;
+use super::{fail, Error};
 use crate::aws::{self, AuthToken, AwsOptions, CredentialScope, Registry, Session};
 use crate::cli::CommonArgs;
 use crate::helm::{self, helper_settings, host_key, Stored, HELPER_NAME};
@@ -69,7 +69,7 @@ Environment:
   HELM_CONFIG_HOME/helm-ecr/credential-helper.json)";
 
 /// One registry to log in to, before its token is known.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct Target {
     /// None: the caller's (or `registry_id`'s) default registry, named by
     /// the token's proxyEndpoint.
@@ -85,25 +85,14 @@ struct Target {
 }
 
 /// Which registries, in which regions, for which accounts.
-fn plan(registries: &[String], registry_ids: &[String]) -> Result<Vec<Target>, String> {
+fn plan(registries: &[String], registry_ids: &[String]) -> Result<Vec<Target>, Error> {
     if registries.is_empty() {
         if registry_ids.is_empty() {
-            return Ok(vec![Target {
-                host: None,
-                region_hint: None,
-                registry_id: None,
-                public: false,
-                fips: false,
-                dualstack: false,
-            }]);
+            return Ok(vec![Target::default()]);
         }
         return Ok(dedup(registry_ids.iter().map(|id| Target {
-            host: None,
-            region_hint: None,
             registry_id: Some(id.clone()),
-            public: false,
-            fips: false,
-            dualstack: false,
+            ..Target::default()
         })));
     }
     let mut targets = Vec::new();
@@ -111,18 +100,16 @@ fn plan(registries: &[String], registry_ids: &[String]) -> Result<Vec<Target>, S
     for r in registries {
         let host = host_key(r);
         if host.is_empty() || host.contains(char::is_whitespace) {
-            return Err(format!(
+            return Err(Error::usage(format!(
                 "{r:?} is not a registry: give HOST[:PORT], e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com"
-            ));
+            )));
         }
         if aws::is_ecr_public_host(&host) {
             targets.push(Target {
                 host: Some(host),
                 region_hint: Some(PUBLIC_REGION.into()),
-                registry_id: None,
                 public: true,
-                fips: false,
-                dualstack: false,
+                ..Target::default()
             });
         } else if let Some(ecr) = aws::parse_ecr_host(&host) {
             targets.push(Target {
@@ -137,11 +124,7 @@ fn plan(registries: &[String], registry_ids: &[String]) -> Result<Vec<Target>, S
             other_hosts += 1;
             targets.push(Target {
                 host: Some(host),
-                region_hint: None,
-                registry_id: None,
-                public: false,
-                fips: false,
-                dualstack: false,
+                ..Target::default()
             });
         }
     }
@@ -153,10 +136,10 @@ fn plan(registries: &[String], registry_ids: &[String]) -> Result<Vec<Target>, S
             }
         }
         (_, 0) => {
-            return Err("--registry-id does not apply to ECR host names (the account is in the name): drop it, or give no REGISTRY to log in to that account's registry".into())
+            return Err(Error::usage("--registry-id does not apply to ECR host names (the account is in the name): drop it, or give no REGISTRY to log in to that account's registry"))
         }
         _ => {
-            return Err("several --registry-id with a non-ECR REGISTRY: give one --registry-id for the account that host fronts".into())
+            return Err(Error::usage("several --registry-id with a non-ECR REGISTRY: give one --registry-id for the account that host fronts"))
         }
     }
     Ok(dedup(targets.into_iter()))
@@ -197,7 +180,7 @@ type RegionTokens = (String, Vec<((Option<String>, bool), AuthToken)>);
 /// Fetch (or take from the cache) every token the targets need; regions in
 /// parallel, each region's credentials resolved once. Returns the resolved
 /// region of each region key, too (for the helper's settings).
-fn fetch_tokens(targets: &[Target], common: &CommonArgs) -> Result<(Tokens, Regions), Vec<String>> {
+fn fetch_tokens(targets: &[Target], common: &CommonArgs) -> Result<(Tokens, Regions), Vec<Error>> {
     let mut by_region: BTreeMap<RegionKey, Vec<(Option<String>, bool)>> = BTreeMap::new();
     for t in targets {
         let key = (t.region_hint.clone(), t.fips, t.dualstack);
@@ -208,11 +191,10 @@ fn fetch_tokens(targets: &[Target], common: &CommonArgs) -> Result<(Tokens, Regi
         }
     }
     let options = common.aws_options();
-    let http =
-        crate::http::Http::new(common.aws_http_options()).map_err(|e| vec![e.to_string()])?;
+    let http = crate::http::Http::new(common.aws_http_options()).map_err(|e| vec![e.into()])?;
     // Regions run in parallel but resolve credentials once (one MFA prompt).
     let scope = CredentialScope::default();
-    type RegionResult = Result<RegionTokens, String>;
+    type RegionResult = Result<RegionTokens, Error>;
     let results: Vec<(Option<String>, RegionResult)> = std::thread::scope(|threads| {
         let handles: Vec<_> = by_region
             .iter()
@@ -228,7 +210,7 @@ fn fetch_tokens(targets: &[Target], common: &CommonArgs) -> Result<(Tokens, Regi
             .map(|(hint, h)| {
                 let r = h
                     .join()
-                    .unwrap_or_else(|_| Err("internal error: token fetch panicked".into()));
+                    .unwrap_or_else(|_| Err(Error::Internal("token fetch")));
                 (hint, r)
             })
             .collect()
@@ -260,7 +242,7 @@ fn fetch_region(
     key: &RegionKey,
     ids: &[(Option<String>, bool)],
     http: crate::http::Http,
-) -> Result<RegionTokens, String> {
+) -> Result<RegionTokens, Error> {
     let session = match key {
         (Some(region), fips, dualstack) if *fips || *dualstack => {
             let host = aws::EcrHost {
@@ -272,8 +254,7 @@ fn fetch_region(
             Session::for_ecr_host(options, &host, http)
         }
         (hint, _, _) => Session::new(options, hint.as_deref(), http),
-    }
-    .map_err(|e| e.to_string())?
+    }?
     .sharing(credentials);
     let mut out = Vec::new();
     for (id, public) in ids {
@@ -282,7 +263,7 @@ fn fetch_region(
         } else {
             Registry::Private(id.as_deref())
         };
-        let token = session.token(registry).map_err(|e| e.to_string())?;
+        let token = session.token(registry)?;
         out.push(((id.clone(), *public), token));
     }
     Ok((session.region.clone(), out))
@@ -292,20 +273,21 @@ fn fetch_region(
 pub fn run(args: Args) -> i32 {
     let targets = match plan(&args.registries, &args.registry_id) {
         Ok(t) => t,
-        Err(e) => return fail(&e),
+        Err(e) => return fail(e),
     };
     let config = helm::registry_config_path();
     if args.logout {
         return match logout(&targets, &config) {
             Ok(()) => 0,
-            Err(e) => fail(&e),
+            Err(e) => fail(e),
         };
     }
     let (tokens, regions) = match fetch_tokens(&targets, &args.common) {
         Ok(t) => t,
         Err(errors) => {
-            for e in &errors {
-                eprintln!("Error: {e}");
+            // Every region's failure, one line each (they may differ).
+            for e in errors {
+                fail(e);
             }
             return 1;
         }
@@ -320,7 +302,7 @@ pub fn run(args: Args) -> i32 {
         }
         return match writeln!(std::io::stdout().lock(), "{}", passwords[0]) {
             Ok(()) => 0,
-            Err(e) => fail(&format!("cannot write the password to stdout: {e}")),
+            Err(e) => fail(format!("cannot write the password to stdout: {e}")),
         };
     }
     let resolved: Vec<(String, &Target, &AuthToken)> = targets
@@ -341,11 +323,11 @@ pub fn run(args: Args) -> i32 {
     };
     match result {
         Ok(()) => 0,
-        Err(e) => fail(&e),
+        Err(e) => fail(e),
     }
 }
 
-fn store_tokens(resolved: &[(String, &Target, &AuthToken)], config: &Path) -> Result<(), String> {
+fn store_tokens(resolved: &[(String, &Target, &AuthToken)], config: &Path) -> Result<(), Error> {
     let stored = helm::update_config(config, |cfg| {
         resolved
             .iter()
@@ -358,8 +340,7 @@ fn store_tokens(resolved: &[(String, &Target, &AuthToken)], config: &Path) -> Re
                     .map_err(|e| helm::Error::Config(format!("{host}: {e}")))
             })
             .collect::<Result<Vec<Stored>, helm::Error>>()
-    })
-    .map_err(|e| e.to_string())?;
+    })?;
     let now = std::time::SystemTime::now();
     for ((host, _, token), stored) in resolved.iter().zip(stored) {
         match stored {
@@ -396,8 +377,8 @@ fn register_helper(
     regions: &Regions,
     common: &CommonArgs,
     config: &Path,
-) -> Result<(), String> {
-    let link = crate::commands::credential_helper::install_link().map_err(|e| e.to_string())?;
+) -> Result<(), Error> {
+    let link = crate::commands::credential_helper::install_link()?;
     let settings_path = helm::env::helper_settings_path();
     for (host, target, _) in resolved {
         // What the helper cannot read from the host name, it reads here:
@@ -414,7 +395,7 @@ fn register_helper(
             },
             profile: common.profile.clone(),
         };
-        helper_settings::save(&settings_path, host, &settings).map_err(|e| e.to_string())?;
+        helper_settings::save(&settings_path, host, &settings)?;
     }
     helm::update_config(config, |cfg| {
         for (host, _, _) in resolved {
@@ -422,16 +403,13 @@ fn register_helper(
             cfg.clear_file_secret(host);
         }
         Ok(())
-    })
-    .map_err(|e| e.to_string())?;
+    })?;
     for (host, _, _) in resolved {
         say(&format!("Login Succeeded: {host} (credential helper helm-ecr: Helm gets a fresh token on every use)"));
     }
     match crate::commands::credential_helper::on_path(&link) {
         PathCheck::Ours => {}
-        PathCheck::Missing(dir) => match crate::commands::credential_helper::link_into_path(&link)
-            .map_err(|e| e.to_string())?
-        {
+        PathCheck::Missing(dir) => match crate::commands::credential_helper::link_into_path(&link)? {
             Some(placed) => say(&format!(
                 "Linked {} (on PATH) to {}: Helm runs it for these registries",
                 placed.display(),
@@ -469,12 +447,12 @@ fn path_hint(dir: &Path) -> String {
     }
 }
 
-fn logout(targets: &[Target], config: &Path) -> Result<(), String> {
+fn logout(targets: &[Target], config: &Path) -> Result<(), Error> {
     let hosts: Vec<String> = targets.iter().filter_map(|t| t.host.clone()).collect();
     if hosts.len() != targets.len() {
-        return Err(
-            "--logout needs the registries to log out of: helm ecr-login --logout HOST...".into(),
-        );
+        return Err(Error::usage(
+            "--logout needs the registries to log out of: helm ecr-login --logout HOST...",
+        ));
     }
     let ours = helm::update_config(config, |cfg| {
         let mut ours = Vec::new();
@@ -490,11 +468,10 @@ fn logout(targets: &[Target], config: &Path) -> Result<(), String> {
             }
         }
         Ok(ours)
-    })
-    .map_err(|e| e.to_string())?;
+    })?;
     let settings = helm::env::helper_settings_path();
     for host in &ours {
-        helper_settings::forget(&settings, host).map_err(|e| e.to_string())?;
+        helper_settings::forget(&settings, host)?;
     }
     for host in &hosts {
         say(&format!("Removing login credentials for {host}"));

@@ -156,51 +156,48 @@ fn remove_stale_temps(path: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fsutil::testing::scratch;
     use serde_json::json;
 
-    fn tmpdir(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("helm-ecr-atomic-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&d);
-        d
+    /// A fresh directory for test `name`, and its config.json holding
+    /// `contents` (absent: None).
+    fn config(name: &str, contents: Option<&[u8]>) -> (PathBuf, PathBuf) {
+        let d = scratch("atomic", name);
+        let p = d.join("config.json");
+        if let Some(bytes) = contents {
+            fs::write(&p, bytes).unwrap();
+        }
+        (d, p)
+    }
+
+    /// One locked update that sets `key` to `value`.
+    fn set(path: &Path, key: &str, value: Value) -> Result<(), Error> {
+        update(path, |m| {
+            m.insert(key.into(), value);
+            Ok(())
+        })
     }
 
     #[test]
     fn creates_private_file_and_dir() {
-        let d = tmpdir("create");
+        let d = scratch("atomic", "create");
         let p = d.join("sub").join("config.json");
-        update(&p, |m| {
-            m.insert("a".into(), json!(1));
-            Ok(())
-        })
-        .unwrap();
+        set(&p, "a", json!(1)).unwrap();
         let back = read(&p).unwrap().unwrap();
         assert_eq!(back.get("a"), Some(&json!(1)));
         #[cfg(unix)]
         {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = fs::metadata(&p).unwrap().permissions().mode() & 0o777;
-            assert_eq!(mode, 0o600);
-            let mode = fs::metadata(p.parent().unwrap())
-                .unwrap()
-                .permissions()
-                .mode()
-                & 0o777;
-            assert_eq!(mode, 0o700);
+            use crate::fsutil::testing::mode;
+            assert_eq!(mode(&p), 0o600);
+            assert_eq!(mode(&d.join("sub")), 0o700);
         }
         let _ = fs::remove_dir_all(&d);
     }
 
     #[test]
     fn corrupt_file_is_named_and_kept() {
-        let d = tmpdir("corrupt");
-        fs::create_dir_all(&d).unwrap();
-        let p = d.join("config.json");
-        fs::write(&p, b"{\"auths\": {").unwrap();
-        let err = update(&p, |m| {
-            m.insert("x".into(), json!(1));
-            Ok(())
-        })
-        .unwrap_err();
+        let (d, p) = config("corrupt", Some(b"{\"auths\": {"));
+        let err = set(&p, "x", json!(1)).unwrap_err();
         assert!(err.to_string().contains(&p.display().to_string()), "{err}");
         assert!(err.to_string().contains("not valid JSON"), "{err}");
         assert_eq!(fs::read(&p).unwrap(), b"{\"auths\": {");
@@ -209,11 +206,8 @@ mod tests {
 
     #[test]
     fn failing_change_writes_nothing_and_unchanged_doc_is_not_rewritten() {
-        let d = tmpdir("nochange");
-        fs::create_dir_all(&d).unwrap();
-        let p = d.join("config.json");
         let original = b"{ \"keep\" : [1,2] }";
-        fs::write(&p, original).unwrap();
+        let (d, p) = config("nochange", Some(original));
         let r: Result<(), Error> = update(&p, |m| {
             m.clear();
             Err(Error::File("no".into()))
@@ -226,16 +220,10 @@ mod tests {
 
     #[test]
     fn stale_temp_files_are_removed() {
-        let d = tmpdir("stale");
-        fs::create_dir_all(&d).unwrap();
-        let p = d.join("config.json");
+        let (d, p) = config("stale", None);
         let stale = d.join(".config.json.tmp-1-2");
         fs::write(&stale, b"secret").unwrap();
-        update(&p, |m| {
-            m.insert("a".into(), json!(true));
-            Ok(())
-        })
-        .unwrap();
+        set(&p, "a", json!(true)).unwrap();
         assert!(!stale.exists());
         let _ = fs::remove_dir_all(&d);
     }
@@ -243,17 +231,11 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn writes_through_a_symlink() {
-        let d = tmpdir("symlink");
-        fs::create_dir_all(&d).unwrap();
+        let (d, link) = config("symlink", None);
         let real = d.join("real.json");
         fs::write(&real, b"{}").unwrap();
-        let link = d.join("config.json");
         std::os::unix::fs::symlink(&real, &link).unwrap();
-        update(&link, |m| {
-            m.insert("a".into(), json!(1));
-            Ok(())
-        })
-        .unwrap();
+        set(&link, "a", json!(1)).unwrap();
         assert!(fs::symlink_metadata(&link)
             .unwrap()
             .file_type()

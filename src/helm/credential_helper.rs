@@ -12,7 +12,7 @@
 
 use super::{Auth, Error};
 use crate::secret::Secret;
-use crate::subprocess::{self, Limits};
+use crate::subprocess::{self, first_line, Limits};
 use serde::{Deserialize, Serialize};
 use std::process::Command;
 
@@ -72,21 +72,6 @@ fn is_not_found(out: &str) -> bool {
     out.trim().contains(NOT_FOUND)
 }
 
-/// One line of what a failing helper said, cut short: enough to act on, and
-/// never a wall of output.
-fn first_line(out: &str) -> String {
-    let line = out
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("");
-    let mut s: String = line.chars().take(200).collect();
-    if s.len() < line.len() {
-        s.push('…');
-    }
-    s
-}
-
 struct Outcome {
     success: bool,
     stdout: String,
@@ -107,18 +92,27 @@ fn call_with(name: &str, verb: &str, input: &str, limits: Limits) -> Result<Outc
     let prog = program(name);
     let mut cmd = Command::new(&prog);
     cmd.arg(verb);
-    let out = subprocess::run(cmd, Some(input.as_bytes()), limits).map_err(|e| match e {
-        subprocess::RunError::Spawn(e) if e.kind() == std::io::ErrorKind::NotFound => Error::Helper(format!(
-            "credential helper {prog} is not on PATH: install it, or remove it from the registry config"
-        )),
-        subprocess::RunError::Spawn(e) => Error::Io {
+    let fix = format!("fix or replace the helper (run `{prog} {verb}` by hand to see why)");
+    let run = subprocess::run_helper(
+        cmd,
+        Some(input.as_bytes()),
+        limits,
+        &format!("credential helper {prog} {verb}"),
+        &fix,
+    );
+    let out = run.map_err(|e| match e {
+        subprocess::Failed::Start { source, .. }
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            Error::Helper(format!(
+                "credential helper {prog} is not on PATH: install it, or remove it from the registry config"
+            ))
+        }
+        subprocess::Failed::Start { source, .. } => Error::Io {
             context: format!("cannot run credential helper {prog}"),
-            source: e,
+            source,
         },
-        other => Error::Helper(format!(
-            "credential helper {prog} {verb} {}: fix or replace the helper (run `{prog} {verb}` by hand to see why)",
-            other.describe()
-        )),
+        stopped => Error::Helper(stopped.to_string()),
     })?;
     Ok(Outcome {
         success: out.status.success(),

@@ -61,23 +61,20 @@ impl Config {
                 path.display()
             ))
         };
-        match doc.get("auths") {
-            None | Some(Value::Null) => {}
-            Some(Value::Object(auths)) => {
-                if let Some((host, _)) = auths.iter().find(|(_, v)| !v.is_object()) {
-                    return Err(bad(&format!("auths[{host:?}] is not an object")));
+        // Both map hosts to entries: auths to objects, credHelpers to names.
+        for (key, entry_ok, entry_kind) in [
+            ("auths", Value::is_object as fn(&Value) -> bool, "an object"),
+            ("credHelpers", Value::is_string, "a string"),
+        ] {
+            match doc.get(key) {
+                None | Some(Value::Null) => {}
+                Some(Value::Object(hosts)) => {
+                    if let Some((host, _)) = hosts.iter().find(|(_, v)| !entry_ok(v)) {
+                        return Err(bad(&format!("{key}[{host:?}] is not {entry_kind}")));
+                    }
                 }
+                Some(_) => return Err(bad(&format!("{key:?} is not an object"))),
             }
-            Some(_) => return Err(bad("\"auths\" is not an object")),
-        }
-        match doc.get("credHelpers") {
-            None | Some(Value::Null) => {}
-            Some(Value::Object(h)) => {
-                if let Some((host, _)) = h.iter().find(|(_, v)| !v.is_string()) {
-                    return Err(bad(&format!("credHelpers[{host:?}] is not a string")));
-                }
-            }
-            Some(_) => return Err(bad("\"credHelpers\" is not an object")),
         }
         match doc.get("credsStore") {
             None | Some(Value::Null) | Some(Value::String(_)) => {}
@@ -306,11 +303,15 @@ mod tests {
 
     #[test]
     fn host_key_strips_scheme_and_path() {
-        assert_eq!(host_key("oci://h.example:5000/charts/x"), "h.example:5000");
-        assert_eq!(host_key("https://h.example/"), "h.example");
-        assert_eq!(host_key("HTTPS://h.example"), "h.example");
-        assert_eq!(host_key("h.example"), "h.example");
-        assert_eq!(host_key(" 127.0.0.1:5000 "), "127.0.0.1:5000");
+        for (typed, key) in [
+            ("oci://h.example:5000/charts/x", "h.example:5000"),
+            ("https://h.example/", "h.example"),
+            ("HTTPS://h.example", "h.example"),
+            ("h.example", "h.example"),
+            (" 127.0.0.1:5000 ", "127.0.0.1:5000"),
+        ] {
+            assert_eq!(host_key(typed), key, "{typed:?}");
+        }
     }
 
     #[test]
@@ -392,14 +393,28 @@ mod tests {
 
     #[test]
     fn wrong_shapes_are_rejected() {
-        for bad in [
-            json!({"auths": []}),
-            json!({"auths": {"h": "x"}}),
-            json!({"credHelpers": {"h": 1}}),
-            json!({"credsStore": 3}),
+        for (bad, what) in [
+            (json!({"auths": []}), r#""auths" is not an object"#),
+            (
+                json!({"auths": {"h": "x"}}),
+                r#"auths["h"] is not an object"#,
+            ),
+            (
+                json!({"credHelpers": []}),
+                r#""credHelpers" is not an object"#,
+            ),
+            (
+                json!({"credHelpers": {"h": 1}}),
+                r#"credHelpers["h"] is not a string"#,
+            ),
+            (json!({"credsStore": 3}), r#""credsStore" is not a string"#),
         ] {
             let Value::Object(m) = bad else { panic!() };
-            assert!(Config::from_map(m, Path::new("c.json")).is_err());
+            let e = Config::from_map(m, Path::new("c.json")).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!("c.json: {what}: fix or remove that entry (the file was left unchanged)")
+            );
         }
     }
 

@@ -2,6 +2,7 @@
 //! against the OCI distribution grammar so a typo fails before any request.
 
 use super::error::{Error, ErrorKind};
+use crate::text::printable;
 use std::fmt;
 
 /// `oci://HOST[:PORT]/NAMESPACE`, the remote given on the command line.
@@ -30,25 +31,10 @@ impl fmt::Display for Reference {
 /// Distribution and most clients cap `HOST/NAME` at 255 characters.
 const MAX_NAME: usize = 255;
 
-fn invalid(msg: String) -> Error {
-    Error::with_kind(ErrorKind::InvalidReference, one_line(msg))
-}
-
 /// Messages quote what was typed: control characters in it (a pasted
 /// newline) are shown escaped, so an error stays one line.
-fn one_line(msg: String) -> String {
-    if !msg.chars().any(char::is_control) {
-        return msg;
-    }
-    msg.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+fn invalid(msg: String) -> Error {
+    Error::with_kind(ErrorKind::InvalidReference, printable(&msg))
 }
 
 /// `scheme://user:PASSWORD@host/...` with the password replaced, for
@@ -140,7 +126,7 @@ pub struct InvalidName(String);
 
 /// `HOST[:PORT]`: DNS labels or an IPv4 address or `[IPv6]`, optional port.
 pub fn validate_registry(registry: &str) -> Result<(), InvalidName> {
-    registry_problem(registry).map_err(|m| InvalidName(one_line(m)))
+    registry_problem(registry).map_err(|m| InvalidName(printable(&m).into_owned()))
 }
 
 fn registry_problem(registry: &str) -> Result<(), String> {
@@ -194,7 +180,7 @@ fn registry_problem(registry: &str) -> Result<(), String> {
 /// Repository name: `/`-separated components, each
 /// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`.
 pub fn validate_repository(repo: &str) -> Result<(), InvalidName> {
-    repository_problem(repo).map_err(|m| InvalidName(one_line(m)))
+    repository_problem(repo).map_err(|m| InvalidName(printable(&m).into_owned()))
 }
 
 fn repository_problem(repo: &str) -> Result<(), String> {
@@ -254,7 +240,7 @@ fn component_ok(c: &str) -> bool {
 
 /// Tag: `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`.
 pub fn validate_tag(tag: &str) -> Result<(), InvalidName> {
-    tag_problem(tag).map_err(|m| InvalidName(one_line(m)))
+    tag_problem(tag).map_err(|m| InvalidName(printable(&m).into_owned()))
 }
 
 fn tag_problem(tag: &str) -> Result<(), String> {

@@ -65,6 +65,14 @@ pub fn write(path: &Path, contents: &str) {
     fs::write(path, contents).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
 }
 
+/// `write`, then mode 0755: a script tests put on PATH or run.
+pub fn write_executable(path: &Path, script: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    write(path, script);
+    fs::set_permissions(path, fs::Permissions::from_mode(0o755))
+        .unwrap_or_else(|e| panic!("chmod {}: {e}", path.display()));
+}
+
 pub fn path_str(path: &Path) -> &str {
     path.to_str()
         .unwrap_or_else(|| panic!("non-UTF-8 path {}", path.display()))

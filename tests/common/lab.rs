@@ -2,8 +2,11 @@
 
 use super::*;
 
-/// The running lab, read from the LAB_* variables `scripts/lab.sh up` writes.
+/// The running lab, read from the LAB_* variables `scripts/lab.sh up` writes:
+/// each field is `LAB_` + its name in capitals (`ca_file` is LAB_CA_FILE).
 /// No Debug: it holds the lab user's secret key.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub struct Lab {
     pub dir: PathBuf,
     /// helm v3.10.1, the oldest Helm we support.
@@ -47,6 +50,7 @@ pub struct Lab {
     pub registry_password: String,
     /// The registry that requires a client certificate; None for a lab
     /// started by an older lab.sh. Tests needing it call `Lab::mtls()`.
+    #[serde(skip)]
     pub registry_mtls: Option<Mtls>,
 }
 
@@ -67,41 +71,28 @@ impl Lab {
     pub fn get() -> &'static Lab {
         static LAB: OnceLock<Lab> = OnceLock::new();
         LAB.get_or_init(|| {
-            let var = |name: &str| match std::env::var(name) {
-                Ok(v) if !v.is_empty() => v,
-                _ => panic!(
-                    "{name} is not set: integration tests need the lab: run scripts/test.sh \
+            // An empty variable counts as unset.
+            let vars: serde_json::Map<String, serde_json::Value> = std::env::vars_os()
+                .filter_map(|(k, v)| {
+                    let field = k.to_str()?.strip_prefix("LAB_")?.to_string();
+                    let v = v.into_string().ok().filter(|v| !v.is_empty())?;
+                    Some((field, v.into()))
+                })
+                .collect();
+            let mut lab: Lab = serde_json::from_value(vars.into()).unwrap_or_else(|e| {
+                // serde names a missing field without the prefix.
+                let why = e.to_string();
+                let why = why
+                    .strip_prefix("missing field `")
+                    .and_then(|rest| rest.split('`').next())
+                    .map_or(why.clone(), |field| format!("LAB_{field} is not set"));
+                panic!(
+                    "{why}: integration tests need the lab: run scripts/test.sh \
                      (or scripts/lab.sh up && source .lab/env)"
-                ),
-            };
-            Lab {
-                dir: var("LAB_DIR").into(),
-                helm3: var("LAB_HELM3").into(),
-                helm_v3: var("LAB_HELM_V3").into(),
-                helm_v4: var("LAB_HELM_V4").into(),
-                oras: var("LAB_ORAS").into(),
-                ecr_login: var("LAB_ECR_LOGIN").into(),
-                actionlint: var("LAB_ACTIONLINT").into(),
-                gpg: var("LAB_GPG").into(),
-                python: var("LAB_PYTHON").into(),
-                helm4: var("LAB_HELM4").into(),
-                aws: var("LAB_AWS").into(),
-                skopeo: var("LAB_SKOPEO").into(),
-                ecr_endpoint: var("LAB_ECR_ENDPOINT"),
-                ecr_noauth_endpoint: var("LAB_ECR_NOAUTH_ENDPOINT"),
-                region: var("LAB_REGION"),
-                account: var("LAB_ACCOUNT"),
-                access_key_id: var("LAB_ACCESS_KEY_ID"),
-                secret_access_key: var("LAB_SECRET_ACCESS_KEY"),
-                role_arn: var("LAB_ROLE_ARN"),
-                registry: var("LAB_REGISTRY"),
-                registry_tls: var("LAB_REGISTRY_TLS"),
-                ca_file: var("LAB_CA_FILE").into(),
-                registry_log: var("LAB_REGISTRY_LOG").into(),
-                registry_tls_log: var("LAB_REGISTRY_TLS_LOG").into(),
-                registry_password: var("LAB_REGISTRY_PASSWORD"),
-                registry_mtls: Mtls::from_env(),
-            }
+                )
+            });
+            lab.registry_mtls = Mtls::from_env();
+            lab
         })
     }
 

@@ -27,6 +27,7 @@ mod files;
 pub mod front;
 mod lab;
 mod process;
+mod push;
 mod registry;
 mod sandbox;
 
@@ -37,6 +38,8 @@ pub use files::*;
 pub use lab::*;
 #[allow(unused_imports)]
 pub use process::*;
+#[allow(unused_imports)]
+pub use push::*;
 #[allow(unused_imports)]
 pub use registry::*;
 #[allow(unused_imports)]

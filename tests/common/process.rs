@@ -86,22 +86,23 @@ pub fn run(cmd: &mut Command) -> Output {
 /// Like `run`, feeding `input` on stdin.
 pub fn run_with_stdin(cmd: &mut Command, input: Option<&[u8]>) -> Output {
     let command = describe(cmd);
-    cmd.stdin(if input.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    })
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
+    // Copied out, so the writer thread owns what it writes.
+    let input = input.map(<[u8]>::to_vec);
+    let stdin = match input {
+        Some(_) => Stdio::piped(),
+        None => Stdio::null(),
+    };
     let mut child = cmd
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {command}: {e}"));
-    if let Some(input) = input {
-        let mut stdin = child.stdin.take().expect("piped stdin");
-        let input = input.to_vec();
+    if let (Some(mut pipe), Some(input)) = (child.stdin.take(), input) {
+        // From a thread: a process that never reads must not block the test.
         std::thread::spawn(move || {
             use std::io::Write;
-            let _ = stdin.write_all(&input);
+            let _ = pipe.write_all(&input);
         });
     }
     let stdout = drain(child.stdout.take());
@@ -176,16 +177,7 @@ fn wait_with_timeout(child: &mut Child, command: &str) -> ExitStatus {
 /// ends and the typed reply's echo); `stderr` has only the driver's own
 /// complaints; the status is the command's.
 pub fn run_on_tty(cmd: &Command, answer: Option<(&str, &str)>) -> Output {
-    let mut driver = Command::new(&Lab::get().python);
-    driver.env_clear();
-    for (k, v) in cmd.get_envs() {
-        if let Some(v) = v {
-            driver.env(k, v);
-        }
-    }
-    if let Some(dir) = cmd.get_current_dir() {
-        driver.current_dir(dir);
-    }
+    let mut driver = wrapper(&Lab::get().python, cmd);
     let (prompt, reply) = answer.unwrap_or(("", ""));
     driver
         .arg("-c")
@@ -204,16 +196,7 @@ pub fn run_on_tty(cmd: &Command, answer: Option<(&str, &str)>) -> Output {
 /// controlling terminal even when the test runner has one: opening /dev/tty
 /// fails there as it does under CI.
 pub fn run_without_tty(cmd: &Command) -> Output {
-    let mut detached = Command::new("setsid");
-    detached.env_clear();
-    for (k, v) in cmd.get_envs() {
-        if let Some(v) = v {
-            detached.env(k, v);
-        }
-    }
-    if let Some(dir) = cmd.get_current_dir() {
-        detached.current_dir(dir);
-    }
+    let mut detached = wrapper(Path::new("setsid"), cmd);
     detached
         .arg("--wait")
         .arg(cmd.get_program())
@@ -221,6 +204,23 @@ pub fn run_without_tty(cmd: &Command) -> Output {
     let mut out = run(&mut detached);
     out.command = format!("(no terminal) {}", describe(cmd));
     out
+}
+
+/// `program` with exactly the environment `cmd` sets and `cmd`'s working
+/// directory: what runs `cmd` on its behalf (the caller adds `cmd`'s
+/// program and arguments).
+fn wrapper(program: &Path, cmd: &Command) -> Command {
+    let mut wrapper = Command::new(program);
+    wrapper.env_clear();
+    for (k, v) in cmd.get_envs() {
+        if let Some(v) = v {
+            wrapper.env(k, v);
+        }
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        wrapper.current_dir(dir);
+    }
+    wrapper
 }
 
 // argv: PROMPT REPLY TIMEOUT_SECONDS PROGRAM ARGS...; exits with the

@@ -29,6 +29,17 @@ impl Sandbox {
         sb
     }
 
+    /// One sandbox per Helm in `HelmCli::all()`, each made when the loop
+    /// reaches it (`for sb in Sandbox::every_helm()`), with both plugins
+    /// installed there. Says on stderr which Helm runs, so a failing
+    /// assertion that does not name it is still placed.
+    pub fn every_helm() -> impl Iterator<Item = Sandbox> {
+        HelmCli::all().into_iter().map(|cli| {
+            eprintln!("--- through {}", cli.name());
+            Sandbox::with_helm(cli)
+        })
+    }
+
     /// A sandbox with no plugin installed (Helm 4).
     pub fn bare() -> Sandbox {
         Sandbox::bare_with(HelmCli::V4)
@@ -59,30 +70,9 @@ impl Sandbox {
     pub fn root(&self) -> &Path {
         self.dir.path()
     }
-    /// HOME of every process run here: holds no ~/.aws and no ~/.docker.
-    pub fn home(&self) -> PathBuf {
-        self.root().join("home")
-    }
-    pub fn config_home(&self) -> PathBuf {
-        self.root().join("config")
-    }
-    pub fn cache_home(&self) -> PathBuf {
-        self.root().join("cache")
-    }
-    pub fn data_home(&self) -> PathBuf {
-        self.root().join("data")
-    }
     /// Helm's default registry config path under HELM_CONFIG_HOME.
     pub fn registry_config(&self) -> PathBuf {
         self.config_home().join("registry/config.json")
-    }
-    /// HELM_ECR_TOKEN_CACHE_DIR for this sandbox.
-    pub fn token_cache_dir(&self) -> PathBuf {
-        self.root().join("token-cache")
-    }
-    /// The working directory processes start in; charts are made here.
-    pub fn work(&self) -> PathBuf {
-        self.root().join("work")
     }
 
     /// Sets (or replaces) a variable for every process this sandbox runs.
@@ -95,6 +85,23 @@ impl Sandbox {
     pub fn unset_env(&mut self, key: impl Into<OsString>) -> &mut Self {
         self.env.insert(key.into(), None);
         self
+    }
+
+    /// Puts `dirs` first on the PATH of every process run here, before
+    /// the PATH they would get otherwise.
+    pub fn add_to_path(&mut self, dirs: &[&Path]) -> &mut Self {
+        let current = self
+            .env()
+            .into_iter()
+            .find_map(|(k, v)| (k == "PATH").then_some(v))
+            .unwrap_or_default();
+        let path = std::env::join_paths(
+            dirs.iter()
+                .map(|d| d.to_path_buf())
+                .chain(std::env::split_paths(&current)),
+        )
+        .unwrap_or_else(|e| panic!("PATH: {e}"));
+        self.set_env("PATH", path)
     }
 
     /// The full environment: defaults, then the sandbox's overrides.
@@ -306,6 +313,32 @@ impl Sandbox {
     }
 }
 
+/// The sandbox's own directories: each a fixed name under `root()`.
+macro_rules! sandbox_dirs {
+    ($($(#[$doc:meta])* $name:ident = $dir:literal;)*) => {
+        impl Sandbox {
+            $(
+                $(#[$doc])*
+                pub fn $name(&self) -> PathBuf {
+                    self.root().join($dir)
+                }
+            )*
+        }
+    };
+}
+
+sandbox_dirs! {
+    /// HOME of every process run here: holds no ~/.aws and no ~/.docker.
+    home = "home";
+    config_home = "config";
+    cache_home = "cache";
+    data_home = "data";
+    /// HELM_ECR_TOKEN_CACHE_DIR for this sandbox.
+    token_cache_dir = "token-cache";
+    /// The working directory processes start in; charts are made here.
+    work = "work";
+}
+
 impl Default for Sandbox {
     fn default() -> Self {
         Sandbox::new()
@@ -324,18 +357,22 @@ data:
 // Used only while the repository has no plugin.yaml of its own.
 const FALLBACK_PLUGIN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/lab/fallback-plugin");
 
+/// What of the repository a plugin install takes: plugin.yaml and the
+/// files it names (completion, the install hook's scripts, ecr-login).
+const PLUGIN_FILES: [&str; 5] = [
+    "plugin.yaml",
+    "completion.yaml",
+    "plugin.complete",
+    "scripts",
+    "plugins",
+];
+
 /// Copies the repository's plugin files into `stage` and links
 /// `bin/helm-ecr` (root and plugins/ecr-login) to the binary under test.
 pub fn stage_plugin(stage: &Path) {
     let repo = Path::new(REPO);
     fs::create_dir_all(stage).unwrap_or_else(|e| panic!("create {}: {e}", stage.display()));
-    for name in [
-        "plugin.yaml",
-        "completion.yaml",
-        "plugin.complete",
-        "scripts",
-        "plugins",
-    ] {
+    for name in PLUGIN_FILES {
         let from = repo.join(name);
         if from.exists() {
             copy_tree(&from, &stage.join(name));
@@ -362,14 +399,7 @@ pub fn stage_plugin(stage: &Path) {
 /// scripts, Cargo.toml, and no bin/.
 pub fn stage_checkout(sb: &Sandbox) -> PathBuf {
     let stage = sb.root().join("clone/helm-ecr");
-    for name in [
-        "plugin.yaml",
-        "completion.yaml",
-        "plugin.complete",
-        "scripts",
-        "plugins",
-        "Cargo.toml",
-    ] {
+    for name in PLUGIN_FILES.into_iter().chain(["Cargo.toml"]) {
         copy_tree(&Path::new(REPO).join(name), &stage.join(name));
     }
     for bin in [stage.join("bin"), stage.join("plugins/ecr-login/bin")] {
@@ -382,15 +412,13 @@ pub fn stage_checkout(sb: &Sandbox) -> PathBuf {
 /// test into `$CARGO_TARGET_DIR/release`, appending `record` (shell words
 /// such as `$*`) to `log` each time it runs.
 pub fn fake_cargo(dir: &Path, log: &Path, record: &str) {
-    write(
+    write_executable(
         &dir.join("cargo"),
         &format!(
             "#!/bin/sh\necho \"{record}\" >> '{log}'\nmkdir -p \"$CARGO_TARGET_DIR/release\"\ncp '{BIN}' \"$CARGO_TARGET_DIR/release/helm-ecr\"\n",
             log = log.display()
         ),
     );
-    use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(dir.join("cargo"), fs::Permissions::from_mode(0o755)).unwrap();
 }
 
 /// The plugin names `helm plugin list` shows with `cli`, sorted.

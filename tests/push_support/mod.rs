@@ -5,7 +5,6 @@
 
 use crate::aws_support;
 use crate::common;
-pub use crate::common::ecr_push;
 use crate::common::{path_str, write, Output, Request, Sandbox};
 use sha2::{Digest, Sha256};
 use std::fs;

@@ -87,16 +87,9 @@ fn auth_token(env: &Env) -> Result<Option<String>, Error> {
     Ok(Some(token))
 }
 
-pub fn resolve(ctx: &Context<'_>, url: &str) -> Result<Credentials, Error> {
-    resolve_identified(ctx, url).map(|(c, _)| c)
-}
-
 /// The credentials and, when the agent says, whose they are: ECS names the
 /// task role (`RoleArn`), EKS Pod Identity the account (`AccountId`).
-pub fn resolve_identified(
-    ctx: &Context<'_>,
-    url: &str,
-) -> Result<(Credentials, Option<String>), Error> {
+pub fn resolve(ctx: &Context<'_>, url: &str) -> Result<(Credentials, Option<String>), Error> {
     let what = "container credentials";
     let mut c = Call::new("GET", url.to_string(), what, ctx.env);
     let scale = ctx.env.scale("HELM_ECR_TIMEOUT_SCALE");

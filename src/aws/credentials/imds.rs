@@ -85,16 +85,9 @@ pub fn region(env: &Env, http: &crate::http::Http, endpoint: &str) -> Result<Str
     Ok(region)
 }
 
-pub fn resolve(ctx: &Context<'_>, endpoint: &str) -> Result<Credentials, Error> {
-    resolve_identified(ctx, endpoint).map(|(c, _)| c)
-}
-
 /// The credentials and whose they are: the instance role's name (and the
 /// account, where IMDS says).
-pub fn resolve_identified(
-    ctx: &Context<'_>,
-    endpoint: &str,
-) -> Result<(Credentials, Option<String>), Error> {
+pub fn resolve(ctx: &Context<'_>, endpoint: &str) -> Result<(Credentials, Option<String>), Error> {
     let token = call_imds(ctx, "PUT", format!("{endpoint}/latest/api/token"), None)
         .map_err(|e| Error::Credentials(format!("no IMDSv2 token from {endpoint}: {}", e)))?;
     let token = token.trim();

@@ -220,8 +220,8 @@ pub fn resolve(ctx: &Context<'_>, source: &Source) -> Result<(Credentials, Optio
         Source::Environment { .. } => env_keys::resolve(ctx.env).map(|c| (c, None)),
         Source::Profile { name } => profile_chain::resolve(ctx, name).map(|c| (c, None)),
         Source::WebIdentity { .. } => web_identity::resolve_env(ctx).map(|c| (c, None)),
-        Source::Container { url } => container::resolve_identified(ctx, url),
-        Source::Imds { endpoint } => imds::resolve_identified(ctx, endpoint).map_err(|e| {
+        Source::Container { url } => container::resolve(ctx, url),
+        Source::Imds { endpoint } => imds::resolve(ctx, endpoint).map_err(|e| {
             Error::Credentials(format!(
                 "no AWS credentials found: tried environment, profiles in {}, web identity, container and EC2 instance metadata ({}): set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, pass --profile, or run `aws configure`",
                 ctx.profiles.describe_files(),
@@ -286,22 +286,83 @@ mod tests {
     use crate::aws::profile::test_profiles as profiles;
 
     #[test]
-    fn env_keys_win_over_aws_profile_but_not_over_flag() {
-        let ps = profiles("[profile dev]\naws_access_key_id = P\naws_secret_access_key = s\n");
-        let env = Env::from_pairs([
+    fn sources_in_the_sdks_order() {
+        let dev = profiles("[profile dev]\naws_access_key_id = P\naws_secret_access_key = s\n");
+        let settings_only = profiles("[default]\nregion = us-east-1\n");
+        let keys_and_profile = Env::from_pairs([
             ("AWS_ACCESS_KEY_ID", "E"),
             ("AWS_SECRET_ACCESS_KEY", "x"),
             ("AWS_PROFILE", "dev"),
         ]);
+        let web_identity = Env::from_pairs([
+            ("AWS_WEB_IDENTITY_TOKEN_FILE", "/t"),
+            ("AWS_ROLE_ARN", "arn:r"),
+        ]);
+        let container = Env::from_pairs([(
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            "http://127.0.0.1:9/creds",
+        )]);
+        let imds = Env::from_pairs([("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:9")]);
+        let cases = [
+            // Environment keys win over AWS_PROFILE, but not over --profile.
+            (
+                &keys_and_profile,
+                &dev,
+                None,
+                Source::Environment {
+                    access_key_id: "E".into(),
+                },
+            ),
+            (
+                &keys_and_profile,
+                &dev,
+                Some("dev"),
+                Source::Profile { name: "dev".into() },
+            ),
+            // A profile of settings only: web identity, the container, IMDS.
+            (
+                &web_identity,
+                &settings_only,
+                None,
+                Source::WebIdentity {
+                    role_arn: "arn:r".into(),
+                    token_file: "/t".into(),
+                },
+            ),
+            (
+                &container,
+                &settings_only,
+                None,
+                Source::Container {
+                    url: "http://127.0.0.1:9/creds".into(),
+                },
+            ),
+            (
+                &imds,
+                &settings_only,
+                None,
+                Source::Imds {
+                    endpoint: "http://127.0.0.1:9".into(),
+                },
+            ),
+        ];
+        for (env, ps, cli, want) in cases {
+            assert_eq!(select(env, ps, cli).unwrap(), want, "{env:?} {cli:?}");
+        }
+        // IMDS off too: nothing, and each place looked at says why not.
+        let env = Env::from_pairs([("AWS_EC2_METADATA_DISABLED", "true")]);
         assert_eq!(
-            select(&env, &ps, None).unwrap(),
-            Source::Environment {
-                access_key_id: "E".into()
+            select(&env, &settings_only, None).unwrap(),
+            Source::Nothing {
+                tried: vec![
+                    "environment (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY unset)".into(),
+                    "profile \"default\" (has no credentials)".into(),
+                    "web identity (AWS_WEB_IDENTITY_TOKEN_FILE/AWS_ROLE_ARN unset)".into(),
+                    "container credentials (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI/FULL_URI unset)"
+                        .into(),
+                    "EC2 instance metadata (disabled by AWS_EC2_METADATA_DISABLED)".into(),
+                ]
             }
-        );
-        assert_eq!(
-            select(&env, &ps, Some("dev")).unwrap(),
-            Source::Profile { name: "dev".into() }
         );
     }
 
@@ -325,50 +386,6 @@ mod tests {
         let env = Env::from_pairs([("AWS_ACCESS_KEY_ID", "E")]);
         let e = select(&env, &ProfileSet::default(), None).unwrap_err();
         assert!(e.to_string().contains("AWS_SECRET_ACCESS_KEY"), "{e}");
-    }
-
-    #[test]
-    fn falls_through_to_web_identity_container_imds_then_nothing() {
-        let ps = profiles("[default]\nregion = us-east-1\n");
-        let env = Env::from_pairs([
-            ("AWS_WEB_IDENTITY_TOKEN_FILE", "/t"),
-            ("AWS_ROLE_ARN", "arn:r"),
-        ]);
-        assert!(matches!(
-            select(&env, &ps, None).unwrap(),
-            Source::WebIdentity { .. }
-        ));
-        let env = Env::from_pairs([(
-            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-            "http://127.0.0.1:9/creds",
-        )]);
-        assert_eq!(
-            select(&env, &ps, None).unwrap(),
-            Source::Container {
-                url: "http://127.0.0.1:9/creds".into()
-            }
-        );
-        let env = Env::from_pairs([("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:9")]);
-        assert_eq!(
-            select(&env, &ps, None).unwrap(),
-            Source::Imds {
-                endpoint: "http://127.0.0.1:9".into()
-            }
-        );
-        let env = Env::from_pairs([("AWS_EC2_METADATA_DISABLED", "true")]);
-        let Source::Nothing { tried } = select(&env, &ps, None).unwrap() else {
-            panic!()
-        };
-        let all = tried.join(", ");
-        for want in [
-            "environment",
-            "profile \"default\"",
-            "web identity",
-            "container",
-            "AWS_EC2_METADATA_DISABLED",
-        ] {
-            assert!(all.contains(want), "{all}");
-        }
     }
 
     #[test]

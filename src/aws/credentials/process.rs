@@ -29,24 +29,15 @@ fn resolve_with(profile: &str, command: &str, limits: Limits) -> Result<Credenti
         c.args(["-c", command]);
         c
     };
-    let output = subprocess::run(cmd, None, limits).map_err(|e| match e {
-        subprocess::RunError::Spawn(e) => Error::Io {
-            context: format!("{what}: cannot run it"),
-            source: e,
-        },
-        other => Error::Credentials(format!(
-            "{what} {}: fix the command (it must print one JSON object and exit) or run it by hand to see why",
-            other.describe()
-        )),
-    })?;
+    let output = subprocess::run_helper(
+        cmd,
+        None,
+        limits,
+        &what,
+        "fix the command (it must print one JSON object and exit) or run it by hand to see why",
+    )?;
     if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let first = stderr
-            .lines()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("")
-            .trim();
-        let first: String = first.chars().take(200).collect();
+        let first = subprocess::first_line(&String::from_utf8_lossy(&output.stderr));
         return Err(Error::Credentials(format!(
             "{what} failed ({}){}: fix the command or run it by hand to see why",
             output.status,

@@ -230,11 +230,13 @@ fn duration(name: &str, p: &Section) -> Result<Option<u32>, Error> {
         .transpose()
 }
 
+/// The credentials of a `credential_source`. Whose the agent says they are
+/// is dropped: this chain's cache key is completed from the access key id.
 fn named_source(ctx: &Context<'_>, name: &str, source: &str) -> Result<Credentials, Error> {
     match source {
         "Environment" => super::env_keys::resolve(ctx.env),
         "Ec2InstanceMetadata" => {
-            super::imds::resolve(ctx, &super::imds::endpoint(ctx.env, ctx.profile))
+            super::imds::resolve(ctx, &super::imds::endpoint(ctx.env, ctx.profile)).map(|(c, _)| c)
         }
         "EcsContainer" => {
             let url = super::container::url_from_env(ctx.env)?.ok_or_else(|| {
@@ -242,7 +244,7 @@ fn named_source(ctx: &Context<'_>, name: &str, source: &str) -> Result<Credentia
                     "AWS profile {name:?} uses credential_source = EcsContainer but AWS_CONTAINER_CREDENTIALS_RELATIVE_URI/FULL_URI is unset"
                 ))
             })?;
-            super::container::resolve(ctx, &url)
+            super::container::resolve(ctx, &url).map(|(c, _)| c)
         }
         other => Err(Error::Credentials(format!(
             "AWS profile {name:?}: unknown credential_source {other:?}: use Environment, Ec2InstanceMetadata or EcsContainer"
@@ -274,119 +276,80 @@ mod tests {
         chain(&profiles(config), name)
     }
 
-    fn static_base(p: &str) -> Base {
-        Base::Static { profile: p.into() }
-    }
+    // Roles down to static keys.
+    const ROLES_TO_KEYS: &str = "[profile a]\nrole_arn = A\nsource_profile = b\n[profile b]\nrole_arn = B\nsource_profile = c\n[profile c]\naws_access_key_id = K\naws_secret_access_key = S\n";
+    // After the first profile, static keys win over role_arn.
+    const KEYS_BESIDE_A_ROLE: &str = "[profile a]\nrole_arn = A\nsource_profile = b\n[profile b]\nrole_arn = B\nsource_profile = c\naws_access_key_id = K\naws_secret_access_key = S\n";
+    // A profile that is its own source assumes its role with its own base.
+    const OWN_KEYS: &str = "[profile b]\nrole_arn = B\nsource_profile = b\naws_access_key_id = K\naws_secret_access_key = S\n";
+    const OWN_PROCESS: &str =
+        "[profile s]\nrole_arn = R\nsource_profile = s\ncredential_process = x\n";
+    // Web identity is a base even beside source_profile.
+    const WEB_IDENTITY_SOURCE: &str = "[profile a]\nrole_arn = A\nsource_profile = w\n[profile w]\nrole_arn = W\nweb_identity_token_file = /t\nsource_profile = x\n";
+    const WEB_IDENTITY_ITSELF: &str =
+        "[profile w]\nrole_arn = W\nweb_identity_token_file = /t\nsource_profile = nowhere\n";
+    const ENVIRONMENT: &str = "[profile e]\nrole_arn = R\ncredential_source = Environment\n";
+    // Without a role_arn, credential_process wins over keys, SSO over both.
+    const PROCESS_AND_KEYS: &str = "[profile p]\ncredential_process = x\naws_access_key_id = K\n";
+    const SSO_AND_PROCESS: &str = "[profile p]\nsso_session = s\ncredential_process = x\n";
 
     #[test]
-    fn role_chain_to_static_keys() {
-        let c = walk(
-            "[profile a]\nrole_arn = A\nsource_profile = b\n[profile b]\nrole_arn = B\nsource_profile = c\n[profile c]\naws_access_key_id = K\naws_secret_access_key = S\n",
-            "a",
-        )
-        .unwrap();
-        assert_eq!(c.base, static_base("c"));
-        assert_eq!(c.roles, ["b", "a"]);
-    }
-
-    #[test]
-    fn after_the_first_profile_static_keys_win_over_role_arn() {
-        let cfg = "[profile a]\nrole_arn = A\nsource_profile = b\n[profile b]\nrole_arn = B\nsource_profile = c\naws_access_key_id = K\naws_secret_access_key = S\n";
-        let c = walk(cfg, "a").unwrap();
-        assert_eq!(c.base, static_base("b"));
-        assert_eq!(c.roles, ["a"]);
-        // The first profile's own role_arn still wins over its keys.
-        let c = walk(cfg, "b").unwrap_err();
-        assert!(
-            c.to_string().contains("\"c\" not found") || c.to_string().contains("\"c\""),
-            "{c}"
-        );
-        let c = walk(
-            "[profile b]\nrole_arn = B\nsource_profile = b\naws_access_key_id = K\naws_secret_access_key = S\n",
-            "b",
-        )
-        .unwrap();
-        assert_eq!((c.base, c.roles), (static_base("b"), vec!["b".to_string()]));
-    }
-
-    #[test]
-    fn web_identity_is_a_base_even_beside_source_profile() {
-        let c = walk(
-            "[profile a]\nrole_arn = A\nsource_profile = w\n[profile w]\nrole_arn = W\nweb_identity_token_file = /t\nsource_profile = x\n",
-            "a",
-        )
-        .unwrap();
-        assert_eq!(
-            c.base,
-            Base::WebIdentity {
-                profile: "w".into()
-            }
-        );
-        assert_eq!(c.roles, ["a"]);
-        let c = walk(
-            "[profile w]\nrole_arn = W\nweb_identity_token_file = /t\nsource_profile = nowhere\n",
-            "w",
-        )
-        .unwrap();
-        assert_eq!(
-            (c.base, c.roles.len()),
+    fn chains_walk_to_their_base() {
+        let p = |s: &str| s.to_string();
+        let process = |profile: &str| Base::Process {
+            profile: p(profile),
+            command: p("x"),
+        };
+        let env = Base::NamedSource {
+            profile: p("e"),
+            source: p("Environment"),
+        };
+        let cases: [(&str, &str, Base, &[&str]); 9] = [
             (
-                Base::WebIdentity {
-                    profile: "w".into()
-                },
-                0
-            )
-        );
-    }
-
-    #[test]
-    fn self_reference_credential_source_and_bases() {
-        let c = walk(
-            "[profile s]\nrole_arn = R\nsource_profile = s\ncredential_process = x\n",
-            "s",
-        )
-        .unwrap();
-        assert_eq!(
-            c.base,
-            Base::Process {
-                profile: "s".into(),
-                command: "x".into()
-            }
-        );
-        assert_eq!(c.roles, ["s"]);
-        let c = walk(
-            "[profile e]\nrole_arn = R\ncredential_source = Environment\n",
-            "e",
-        )
-        .unwrap();
-        assert_eq!(
-            c.base,
-            Base::NamedSource {
-                profile: "e".into(),
-                source: "Environment".into()
-            }
-        );
-        let c = walk(
-            "[profile p]\ncredential_process = x\naws_access_key_id = K\n",
-            "p",
-        )
-        .unwrap();
-        assert!(matches!(c.base, Base::Process { .. }));
-        let c = walk(
-            "[profile p]\nsso_session = s\ncredential_process = x\n",
-            "p",
-        )
-        .unwrap();
-        assert_eq!(
-            c.base,
-            Base::Sso {
-                profile: "p".into()
-            }
-        );
+                ROLES_TO_KEYS,
+                "a",
+                Base::Static { profile: p("c") },
+                &["b", "a"],
+            ),
+            (
+                KEYS_BESIDE_A_ROLE,
+                "a",
+                Base::Static { profile: p("b") },
+                &["a"],
+            ),
+            (OWN_KEYS, "b", Base::Static { profile: p("b") }, &["b"]),
+            (OWN_PROCESS, "s", process("s"), &["s"]),
+            (
+                WEB_IDENTITY_SOURCE,
+                "a",
+                Base::WebIdentity { profile: p("w") },
+                &["a"],
+            ),
+            (
+                WEB_IDENTITY_ITSELF,
+                "w",
+                Base::WebIdentity { profile: p("w") },
+                &[],
+            ),
+            (ENVIRONMENT, "e", env, &["e"]),
+            (PROCESS_AND_KEYS, "p", process("p"), &[]),
+            (SSO_AND_PROCESS, "p", Base::Sso { profile: p("p") }, &[]),
+        ];
+        for (config, name, base, roles) in cases {
+            let roles = roles.iter().map(|r| r.to_string()).collect();
+            assert_eq!(
+                walk(config, name).unwrap(),
+                Chain { base, roles },
+                "{name}: {config}"
+            );
+        }
     }
 
     #[test]
     fn errors_name_the_profile() {
+        // The first profile's own role_arn wins over its keys: c is needed.
+        let e = walk(KEYS_BESIDE_A_ROLE, "b").unwrap_err();
+        assert!(e.to_string().contains("\"c\""), "{e}");
         let e = walk("[profile a]\nrole_arn = A\nsource_profile = b\n[profile b]\nsource_profile = a\nrole_arn = B\n", "a").unwrap_err();
         assert!(e.to_string().contains("a -> b -> a"), "{e}");
         let e = walk("[profile a]\nrole_arn = A\n", "a").unwrap_err();

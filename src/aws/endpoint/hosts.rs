@@ -5,12 +5,6 @@
 use super::{check_region, dns_suffix, partition_name, rules, Variant};
 use crate::aws::EcrHost;
 
-/// The host part of a URL, for SigV4's Host header and messages.
-pub fn url_host(url: &str) -> &str {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    rest.split(['/', '?', '#']).next().unwrap_or(rest)
-}
-
 /// Dual-stack registry host suffixes (`ACCT.dkr-ecr.REGION.on.aws`). AWS
 /// publishes them for these partitions only; partitions.json has no
 /// registry names, so this is the one table kept by hand.
@@ -105,7 +99,7 @@ pub fn registry_endpoint_for(proxy_endpoint: &str, v: Variant) -> String {
     if !(v.fips || v.dualstack) {
         return proxy_endpoint.to_string();
     }
-    let Some(host) = parse_ecr_host(url_host(proxy_endpoint)) else {
+    let Some(host) = parse_ecr_host(&crate::http::authority_of(proxy_endpoint)) else {
         return proxy_endpoint.to_string();
     };
     match registry_host(&host.account, &host.region, v) {
@@ -129,63 +123,72 @@ mod tests {
 
     use crate::aws::endpoint::test_variants::*;
 
+    const ACCOUNT: &str = "123456789012";
+
     #[test]
     fn default_registry_follows_the_variant() {
         let p = "https://123456789012.dkr.ecr.us-east-1.amazonaws.com";
-        assert_eq!(registry_endpoint_for(p, PLAIN), p);
-        assert_eq!(
-            registry_endpoint_for(p, FIPS),
-            "https://123456789012.dkr.ecr-fips.us-east-1.amazonaws.com"
-        );
-        assert_eq!(
-            registry_endpoint_for(p, BOTH),
-            "https://123456789012.dkr-ecr-fips.us-east-1.on.aws"
-        );
         let iso = "https://123456789012.dkr.ecr.us-iso-east-1.c2s.ic.gov";
-        assert_eq!(registry_endpoint_for(iso, DS), iso);
-        assert_eq!(
-            registry_endpoint_for("http://127.0.0.1:5000", FIPS),
-            "http://127.0.0.1:5000"
-        );
+        let local = "http://127.0.0.1:5000";
+        for (proxy, v, want) in [
+            (p, PLAIN, p),
+            (
+                p,
+                FIPS,
+                "https://123456789012.dkr.ecr-fips.us-east-1.amazonaws.com",
+            ),
+            (
+                p,
+                BOTH,
+                "https://123456789012.dkr-ecr-fips.us-east-1.on.aws",
+            ),
+            // No dual-stack registry name in the isolated partitions.
+            (iso, DS, iso),
+            (local, FIPS, local),
+        ] {
+            assert_eq!(registry_endpoint_for(proxy, v), want, "{proxy} {v:?}");
+        }
     }
 
     #[test]
     fn registry_hosts_follow_the_variant() {
-        let a = "123456789012";
-        let host = |r: &str, v| registry_host(a, r, v);
-        assert_eq!(
-            host("us-east-1", PLAIN).as_deref(),
-            Some("123456789012.dkr.ecr.us-east-1.amazonaws.com")
-        );
-        assert_eq!(
-            host("us-east-1", FIPS).as_deref(),
-            Some("123456789012.dkr.ecr-fips.us-east-1.amazonaws.com")
-        );
-        assert_eq!(
-            host("us-west-2", DS).as_deref(),
-            Some("123456789012.dkr-ecr.us-west-2.on.aws")
-        );
-        assert_eq!(
-            host("us-gov-east-1", BOTH).as_deref(),
-            Some("123456789012.dkr-ecr-fips.us-gov-east-1.on.aws")
-        );
-        assert_eq!(
-            host("cn-north-1", DS).as_deref(),
-            Some("123456789012.dkr-ecr.cn-north-1.on.amazonwebservices.com.cn")
-        );
-        assert_eq!(
-            host("us-iso-east-1", PLAIN).as_deref(),
-            Some("123456789012.dkr.ecr.us-iso-east-1.c2s.ic.gov")
-        );
-        assert_eq!(host("us-iso-east-1", DS), None);
+        // The host after the account.
+        for (region, v, want) in [
+            ("us-east-1", PLAIN, Some("dkr.ecr.us-east-1.amazonaws.com")),
+            (
+                "us-east-1",
+                FIPS,
+                Some("dkr.ecr-fips.us-east-1.amazonaws.com"),
+            ),
+            ("us-west-2", DS, Some("dkr-ecr.us-west-2.on.aws")),
+            (
+                "us-gov-east-1",
+                BOTH,
+                Some("dkr-ecr-fips.us-gov-east-1.on.aws"),
+            ),
+            (
+                "cn-north-1",
+                DS,
+                Some("dkr-ecr.cn-north-1.on.amazonwebservices.com.cn"),
+            ),
+            (
+                "us-iso-east-1",
+                PLAIN,
+                Some("dkr.ecr.us-iso-east-1.c2s.ic.gov"),
+            ),
+            ("us-iso-east-1", DS, None),
+        ] {
+            let want = want.map(|w| format!("{ACCOUNT}.{w}"));
+            assert_eq!(registry_host(ACCOUNT, region, v), want, "{region} {v:?}");
+        }
         // Every host we build parses back to itself.
         for r in ["us-east-1", "cn-north-1", "us-gov-west-1", "eu-isoe-west-1"] {
             for v in [PLAIN, FIPS, DS, BOTH] {
-                if let Some(h) = host(r, v) {
+                if let Some(h) = registry_host(ACCOUNT, r, v) {
                     let p = parse_ecr_host(&h).unwrap();
                     assert_eq!(
-                        (p.region.as_str(), p.fips, p.dualstack),
-                        (r, v.fips, v.dualstack)
+                        (p.account.as_str(), p.region.as_str(), p.fips, p.dualstack),
+                        (ACCOUNT, r, v.fips, v.dualstack)
                     );
                 }
             }
@@ -194,48 +197,50 @@ mod tests {
 
     #[test]
     fn ecr_hosts() {
-        let h = |acct: &str, region: &str, fips, dualstack| EcrHost {
-            account: acct.into(),
-            region: region.into(),
-            fips,
-            dualstack,
-        };
-        let cases = [
+        // The host after the account, and the region and variant it names.
+        for (rest, region, fips, dualstack) in [
+            ("dkr.ecr.us-east-1.amazonaws.com", "us-east-1", false, false),
             (
-                "123456789012.dkr.ecr.us-east-1.amazonaws.com",
-                h("123456789012", "us-east-1", false, false),
+                "dkr.ecr.us-east-1.amazonaws.com:443",
+                "us-east-1",
+                false,
+                false,
             ),
             (
-                "123456789012.dkr.ecr.us-east-1.amazonaws.com:443",
-                h("123456789012", "us-east-1", false, false),
+                "DKR.ECR.eu-west-1.amazonaws.com.",
+                "eu-west-1",
+                false,
+                false,
             ),
             (
-                "123456789012.DKR.ECR.eu-west-1.amazonaws.com.",
-                h("123456789012", "eu-west-1", false, false),
+                "dkr.ecr-fips.us-gov-west-1.amazonaws.com",
+                "us-gov-west-1",
+                true,
+                false,
             ),
             (
-                "123456789012.dkr.ecr-fips.us-gov-west-1.amazonaws.com",
-                h("123456789012", "us-gov-west-1", true, false),
+                "dkr.ecr.cn-north-1.amazonaws.com.cn",
+                "cn-north-1",
+                false,
+                false,
             ),
             (
-                "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn",
-                h("123456789012", "cn-north-1", false, false),
+                "dkr.ecr.us-iso-east-1.c2s.ic.gov",
+                "us-iso-east-1",
+                false,
+                false,
             ),
-            (
-                "123456789012.dkr.ecr.us-iso-east-1.c2s.ic.gov",
-                h("123456789012", "us-iso-east-1", false, false),
-            ),
-            (
-                "123456789012.dkr-ecr.us-west-2.on.aws",
-                h("123456789012", "us-west-2", false, true),
-            ),
-            (
-                "123456789012.dkr-ecr-fips.us-east-2.on.aws",
-                h("123456789012", "us-east-2", true, true),
-            ),
-        ];
-        for (host, want) in cases {
-            assert_eq!(parse_ecr_host(host), Some(want), "{host}");
+            ("dkr-ecr.us-west-2.on.aws", "us-west-2", false, true),
+            ("dkr-ecr-fips.us-east-2.on.aws", "us-east-2", true, true),
+        ] {
+            let host = format!("{ACCOUNT}.{rest}");
+            let want = EcrHost {
+                account: ACCOUNT.into(),
+                region: region.into(),
+                fips,
+                dualstack,
+            };
+            assert_eq!(parse_ecr_host(&host), Some(want), "{host}");
         }
         for host in [
             "127.0.0.1:5000",
@@ -249,19 +254,14 @@ mod tests {
         ] {
             assert_eq!(parse_ecr_host(host), None, "{host}");
         }
-        assert!(is_ecr_public_host("public.ecr.aws"));
-        assert!(is_ecr_public_host("Public.ECR.aws:443"));
-        assert!(!is_ecr_public_host("public.ecr.aws.evil"));
-        assert!(is_ecr_public_host("ecr-public.aws.com"));
-        assert!(!is_ecr_public_host("x.ecr-public.aws.com"));
-    }
-
-    #[test]
-    fn url_hosts() {
-        assert_eq!(url_host("http://127.0.0.1:5000/x?y"), "127.0.0.1:5000");
-        assert_eq!(
-            url_host("https://api.ecr.us-east-1.amazonaws.com"),
-            "api.ecr.us-east-1.amazonaws.com"
-        );
+        for (host, public) in [
+            ("public.ecr.aws", true),
+            ("Public.ECR.aws:443", true),
+            ("public.ecr.aws.evil", false),
+            ("ecr-public.aws.com", true),
+            ("x.ecr-public.aws.com", false),
+        ] {
+            assert_eq!(is_ecr_public_host(host), public, "{host}");
+        }
     }
 }

@@ -457,41 +457,11 @@ impl<'a> Bits<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Read;
+
+    use crate::chart::pargz::tests::{base64ish, decoded, noise};
 
     fn inflate(d: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        flate2::read::DeflateDecoder::new(d)
-            .read_to_end(&mut out)
-            .expect("inflate");
-        out
-    }
-
-    fn noise(len: usize, seed: u64, alphabet: usize) -> Vec<u8> {
-        let mut x = seed;
-        (0..len)
-            .map(|_| {
-                x = x
-                    .wrapping_mul(6_364_136_223_846_793_005)
-                    .wrapping_add(1_442_695_040_888_963_407);
-                ((x >> 33) as usize % alphabet) as u8
-            })
-            .collect()
-    }
-
-    fn base64ish(len: usize, seed: u64) -> Vec<u8> {
-        const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        noise(len, seed, 64)
-            .iter()
-            .enumerate()
-            .map(|(i, &v)| {
-                if i % 77 == 76 {
-                    b'\n'
-                } else {
-                    B64[usize::from(v)]
-                }
-            })
-            .collect()
+        decoded(flate2::read::DeflateDecoder::new(d))
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! Splitting `helm ecr-push`'s positional arguments into charts and the one
 //! `oci://` remote, before anything is packaged or pushed.
 
+use crate::commands::Error;
 use crate::oci::{self, Remote};
 
-pub(super) fn parse_tag(s: &str) -> Result<(String, String), String> {
+/// `--tags KEY=VALUE`, as clap's value parser (it quotes our line).
+pub(super) fn parse_tag(s: &str) -> Result<(String, String), Error> {
     match s.split_once('=') {
         Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
-        _ => Err(format!("{s}: a tag is KEY=VALUE")),
+        _ => Err(Error::usage(format!("{s}: a tag is KEY=VALUE"))),
     }
 }
 
@@ -16,26 +18,26 @@ pub(super) fn parse_tag(s: &str) -> Result<(String, String), String> {
 pub(super) fn split_arguments(
     args: &[String],
     on_disk: impl Fn(&str) -> bool,
-) -> Result<(Vec<String>, Option<Remote>), String> {
+) -> Result<(Vec<String>, Option<Remote>), Error> {
     let mut charts = Vec::new();
     let mut remote = None;
     for a in args {
         if !a.starts_with("oci://") && looks_like_a_remote(a) && !on_disk(a) {
-            return Err(format!(
+            return Err(Error::usage(format!(
                 "{}: the remote must start with oci:// (oci://HOST[:PORT]/NAMESPACE); a chart \
                  is a directory or .tgz on disk",
                 crate::http::redact_url(a)
-            ));
+            )));
         }
         if a.starts_with("oci://") {
             // Parsed before it is echoed: parse_remote refuses (and redacts)
             // credentials written into the URL.
-            let parsed = oci::parse_remote(a).map_err(|e| e.to_string())?;
+            let parsed = oci::parse_remote(a)?;
             if remote.is_some() {
-                return Err(format!(
+                return Err(Error::usage(format!(
                     "oci://{}/{}: more than one oci:// remote given; push to one remote per call",
                     parsed.registry, parsed.namespace
-                ));
+                )));
             }
             remote = Some(parsed);
         } else {
@@ -43,7 +45,9 @@ pub(super) fn split_arguments(
         }
     }
     if charts.is_empty() {
-        return Err("no chart given: pass a chart directory or .tgz".into());
+        return Err(Error::usage(
+            "no chart given: pass a chart directory or .tgz",
+        ));
     }
     Ok((charts, remote))
 }

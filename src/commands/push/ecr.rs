@@ -4,25 +4,29 @@
 
 use super::Args;
 use crate::aws;
+use crate::commands::Error;
 use crate::keychain::{self, EcrKeychain};
 use crate::oci::{self, Remote};
 
-pub(super) fn check_public_remote(remote: &Remote, args: &Args) -> Result<(), String> {
+/// An ECR Public remote names the registry alias (`public.ecr.aws/ALIAS`),
+/// and its repositories take none of the private-ECR settings: both said
+/// before anything is packaged.
+pub(super) fn check_public_remote(remote: &Remote, args: &Args) -> Result<(), Error> {
     if !aws::is_ecr_public_host(&remote.registry) {
         return Ok(());
     }
     if remote.namespace.is_empty() {
-        return Err(format!(
+        return Err(Error::usage(format!(
             "oci://{}: name your ECR Public registry alias: oci://{}/ALIAS (see `aws ecr-public describe-registries --region us-east-1`)",
             remote.registry, remote.registry
-        ));
+        )));
     }
     let unsupported = aws::public::unsupported_settings(&repository_options(args));
     if !unsupported.is_empty() {
-        return Err(format!(
+        return Err(Error::usage(format!(
             "ECR Public repositories have no tag mutability, scanning or KMS settings: drop {}",
             unsupported.join(", ")
-        ));
+        )));
     }
     Ok(())
 }
@@ -114,16 +118,17 @@ pub(super) fn create_repository(
     keychain: &EcrKeychain,
     reference: &oci::Reference,
     args: &Args,
-) -> Result<(), String> {
-    let session = keychain
-        .session_for(&reference.registry)
-        .map_err(|e| e.to_string())?;
+) -> Result<(), Error> {
+    let session = keychain.session_for(&reference.registry)?;
     if aws::is_ecr_public_host(&reference.registry) {
         let name = public_name(&reference.repository);
         return session
             .create_public_repository(name, &repository_options(args))
             .map(|_| ())
-            .map_err(|e| format!("creating ECR Public repository {name}: {e}"));
+            .map_err(|source| Error::AwsCall {
+                what: format!("creating ECR Public repository {name}"),
+                source,
+            });
     }
     let mut options = repository_options(args);
     if let Some(h) = aws::parse_ecr_host(&reference.registry) {
@@ -132,7 +137,10 @@ pub(super) fn create_repository(
     session
         .create_repository(&reference.repository, &options)
         .map(|_| ())
-        .map_err(|e| format!("creating repository {}: {e}", reference.repository))
+        .map_err(|source| Error::AwsCall {
+            what: format!("creating repository {}", reference.repository),
+            source,
+        })
 }
 
 /// ECR's DescribeImages for the pushed tag (ECR Public's for its hosts).
@@ -140,27 +148,27 @@ pub(super) fn describe(
     keychain: &EcrKeychain,
     reference: &oci::Reference,
     args: &Args,
-) -> Result<crate::aws::ImageDetail, String> {
-    let session = keychain
-        .session_for(&reference.registry)
-        .map_err(|e| e.to_string())?;
+) -> Result<crate::aws::ImageDetail, Error> {
+    let session = keychain.session_for(&reference.registry)?;
     let found = if aws::is_ecr_public_host(&reference.registry) {
-        session.describe_public_image(
+        session.describe_image(
+            aws::ecr::Flavor::Public,
             args.registry_id.as_deref(),
             public_name(&reference.repository),
             &reference.tag,
         )
     } else {
         let registry_id = aws::parse_ecr_host(&reference.registry).map(|h| h.account);
-        session.describe_images_in(
+        session.describe_image(
+            aws::ecr::Flavor::Private,
             registry_id.as_deref(),
             &reference.repository,
             &reference.tag,
         )
     };
-    found
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("ECR has no image tagged {}", reference.tag))
+    // An empty answer for the tag just pushed: ECR's reply is of no use.
+    Ok(found?
+        .ok_or_else(|| aws::Error::Reply(format!("ECR has no image tagged {}", reference.tag)))?)
 }
 
 /// `aws ecr describe-images`-style lines.
@@ -188,10 +196,8 @@ pub(super) fn describe_lines(d: &crate::aws::ImageDetail) -> String {
 
 /// No remote given: the caller's own ECR registry, found from the token's
 /// proxyEndpoint; the token is kept for the push itself.
-pub(super) fn default_remote(keychain: &EcrKeychain) -> Result<Remote, String> {
-    let token = keychain
-        .default_registry_token()
-        .map_err(|e| e.to_string())?;
+pub(super) fn default_remote(keychain: &EcrKeychain) -> Result<Remote, Error> {
+    let token = keychain.default_registry_token()?;
     let host = keychain::endpoint_host(&token.proxy_endpoint);
     keychain.remember(&host, &token);
     Ok(Remote {

@@ -115,20 +115,20 @@ pub fn run(args: Args) -> i32 {
     let on_disk = |a: &str| std::fs::symlink_metadata(a).is_ok();
     let (charts, remote) = match split_arguments(&args.charts, on_disk) {
         Ok(split) => split,
-        Err(e) => return fail(&e),
+        Err(e) => return fail(e),
     };
     if let Some(r) = &remote {
         if let Err(e) = check_public_remote(r, &args) {
-            return fail(&e);
+            return fail(e);
         }
     }
     let http = match crate::http::Http::new(args.common.http_options()) {
         Ok(h) => h,
-        Err(e) => return fail(&e.to_string()),
+        Err(e) => return fail(e),
     };
     let aws_http = match crate::http::Http::new(args.common.aws_http_options()) {
         Ok(h) => h,
-        Err(e) => return fail(&e.to_string()),
+        Err(e) => return fail(e),
     };
     let keychain = Arc::new(EcrKeychain::new(
         args.common.aws_options(),
@@ -141,7 +141,7 @@ pub fn run(args: Args) -> i32 {
         Some(r) => r,
         None => match default_remote(&keychain) {
             Ok(r) => r,
-            Err(e) => return fail(&e),
+            Err(e) => return fail(e),
         },
     };
     let client = oci::Client::new(http, keychain.clone());
@@ -309,7 +309,7 @@ fn publish(
         if let Err(e) = &result {
             if e.kind() == oci::ErrorKind::NameUnknown {
                 result = create_repository(keychain, reference, args)
-                    .map_err(oci::Error::new)
+                    .map_err(|e| oci::Error::new(e.to_string()))
                     .and_then(|()| client.push(reference, artifact, false));
             }
         }
@@ -343,9 +343,6 @@ fn publish(
     out
 }
 
-/// An ECR Public remote names the registry alias (`public.ecr.aws/ALIAS`),
-/// and its repositories take none of the private-ECR settings: both said
-/// before anything is packaged.
 #[cfg(test)]
 mod tests {
     use super::output::json_line;
@@ -355,8 +352,9 @@ mod tests {
         v.iter().map(|x| x.to_string()).collect()
     }
 
+    /// Split with nothing on disk; a refusal as its line.
     fn split_arguments(args: &[String]) -> Result<(Vec<String>, Option<Remote>), String> {
-        super::split_arguments(args, |_| false)
+        super::split_arguments(args, |_| false).map_err(|e| e.to_string())
     }
 
     #[test]
@@ -439,11 +437,16 @@ mod tests {
 
     #[test]
     fn ecr_public_names_and_template_prefixes() {
-        assert_eq!(public_name("myalias/team/chart"), "team/chart");
-        assert_eq!(public_alias("myalias/team/chart"), "myalias");
-        assert_eq!(public_name("chart"), "chart");
-        assert_eq!(template_prefixes("team/sub/chart"), "ROOT or team/");
-        assert_eq!(template_prefixes("chart"), "ROOT");
+        for (repository, alias, name) in [
+            ("myalias/team/chart", "myalias", "team/chart"),
+            ("chart", "", "chart"),
+        ] {
+            assert_eq!(public_alias(repository), alias, "{repository}");
+            assert_eq!(public_name(repository), name, "{repository}");
+        }
+        for (repository, prefixes) in [("team/sub/chart", "ROOT or team/"), ("chart", "ROOT")] {
+            assert_eq!(template_prefixes(repository), prefixes, "{repository}");
+        }
     }
 
     #[test]
