@@ -118,7 +118,6 @@ mod tests {
                     ("org.opencontainers.image.title".into(), "app".into()),
                     ("org.opencontainers.image.version".into(), "1.0.0".into()),
                 ],
-                ..Metadata::default()
             },
             archive: PathBuf::from("/nonexistent/app-1.0.0.tgz"),
             temporary: false,

@@ -33,13 +33,13 @@ pub struct Overrides {
     pub app_version: Option<String>,
 }
 
-/// Chart.yaml, as far as the OCI artifact needs it (its description, home
-/// and sources reach the artifact as `annotations`).
+/// Chart.yaml, as far as the OCI artifact needs it: the name and version
+/// make the reference; the rest (appVersion, description, home, sources...)
+/// reaches the artifact in `config_json` and `annotations`.
 #[derive(Debug, Clone, Default)]
 pub struct Metadata {
     pub name: String,
     pub version: String,
-    pub app_version: Option<String>,
     /// The config blob: Chart.yaml's metadata as Helm's Go encoder writes it.
     pub config_json: Vec<u8>,
     /// org.opencontainers.image.* annotations plus Chart.yaml `annotations`,
@@ -377,7 +377,6 @@ fn public_metadata(m: &metadata::ChartMeta) -> Metadata {
     Metadata {
         name: m.name.clone(),
         version: m.version.clone(),
-        app_version: (!m.app_version.is_empty()).then(|| m.app_version.clone()),
         config_json: m.to_json().into_bytes(),
         annotations: m.oci_annotations(),
     }
