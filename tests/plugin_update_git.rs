@@ -23,9 +23,9 @@ mod release_support;
 use common::{free_port, path_str, run, stage_checkout, HelmCli, Output, Sandbox, TempDir, REPO};
 use release_support::*;
 use std::fs;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 const HELMS: [HelmCli; 3] = [HelmCli::V3_10, HelmCli::V3, HelmCli::V4];
 
@@ -58,8 +58,8 @@ fn git_cmd() -> Command {
 }
 
 /// `git daemon` on a free loopback port, serving every repository under
-/// `repos()` (`--export-all`: no git-daemon-export-ok file needed), its
-/// `--verbose` log kept; killed when dropped.
+/// `repos()` (`--export-all`: no git-daemon-export-ok file needed); killed
+/// when dropped.
 struct GitDaemon {
     child: Child,
     port: u16,
@@ -71,7 +71,6 @@ impl GitDaemon {
         let dir = TempDir::new("git-daemon");
         let repos = dir.path().join("repos");
         fs::create_dir_all(&repos).unwrap();
-        let log = dir.path().join("daemon.log");
         // A free port can be taken between asking and binding: the daemon
         // then exits, and another port is tried.
         for _ in 0..5 {
@@ -83,41 +82,27 @@ impl GitDaemon {
                 .arg(format!("--base-path={}", repos.display()))
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
-                .stderr(fs::File::create(&log).unwrap())
+                .stderr(Stdio::piped())
                 .spawn()
                 .unwrap_or_else(|e| panic!("cannot start git daemon: {e}"));
-            // It says when it listens; a bound on the wait, not a timing.
-            let deadline = Instant::now() + Duration::from_secs(60);
-            loop {
-                let said = fs::read_to_string(&log).unwrap_or_default();
-                if said.contains("Ready to rumble") {
-                    return GitDaemon { child, port, dir };
-                }
-                if child.try_wait().unwrap().is_some() {
-                    eprintln!("git daemon on port {port} exited: {said}");
-                    break;
-                }
-                if Instant::now() > deadline {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    panic!("git daemon never said it was ready: {said}");
-                }
-                std::thread::sleep(Duration::from_millis(50));
+            // It says "Ready to rumble" once it listens; its stderr ends
+            // when it exits instead.
+            let mut log = BufReader::new(child.stderr.take().unwrap());
+            let mut said = String::new();
+            while !said.contains("Ready to rumble") && log.read_line(&mut said).unwrap() > 0 {}
+            if said.contains("Ready to rumble") {
+                // Read on, so the daemon never blocks on a full pipe.
+                std::thread::spawn(move || std::io::copy(&mut log, &mut std::io::sink()));
+                return GitDaemon { child, port, dir };
             }
+            let _ = child.wait();
+            eprintln!("git daemon on port {port} exited: {said}");
         }
         panic!("git daemon could not listen on any free port");
     }
 
     fn repos(&self) -> PathBuf {
         self.dir.path().join("repos")
-    }
-
-    /// The fetches and clones (`upload-pack`) the daemon served for `path`
-    /// (`/NAME/helm-ecr.git`).
-    fn uploads(&self, path: &str) -> usize {
-        let log = fs::read_to_string(self.dir.path().join("daemon.log")).unwrap();
-        let line = format!("Request upload-pack for '{path}'");
-        log.lines().filter(|l| l.ends_with(&line)).count()
     }
 }
 
@@ -134,8 +119,6 @@ impl Drop for GitDaemon {
 struct PluginRepo {
     work: PathBuf,
     bare: PathBuf,
-    /// `/NAME/helm-ecr.git`, as the daemon logs it.
-    path: String,
     url: String,
 }
 
@@ -154,12 +137,7 @@ impl PluginRepo {
         fs::create_dir_all(bare.parent().unwrap()).unwrap();
         git(&work, &["clone", "-q", "--bare", ".", path_str(&bare)]);
         let url = format!("git://127.0.0.1:{}{path}", daemon.port);
-        PluginRepo {
-            work,
-            bare,
-            path,
-            url,
-        }
+        PluginRepo { work, bare, url }
     }
 
     /// The commit a release makes: `from` becomes `to` in both plugin.yaml
@@ -203,7 +181,7 @@ struct Releases {
     server: FileServer,
 }
 
-#[derive(PartialEq)]
+#[derive(Clone, Copy, PartialEq)]
 enum Checksum {
     Right,
     Forged,
@@ -437,68 +415,95 @@ fn install_from_git(daemon: &GitDaemon, cli: HelmCli, pin: bool) -> Installed {
     let tag = format!("v{VERSION}");
     let out = install(&sb, &repo.url, pin.then_some(tag.as_str()));
     out.assert_ok();
-    assert_eq!(
-        hook_lines(&out),
-        install_lines(&sb, &releases, VERSION),
-        "{out}"
-    );
+    let said = install_lines(&sb, &releases, VERSION);
+    assert_eq!(hook_lines(&out), said, "{out}");
     let mut said = vec!["Installed plugin: ecr-push"];
     if cli.is_v4() {
         said.insert(0, "WARNING: Skipping plugin signature verification");
     }
     assert_eq!(out.stdout.lines().collect::<Vec<_>>(), said, "{out}");
-    assert_eq!(
-        releases.requests(),
-        [
-            "/checksums.txt".to_string(),
-            format!("/{}", archive_of(VERSION))
-        ]
-    );
-    assert!(daemon.uploads(&repo.path) > 0, "{}", cli.name());
+    assert_eq!(releases.requests(), fetched(VERSION));
+    // Helm's clone: the git URL is its origin.
+    let origin = git(&clone(&sb), &["config", "--get", "remote.origin.url"]);
+    assert_eq!(origin.stdout.trim(), repo.url);
     assert_installed(&sb, VERSION, &fs::read(&release().binary).unwrap());
     Installed { sb, releases, repo }
+}
+
+fn clone(sb: &Sandbox) -> PathBuf {
+    sb.data_home().join("plugins").join(CLONE_DIR)
+}
+
+/// What the hook asks the release server for to install `version`.
+fn fetched(version: &str) -> [String; 2] {
+    [
+        "/checksums.txt".to_string(),
+        format!("/{}", archive_of(version)),
+    ]
+}
+
+/// `helm plugin update ecr-push` succeeds, its hook installing `version`
+/// from the release server.
+#[track_caller]
+fn assert_update_installs(installed: &Installed, version: &str) {
+    let Installed { sb, releases, .. } = installed;
+    let asked = releases.requests().len();
+    let out = sb.helm(&["plugin", "update", "ecr-push"]);
+    out.assert_ok();
+    assert_eq!(out.stdout.trim(), "Updated plugin: ecr-push", "{out}");
+    assert_eq!(
+        hook_lines(&out),
+        installed_lines(releases, version),
+        "{out}"
+    );
+    assert_eq!(releases.requests()[asked..], fetched(version), "{out}");
+}
+
+/// `git rev-parse REV` in `dir`.
+fn commit_of(dir: &Path, rev: &str) -> String {
+    git(dir, &["rev-parse", rev]).stdout.trim().to_string()
+}
+
+/// For each Helm: the plugin installed from git at VERSION (pinned to its
+/// tag with `pin`), then the next version committed, tagged and published
+/// with `checksum`; `then` gets that, the next version and its binary.
+fn through_every_helm(pin: bool, checksum: Checksum, then: impl Fn(&Installed, &str, &[u8])) {
+    let daemon = GitDaemon::start();
+    let next = later_version(1);
+    for cli in HELMS {
+        let installed = install_from_git(&daemon, cli, pin);
+        installed.repo.release(VERSION, &next);
+        let binary = installed.releases.publish(&next, checksum);
+        then(&installed, &next, &binary);
+    }
 }
 
 // ------------------------------------------------------------ the tests
 
 #[test]
-fn every_helm_updates_a_git_install_to_the_next_release() {
+fn helm4_refuses_a_git_url_without_verify_false() {
     let daemon = GitDaemon::start();
-    let next = later_version(1);
-    for cli in HELMS {
-        if cli.is_v4() {
-            // Helm 4 verifies plugin sources by default; a git URL cannot be.
-            let releases = Releases::start();
-            let sb = git_sandbox(cli, &releases);
-            let repo = PluginRepo::serve(&daemon, "helm-4-verify", stage_checkout(&sb));
-            let out = sb.helm(&["plugin", "install", &repo.url]);
-            out.assert_fail();
-            assert_eq!(
-                out.stderr_lines(),
-                ["Error: plugin source does not support verification. Use --verify=false to skip verification"]
-            );
-            assert!(plugins_dir_entries(&sb).is_empty());
-            assert!(releases.requests().is_empty());
-        }
+    let releases = Releases::start();
+    let sb = git_sandbox(HelmCli::V4, &releases);
+    let repo = PluginRepo::serve(&daemon, "helm-4", stage_checkout(&sb));
+    let out = sb.helm(&["plugin", "install", &repo.url]);
+    out.assert_fail();
+    assert_eq!(
+        out.stderr_lines(),
+        ["Error: plugin source does not support verification. Use --verify=false to skip verification"]
+    );
+    assert!(plugins_dir_entries(&sb).is_empty());
+    assert!(releases.requests().is_empty());
+}
 
-        let Installed { sb, releases, repo } = install_from_git(&daemon, cli, false);
-        repo.release(VERSION, &next);
-        let binary = releases.publish(&next, Checksum::Right);
-        let (asked, fetched) = (releases.requests().len(), daemon.uploads(&repo.path));
-
-        let out = sb.helm(&["plugin", "update", "ecr-push"]);
-        out.assert_ok();
-        assert_eq!(out.stdout.trim(), "Updated plugin: ecr-push", "{out}");
-        assert_eq!(hook_lines(&out), installed_lines(&releases, &next), "{out}");
-        assert_eq!(
-            releases.requests()[asked..],
-            [
-                "/checksums.txt".to_string(),
-                format!("/{}", archive_of(&next))
-            ]
-        );
-        assert!(daemon.uploads(&repo.path) > fetched, "{}", cli.name());
-        assert_installed(&sb, &next, &binary);
+#[test]
+fn every_helm_updates_a_git_install_to_the_next_release() {
+    through_every_helm(false, Checksum::Right, |installed, next, binary| {
+        let Installed { sb, repo, .. } = installed;
+        assert_update_installs(installed, next);
+        // Helm pulled the new commit from the daemon.
+        assert_eq!(commit_of(&clone(sb), "HEAD"), commit_of(&repo.work, "HEAD"));
+        assert_installed(sb, next, binary);
 
         // ecr-login is a link into the clone, not a git install: Helm will
         // not update it by name, and leaves it as it is.
@@ -510,76 +515,48 @@ fn every_helm_updates_a_git_install_to_the_next_release() {
             ),
             "{out}"
         );
-        assert_installed(&sb, &next, &binary);
-    }
+        assert_installed(sb, next, binary);
+    });
 }
 
 #[test]
 fn every_helm_keeps_a_pinned_git_install_on_its_tag_through_update() {
-    let daemon = GitDaemon::start();
-    let next = later_version(1);
     let current = fs::read(&release().binary).unwrap();
-    for cli in HELMS {
-        let Installed { sb, releases, repo } = install_from_git(&daemon, cli, true);
-        repo.release(VERSION, &next);
-        let binary = releases.publish(&next, Checksum::Right);
-        let asked = releases.requests().len();
-
+    through_every_helm(true, Checksum::Right, |installed, next, binary| {
+        let Installed { sb, releases, repo } = installed;
         // Helm fetches the new tag but stays on the detached vVERSION; the
         // update hook installs VERSION's binary again.
-        let out = sb.helm(&["plugin", "update", "ecr-push"]);
-        out.assert_ok();
-        assert_eq!(out.stdout.trim(), "Updated plugin: ecr-push", "{out}");
-        assert_eq!(
-            hook_lines(&out),
-            installed_lines(&releases, VERSION),
-            "{out}"
-        );
-        assert_eq!(
-            releases.requests()[asked..],
-            [
-                "/checksums.txt".to_string(),
-                format!("/{}", archive_of(VERSION))
-            ]
-        );
-        assert_installed(&sb, VERSION, &current);
-        let clone = sb.data_home().join("plugins").join(CLONE_DIR);
-        let head = git(&clone, &["describe", "--tags", "--exact-match", "HEAD"]);
+        assert_update_installs(installed, VERSION);
+        assert_installed(sb, VERSION, &current);
+        let tag = format!("v{next}");
+        assert_eq!(commit_of(&clone(sb), &tag), commit_of(&repo.work, &tag));
+        let head = git(&clone(sb), &["describe", "--tags", "--exact-match", "HEAD"]);
         assert_eq!(head.stdout.trim(), format!("v{VERSION}"));
 
         // Moving a pinned install: uninstall both, install the new tag.
         let out = sb.helm(&["plugin", "uninstall", "ecr-push", "ecr-login"]);
         out.assert_ok();
-        assert!(plugins_dir_entries(&sb).is_empty(), "{out}");
-        let out = install(&sb, &repo.url, Some(&format!("v{next}")));
+        assert!(plugins_dir_entries(sb).is_empty(), "{out}");
+        let out = install(sb, &repo.url, Some(&tag));
         out.assert_ok();
-        assert_eq!(
-            hook_lines(&out),
-            install_lines(&sb, &releases, &next),
-            "{out}"
-        );
-        assert_installed(&sb, &next, &binary);
-    }
+        assert_eq!(hook_lines(&out), install_lines(sb, releases, next), "{out}");
+        assert_installed(sb, next, binary);
+    });
 }
 
 #[test]
 fn every_helm_git_update_with_a_wrong_checksum_leaves_no_binary_until_run_again() {
-    let daemon = GitDaemon::start();
-    let next = later_version(1);
-    for cli in HELMS {
-        let Installed { sb, releases, repo } = install_from_git(&daemon, cli, false);
-        repo.release(VERSION, &next);
-        releases.publish(&next, Checksum::Forged);
-
+    through_every_helm(false, Checksum::Forged, |installed, next, _| {
+        let Installed { sb, releases, .. } = installed;
         let out = sb.helm(&["plugin", "update", "ecr-push"]);
         out.assert_fail();
         let lines = out.stderr_lines();
         assert_eq!(lines.len(), 3, "{out}");
-        assert_eq!(lines[0], installed_lines(&releases, &next)[0]);
+        assert_eq!(lines[0], installed_lines(releases, next)[0]);
         assert!(
             lines[1].starts_with(&format!(
                 "helm-ecr: error: checksum mismatch for {}: checksums.txt says {}, the download is ",
-                archive_of(&next),
+                archive_of(next),
                 "0".repeat(64)
             )) && lines[1].ends_with("; not installing it"),
             "{out}"
@@ -595,14 +572,13 @@ fn every_helm_git_update_with_a_wrong_checksum_leaves_no_binary_until_run_again(
         // new version) and cleaned the clone with `git clean -x -d -f -f`
         // before the hook ran: no binary is left in either plugin.
         assert_eq!(
-            plugin_versions(&sb),
-            both_plugins_at(&next),
+            plugin_versions(sb),
+            both_plugins_at(next),
             "{}",
-            cli.name()
+            sb.cli().name()
         );
-        for bin in plugin_binaries(&sb) {
-            assert!(!bin.exists(), "{}: {}", cli.name(), bin.display());
-            assert!(!bin.parent().unwrap().exists(), "{}", cli.name());
+        for bin in plugin_binaries(sb) {
+            assert!(!bin.parent().unwrap().exists(), "{}", bin.display());
         }
         let broken = sb.helm(&["ecr-login", "--version"]);
         broken.assert_fail();
@@ -614,10 +590,8 @@ fn every_helm_git_update_with_a_wrong_checksum_leaves_no_binary_until_run_again(
         );
 
         // The release fixed, the same update installs the new version.
-        let binary = releases.publish(&next, Checksum::Right);
-        let out = sb.helm(&["plugin", "update", "ecr-push"]);
-        out.assert_ok();
-        assert_eq!(hook_lines(&out), installed_lines(&releases, &next), "{out}");
-        assert_installed(&sb, &next, &binary);
-    }
+        let binary = releases.publish(next, Checksum::Right);
+        assert_update_installs(installed, next);
+        assert_installed(sb, next, &binary);
+    });
 }
