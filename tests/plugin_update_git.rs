@@ -37,7 +37,7 @@ const CLONE_DIR: &str = "helm-ecr.git";
 /// `git` with no system or global config (the developer's must not leak
 /// in) and a fixed committer.
 fn git(dir: &Path, args: &[&str]) -> Output {
-    let out = run(git_cmd()
+    let out = run(git_cmd("git")
         .current_dir(dir)
         .args([
             "-c",
@@ -50,8 +50,9 @@ fn git(dir: &Path, args: &[&str]) -> Output {
     out
 }
 
-fn git_cmd() -> Command {
-    let mut cmd = Command::new("git");
+/// `program` (git or one of its parts) with no system or global config.
+fn git_cmd(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut cmd = Command::new(program);
     cmd.env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_CONFIG_GLOBAL", "/dev/null");
     cmd
@@ -71,12 +72,17 @@ impl GitDaemon {
         let dir = TempDir::new("git-daemon");
         let repos = dir.path().join("repos");
         fs::create_dir_all(&repos).unwrap();
+        // git-daemon itself, not `git daemon`: killing the `git` that runs
+        // it would leave the daemon running.
+        let exec_path = run(git_cmd("git").arg("--exec-path"));
+        exec_path.assert_ok();
+        let program = Path::new(exec_path.stdout.trim()).join("git-daemon");
         // A free port can be taken between asking and binding: the daemon
         // then exits, and another port is tried.
         for _ in 0..5 {
             let port = free_port();
-            let mut child = git_cmd()
-                .args(["daemon", "--export-all", "--reuseaddr", "--verbose"])
+            let mut child = git_cmd(&program)
+                .args(["--export-all", "--reuseaddr", "--verbose"])
                 .arg("--listen=127.0.0.1")
                 .arg(format!("--port={port}"))
                 .arg(format!("--base-path={}", repos.display()))
