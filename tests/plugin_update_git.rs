@@ -1,5 +1,5 @@
 //! `helm plugin update` of a git install, through helm 3.10.1, the current
-//! Helm 3 and Helm 4: a `git daemon` started here serves a repository of the
+//! Helm 3 (3.22) and Helm 4 (4.3): a `git daemon` started here serves a repository of the
 //! plugin over git:// on loopback, the release server (release_support) the
 //! archives the install and update hooks fetch. What is proved:
 //! - `helm plugin install git://.../helm-ecr.git` installs both plugins
@@ -24,6 +24,7 @@ use common::{free_port, path_str, run, stage_checkout, HelmCli, Output, Sandbox,
 use release_support::*;
 use std::fs;
 use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -220,8 +221,8 @@ impl Releases {
         let binary = binary_saying(version);
         let staging = self.dir.path().join(format!("bin-{version}"));
         fs::create_dir_all(&staging).unwrap();
-        common::write_executable(&staging.join("helm-ecr"), "");
         fs::write(staging.join("helm-ecr"), &binary).unwrap();
+        fs::set_permissions(staging.join("helm-ecr"), fs::Permissions::from_mode(0o755)).unwrap();
         let said = run(Command::new(staging.join("helm-ecr")).arg("--version"));
         said.assert_ok();
         assert_eq!(said.stdout.trim(), format!("helm-ecr {version}"));
@@ -258,11 +259,11 @@ fn archive_of(version: &str) -> String {
     format!("helm-ecr-{version}-linux-amd64.tar.gz")
 }
 
-/// VERSION with its last number raised by `by`, of the same length, so
+/// VERSION with its last number raised by one, of the same length, so
 /// `binary_saying` can patch it in place.
-fn later_version(by: u32) -> String {
+fn next_version() -> String {
     let (head, last) = VERSION.rsplit_once('.').unwrap();
-    let later = format!("{head}.{}", last.parse::<u32>().unwrap() + by);
+    let later = format!("{head}.{}", last.parse::<u32>().unwrap() + 1);
     assert_eq!(later.len(), VERSION.len(), "{VERSION} -> {later}");
     later
 }
@@ -475,7 +476,7 @@ fn commit_of(dir: &Path, rev: &str) -> String {
 /// with `checksum`; `then` gets that, the next version and its binary.
 fn through_every_helm(pin: bool, checksum: Checksum, then: impl Fn(&Installed, &str, &[u8])) {
     let daemon = GitDaemon::start();
-    let next = later_version(1);
+    let next = next_version();
     for cli in HELMS {
         let installed = install_from_git(&daemon, cli, pin);
         installed.repo.release(VERSION, &next);
