@@ -22,7 +22,7 @@ use common::{
 use helm_ecr::aws::ecr::{Api, Flavor};
 use helm_ecr::aws::endpoint::Variant;
 use helm_ecr::aws::profile::ProfileSet;
-use helm_ecr::aws::{AwsErrorCode, Context, Credentials, Env};
+use helm_ecr::aws::{AwsErrorCode, Context, Credentials, Env, RetryQuota};
 use helm_ecr::http::{Http, HttpOptions};
 use push_support::{manifest, sha256_hex};
 use std::collections::HashMap;
@@ -113,6 +113,7 @@ impl Moto {
     /// not know it.
     fn repository(&self, name: &str) -> Option<serde_json::Value> {
         let profiles = ProfileSet::default();
+        let retry_quota = RetryQuota::new();
         let ctx = Context {
             env: &self.env,
             profiles: &profiles,
@@ -120,6 +121,7 @@ impl Moto {
             http: &self.http,
             region: &self.region,
             variant: Variant::default(),
+            retry_quota: &retry_quota,
         };
         let api = Api {
             ctx: &ctx,

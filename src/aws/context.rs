@@ -6,6 +6,7 @@
 use super::endpoint::Variant;
 use super::env::Env;
 use super::profile::{ProfileSet, Section};
+use super::transport::{Call, Failure, Reply, RetryQuota};
 
 pub struct Context<'a> {
     /// The environment as the command saw it (with the profile's retry
@@ -19,4 +20,13 @@ pub struct Context<'a> {
     pub region: &'a str,
     /// FIPS and dual-stack endpoint choice.
     pub variant: Variant,
+    /// The session's retry quota, drawn from by every retry of its calls.
+    pub retry_quota: &'a RetryQuota,
+}
+
+impl Context<'_> {
+    /// One AWS call in this context (retries drawn from its quota).
+    pub fn call(&self, c: &Call<'_>) -> Result<Reply, Failure> {
+        super::transport::call(self.http, self.env, Some(self.retry_quota), c)
+    }
 }

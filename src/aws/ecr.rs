@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use super::errors::Caller;
 use super::sign::Signer;
-use super::transport::{call, Call};
+use super::transport::Call;
 use super::Context;
 use super::{AuthToken, AwsErrorCode, Credentials, Error};
 use crate::clock::{from_epoch_f64, parse_rfc3339};
@@ -70,7 +70,7 @@ impl Api<'_> {
             region: self.region,
             service: self.flavor.service(),
         });
-        let reply = call(self.ctx.http, self.ctx.env, &c).map_err(|f| {
+        let reply = self.ctx.call(&c).map_err(|f| {
             f.explain(&Caller {
                 what: &what,
                 iam_action: &iam_action,

@@ -34,6 +34,7 @@ pub use ecr::{CreateRepositoryOptions, ImageDetail};
 pub use endpoint::{is_ecr_public_host, parse_ecr_host};
 pub use env::Env;
 pub use errors::{AwsErrorCode, Error};
+pub use transport::RetryQuota;
 
 use credentials::Source;
 use ecr::{Api, Flavor};
@@ -147,6 +148,7 @@ pub struct Session {
     ecr_endpoint: String,
     cache: TokenCache,
     credentials: CredentialSlot,
+    retry_quota: transport::RetryQuota,
 }
 
 impl fmt::Debug for Session {
@@ -315,6 +317,7 @@ impl Session {
             ecr_endpoint,
             cache,
             credentials: CredentialSlot::default(),
+            retry_quota: transport::RetryQuota::new(),
         })
     }
 
@@ -385,6 +388,7 @@ impl Session {
             http: &self.http,
             region: &self.region,
             variant: self.variant,
+            retry_quota: &self.retry_quota,
         }
     }
 

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use super::endpoint::{configured_endpoint, resolve, Resolved, Service};
 use super::errors::Caller;
 use super::sign::Signer;
-use super::transport::{call, Call};
+use super::transport::Call;
 use super::Context;
 use super::{Credentials, Error};
 
@@ -72,7 +72,7 @@ pub fn assume_role(
         region: &signing_region,
         service: "sts",
     });
-    let reply = call(ctx.http, ctx.env, &c).map_err(|f| {
+    let reply = ctx.call(&c).map_err(|f| {
         f.explain(&Caller {
             what: &what,
             iam_action: "sts:AssumeRole",
@@ -108,7 +108,7 @@ pub fn assume_role_with_web_identity(
         "application/x-www-form-urlencoded; charset=utf-8".into(),
     ));
     c.body = super::form::form_encode(&form).into_bytes();
-    let reply = call(ctx.http, ctx.env, &c).map_err(|f| {
+    let reply = ctx.call(&c).map_err(|f| {
         f.explain(&Caller {
             what: &what,
             iam_action: "sts:AssumeRoleWithWebIdentity",

@@ -1,7 +1,8 @@
 //! One AWS API call over the shared HTTP client: sign each attempt afresh,
 //! bound every request in time, retry as the SDKs' standard mode does
 //! (transient failures only, full-jitter back-off from the one
-//! `http::RetryPolicy`, AWS_MAX_ATTEMPTS / `max_attempts`), re-sign once
+//! `http::RetryPolicy`, AWS_MAX_ATTEMPTS / `max_attempts`, each retry
+//! drawn from the session's [`RetryQuota`]), re-sign once
 //! with the server's clock after a clock-skew refusal, and hand back the
 //! reply or a parsed failure.
 
@@ -51,6 +52,58 @@ impl<'a> Call<'a> {
 
 /// The SDKs' default for the standard retry mode.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
+
+/// The standard retry mode's retry quota: a bucket of 500 that each retry
+/// draws 5 from (10 after a timeout) and each success refills, by what its
+/// last retry drew or by 1 when it needed none. While a service keeps
+/// failing, a command's many calls stop retrying instead of multiplying
+/// the load; the failure is then reported at once. One per session (the
+/// SDKs keep one per client).
+#[derive(Debug)]
+pub struct RetryQuota {
+    left: std::sync::Mutex<u32>,
+}
+
+impl RetryQuota {
+    pub const CAPACITY: u32 = 500;
+    pub const RETRY_COST: u32 = 5;
+    pub const TIMEOUT_COST: u32 = 10;
+    const NO_RETRY_INCREMENT: u32 = 1;
+
+    pub fn new() -> RetryQuota {
+        RetryQuota {
+            left: std::sync::Mutex::new(Self::CAPACITY),
+        }
+    }
+
+    /// Takes `cost` for one retry; false (nothing taken) when too little is left.
+    pub fn acquire(&self, cost: u32) -> bool {
+        let mut left = crate::sync::lock(&self.left);
+        let ok = *left >= cost;
+        if ok {
+            *left -= cost;
+        }
+        ok
+    }
+
+    /// After a success: gives back what its last retry took, or the small
+    /// reward of a call that needed none.
+    pub fn release(&self, last_retry_cost: Option<u32>) {
+        let mut left = crate::sync::lock(&self.left);
+        let amount = last_retry_cost.unwrap_or(Self::NO_RETRY_INCREMENT);
+        *left = (*left + amount).min(Self::CAPACITY);
+    }
+
+    pub fn left(&self) -> u32 {
+        *crate::sync::lock(&self.left)
+    }
+}
+
+impl Default for RetryQuota {
+    fn default() -> RetryQuota {
+        RetryQuota::new()
+    }
+}
 
 /// AWS_MAX_ATTEMPTS (the session fills it from the profile's `max_attempts`
 /// when the environment has none); None when unset. Invalid values are
@@ -104,6 +157,8 @@ pub enum Failure {
     Transport {
         message: String,
         transient: bool,
+        /// A timeout, which costs the retry quota more than other failures.
+        timed_out: bool,
     },
     Api(ApiFailure),
 }
@@ -113,6 +168,15 @@ impl Failure {
         Failure::Transport {
             message,
             transient: false,
+            timed_out: false,
+        }
+    }
+
+    fn transport(c: &Call<'_>, host: &str, e: &ureq::Error) -> Failure {
+        Failure::Transport {
+            message: transport_message(c, host, e),
+            transient: crate::http::is_retryable_error(e),
+            timed_out: matches!(e, ureq::Error::Timeout(_)),
         }
     }
 
@@ -182,14 +246,24 @@ fn shifted(now: SystemTime, offset: i64) -> SystemTime {
     }
 }
 
-/// Send with retries (the shared policy, AWS's classification). Ok only
-/// for 2xx.
-pub fn call(http: &crate::http::Http, env: &Env, c: &Call<'_>) -> Result<Reply, Failure> {
+/// Send with retries (the shared policy, AWS's classification), each
+/// retry drawn from `quota` when there is one. Ok only for 2xx.
+pub fn call(
+    http: &crate::http::Http,
+    env: &Env,
+    quota: Option<&RetryQuota>,
+    c: &Call<'_>,
+) -> Result<Reply, Failure> {
     let policy = RetryPolicy::aws_standard(c.max_attempts, env.scale("HELM_ECR_RETRY_SCALE"));
     // Seconds to add to our clock when signing; set once, from the server's
     // Date header, after a clock-skew refusal.
     let offset: Cell<Option<i64>> = Cell::new(None);
-    let attempt = || once(http, c, offset.get().unwrap_or(0));
+    let attempts = Cell::new(0u32);
+    let last_cost: Cell<Option<u32>> = Cell::new(None);
+    let attempt = || {
+        attempts.set(attempts.get() + 1);
+        once(http, c, offset.get().unwrap_or(0))
+    };
     let decide = |failure: &Failure| {
         if offset.get().is_none() && c.signer.is_some() {
             if let Some(o) = skew_offset(failure, SystemTime::now()) {
@@ -204,21 +278,48 @@ pub fn call(http: &crate::http::Http, env: &Env, c: &Call<'_>) -> Result<Reply, 
                 return Decision::AtOnce;
             }
         }
-        if retryable(failure) {
-            Decision::Retry { after: None }
-        } else {
-            Decision::Final
+        if !retryable(failure) {
+            return Decision::Final;
         }
-    };
-    policy
-        .run(attempt, decide, |_, _, _| {})
-        .map_err(|gave_up| match gave_up.error {
-            Failure::Api(mut a) => {
-                a.attempts = gave_up.attempts;
-                Failure::Api(a)
+        // The last attempt's failure stops the policy without a draw.
+        if let (Some(quota), true) = (quota, attempts.get() < c.max_attempts) {
+            let timed_out = matches!(
+                failure,
+                Failure::Transport {
+                    timed_out: true,
+                    ..
+                }
+            );
+            let cost = if timed_out {
+                RetryQuota::TIMEOUT_COST
+            } else {
+                RetryQuota::RETRY_COST
+            };
+            if !quota.acquire(cost) {
+                if http.options.debug {
+                    eprintln!(
+                        "helm-ecr: aws: {}: retry quota spent ({} left); not retrying",
+                        c.what,
+                        quota.left()
+                    );
+                }
+                return Decision::Final;
             }
-            other => other,
-        })
+            last_cost.set(Some(cost));
+        }
+        Decision::Retry { after: None }
+    };
+    let result = policy.run(attempt, decide, |_, _, _| {});
+    if let (Some(quota), Ok(_)) = (quota, &result) {
+        quota.release(last_cost.get());
+    }
+    result.map_err(|gave_up| match gave_up.error {
+        Failure::Api(mut a) => {
+            a.attempts = gave_up.attempts;
+            Failure::Api(a)
+        }
+        other => other,
+    })
 }
 
 fn once(http: &crate::http::Http, c: &Call<'_>, clock_offset: i64) -> Result<Reply, Failure> {
@@ -256,10 +357,7 @@ fn once(http: &crate::http::Http, c: &Call<'_>, clock_offset: i64) -> Result<Rep
         Ok(r) => r,
         Err(e) => {
             trace(http, c, "failed", started);
-            return Err(Failure::Transport {
-                message: transport_message(c, host, &e),
-                transient: crate::http::is_retryable_error(&e),
-            });
+            return Err(Failure::transport(c, host, &e));
         }
     };
     let status = response.status().as_u16();
@@ -278,10 +376,7 @@ fn once(http: &crate::http::Http, c: &Call<'_>, clock_offset: i64) -> Result<Rep
         .with_config()
         .limit(4 * 1024 * 1024)
         .read_to_string()
-        .map_err(|e| Failure::Transport {
-            message: transport_message(c, host, &e),
-            transient: crate::http::is_retryable_error(&e),
-        })?;
+        .map_err(|e| Failure::transport(c, host, &e))?;
     if (200..300).contains(&status) {
         return Ok(Reply { status, body });
     }
@@ -335,6 +430,8 @@ fn trace(http: &crate::http::Http, c: &Call<'_>, outcome: &str, started: Instant
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
 
     #[test]
     fn retry_settings_are_checked() {
@@ -411,11 +508,78 @@ mod tests {
         let transport = |transient| Failure::Transport {
             message: "x".into(),
             transient,
+            timed_out: false,
         };
         assert!(retryable(&transport(true)));
         assert!(!retryable(&transport(false)));
         assert!(!retryable(&api(400, "AccessDeniedException")));
         assert!(!retryable(&api(403, "SignatureDoesNotMatch")));
         assert!(!retryable(&api(400, "ExpiredTokenException")));
+    }
+
+    #[test]
+    fn the_quota_takes_per_retry_and_refills_per_success_up_to_its_capacity() {
+        let q = RetryQuota::new();
+        assert!(q.acquire(RetryQuota::TIMEOUT_COST));
+        assert_eq!(q.left(), 490);
+        q.release(Some(RetryQuota::TIMEOUT_COST));
+        q.release(None);
+        assert_eq!(q.left(), RetryQuota::CAPACITY);
+        while q.acquire(RetryQuota::RETRY_COST) {}
+        assert_eq!(q.left(), 0);
+        q.release(None);
+        q.release(None);
+        assert_eq!(q.left(), 2);
+        assert!(!q.acquire(RetryQuota::RETRY_COST));
+        assert_eq!(q.left(), 2, "a refused draw takes nothing");
+    }
+
+    /// A server that answers every request with 503 and counts them.
+    fn always_503() -> (String, Arc<AtomicUsize>) {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let seen = Arc::new(AtomicUsize::new(0));
+        let count = Arc::clone(&seen);
+        std::thread::spawn(move || {
+            for mut stream in listener.incoming().flatten() {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    line.clear();
+                }
+                count.fetch_add(1, Ordering::SeqCst);
+                let _ = stream.write_all(
+                    b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                );
+            }
+        });
+        (url, seen)
+    }
+
+    #[test]
+    fn retries_draw_on_the_quota_and_a_spent_quota_stops_them() {
+        let (url, seen) = always_503();
+        let env = Env::from_pairs([("HELM_ECR_RETRY_SCALE", "0.001"), ("AWS_MAX_ATTEMPTS", "3")]);
+        let http = crate::http::Http::new(crate::http::HttpOptions::default()).unwrap();
+        let quota = RetryQuota::new();
+        let c = Call::new("POST", url, "test call", &env);
+        let attempts = |r: Result<Reply, Failure>| match r {
+            Err(Failure::Api(a)) => (a.status, a.attempts),
+            _ => panic!("expected a 503 refusal"),
+        };
+        // Three attempts, two retries drawn; the last failure draws nothing.
+        assert_eq!(attempts(call(&http, &env, Some(&quota), &c)), (503, 3));
+        assert_eq!(seen.load(Ordering::SeqCst), 3);
+        assert_eq!(quota.left(), 500 - 2 * RetryQuota::RETRY_COST);
+        // Too little left for one retry: one attempt, reported at once.
+        while quota.left() >= RetryQuota::RETRY_COST {
+            assert!(quota.acquire(1));
+        }
+        assert_eq!(attempts(call(&http, &env, Some(&quota), &c)), (503, 1));
+        assert_eq!(seen.load(Ordering::SeqCst), 4);
+        // Without a quota (IMDS), the policy alone decides.
+        assert_eq!(attempts(call(&http, &env, None, &c)), (503, 3));
+        assert_eq!(seen.load(Ordering::SeqCst), 7);
     }
 }

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::aws::env::Env;
-use crate::aws::transport::{call, Call};
+use crate::aws::transport::Call;
 use crate::aws::Context;
 use crate::aws::{Credentials, Error};
 
@@ -99,7 +99,7 @@ pub fn resolve(ctx: &Context<'_>, url: &str) -> Result<(Credentials, Option<Stri
     if let Some(t) = auth_token(ctx.env)? {
         c.headers.push(("authorization", t));
     }
-    let reply = call(ctx.http, ctx.env, &c).map_err(|f| {
+    let reply = ctx.call(&c).map_err(|f| {
         let e = f.into_error(&format!("{what} from {url}"));
         Error::Credentials(format!("{}: check the container's task or pod role", e))
     })?;

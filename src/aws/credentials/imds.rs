@@ -56,7 +56,7 @@ fn call_with(
             .headers
             .push(("x-aws-ec2-metadata-token-ttl-seconds", "21600".into())),
     }
-    call(http, env, &c)
+    call(http, env, None, &c)
         .map(|r| r.body)
         .map_err(|f| f.into_error("EC2 instance metadata"))
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::aws::endpoint::{self, configured_endpoint, Service};
 use crate::aws::profile::Section;
-use crate::aws::transport::{call, Call, Failure};
+use crate::aws::transport::{Call, Failure};
 use crate::aws::Context;
 use crate::aws::{AwsErrorCode, Credentials, Error};
 use crate::clock::{from_epoch_millis, parse_rfc3339, rfc3339_system};
@@ -180,7 +180,9 @@ fn refresh(
     );
     c.headers.push(("content-type", "application/json".into()));
     c.body = body.to_string().into_bytes();
-    let reply = call(ctx.http, ctx.env, &c).map_err(|f| f.into_error("SSO OIDC CreateToken"))?;
+    let reply = ctx
+        .call(&c)
+        .map_err(|f| f.into_error("SSO OIDC CreateToken"))?;
     let v: serde_json::Value = serde_json::from_str(&reply.body)
         .map_err(|_| Error::Credentials("SSO OIDC CreateToken: reply is not JSON".into()))?;
     let access = v
@@ -215,7 +217,7 @@ fn role_credentials(
     let mut c = Call::new("GET", url, what, ctx.env);
     c.headers
         .push(("x-amz-sso_bearer_token", token.to_string()));
-    let reply = call(ctx.http, ctx.env, &c).map_err(|f| match f {
+    let reply = ctx.call(&c).map_err(|f| match f {
         Failure::Api(a) if a.status == 401 || a.code == AwsErrorCode::UnauthorizedException => Error::Credentials(format!(
             "the IAM Identity Center session for AWS profile {name:?} ({}) is no longer valid: {}",
             cfg.start_url,
