@@ -120,6 +120,8 @@ ensure_packages() {
   command -v npm >/dev/null || need+=(npm)
   command -v python3 >/dev/null || need+=(python3 python3-venv)
   command -v gpg >/dev/null || need+=(gnupg)
+  # git-daemon (same package) serves the plugin checkout for `helm plugin update` tests.
+  command -v git >/dev/null || need+=(git)
   [ ${#need[@]} -eq 0 ] && return 0
   can_be_root || die "need root to install ${need[*]}: install those packages by hand, then re-run"
   log "installing Debian packages: ${need[*]}"

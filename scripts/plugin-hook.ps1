@@ -38,6 +38,15 @@ function Fail([string]$Message) {
             }
         }
     }
+    # `helm plugin update` of a git install cleans the checkout (git clean -x)
+    # before this hook runs, so the old binary may already be gone.
+    if ($Action -eq "update" -and $env:HELM_PLUGIN_DIR) {
+        if (Test-Path -LiteralPath (Join-Path $env:HELM_PLUGIN_DIR "bin\helm-ecr.exe")) {
+            $undone = " (the installed helm-ecr is unchanged)"
+        } else {
+            $undone = " (Helm's update removed the previous binary before this hook ran: ecr-push and ecr-login have none until 'helm plugin update ecr-push' succeeds; run it again once that is fixed)"
+        }
+    }
     Say "error: $Message$undone"
     exit 1
 }

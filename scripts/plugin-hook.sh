@@ -15,6 +15,8 @@
 # (checksum mismatch, failed download, no sha256 tool) is one error and
 # nothing is installed: a failed install also takes the half-installed
 # plugin out of HELM_PLUGINS again, so the same install can simply be re-run.
+# A failed update says whether the old binary is still there (Helm's update
+# of a git install deletes it before the hook runs).
 #
 # POSIX sh with curl or wget. On Windows (Git Bash, MSYS, Cygwin) the work is
 # done by plugin-hook.ps1 when PowerShell is there.
@@ -59,6 +61,15 @@ die() {
     plugins=$(cd -P "$HELM_PLUGINS" && pwd)
     if [ "$parent" = "$plugins" ] && rm -rf "${HELM_PLUGIN_DIR%/}"; then
       undone=" (nothing was installed: run the same 'helm plugin install' again once that is fixed)"
+    fi
+  fi
+  # `helm plugin update` of a git install cleans the checkout (git clean
+  # -x) before this hook runs, so the old binary may already be gone.
+  if [ "$action" = update ]; then
+    if [ -e "$plugin_dir/bin/helm-ecr$exe" ]; then
+      undone=" (the installed helm-ecr is unchanged)"
+    else
+      undone=" (Helm's update removed the previous binary before this hook ran: ecr-push and ecr-login have none until 'helm plugin update ecr-push' succeeds; run it again once that is fixed)"
     fi
   fi
   say "error: $*$undone"

@@ -565,7 +565,11 @@ fn every_helm_git_update_with_a_wrong_checksum_leaves_no_binary_until_run_again(
                 "helm-ecr: error: checksum mismatch for {}: checksums.txt says {}, the download is ",
                 archive_of(next),
                 "0".repeat(64)
-            )) && lines[1].ends_with("; not installing it"),
+            )) && lines[1].ends_with(
+                "; not installing it (Helm's update removed the previous binary before this hook ran: \
+                 ecr-push and ecr-login have none until 'helm plugin update ecr-push' succeeds; \
+                 run it again once that is fixed)"
+            ),
             "{out}"
         );
         // helm 3: "Failed to update", Helm 4: "failed to update".
