@@ -46,7 +46,6 @@ import json
 import os
 import re
 import secrets
-import select
 import socket
 import socketserver
 import ssl
@@ -54,6 +53,8 @@ import sys
 import threading
 import time
 import urllib.parse
+
+from connect_proxy import ConnectProxy
 
 REGION = "us-east-1"
 SERVICE = "ecr-public"
@@ -360,76 +361,6 @@ class TLSServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
         pass  # a client that hangs up mid-handshake is no news
 
 
-# ---------------------------------------------------------------- proxy
-
-
-class ProxyHandler(socketserver.BaseRequestHandler):
-    def handle(self):
-        conn = self.request
-        conn.settimeout(60)
-        head = b""
-        while b"\r\n\r\n" not in head:
-            chunk = conn.recv(4096)
-            if not chunk:
-                return
-            head += chunk
-            if len(head) > 65536:
-                return
-        head, _, early = head.partition(b"\r\n\r\n")
-        first = head.split(b"\r\n", 1)[0].decode("latin-1").split()
-        state = self.server.state
-        if len(first) < 2 or first[0] != "CONNECT":
-            conn.sendall(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-            return
-        host, _, port = first[1].rpartition(":")
-        record = {"kind": "proxy", "connect": first[1]}
-        if host.lower() not in PUBLIC_HOSTS or port != "443":
-            record["status"] = 403
-            state.log(state.args.registry_log, record)
-            conn.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-            return
-        try:
-            up = socket.create_connection(("127.0.0.1", state.args.registry_port), timeout=10)
-        except OSError:
-            conn.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-            return
-        record["status"] = 200
-        state.log(state.args.registry_log, record)
-        conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
-        if early:
-            up.sendall(early)
-        pump(conn, up)
-
-
-def pump(a, b):
-    a.settimeout(None)
-    b.settimeout(None)
-    socks = [a, b]
-    try:
-        while True:
-            ready, _, _ = select.select(socks, [], [], 300)
-            if not ready:
-                return
-            for s in ready:
-                data = s.recv(65536)
-                if not data:
-                    return
-                (b if s is a else a).sendall(data)
-    except OSError:
-        return
-    finally:
-        b.close()
-
-
-class ProxyServer(socketserver.ThreadingTCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, addr, state):
-        super().__init__(addr, ProxyHandler)
-        self.state = state
-
-
 # ---------------------------------------------------------------- API
 
 
@@ -697,7 +628,8 @@ def main():
     context.load_cert_chain(args.cert, args.key)
     servers = [
         TLSServer(("127.0.0.1", args.registry_port), RegistryHandler, context, state),
-        ProxyServer(("127.0.0.1", args.proxy_port), state),
+        ConnectProxy(("127.0.0.1", args.proxy_port), PUBLIC_HOSTS, args.registry_port,
+                     lambda record: state.log(args.registry_log, record)),
         ApiServer(("127.0.0.1", args.api_port), state),
     ]
     threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in servers]
