@@ -5,12 +5,14 @@
 //!   with the other push actions;
 //! - a missing repository (NAME_UNKNOWN): the advice names
 //!   `--create-repository`, the AWS CLI command, and repository creation
-//!   templates (create on push).
+//!   templates (create on push);
+//! - a dry run into a repository the ECR API (the lab's moto) does not
+//!   know: a warning, since the dry run's HEAD alone cannot tell.
 
 mod common;
 mod oci_support;
 
-use common::{only_error, push_chart, HelmCli, Output, Sandbox};
+use common::{only_error, path_str, push_chart, HelmCli, Lab, Output, Sandbox};
 use oci_support::*;
 
 fn push(sb: &Sandbox, front: &str, ns: &str) -> Output {
@@ -83,5 +85,58 @@ fn name_unknown_names_create_repository_and_creation_templates() {
         ] {
             assert!(e.contains(&want), "{}: no {want:?}: {e}", cli.name());
         }
+    }
+}
+
+/// `aws ecr create-repository` against the lab's moto, with the lab's keys.
+fn create_in_moto(lab: &Lab, name: &str) {
+    let out = std::process::Command::new(&lab.aws)
+        .args(["ecr", "create-repository", "--repository-name", name])
+        .args(["--endpoint-url", &lab.ecr_endpoint, "--region", &lab.region])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_ACCESS_KEY_ID", &lab.access_key_id)
+        .env("AWS_SECRET_ACCESS_KEY", &lab.secret_access_key)
+        .output()
+        .expect("run the AWS CLI");
+    assert!(
+        out.status.success(),
+        "create-repository {name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_dry_run_warns_of_a_missing_ecr_repository_and_not_of_one_that_exists() {
+    let lab = Lab::get();
+    for sb in Sandbox::every_helm() {
+        let ns = common::unique_name("planned");
+        let chart = sb.seed_chart("planned");
+        let remote = format!("oci://{}/{ns}", lab.registry);
+        let dry_run = || {
+            let flags = ["--plain-http", "--registry-id", &lab.account, "--dry-run"];
+            let out = push_chart(&sb, &chart, &remote, &flags);
+            out.assert_ok();
+            assert!(
+                out.stdout
+                    .starts_with(&format!("Would push: {}/{ns}/planned:", lab.registry)),
+                "{out}"
+            );
+            out
+        };
+        let out = dry_run();
+        assert_eq!(
+            out.stderr_lines(),
+            [format!(
+                "Warning: {}: repository {ns}/planned does not exist in ECR registry {}: \
+                 the push would fail; pass --create-repository or create it first",
+                path_str(&chart),
+                lab.account
+            )],
+            "{out}"
+        );
+        create_in_moto(lab, &format!("{ns}/planned"));
+        let out = dry_run();
+        assert_eq!(out.stderr, "", "no warning once the repository exists: {out}");
     }
 }

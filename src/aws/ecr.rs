@@ -110,15 +110,25 @@ impl Api<'_> {
                 Ok(false)
             }
             Err(e) if may_exist(&e) => {
-                let mut body = serde_json::json!({ "repositoryNames": [name] });
-                if let Some(r) = &options.registry_id {
-                    body["registryId"] = r.as_str().into();
-                }
-                match self.call("DescribeRepositories", &body) {
-                    Ok(_) => Ok(false),
-                    Err(_) => Err(e),
+                match self.repository_exists(name, options.registry_id.as_deref()) {
+                    Ok(true) => Ok(false),
+                    _ => Err(e),
                 }
             }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// DescribeRepositories of `name` in `registry_id`'s registry (the
+    /// caller's when None): false when ECR says it does not exist.
+    pub fn repository_exists(&self, name: &str, registry_id: Option<&str>) -> Result<bool, Error> {
+        let mut body = serde_json::json!({ "repositoryNames": [name] });
+        if let Some(r) = registry_id {
+            body["registryId"] = r.into();
+        }
+        match self.call("DescribeRepositories", &body) {
+            Ok(_) => Ok(true),
+            Err(e) if e.code() == Some(&AwsErrorCode::RepositoryNotFoundException) => Ok(false),
             Err(e) => Err(e),
         }
     }

@@ -551,6 +551,14 @@ impl Session {
         })
     }
 
+    /// Whether private ECR has repository `name` in `registry_id`'s
+    /// registry (the caller's when None).
+    pub fn repository_exists(&self, name: &str, registry_id: Option<&str>) -> Result<bool, Error> {
+        self.with_api(Flavor::Private, |api| {
+            api.repository_exists(name, registry_id)
+        })
+    }
+
     /// DescribeImages of `repository:tag` in private ECR or ECR Public (for
     /// ECR Public, `repository` without the alias), in `registry_id`'s
     /// registry or the caller's; None when the tag does not exist. A missing

@@ -143,6 +143,32 @@ pub(super) fn create_repository(
         })
 }
 
+/// For a dry run that would push to private ECR (an ECR host name, or
+/// `--registry-id`): a warning when the repository does not exist, as ECR
+/// answers the dry run's manifest HEAD in a missing repository with a bare
+/// 404, which reads as "not pushed yet". None when it exists, and when the
+/// look-up itself fails: a dry run's advice never fails it.
+pub(super) fn missing_repository_warning(
+    keychain: &EcrKeychain,
+    reference: &oci::Reference,
+    args: &Args,
+) -> Option<String> {
+    if aws::is_ecr_public_host(&reference.registry) {
+        return None;
+    }
+    let registry_id = aws::parse_ecr_host(&reference.registry)
+        .map(|h| h.account)
+        .or_else(|| args.registry_id.clone())?;
+    let session = keychain.session_for(&reference.registry).ok()?;
+    match session.repository_exists(&reference.repository, Some(&registry_id)) {
+        Ok(false) => Some(format!(
+            "repository {} does not exist in ECR registry {registry_id}: the push would fail; pass --create-repository or create it first",
+            reference.repository
+        )),
+        _ => None,
+    }
+}
+
 /// ECR's DescribeImages for the pushed tag (ECR Public's for its hosts).
 pub(super) fn describe(
     keychain: &EcrKeychain,

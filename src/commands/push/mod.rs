@@ -104,7 +104,8 @@ struct Outcome {
     error: Option<String>,
     /// `--describe`: what ECR says of the pushed image.
     description: Option<String>,
-    /// Something that went wrong after the push landed (`--describe`).
+    /// Something that went wrong after the push landed (`--describe`), or
+    /// that a dry run found would go wrong (a missing ECR repository).
     warning: Option<String>,
     /// `--describe` with `--output json`: ECR's imageDetail as it came.
     image: Option<serde_json::Value>,
@@ -315,7 +316,12 @@ fn publish(
         }
     }
     match result {
-        Ok(status) => out.status = Some(status),
+        Ok(status) => {
+            out.status = Some(status);
+            if status == PushStatus::DryRun && !args.create_repository {
+                out.warning = missing_repository_warning(keychain, reference, args);
+            }
+        }
         Err(e) => {
             let mut msg = advice(&e, reference, keychain);
             if defaulted && e.kind() == oci::ErrorKind::Transport {
