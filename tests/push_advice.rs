@@ -90,20 +90,16 @@ fn name_unknown_names_create_repository_and_creation_templates() {
 
 /// `aws ecr create-repository` against the lab's moto, with the lab's keys.
 fn create_in_moto(lab: &Lab, name: &str) {
-    let out = std::process::Command::new(&lab.aws)
-        .args(["ecr", "create-repository", "--repository-name", name])
-        .args(["--endpoint-url", &lab.ecr_endpoint, "--region", &lab.region])
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("AWS_ACCESS_KEY_ID", &lab.access_key_id)
-        .env("AWS_SECRET_ACCESS_KEY", &lab.secret_access_key)
-        .output()
-        .expect("run the AWS CLI");
-    assert!(
-        out.status.success(),
-        "create-repository {name}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::run(
+        std::process::Command::new(&lab.aws)
+            .args(["ecr", "create-repository", "--repository-name", name])
+            .args(["--endpoint-url", &lab.ecr_endpoint, "--region", &lab.region])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("AWS_ACCESS_KEY_ID", &lab.access_key_id)
+            .env("AWS_SECRET_ACCESS_KEY", &lab.secret_access_key),
+    )
+    .assert_ok();
 }
 
 #[test]
@@ -137,6 +133,9 @@ fn a_dry_run_warns_of_a_missing_ecr_repository_and_not_of_one_that_exists() {
         );
         create_in_moto(lab, &format!("{ns}/planned"));
         let out = dry_run();
-        assert_eq!(out.stderr, "", "no warning once the repository exists: {out}");
+        assert_eq!(
+            out.stderr, "",
+            "no warning once the repository exists: {out}"
+        );
     }
 }
